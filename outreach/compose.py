@@ -1,0 +1,80 @@
+"""Turn an approved draft into the exact email that goes out (pure: no I/O).
+
+Names and subjects come from users and from imported files. They are folded to
+one line before they reach a header, so a line break can never smuggle in a
+header of its own (header injection).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from outreach.errors import ValidationError
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace, line breaks included, into one space."""
+    return " ".join(text.split())
+
+
+def domain_of(address: str) -> str:
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValidationError(f"'{address}' is not an email address")
+    return domain.lower()
+
+
+def make_message_id(sender_address: str) -> str:
+    """A fresh, globally unique Message-ID on the sender's own domain."""
+    return f"<{uuid.uuid4().hex}@{domain_of(sender_address)}>"
+
+
+def reply_subject(subject: str) -> str:
+    """'Re: ' once, however many replies deep."""
+    clean = one_line(subject)
+    return clean if clean.lower().startswith("re:") else f"Re: {clean}"
+
+
+def _address(name: str, email_address: str) -> Address:
+    local, _, domain = email_address.strip().rpartition("@")
+    try:
+        return Address(display_name=one_line(name), username=local, domain=domain)
+    except (ValueError, IndexError) as error:
+        raise ValidationError(f"'{email_address}' cannot be used as an address: {error}") from None
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """Everything needed to build one outbound message."""
+
+    from_name: str
+    from_address: str
+    to_name: str
+    to_address: str
+    subject: str
+    body: str
+    message_id: str
+    date: datetime
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = field(default_factory=tuple)
+
+
+def build_message(outgoing: OutgoingEmail) -> EmailMessage:
+    """Build the MIME message; the same input always gives the same bytes."""
+    message = EmailMessage()
+    message["From"] = _address(outgoing.from_name, outgoing.from_address)
+    message["To"] = _address(outgoing.to_name, outgoing.to_address)
+    message["Subject"] = one_line(outgoing.subject)
+    message["Date"] = format_datetime(outgoing.date)
+    message["Message-ID"] = outgoing.message_id
+    if outgoing.in_reply_to:
+        message["In-Reply-To"] = outgoing.in_reply_to
+    if outgoing.references:
+        message["References"] = " ".join(outgoing.references)
+    message.set_content(outgoing.body)
+    return message

@@ -1,0 +1,207 @@
+"""Use cases for drafts: write them from templates, edit, approve, discard.
+
+Nothing leaves without approval. Approval fixes the Message-ID, so even a reply
+that arrives seconds after sending can be matched to the outreach.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach import templates
+from outreach.accounts import primary_mailbox
+from outreach.compose import make_message_id, one_line
+from outreach.errors import NotFound, TemplateError, ValidationError
+from outreach.models import (
+    Contact,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    Target,
+    Template,
+    User,
+)
+from outreach.states import OutreachState, Trigger
+from outreach.timeline import advance, record
+
+
+def template_for(session: Session, user: User, kind: MessageKind) -> tuple[str, str]:
+    """The user's own template for `kind`, else the built-in one."""
+    own = session.scalar(
+        select(Template).where(Template.user_id == user.id, Template.kind == kind).limit(1)
+    )
+    if own is not None:
+        return own.subject, own.body
+    return templates.load_default(kind.value)
+
+
+def values_for(user: User, contact: Contact, target: Target | None) -> dict[str, str]:
+    """The template variables for one contact (see outreach.templates.VARIABLES)."""
+    return {
+        "first_name": contact.first_name,
+        "full_name": contact.name,
+        "role": contact.role,
+        "organisation": contact.organisation,
+        "how_found": contact.how_found,
+        "referrer_name": contact.referred_by.name if contact.referred_by else "",
+        "my_name": user.name,
+        "my_introduction": user.introduction,
+        "my_signature": user.signature or user.name,
+        "target": target.name if target else "",
+    }
+
+
+def draft_request(session: Session, user: User, outreach: Outreach, now: datetime) -> Message:
+    """Write the first request to the outreach's contact, for approval.
+
+    When a variable is missing, the draft is kept with the problem written on
+    it, so the user sees what to fix; such a draft cannot be approved.
+    """
+    contact = outreach.contact
+    subject_source, body_source = template_for(session, user, MessageKind.REQUEST)
+    error: str | None = None
+    try:
+        rendered = templates.render(
+            subject_source, body_source, values_for(user, contact, outreach.target), contact.name
+        )
+        subject, body = rendered.subject, rendered.body
+    except TemplateError as problem:
+        subject, body, error = one_line(subject_source), body_source, str(problem)
+    draft = Message(
+        user_id=user.id,
+        contact_id=contact.id,
+        outreach_id=outreach.id,
+        direction=Direction.OUTBOUND,
+        kind=MessageKind.REQUEST,
+        status=MessageStatus.DRAFT,
+        to_address=contact.email,
+        subject=subject,
+        body_text=body,
+        error=error,
+        created_at=now,
+    )
+    session.add(draft)
+    session.flush()
+    advance(session, outreach, Trigger.REQUEST_DRAFTED, now, "request drafted", draft.id)
+    return draft
+
+
+def get_message(session: Session, user: User, message_id: int) -> Message:
+    """:raise NotFound: when the message does not exist or is someone else's."""
+    message = session.scalar(
+        select(Message).where(Message.id == message_id, Message.user_id == user.id)
+    )
+    if message is None:
+        raise NotFound("no such message")
+    return message
+
+
+def list_drafts(session: Session, user: User) -> list[Message]:
+    """Drafts waiting for the user's decision, oldest first."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.user_id == user.id, Message.status == MessageStatus.DRAFT)
+            .order_by(Message.created_at, Message.id)
+        )
+    )
+
+
+def edit_draft(
+    session: Session, user: User, message_id: int, subject: str, body: str, now: datetime
+) -> Message:
+    """Replace a draft's text; an approved, unsent message goes back to draft."""
+    message = get_message(session, user, message_id)
+    if message.status not in {MessageStatus.DRAFT, MessageStatus.APPROVED}:
+        raise ValidationError("only a draft, or an approved message not yet sent, can be edited")
+    clean_subject = one_line(subject)
+    if not clean_subject:
+        raise ValidationError("the subject is empty")
+    if not body.strip():
+        raise ValidationError("the message is empty")
+    message.subject = clean_subject
+    message.body_text = body.replace("\r\n", "\n").strip() + "\n"
+    # Template syntax left in an edited text would reach the contact verbatim.
+    leftover = "{{" in message.body_text or "{{" in message.subject
+    message.error = "the text still contains a {{ variable }} to fill in" if leftover else None
+    if message.status is MessageStatus.APPROVED:
+        message.status = MessageStatus.DRAFT
+        message.approved_at = None
+        message.message_id = None
+    record(
+        session,
+        user_id=user.id,
+        kind="draft_edited",
+        detail="draft edited",
+        now=now,
+        contact_id=message.contact_id,
+        outreach_id=message.outreach_id,
+        message_id=message.id,
+    )
+    return message
+
+
+def approve(session: Session, user: User, message_id: int, now: datetime) -> Message:
+    """Approve a draft for sending and fix its Message-ID on the sender's domain."""
+    message = get_message(session, user, message_id)
+    if message.status is not MessageStatus.DRAFT:
+        raise ValidationError(f"this message is {message.status.value}, not a draft")
+    if message.error:
+        raise ValidationError(f"this draft cannot be approved: {message.error}")
+    contact = message.contact
+    if contact is not None and contact.do_not_contact:
+        raise ValidationError(f"{contact.name} is marked do-not-contact")
+    mailbox = primary_mailbox(session, user)
+    if mailbox is None:
+        raise ValidationError("connect your mailbox before approving a message")
+    message.mailbox_id = mailbox.id
+    message.from_address = mailbox.email_address
+    message.message_id = make_message_id(mailbox.email_address)
+    message.status = MessageStatus.APPROVED
+    message.approved_at = now
+    record(
+        session,
+        user_id=user.id,
+        kind="approved",
+        detail=f"approved for sending to {message.to_address}",
+        now=now,
+        contact_id=message.contact_id,
+        outreach_id=message.outreach_id,
+        message_id=message.id,
+    )
+    return message
+
+
+def discard(session: Session, user: User, message_id: int, now: datetime) -> Message:
+    """Reject a draft. A rejected request takes its contact off the target."""
+    message = get_message(session, user, message_id)
+    if message.status not in {MessageStatus.DRAFT, MessageStatus.APPROVED}:
+        raise ValidationError(f"this message is {message.status.value} and cannot be discarded")
+    message.status = MessageStatus.CANCELLED
+    outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
+    if outreach is not None and outreach.state is OutreachState.DRAFTED:
+        advance(
+            session,
+            outreach,
+            Trigger.STOPPED_BY_USER,
+            now,
+            "request discarded; taken off this target",
+            message.id,
+        )
+    else:
+        record(
+            session,
+            user_id=user.id,
+            kind="discarded",
+            detail="draft discarded",
+            now=now,
+            contact_id=message.contact_id,
+            outreach_id=message.outreach_id,
+            message_id=message.id,
+        )
+    return message

@@ -1,0 +1,53 @@
+"""What the use cases need from mail servers, as Protocols; adapters live beside this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Protocol
+
+from outreach.models.accounts import TlsMode
+
+
+@dataclass(frozen=True)
+class ServerLogin:
+    """How to reach and log in to one server. `password` never appears in repr."""
+
+    host: str
+    port: int
+    tls: TlsMode
+    username: str
+    password: str = field(repr=False)
+
+
+class MailSender(Protocol):
+    def send(self, login: ServerLogin, message: EmailMessage) -> None:
+        """Deliver `message` to its recipients through the SMTP server.
+
+        :raise MailboxAuthFailed: the server refused the credentials.
+        :raise TemporaryFailure: nothing was accepted and a retry may work.
+        :raise PermanentFailure: the server refused the message for good.
+        """
+
+
+@dataclass(frozen=True)
+class FetchedHeaders:
+    uid: int
+    raw_headers: bytes
+
+
+@dataclass(frozen=True)
+class FolderBatch:
+    """New messages in a folder since a UID, and the folder's UIDVALIDITY."""
+
+    folder: str
+    uidvalidity: int
+    messages: list[FetchedHeaders]
+
+
+class MailSource(Protocol):
+    def fetch_new(self, folder: str, after_uid: int) -> FolderBatch:
+        """Return the headers of messages with a UID above `after_uid`, read-only."""
+
+    def fetch_body(self, folder: str, uid: int) -> bytes:
+        """Return the whole message without setting any flag."""

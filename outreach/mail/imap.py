@@ -1,0 +1,131 @@
+"""Read the user's mailbox with imapclient, never changing anything in it.
+
+Folders are opened read-only (EXAMINE) and bodies fetched with BODY.PEEK, so no
+\\Seen flag is ever set; nothing is moved, copied or deleted.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ssl
+from types import TracebackType
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from outreach.errors import MailboxAuthFailed, TemporaryFailure
+from outreach.mail import FetchedHeaders, FolderBatch, ServerLogin
+from outreach.models.accounts import TlsMode
+
+HEADER_FIELDS = (
+    b"MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC SUBJECT DATE CONTENT-TYPE "
+    b"AUTO-SUBMITTED X-AUTOREPLY X-AUTORESPOND PRECEDENCE X-AUTO-RESPONSE-SUPPRESS"
+)
+_HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
+TIMEOUT = 60.0
+# Large folders are fetched in slices: some servers refuse very long UID sets.
+FETCH_CHUNK = 200
+
+
+class ImapSource:
+    """A logged-in, read-only view of one mailbox. Use as a context manager."""
+
+    def __init__(self, login: ServerLogin, context: ssl.SSLContext) -> None:
+        self._login = login
+        self._context = context
+        self._client: IMAPClient | None = None
+        self._selected: str | None = None
+
+    def __enter__(self) -> ImapSource:
+        login = self._login
+        try:
+            client = IMAPClient(
+                login.host,
+                port=login.port,
+                ssl=login.tls is TlsMode.SSL,
+                ssl_context=self._context,
+                timeout=TIMEOUT,
+            )
+            if login.tls is TlsMode.STARTTLS:
+                client.starttls(self._context)
+        except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.error) as error:
+            raise TemporaryFailure(
+                f"could not connect to {login.host}:{login.port}: {error}"
+            ) from None
+        try:
+            client.login(login.username, login.password)
+        except LoginError as error:
+            client.shutdown()
+            raise MailboxAuthFailed(
+                f"the IMAP server refused the user name or password ({_text(error)})"
+            ) from None
+        self._client = client
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            try:
+                self._client.logout()
+            except (OSError, IMAPClientError, imaplib.IMAP4.error):
+                self._client.shutdown()
+            self._client = None
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise RuntimeError("ImapSource used outside its 'with' block")
+        return self._client
+
+    def _examine(self, folder: str) -> dict[bytes, object]:
+        info: dict[bytes, object] = self.client.select_folder(folder, readonly=True)
+        self._selected = folder
+        return info
+
+    def find_sent_folder(self) -> str | None:
+        """The folder flagged \\Sent (RFC 6154), else one with a usual name."""
+        found: str | None = self.client.find_special_folder(b"\\Sent")
+        return found
+
+    def fetch_new(self, folder: str, after_uid: int) -> FolderBatch:
+        try:
+            info = self._examine(folder)
+            uidvalidity = int(info[b"UIDVALIDITY"])  # type: ignore[call-overload]
+            # "N:*" always includes the highest UID even when it is below N
+            # (RFC 3501 6.4.8), so the result is filtered again here.
+            found = self.client.search(["UID", f"{after_uid + 1}:*"])
+            uids = sorted(uid for uid in found if uid > after_uid)
+            messages: list[FetchedHeaders] = []
+            for start in range(0, len(uids), FETCH_CHUNK):
+                chunk = uids[start : start + FETCH_CHUNK]
+                response = self.client.fetch(chunk, [_HEADER_ITEM])
+                for uid in chunk:
+                    data = response.get(uid)
+                    if data is None:
+                        continue  # expunged between SEARCH and FETCH
+                    raw = next(
+                        (value for key, value in data.items() if key.startswith(b"BODY[HEADER")),
+                        b"",
+                    )
+                    messages.append(FetchedHeaders(uid=uid, raw_headers=bytes(raw)))
+        except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
+            raise TemporaryFailure(f"reading {folder} failed: {error}") from None
+        return FolderBatch(folder=folder, uidvalidity=uidvalidity, messages=messages)
+
+    def fetch_body(self, folder: str, uid: int) -> bytes:
+        try:
+            if self._selected != folder:
+                self._examine(folder)
+            response = self.client.fetch([uid], [b"BODY.PEEK[]"])
+        except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
+            raise TemporaryFailure(f"reading message {uid} in {folder} failed: {error}") from None
+        data = response.get(uid, {})
+        return bytes(data.get(b"BODY[]", b""))
+
+
+def _text(error: Exception) -> str:
+    return " ".join(str(error).replace("b'", "").replace("'", "").split())

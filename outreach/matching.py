@@ -1,0 +1,79 @@
+"""Decide which outreach an inbound message answers (pure: no I/O).
+
+Rules, strongest first; the rule that matched is recorded and shown to the user:
+1. `thread`: In-Reply-To or References names a Message-ID we sent.
+2. `sender`: the From address is a contact with an outreach in progress.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def message_ids_in(header_value: str | None) -> list[str]:
+    """Every `<...>` Message-ID in a header, in order, normalised for comparison."""
+    if not header_value:
+        return []
+    return [normalise_message_id(found) for found in _MESSAGE_ID.findall(header_value)]
+
+
+def normalise_message_id(message_id: str) -> str:
+    # The local part is case-sensitive in theory, but servers and clients are
+    # known to change case of the domain; lower-casing both sides is safe
+    # because we generate random hex local parts ourselves.
+    return message_id.strip().lower()
+
+
+def address_of(header_value: str | None) -> str:
+    """The first email address in a From/To header, lower-cased ('' when none)."""
+    if not header_value:
+        return ""
+    for _name, address in getaddresses([header_value]):
+        if "@" in address:
+            return address.strip().lower()
+    return ""
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """One of our sent messages that a reply may point to."""
+
+    outreach_id: int | None
+    contact_id: int | None
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: str
+    contact_id: int | None
+    outreach_id: int | None
+
+
+def match_reply(
+    in_reply_to: str | None,
+    references: str | None,
+    from_header: str | None,
+    sent_ids: Mapping[str, ThreadRef],
+    open_outreaches_by_address: Mapping[str, tuple[int, int]],
+) -> Match | None:
+    """Return which outreach the message belongs to, or None.
+
+    `sent_ids` maps our normalised Message-IDs to what they were about;
+    `open_outreaches_by_address` maps a contact's address to (contact_id, outreach_id).
+    """
+    # In-Reply-To first, then References from newest to oldest.
+    candidates = message_ids_in(in_reply_to) + list(reversed(message_ids_in(references)))
+    for candidate in candidates:
+        ref = sent_ids.get(candidate)
+        if ref is not None:
+            return Match("thread", ref.contact_id, ref.outreach_id)
+    sender = address_of(from_header)
+    if sender and sender in open_outreaches_by_address:
+        contact_id, outreach_id = open_outreaches_by_address[sender]
+        return Match("sender", contact_id, outreach_id)
+    return None

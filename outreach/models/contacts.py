@@ -1,0 +1,70 @@
+"""Contacts, targets and the ordered list of names inside each target."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from outreach.models.base import Base, utcnow
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("user_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Stored lower-cased: de-duplication and reply matching compare addresses.
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(200), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    how_found: Mapped[str] = mapped_column(Text, default="")
+    referred_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    notes: Mapped[str] = mapped_column(Text, default="")
+    time_zone: Mapped[str] = mapped_column(String(64), default="")
+    do_not_contact: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    referred_by: Mapped[Contact | None] = relationship(remote_side=[id])
+
+
+class Target(Base):
+    """A field or organisation the user wants to learn about."""
+
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # How many requests may be out at once (the etiquette says one).
+    max_in_flight: Mapped[int] = mapped_column(default=1)
+    wait_business_days: Mapped[int] = mapped_column(default=7)
+    send_follow_up: Mapped[bool] = mapped_column(default=True)
+    paused: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    entries: Mapped[list[TargetEntry]] = relationship(
+        back_populates="target", order_by="TargetEntry.position", cascade="all, delete-orphan"
+    )
+
+
+class TargetEntry(Base):
+    """One name on a target's ordered list."""
+
+    __tablename__ = "target_entries"
+    __table_args__ = (UniqueConstraint("target_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    position: Mapped[int]
+
+    target: Mapped[Target] = relationship(back_populates="entries")
+    contact: Mapped[Contact] = relationship()

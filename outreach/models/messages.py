@@ -1,0 +1,127 @@
+"""Every email in or out, and the timeline of events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from outreach.models.base import Base, utcnow
+from outreach.models.contacts import Contact
+
+
+class Direction(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class MessageKind(StrEnum):
+    REQUEST = "request"
+    FOLLOW_UP = "follow_up"
+    CONFIRMATION = "confirmation"
+    THANK_YOU = "thank_you"
+    KEEP_IN_TOUCH = "keep_in_touch"
+    # Inbound kinds, decided by outreach.classify.
+    REPLY = "reply"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    # The user's own message to a contact, written in another mail client.
+    OWN_MESSAGE = "own_message"
+
+
+class MessageStatus(StrEnum):
+    """The outbox lifecycle of an outbound message (inbound ones are RECEIVED)."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RECEIVED = "received"
+
+
+def _enum(kind: type[StrEnum]) -> Enum:
+    return Enum(kind, native_enum=False, length=32)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_user_message_id", "user_id", "message_id"),
+        Index("ix_messages_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    outreach_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outreaches.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus))
+
+    # Header values without angle brackets' surrounding whitespace, e.g. "<abc@example.org>".
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str] = mapped_column(Text, default="")
+    from_address: Mapped[str] = mapped_column(String(320), default="")
+    to_address: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+
+    # Outbound bookkeeping.
+    approved_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    # Inbound bookkeeping: where the poller found it, and why it was matched.
+    folder: Mapped[str | None] = mapped_column(String(255))
+    uidvalidity: Mapped[int | None]
+    uid: Mapped[int | None]
+    received_at: Mapped[datetime | None]
+    match_rule: Mapped[str | None] = mapped_column(String(64))
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact | None] = relationship()
+
+
+class Event(Base):
+    """One line on a contact's timeline."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    outreach_id: Mapped[int | None] = mapped_column(ForeignKey("outreaches.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Template(Base):
+    """A user's own wording for one kind of message; defaults come from the code."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)

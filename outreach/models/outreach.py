@@ -1,0 +1,32 @@
+"""One contact's journey within one target."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from outreach.models.base import Base, utcnow
+from outreach.models.contacts import Contact, Target
+from outreach.states import OutreachState
+
+
+class Outreach(Base):
+    __tablename__ = "outreaches"
+    __table_args__ = (UniqueConstraint("target_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    state: Mapped[OutreachState] = mapped_column(
+        Enum(OutreachState, native_enum=False, length=32), default=OutreachState.PLANNED
+    )
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the next time-based step is due (follow-up, giving up); None when none is.
+    next_step_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+    target: Mapped[Target] = relationship()

@@ -1,0 +1,63 @@
+"""Write the timeline: every transition and every message leaves an Event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from outreach.models import Event, Outreach
+from outreach.states import OutreachState, Trigger, apply
+
+
+def record(
+    session: Session,
+    *,
+    user_id: int,
+    kind: str,
+    detail: str,
+    now: datetime,
+    contact_id: int | None = None,
+    outreach_id: int | None = None,
+    message_id: int | None = None,
+) -> Event:
+    event = Event(
+        user_id=user_id,
+        kind=kind,
+        detail=detail,
+        contact_id=contact_id,
+        outreach_id=outreach_id,
+        message_id=message_id,
+        created_at=now,
+    )
+    session.add(event)
+    return event
+
+
+def advance(
+    session: Session,
+    outreach: Outreach,
+    trigger: Trigger,
+    now: datetime,
+    detail: str = "",
+    message_id: int | None = None,
+) -> OutreachState:
+    """Move `outreach` by `trigger` and record the step on the timeline.
+
+    :raise InvalidTransition: when the state machine does not allow the step.
+    """
+    before = outreach.state
+    after = apply(before, trigger)
+    outreach.state = after
+    outreach.state_changed_at = now
+    record(
+        session,
+        user_id=outreach.user_id,
+        kind=f"state:{after.value}",
+        detail=detail or f"{before.value} → {after.value} ({trigger.value})",
+        now=now,
+        contact_id=outreach.contact_id,
+        outreach_id=outreach.id,
+        message_id=message_id,
+    )
+    return after

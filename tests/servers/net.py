@@ -1,0 +1,115 @@
+"""Small networking and process helpers shared by the test server fixtures."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def log_tail(log_path: Path | str | None, lines: int = 40) -> str:
+    """Return the last lines of a log file, or a note saying why there is none."""
+    if log_path is None:
+        return "(no log file)"
+    try:
+        text = Path(log_path).read_text(errors="replace")
+    except OSError as exc:
+        return f"(log {log_path} unreadable: {exc})"
+    return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+
+def wait_for_port(
+    host: str,
+    port: int,
+    timeout: float = 10.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    log_path: Path | str | None = None,
+) -> None:
+    """Poll until host:port accepts a TCP connection; raise with the log tail otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(
+                f"server process {proc.args!r} exited with {proc.returncode} before "
+                f"{host}:{port} opened; log tail:\n{log_tail(log_path)}"
+            )
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"{host}:{port} did not accept connections within {timeout} s; "
+                f"log tail:\n{log_tail(log_path)}"
+            )
+        time.sleep(0.01)
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper: bool | None = None
+
+
+def _ensure_subreaper() -> bool:
+    """Make this process adopt orphaned descendants (Linux only); True if it worked."""
+    global _subreaper
+    if _subreaper is None:
+        _subreaper = False
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _subreaper
+
+
+def _process_group(pgid: int) -> list[int]:
+    """PIDs (zombies included) whose process group is pgid, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the ")" closing the command name: state, ppid, pgrp, ...
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 2 and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a server started with start_new_session=True, with all its children, and reap it."""
+    # The server's children outlive it for a moment and get re-parented; PID 1 on the test
+    # machines never reaps them, so they would stay <defunct>. As a subreaper we adopt them.
+    subreaper = _ensure_subreaper()
+    # SIGKILL the whole process group: graceful shutdown (Dovecot takes ~3 s on SIGTERM) buys
+    # nothing for throwaway servers, and the group takes the server's own children with it.
+    # Once the leader is reaped its PID may be reused, so only signal a group that still exists.
+    if proc.returncode is None or _process_group(proc.pid):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    if subreaper and os.path.isdir("/proc"):
+        for pid in _process_group(proc.pid):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass  # Not ours (someone else reaped it, or it was never re-parented to us).

@@ -1,0 +1,182 @@
+"""An in-process SMTP server (STARTTLS + AUTH required) that records what it accepts."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any, cast
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from .net import LOOPBACK, free_port
+from .tls import TlsFiles
+
+DEFAULT_USERS: Mapping[str, str] = {"student@example.test": "smtp-secret"}
+DEFAULT_REPLY_CODE = 250
+DEFAULT_REPLY_TEXT = "Message accepted for delivery"
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message as the server saw it: envelope, exact bytes, parsed form, who logged in."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage
+    auth_user: str | None
+
+
+class _DropLoginDataWarning(logging.Filter):
+    # aiosmtpd itself assigns the deprecated Session.login_data after every successful AUTH
+    # and logs a warning about it; that is noise about aiosmtpd, not about the code under test.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+_login_data_filter = _DropLoginDataWarning()
+
+
+class _Authenticator:
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if isinstance(auth_data, LoginPassword):
+            login = auth_data.login.decode("utf-8", "replace")
+            password = auth_data.password.decode("utf-8", "replace")
+            if login in self.users and self.users[login] == password:
+                # Passing auth_data= (not the legacy login_data) avoids aiosmtpd's deprecation.
+                return AuthResult(success=True, auth_data=auth_data)
+        # handled=False lets aiosmtpd send its standard "535 5.7.8 Authentication credentials
+        # invalid", which is what clients map to SMTPAuthenticationError.
+        return AuthResult(success=False, handled=False)
+
+
+class RecordingSMTPServer:
+    """aiosmtpd on a free loopback port; STARTTLS and AUTH PLAIN/LOGIN are both mandatory."""
+
+    def __init__(
+        self,
+        tls: TlsFiles,
+        users: Mapping[str, str] | None = None,
+        host: str = LOOPBACK,
+    ) -> None:
+        self.tls = tls
+        self.host = host
+        self.port = 0
+        self.users: dict[str, str] = dict(DEFAULT_USERS if users is None else users)
+        # Set these to make DATA fail, e.g. 550 "5.1.1 No such user" or 451 "4.3.0 Try later".
+        self.reply_code = DEFAULT_REPLY_CODE
+        self.reply_text = DEFAULT_REPLY_TEXT
+        self._accepted: list[ReceivedMessage] = []
+        self._rejected: list[ReceivedMessage] = []
+        # The controller's thread appends while test threads read and wait.
+        self._changed = threading.Condition()
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        """Listen on a fresh free port (a stopped Controller cannot be restarted)."""
+        if self._controller is not None:
+            raise RuntimeError("SMTP server is already running")
+        logging.getLogger("mail.log").addFilter(_login_data_filter)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.tls.cert_pem, self.tls.key_pem)
+        self.port = free_port()
+        controller = Controller(
+            self,
+            hostname=self.host,
+            port=self.port,
+            server_hostname="localhost",
+            tls_context=context,
+            require_starttls=True,
+            authenticator=_Authenticator(self.users),
+            auth_required=True,
+            auth_require_tls=True,
+        )
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        """Stop the server thread; safe to call twice."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def reset_reply(self) -> None:
+        """Go back to accepting every message."""
+        self.reply_code = DEFAULT_REPLY_CODE
+        self.reply_text = DEFAULT_REPLY_TEXT
+
+    def clear(self) -> None:
+        """Forget every recorded message, accepted or rejected."""
+        with self._changed:
+            self._accepted.clear()
+            self._rejected.clear()
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        """A copy of the accepted messages, oldest first."""
+        with self._changed:
+            return list(self._accepted)
+
+    @property
+    def rejected(self) -> list[ReceivedMessage]:
+        """A copy of the messages refused at DATA because of a reply_code override."""
+        with self._changed:
+            return list(self._rejected)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedMessage]:
+        """Block until at least count messages were accepted; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self._accepted) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got = [(m.mail_from, m.rcpt_tos, m.message["Subject"]) for m in self._accepted]
+                    raise AssertionError(
+                        f"SMTP server got {len(self._accepted)} message(s) within {timeout} s, "
+                        f"expected at least {count}; accepted (from, to, subject): {got}; "
+                        f"rejected: {len(self._rejected)}"
+                    )
+                self._changed.wait(remaining)
+            return list(self._accepted)
+
+    # aiosmtpd handler hook, called on the controller's event-loop thread.
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = bytes(envelope.original_content or envelope.content)
+        auth_data = session.auth_data
+        received = ReceivedMessage(
+            mail_from=str(envelope.mail_from),
+            rcpt_tos=list(envelope.rcpt_tos),
+            raw=raw,
+            message=cast(EmailMessage, message_from_bytes(raw, policy=policy.default)),
+            auth_user=(
+                auth_data.login.decode("utf-8", "replace")
+                if isinstance(auth_data, LoginPassword)
+                else None
+            ),
+        )
+        code, text = self.reply_code, self.reply_text
+        with self._changed:
+            (self._accepted if 200 <= code < 300 else self._rejected).append(received)
+            self._changed.notify_all()
+        return f"{code} {text}"
+
+
+def start_smtp_server(
+    tls: TlsFiles, users: Mapping[str, str] | None = None
+) -> RecordingSMTPServer:
+    """Start a RecordingSMTPServer and return it running."""
+    server = RecordingSMTPServer(tls, users)
+    server.start()
+    return server
