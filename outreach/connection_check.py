@@ -1,4 +1,4 @@
-""""Test connection": really log in to IMAP and SMTP and find the Sent folder."""
+""" "Test connection": really log in to IMAP and SMTP and find the Sent folder."""
 
 from __future__ import annotations
 

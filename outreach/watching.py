@@ -1,0 +1,261 @@
+"""Find replies in the user's mailbox and move each outreach accordingly.
+
+One sync reads each watched folder from the last UID seen. Only messages that
+belong to an outreach are stored; the rest of the user's mail is left unread
+by us in every sense: never stored, never flagged, never moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.classify import InboundKind, classify
+from outreach.mail import MailSource
+from outreach.matching import (
+    Match,
+    ThreadRef,
+    address_of,
+    match_reply,
+    message_ids_in,
+    normalise_message_id,
+)
+from outreach.mime import parse_headers, text_of
+from outreach.models import (
+    Contact,
+    Direction,
+    Mailbox,
+    MailboxSyncState,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+)
+from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
+from outreach.timeline import advance, record
+
+_KIND = {
+    InboundKind.REPLY: MessageKind.REPLY,
+    InboundKind.AUTO_REPLY: MessageKind.AUTO_REPLY,
+    InboundKind.BOUNCE: MessageKind.BOUNCE,
+    InboundKind.OWN_MESSAGE: MessageKind.OWN_MESSAGE,
+}
+
+# States in which an outreach is "in progress" for matching by sender.
+_OPEN_STATES = (
+    OutreachState.WAITING,
+    OutreachState.FOLLOWED_UP,
+    OutreachState.NO_REPLY,
+    OutreachState.REPLIED,
+    OutreachState.MEETING_SET,
+    OutreachState.MET,
+)
+
+
+@dataclass
+class SyncReport:
+    folders: dict[str, int] = field(default_factory=dict)  # folder -> messages examined
+    matched: int = 0
+    resynced: list[str] = field(default_factory=list)
+
+
+def _sync_state(session: Session, mailbox: Mailbox, folder: str) -> MailboxSyncState:
+    state = session.scalar(
+        select(MailboxSyncState).where(
+            MailboxSyncState.mailbox_id == mailbox.id, MailboxSyncState.folder == folder
+        )
+    )
+    if state is None:
+        state = MailboxSyncState(mailbox_id=mailbox.id, folder=folder, last_uid=0)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def _known_ids(session: Session, user_id: int) -> tuple[dict[str, ThreadRef], set[str]]:
+    """Our outbound Message-IDs (for thread matching) and every stored inbound one."""
+    sent: dict[str, ThreadRef] = {}
+    inbound: set[str] = set()
+    rows = session.execute(
+        select(
+            Message.message_id, Message.direction, Message.outreach_id, Message.contact_id
+        ).where(Message.user_id == user_id, Message.message_id.is_not(None))
+    )
+    for message_id, direction, outreach_id, contact_id in rows:
+        if message_id is None:
+            continue
+        key = normalise_message_id(message_id)
+        if direction is Direction.OUTBOUND:
+            sent[key] = ThreadRef(outreach_id=outreach_id, contact_id=contact_id)
+        else:
+            inbound.add(key)
+    return sent, inbound
+
+
+def _open_by_address(session: Session, user_id: int) -> dict[str, tuple[int, int]]:
+    rows = session.execute(
+        select(Contact.email, Contact.id, Outreach.id)
+        .join(Outreach, Outreach.contact_id == Contact.id)
+        .where(Outreach.user_id == user_id, Outreach.state.in_(_OPEN_STATES))
+        .order_by(Outreach.state_changed_at)
+    )
+    # The most recently changed outreach wins when a contact is in several targets.
+    return {email: (contact_id, outreach_id) for email, contact_id, outreach_id in rows}
+
+
+def sync_mailbox(
+    session: Session,
+    mailbox: Mailbox,
+    source: MailSource,
+    now: datetime,
+    folders: Sequence[str] = ("INBOX",),
+) -> SyncReport:
+    """Read new mail in `folders` and record what answers an outreach.
+
+    Safe to run again at any time: messages are recognised by Message-ID, so a
+    UIDVALIDITY change (which renumbers a folder) counts nothing twice.
+    """
+    report = SyncReport()
+    sent_ids, inbound_ids = _known_ids(session, mailbox.user_id)
+    by_address = _open_by_address(session, mailbox.user_id)
+    own = frozenset({mailbox.email_address.lower()})
+    for folder in folders:
+        state = _sync_state(session, mailbox, folder)
+        last_uid = state.last_uid
+        batch = source.fetch_new(folder, last_uid)
+        if state.uidvalidity is not None and batch.uidvalidity != state.uidvalidity:
+            # The server renumbered the folder: read it all again; Message-IDs
+            # already stored keep anything from being counted twice.
+            report.resynced.append(folder)
+            last_uid = 0
+            batch = source.fetch_new(folder, last_uid)
+        state.uidvalidity = batch.uidvalidity
+        report.folders[folder] = len(batch.messages)
+        for fetched in batch.messages:
+            headers = parse_headers(fetched.raw_headers)
+            message_id = headers.get("message-id", "")
+            ids = message_ids_in(message_id)
+            key = ids[0] if ids else ""
+            if key and (key in inbound_ids or key in sent_ids):
+                continue  # already recorded, or a copy of our own message
+            kind = classify(headers, own)
+            match = match_reply(
+                headers.get("in-reply-to"),
+                headers.get("references"),
+                headers.get("from"),
+                sent_ids,
+                by_address if kind is InboundKind.REPLY else {},
+            )
+            if match is None and kind is InboundKind.BOUNCE:
+                match = _match_bounce(source, folder, fetched.uid, sent_ids)
+            if match is None:
+                continue
+            raw = source.fetch_body(folder, fetched.uid)
+            stored = _store(
+                session,
+                mailbox,
+                folder,
+                batch.uidvalidity,
+                fetched.uid,
+                headers,
+                raw,
+                kind,
+                match,
+                now,
+            )
+            if key:
+                inbound_ids.add(key)
+            _apply(session, stored, kind, now)
+            report.matched += 1
+        state.last_uid = max([last_uid, *(fetched.uid for fetched in batch.messages)])
+        session.flush()
+    mailbox.last_synced_at = now
+    return report
+
+
+def _match_bounce(
+    source: MailSource, folder: str, uid: int, sent_ids: dict[str, ThreadRef]
+) -> Match | None:
+    """A bounce quotes our message; look for one of our Message-IDs inside it."""
+    raw = source.fetch_body(folder, uid)
+    for candidate in message_ids_in(raw.decode("utf-8", errors="replace")):
+        ref = sent_ids.get(candidate)
+        if ref is not None:
+            return Match("bounce_body", ref.contact_id, ref.outreach_id)
+    return None
+
+
+def _store(
+    session: Session,
+    mailbox: Mailbox,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
+    headers: dict[str, str],
+    raw: bytes,
+    kind: InboundKind,
+    match: Match,
+    now: datetime,
+) -> Message:
+    ids = message_ids_in(headers.get("message-id"))
+    message = Message(
+        user_id=mailbox.user_id,
+        mailbox_id=mailbox.id,
+        contact_id=match.contact_id,
+        outreach_id=match.outreach_id,
+        direction=Direction.INBOUND,
+        kind=_KIND[kind],
+        status=MessageStatus.RECEIVED,
+        message_id=ids[0] if ids else None,
+        in_reply_to=headers.get("in-reply-to"),
+        references=headers.get("references", ""),
+        from_address=address_of(headers.get("from")),
+        to_address=address_of(headers.get("to")),
+        subject=headers.get("subject", ""),
+        body_text=text_of(raw),
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        received_at=now,
+        match_rule=match.rule,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+_DESCRIPTIONS = {
+    InboundKind.REPLY: "reply received",
+    InboundKind.AUTO_REPLY: "automatic reply received (the clock keeps running)",
+    InboundKind.BOUNCE: "delivery failed: the message bounced",
+    InboundKind.OWN_MESSAGE: "you wrote to them from another mail client",
+}
+
+
+def _apply(session: Session, message: Message, kind: InboundKind, now: datetime) -> None:
+    detail = f"{_DESCRIPTIONS[kind]} (matched by {message.match_rule})"
+    outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
+    trigger = {
+        InboundKind.REPLY: Trigger.REPLY_RECEIVED,
+        InboundKind.BOUNCE: Trigger.BOUNCE_RECEIVED,
+    }.get(kind)
+    if outreach is not None and trigger is not None and can_apply(outreach.state, trigger):
+        advance(session, outreach, trigger, now, detail, message.id)
+        outreach.next_step_at = None
+        return
+    if outreach is not None and kind is InboundKind.REPLY and outreach.state in ANSWERED:
+        detail = f"another reply received (matched by {message.match_rule})"
+    record(
+        session,
+        user_id=message.user_id,
+        kind=f"inbound:{kind.value}",
+        detail=detail,
+        now=now,
+        contact_id=message.contact_id,
+        outreach_id=message.outreach_id,
+        message_id=message.id,
+    )
