@@ -1,0 +1,222 @@
+"""Reply watching against a real Dovecot: matched, classified, never counted twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach import drafts, targets
+from outreach.accounts import imap_login
+from outreach.crypto import SecretBox
+from outreach.mail.imap import ImapSource
+from outreach.mail.smtp import SmtpSender
+from outreach.models import Message, MessageKind, MessageStatus, Outreach
+from outreach.polling import poll_mailbox
+from outreach.sending import Outcome, deliver
+from outreach.states import OutreachState
+from outreach.watching import sync_mailbox
+from tests.core.conftest import World
+from tests.factories import make_contact
+from tests.servers.dovecot import DovecotServer
+
+
+def sent_request(
+    session: Session, world: World, now: datetime, email: str, secret_box: SecretBox
+) -> Message:
+    """A request, sent through the real SMTP server."""
+    person = make_contact(session, world.user, email=email, name="Alex Lee")
+    target = targets.create_target(session, world.user, f"Target for {email}", [person.id])
+    (draft,) = targets.fill_pipeline(session, world.user, target, now)
+    drafts.approve(session, world.user, draft.id, now)
+    session.commit()
+    factory = sessionmaker(session.get_bind(), expire_on_commit=False)
+    result = deliver(factory, draft.id, SmtpSender(world.context), secret_box, lambda: now)
+    assert result.outcome is Outcome.SENT
+    session.refresh(draft)
+    return draft
+
+
+def reply_to(message: Message, *, sender: str, body: str = "Happy to talk!", **extra: str) -> bytes:
+    headers = {
+        "From": f"Alex Lee <{sender}>",
+        "To": message.from_address,
+        "Subject": f"Re: {message.subject}",
+        "Message-ID": f"<reply-{message.id}-{len(extra)}@org.example>",
+        "In-Reply-To": message.message_id or "",
+        "References": message.message_id or "",
+        "Date": "Tue, 24 Nov 2026 10:00:00 +0000",
+        **extra,
+    }
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items() if value)
+    return (head + "\r\n" + body + "\r\n").encode()
+
+
+def poll(
+    session_factory: sessionmaker[Session], world: World, secret_box: SecretBox, now: datetime
+) -> None:
+    result = poll_mailbox(session_factory, world.mailbox.id, secret_box, world.context, lambda: now)
+    assert result.ok, result.problem
+
+
+def state_of(session: Session, message: Message) -> OutreachState:
+    session.expire_all()
+    outreach = session.get(Outreach, message.outreach_id)
+    assert outreach is not None
+    return outreach.state
+
+
+def test_reply_flips_the_status_and_leaves_the_mailbox_untouched(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "alex@org.example", secret_box)
+    account = world.account
+    dovecot.deliver(b"From: shop@shop.example\r\nSubject: Sale\r\n\r\nBuy\r\n", account.user)
+    dovecot.deliver(reply_to(request, sender="someone-else@org.example"), account.user)
+    before = dovecot.snapshot(account.user, account.password)
+
+    poll(session_factory, world, secret_box, now)
+
+    assert dovecot.snapshot(account.user, account.password) == before
+    assert all(b"\\Seen" not in flags for _uid, _raw, flags in before)
+    assert state_of(session, request) is OutreachState.REPLIED
+    inbound = session.scalars(select(Message).where(Message.status == MessageStatus.RECEIVED)).all()
+    # Only the reply is stored; the shop's mail is none of our business.
+    assert [(m.kind, m.match_rule, m.body_text) for m in inbound] == [
+        (MessageKind.REPLY, "thread", "Happy to talk!")
+    ]
+
+
+def test_polling_again_and_after_a_restart_counts_nothing_twice(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "bo@org.example", secret_box)
+    dovecot.deliver(reply_to(request, sender="bo@org.example"), world.account.user)
+
+    for _ in range(3):
+        poll(session_factory, world, secret_box, now)
+
+    count = session.scalar(
+        select(func.count()).select_from(Message).where(Message.status == MessageStatus.RECEIVED)
+    )
+    assert count == 1
+
+
+def test_reply_without_threading_headers_matches_by_sender(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "cy@org.example", secret_box)
+    raw = reply_to(request, sender="CY@org.example", **{"In-Reply-To": "", "References": ""})
+    dovecot.deliver(raw, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.REPLIED
+    stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
+    assert stored is not None and stored.match_rule == "sender"
+
+
+def test_out_of_office_is_recorded_but_is_not_a_reply(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "dee@org.example", secret_box)
+    raw = reply_to(request, sender="dee@org.example", **{"Auto-Submitted": "auto-replied"})
+    dovecot.deliver(raw, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.WAITING
+    stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
+    assert stored is not None and stored.kind is MessageKind.AUTO_REPLY
+
+
+def test_a_bounce_quoting_our_message_marks_the_contact_bounced(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "gone@org.example", secret_box)
+    bounce = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.org.example>\r\n"
+        f"To: {world.account.user}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <bounce-1@mx.org.example>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe address gone@org.example does not exist.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.org.example\r\n\r\nFinal-Recipient: rfc822; gone@org.example\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {request.message_id}\r\nSubject: {request.subject}\r\n--B--\r\n"
+    ).encode()
+    dovecot.deliver(bounce, world.account.user, sender="")
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.BOUNCED
+    stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
+    assert stored is not None and (stored.kind, stored.match_rule) == (
+        MessageKind.BOUNCE,
+        "bounce_body",
+    )
+
+
+def test_uidvalidity_change_rescans_without_double_counting(
+    session: Session,
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "eve@org.example", secret_box)
+    account = world.account
+    client = dovecot.connect(account.user, account.password)
+    client.create_folder("Replies")
+    client.logout()
+    raw = reply_to(request, sender="eve@org.example")
+    dovecot.append(account.user, account.password, "Replies", raw)
+    login = imap_login(world.mailbox, secret_box)
+
+    with ImapSource(login, world.context) as source:
+        first = sync_mailbox(session, world.mailbox, source, now, folders=["Replies"])
+    session.commit()
+    # Re-creating the folder gives it a new UIDVALIDITY: every UID means something new.
+    client = dovecot.connect(account.user, account.password)
+    client.delete_folder("Replies")
+    client.create_folder("Replies")
+    client.logout()
+    dovecot.append(account.user, account.password, "Replies", raw)
+    with ImapSource(login, world.context) as source:
+        second = sync_mailbox(session, world.mailbox, source, now, folders=["Replies"])
+    session.commit()
+
+    assert (first.matched, second.matched, second.resynced) == (1, 0, ["Replies"])
+    count = session.scalar(
+        select(func.count()).select_from(Message).where(Message.status == MessageStatus.RECEIVED)
+    )
+    assert count == 1
