@@ -73,7 +73,7 @@ def status_board(
     if state is not None:
         query = query.where(Outreach.state == state)
     rows: list[BoardRow] = []
-    for outreach, contact, target in session.execute(query).tuples():
+    for outreach, contact, target in session.execute(query):
         rows.append(
             BoardRow(
                 contact_id=contact.id,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.fernet import Fernet
@@ -14,7 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
-from outreach.models import Base
+from outreach.mail.tls import client_context
+from outreach.models import Base, Mailbox, TlsMode, User
+from tests.factories import make_mailbox, make_user
+from tests.servers.dovecot import DovecotServer
+from tests.servers.smtpd import RecordingSMTPServer
+from tests.servers.tls import TlsFiles
+
+if TYPE_CHECKING:
+    from tests.servers.fixtures import MailAccount
 
 pytest_plugins = ["tests.servers.fixtures"]
 
@@ -68,3 +79,38 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+@dataclass
+class World:
+    user: User
+    mailbox: Mailbox
+    account: MailAccount
+    context: ssl.SSLContext
+
+
+@pytest.fixture
+def world(
+    session: Session,
+    secret_box: SecretBox,
+    dovecot: DovecotServer,
+    smtp: RecordingSMTPServer,
+    mail_account: MailAccount,
+    tls_files: TlsFiles,
+) -> World:
+    # One password for both servers, as with a real provider's app password.
+    smtp.users[mail_account.user] = mail_account.password
+    user = make_user(session, email=mail_account.user)
+    mailbox = make_mailbox(
+        session,
+        user,
+        secret_box,
+        password=mail_account.password,
+        imap_port=dovecot.imap_port,
+        imap_tls=TlsMode.STARTTLS,
+        smtp_port=smtp.port,
+        smtp_tls=TlsMode.STARTTLS,
+        username=mail_account.user,
+    )
+    session.commit()
+    return World(user, mailbox, mail_account, client_context(tls_files.ca_pem))

@@ -29,6 +29,29 @@ def _client(login: ServerLogin, context: ssl.SSLContext) -> aiosmtplib.SMTP:
     )
 
 
+async def _close(client: aiosmtplib.SMTP) -> None:
+    """QUIT, then wait until the socket is really closed.
+
+    Closing a TLS connection finishes asynchronously; if the event loop ended
+    first, the socket would be left to the garbage collector (a leaked file
+    descriptor and a ResourceWarning).
+    """
+    if not client.is_connected:
+        return
+    sock = client.get_transport_info("socket")
+    try:
+        await client.quit()
+    except aiosmtplib.SMTPException:
+        # The message is already accepted or refused; a failing QUIT changes nothing.
+        client.close()
+    if sock is None:
+        return
+    for _ in range(2000):
+        if sock.fileno() == -1:
+            return
+        await asyncio.sleep(0.001)
+
+
 def _failure_from_response(error: aiosmtplib.SMTPResponseException) -> Exception:
     text = f"{error.code} {error.message}"
     if 400 <= error.code < 500:
@@ -63,12 +86,7 @@ async def _send(login: ServerLogin, message: EmailMessage, context: ssl.SSLConte
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as error:
             raise TemporaryFailure(f"the connection to the mail server broke: {error}") from None
     finally:
-        if client.is_connected:
-            try:
-                await client.quit()
-            except aiosmtplib.SMTPException:
-                # The message is already accepted or refused; a failing QUIT changes nothing.
-                client.close()
+        await _close(client)
 
 
 class SmtpSender:
@@ -101,8 +119,4 @@ class SmtpSender:
         except aiosmtplib.SMTPException as error:
             raise TemporaryFailure(f"the SMTP server did not accept the login: {error}") from None
         finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except aiosmtplib.SMTPException:
-                    client.close()
+            await _close(client)

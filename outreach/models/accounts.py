@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from outreach.models.base import Base, utcnow
+from outreach.models.base import Base, enum_column, utcnow
 
 
 class User(Base):
@@ -49,16 +49,16 @@ class Mailbox(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     imap_host: Mapped[str] = mapped_column(String(255))
     imap_port: Mapped[int]
-    imap_tls: Mapped[TlsMode] = mapped_column(Enum(TlsMode, native_enum=False, length=16))
+    imap_tls: Mapped[TlsMode] = mapped_column(enum_column(TlsMode))
     smtp_host: Mapped[str] = mapped_column(String(255))
     smtp_port: Mapped[int]
-    smtp_tls: Mapped[TlsMode] = mapped_column(Enum(TlsMode, native_enum=False, length=16))
+    smtp_tls: Mapped[TlsMode] = mapped_column(enum_column(TlsMode))
     username: Mapped[str] = mapped_column(String(320))
     # A Fernet token; the key lives outside the database (see outreach.crypto).
     secret_encrypted: Mapped[str] = mapped_column(Text)
     sent_folder: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[MailboxStatus] = mapped_column(
-        Enum(MailboxStatus, native_enum=False, length=32), default=MailboxStatus.OK
+        enum_column(MailboxStatus), default=MailboxStatus.OK
     )
     last_error: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None]

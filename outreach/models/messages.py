@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from outreach.models.base import Base, utcnow
+from outreach.models.base import Base, enum_column, utcnow
 from outreach.models.contacts import Contact
 
 
@@ -45,10 +45,6 @@ class MessageStatus(StrEnum):
     RECEIVED = "received"
 
 
-def _enum(kind: type[StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=32)
-
-
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
@@ -65,9 +61,9 @@ class Message(Base):
     outreach_id: Mapped[int | None] = mapped_column(
         ForeignKey("outreaches.id", ondelete="CASCADE"), index=True
     )
-    direction: Mapped[Direction] = mapped_column(_enum(Direction))
-    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
-    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus))
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction))
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
+    status: Mapped[MessageStatus] = mapped_column(enum_column(MessageStatus))
 
     # Header values without angle brackets' surrounding whitespace, e.g. "<abc@example.org>".
     message_id: Mapped[str | None] = mapped_column(String(998))
@@ -122,6 +118,6 @@ class Template(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)

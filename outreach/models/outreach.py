@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, UniqueConstraint
+from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from outreach.models.base import Base, utcnow
+from outreach.models.base import Base, enum_column, utcnow
 from outreach.models.contacts import Contact, Target
 from outreach.states import OutreachState
 
@@ -21,7 +21,7 @@ class Outreach(Base):
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     state: Mapped[OutreachState] = mapped_column(
-        Enum(OutreachState, native_enum=False, length=32), default=OutreachState.PLANNED
+        enum_column(OutreachState), default=OutreachState.PLANNED
     )
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the next time-based step is due (follow-up, giving up); None when none is.

@@ -13,7 +13,7 @@ from outreach.mail.smtp import SmtpSender
 from outreach.models import Event, Mailbox, MailboxStatus, Message, MessageStatus, Outreach
 from outreach.sending import Outcome, claim, deliver, due_for_sending
 from outreach.states import OutreachState
-from tests.core.conftest import World
+from tests.conftest import World
 from tests.factories import make_contact
 from tests.servers.smtpd import RecordingSMTPServer
 

@@ -17,7 +17,7 @@ from outreach.polling import poll_mailbox
 from outreach.sending import Outcome, deliver
 from outreach.states import OutreachState
 from outreach.watching import sync_mailbox
-from tests.core.conftest import World
+from tests.conftest import World
 from tests.factories import make_contact
 from tests.servers.dovecot import DovecotServer
 

@@ -16,7 +16,7 @@ from string import Template
 
 from imapclient import IMAPClient
 
-from .net import LOOPBACK, free_port, stop_process, wait_for_port
+from .net import LOOPBACK, free_ports, stop_process, wait_for_port
 from .tls import TlsFiles
 
 DEFAULT_SENDER = "sender@example.org"
@@ -144,12 +144,14 @@ class DovecotServer:
     ) -> None:
         self.tls = tls
         self.host = host
-        self.users: dict[str, str] = dict(users or {})
         self.imap_port = 0
         self.imaps_port = 0
         self.lmtp_port = 0
         self.directory: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self.users: dict[str, str] = {}
+        for name, password in (users or {}).items():
+            self.add_user(name, password)
 
     @property
     def log_path(self) -> Path:
@@ -163,7 +165,9 @@ class DovecotServer:
             raise RuntimeError("Dovecot is already running")
         dovecot = shutil.which("dovecot")
         if dovecot is None:
-            raise FileNotFoundError("dovecot not found: apt-get install dovecot-imapd dovecot-lmtpd")
+            raise FileNotFoundError(
+                "dovecot not found: apt-get install dovecot-imapd dovecot-lmtpd"
+            )
         # A new dir every start: a stale master.pid from an earlier run makes Dovecot refuse.
         # Not under pytest's tmp_path: that is mode 0700 and Dovecot's service users (as root)
         # must reach the Maildirs and the login chroot.
@@ -172,7 +176,7 @@ class DovecotServer:
         self.directory = directory
         mail_dir = directory / "mail"
         mail_dir.mkdir()
-        self.imap_port, self.imaps_port, self.lmtp_port = free_port(), free_port(), free_port()
+        self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
         is_root = os.geteuid() == 0
         if is_root:
             shutil.chown(mail_dir, "dovecot", "dovecot")
@@ -225,28 +229,34 @@ class DovecotServer:
 
     def add_user(self, name: str, password: str) -> None:
         """Add or change a login; works before start and while running."""
-        for value in (name, password):
-            if ":" in value or "\n" in value:
-                raise ValueError(f"passwd-file fields cannot contain ':' or newlines: {value!r}")
+        # Dovecot lower-cases login names (auth_username_format = %Lu) before the lookup.
+        name = name.lower()
+        if not name or set(name) & set(":/\n") or set(password) & set(":\n"):
+            raise ValueError(f"unusable login for a passwd-file: {name!r} / {password!r}")
         changed = name in self.users and self.users[name] != password
         self.users[name] = password
         if self.directory is None:
             return
-        self._write_users()
+        self._write_user(name, password)
         if changed:
             # Dovecot stats a passwd-file at most once per wall-clock second, so a new password
             # only counts from the next second on; wait for it rather than let a login race.
             time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
     def _write_users(self) -> None:
+        # One passwd-file per login (passdb path ends in %u): a user added while Dovecot runs
+        # has a file it has never cached, so the new login works at once.
         assert self.directory is not None
         folder = self.directory / "users"
         folder.mkdir(exist_ok=True)
+        folder.chmod(0o755)
         for name, password in self.users.items():
-            self._write_user(folder / name, f"{name}:{{PLAIN}}{password}::::::\n")
+            self._write_user(name, password)
 
-    @staticmethod
-    def _write_user(path: Path, line: str) -> None:
+    def _write_user(self, name: str, password: str) -> None:
+        assert self.directory is not None
+        path = self.directory / "users" / name
+        line = f"{name}:{{PLAIN}}{password}::::::\n"
         previous = path.stat().st_mtime_ns if path.exists() else 0
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(line)
@@ -264,7 +274,7 @@ class DovecotServer:
             lmtp.sendmail(sender, [recipient], raw)
 
     def connect(self, user: str, password: str) -> IMAPClient:
-        """A logged-in IMAPClient over plain IMAP on loopback (for fixtures, not the code under test)."""
+        """A logged-in IMAPClient over plain IMAP on loopback, for test set-up and checks."""
         client = IMAPClient(self.host, port=self.imap_port, ssl=False, timeout=10)
         try:
             client.login(user, password)

@@ -22,6 +22,18 @@ def free_port() -> int:
         return port
 
 
+def free_ports(count: int) -> list[int]:
+    """Return count distinct free ports (calling free_port() repeatedly may repeat one)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((LOOPBACK, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def log_tail(log_path: Path | str | None, lines: int = 40) -> str:
     """Return the last lines of a log file, or a note saying why there is none."""
     if log_path is None:

@@ -141,9 +141,7 @@ class PostgresServer:
         with psycopg.connect(_libpq(self._admin_url), autocommit=True) as conn:
             for name in self._created:
                 conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(name)
-                    )
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
         self._created.clear()
 

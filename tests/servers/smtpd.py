@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -159,7 +159,7 @@ class RecordingSMTPServer:
             mail_from=str(envelope.mail_from),
             rcpt_tos=list(envelope.rcpt_tos),
             raw=raw,
-            message=cast(EmailMessage, message_from_bytes(raw, policy=policy.default)),
+            message=message_from_bytes(raw, policy=policy.default),
             auth_user=(
                 auth_data.login.decode("utf-8", "replace")
                 if isinstance(auth_data, LoginPassword)
@@ -173,9 +173,7 @@ class RecordingSMTPServer:
         return f"{code} {text}"
 
 
-def start_smtp_server(
-    tls: TlsFiles, users: Mapping[str, str] | None = None
-) -> RecordingSMTPServer:
+def start_smtp_server(tls: TlsFiles, users: Mapping[str, str] | None = None) -> RecordingSMTPServer:
     """Start a RecordingSMTPServer and return it running."""
     server = RecordingSMTPServer(tls, users)
     server.start()

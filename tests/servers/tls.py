@@ -34,6 +34,6 @@ def make_tls_files(directory: Path | str) -> TlsFiles:
     with files.cert_pem.open("wb") as chain:
         for blob in server.cert_chain_pems:
             chain.write(blob.bytes())
-    # Readable only by the owner: servers that need them (Dovecot) read them as root at start.
+    # Owner-only is enough: Dovecot reads it at start as the user that launches it (root or not).
     files.key_pem.chmod(0o600)
     return files

@@ -1,0 +1,230 @@
+"""`outreach up` as a real process: it starts everything, and Ctrl-C stops everything.
+
+"Nothing left running" is checked in /proc: after `up` exits, no process (not even
+a zombie) remains in its own process group, where the bundled Valkey runs, or in
+any child's group, where the dashboard, the worker (with its scheduler) and the
+poller run with their helpers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.servers.net import free_port, stop_process
+from workers.processes import REDIS_URL_FILE, group_members
+
+REPO = Path(__file__).resolve().parent.parent
+STARTED = re.compile(r"started (\w+) \(pid (\d+)\)")
+
+
+def _base_env(instance: Path, port: int) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OUTREACH_")}
+    env.update(
+        OUTREACH_INSTANCE_DIR=str(instance),
+        OUTREACH_PORT=str(port),
+        OUTREACH_SECRET_KEY="up-test-secret",
+        OUTREACH_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        OUTREACH_POLL_INTERVAL="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _outreach_command() -> list[str]:
+    script = Path(sys.executable).parent / "outreach"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "outreach.cli"]
+
+
+class Up:
+    """A supervisor process under test, its log, and the process groups it made."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        with log.open("wb") as handle:
+            # Its own session, like a terminal's foreground job: killpg() is a Ctrl-C.
+            self.proc = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def children(self) -> dict[str, int]:
+        return {name: int(pid) for name, pid in STARTED.findall(self.log())}
+
+    def groups(self) -> set[int]:
+        return {self.proc.pid, *self.children().values()}
+
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.proc.poll() is not None:
+                pytest.fail(f"outreach up exited with {self.proc.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"'{text}' did not appear within {timeout} s:\n{self.log()}")
+            time.sleep(0.1)
+
+    def ctrl_c(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGINT)
+
+    def cleanup(self) -> None:
+        """After a failed test: kill whatever is left, and reap what we can."""
+        for pgid in self.groups() - {self.proc.pid}:
+            if group_members(pgid):
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        stop_process(self.proc)
+
+
+StartUp = Callable[[list[str], dict[str, str]], Up]
+
+
+@pytest.fixture
+def start_up(tmp_path: Path) -> Iterator[StartUp]:
+    started: list[Up] = []
+
+    def start(command: list[str], env: dict[str, str]) -> Up:
+        up = Up(command, env, tmp_path / f"up-{len(started)}.log")
+        started.append(up)
+        return up
+
+    yield start
+    for up in started:
+        if up.proc.returncode is None or any(group_members(g) for g in up.groups()):
+            up.cleanup()
+
+
+def _assert_nothing_left(up: Up) -> None:
+    left = {pgid: group_members(pgid) for pgid in up.groups()}
+    assert not any(left.values()), f"processes left behind: {left}\n{up.log()}"
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def test_up_serves_the_dashboard_and_ctrl_c_stops_every_child(
+    tmp_path: Path, start_up: StartUp
+) -> None:
+    instance = tmp_path / "instance"
+    port = free_port()
+    up = start_up([*_outreach_command(), "up"], _base_env(instance, port))
+
+    deadline = time.monotonic() + 60
+    while _get(f"http://127.0.0.1:{port}/healthz") != 200:
+        if up.proc.poll() is not None:
+            pytest.fail(f"outreach up exited with {up.proc.returncode}:\n{up.log()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"/healthz did not answer 200 within 60 s:\n{up.log()}")
+        time.sleep(0.2)
+    up.wait_for_log(f"Outreach is running at http://127.0.0.1:{port}/", timeout=10)
+
+    assert set(up.children()) == {"web", "worker", "poller"}
+    # No OUTREACH_REDIS_URL: the bundled Valkey runs, and says where for other commands.
+    assert "started the bundled Valkey at redis://127.0.0.1:" in up.log()
+    assert (instance / REDIS_URL_FILE).read_text().startswith("redis://127.0.0.1:")
+    assert (instance / "outreach.sqlite").exists()  # migrated before starting
+    # Let the worker reach Redis for real before we stop it.
+    up.wait_for_log("Listening on", timeout=20)
+
+    up.ctrl_c()
+    try:
+        code = up.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"outreach up did not stop within 15 s of Ctrl-C:\n{up.log()}")
+    assert code == 0, up.log()
+    assert "SIGINT received; stopping" in up.log()
+    assert "did not stop in time" not in up.log()
+    _assert_nothing_left(up)
+    assert not (instance / REDIS_URL_FILE).exists()
+
+
+SUPERVISE = textwrap.dedent(
+    """
+    import sys
+    from outreach.config import Settings
+    from workers.processes import ChildSpec, run_up
+
+    python = sys.executable
+    children = [ChildSpec(name, (python, "-c", code)) for name, code in CHILDREN]
+    sys.exit(run_up(Settings.from_env(), children, stop_timeout=STOP_TIMEOUT))
+    """
+)
+
+
+def _supervise(children: list[tuple[str, str]], stop_timeout: float) -> list[str]:
+    script = f"CHILDREN = {children!r}\nSTOP_TIMEOUT = {stop_timeout!r}\n{SUPERVISE}"
+    return [sys.executable, "-c", script]
+
+
+def test_when_one_child_dies_up_stops_the_rest_and_says_which(
+    tmp_path: Path, start_up: StartUp
+) -> None:
+    children = [
+        ("steady", "import time; time.sleep(120)"),
+        ("fragile", "import time; time.sleep(1); raise SystemExit(3)"),
+    ]
+    env = _base_env(tmp_path / "instance", free_port())
+    env["OUTREACH_REDIS_URL"] = "redis://127.0.0.1:1/0"  # not used by these children
+    up = start_up(_supervise(children, 5.0), env)
+    try:
+        code = up.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the supervisor did not stop after a child died:\n{up.log()}")
+    assert code == 1
+    assert "fragile stopped unexpectedly (exit status 3); stopping the rest" in up.log()
+    assert "Valkey" not in up.log()  # OUTREACH_REDIS_URL was given
+    _assert_nothing_left(up)
+
+
+def test_a_child_that_ignores_sigterm_is_killed_with_its_helpers(
+    tmp_path: Path, start_up: StartUp
+) -> None:
+    stubborn = textwrap.dedent(
+        """
+        import signal, subprocess, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # A helper in the same process group that would outlive its parent.
+        subprocess.Popen(["sleep", "120"])
+        print("stubborn ready", flush=True)
+        time.sleep(120)
+        """
+    )
+    children = [("stubborn", stubborn), ("steady", "import time; time.sleep(120)")]
+    up = start_up(_supervise(children, 1.0), _base_env(tmp_path / "instance", free_port()))
+    up.wait_for_log("stubborn ready", timeout=20)
+    up.ctrl_c()
+    try:
+        code = up.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the supervisor did not stop:\n{up.log()}")
+    assert code == 0, up.log()
+    assert "stubborn did not stop in time; killing it" in up.log()
+    _assert_nothing_left(up)
