@@ -46,11 +46,18 @@ def instance_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(instance_dir: Path) -> Settings:
-    """Settings on a fresh SQLite file; no Redis (tests that need it ask for `redis_server`)."""
+def database_url(instance_dir: Path) -> str:
+    """A fresh SQLite file; folders whose tests also run on PostgreSQL override this."""
+    return f"sqlite:///{instance_dir / 'outreach.sqlite'}"
+
+
+@pytest.fixture
+def settings(instance_dir: Path, database_url: str) -> Settings:
+    """Settings on a fresh database; no Redis (tests that need it ask for `redis_server`)."""
     return Settings.from_env(
         {
             "OUTREACH_INSTANCE_DIR": str(instance_dir),
+            "OUTREACH_DATABASE_URL": database_url,
             "OUTREACH_SECRET_KEY": "test-secret-key",
             "OUTREACH_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         }
@@ -114,3 +121,11 @@ def world(
     )
     session.commit()
     return World(user, mailbox, mail_account, client_context(tls_files.ca_pem))
+
+
+def both_databases(request: pytest.FixtureRequest, instance_dir: Path) -> str:
+    """SQLite, or a fresh PostgreSQL database, by the test's parameter."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        return str(server.create_database())
+    return f"sqlite:///{instance_dir / 'outreach.sqlite'}"

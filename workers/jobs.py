@@ -33,6 +33,16 @@ def _runtime() -> tuple[Settings, sessionmaker[Session]]:
     return settings, make_sessionmaker(make_engine(settings.database_url))
 
 
+def dispose_runtime() -> None:
+    """Close the cached engine's connections (tests and a graceful shutdown use this)."""
+    if _runtime.cache_info().currsize:
+        _settings, factory = _runtime()
+        bind = factory.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+    _runtime.cache_clear()
+
+
 def send_message(message_id: int) -> str:
     """Send one approved message (exactly once; see outreach.sending)."""
     settings, factory = _runtime()

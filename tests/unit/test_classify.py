@@ -4,7 +4,9 @@ OWN = frozenset({"sam@uni.example"})
 
 
 def kind(**headers: str) -> InboundKind:
-    return classify({name.rstrip("_").replace("_", "-"): value for name, value in headers.items()}, OWN)
+    return classify(
+        {name.rstrip("_").replace("_", "-"): value for name, value in headers.items()}, OWN
+    )
 
 
 def test_a_person_writing_back_is_a_reply() -> None:

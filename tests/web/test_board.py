@@ -1,0 +1,93 @@
+"""The status board: every outreach as a row the end-to-end test can read."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.orm import Session
+
+from outreach.crypto import SecretBox
+from outreach.models import User
+from tests.factories import make_contact, make_mailbox
+from tests.web.conftest import Browser, start_target
+
+
+def rows(page: str) -> list[tuple[int, str]]:
+    return [
+        (int(contact), state)
+        for contact, state in re.findall(
+            r'<tr data-contact-id="(\d+)" data-target-id="\d+" data-state="(\w+)">', page
+        )
+    ]
+
+
+def test_a_new_account_sees_the_three_first_steps(signed_in: Browser) -> None:
+    page = signed_in.page("/")
+
+    assert 'id="status-board"' not in page
+    assert 'id="first-steps"' in page
+    for link in ('href="/mailbox"', 'href="/contacts"', 'href="/targets"'):
+        assert link in page
+
+
+def test_steps_already_taken_are_marked_done(
+    signed_in: Browser, user: User, session: Session, secret_box: SecretBox
+) -> None:
+    make_mailbox(session, user, secret_box)
+    make_contact(session, user)
+    session.commit()
+
+    page = signed_in.page("/")
+
+    assert '<li class="done" data-step="mailbox">' in page
+    assert '<li class="done" data-step="contacts">' in page
+    assert '<li class="" data-step="target">' in page
+
+
+def test_every_outreach_is_a_row_with_its_state(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    ada = make_contact(session, user, name="Ada Able", organisation="Archive Office")
+    ben = make_contact(session, user, name="Ben Baker")
+    start_target(session, user, [ada, ben], name="Archives")
+    session.commit()
+
+    page = signed_in.page("/")
+
+    assert sorted(rows(page)) == sorted([(ada.id, "drafted"), (ben.id, "planned")])
+    assert '<table id="status-board"' in page
+    assert "waiting for your approval" in page
+    assert f'href="/contacts/{ada.id}"' in page
+    assert "Archive Office" in page
+    assert '<span class="badge state-drafted">drafted</span>' in page
+
+
+def test_the_board_filters_by_target_and_state(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    ada = make_contact(session, user, name="Ada Able")
+    ben = make_contact(session, user, name="Ben Baker")
+    archives, _ = start_target(session, user, [ada], name="Archives")
+    start_target(session, user, [ben], name="Botany")
+    session.commit()
+
+    assert rows(signed_in.page(f"/?target={archives.id}")) == [(ada.id, "drafted")]
+    assert len(rows(signed_in.page("/?state=drafted"))) == 2
+    assert rows(signed_in.page("/?state=replied")) == []
+    assert "No one matches this filter." in signed_in.page("/?state=replied")
+    # Nonsense in the query string shows everyone rather than failing.
+    assert len(rows(signed_in.page("/?target=abc&state=nonsense"))) == 2
+
+
+def test_every_page_shows_how_many_drafts_wait(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    start_target(
+        session, user, [make_contact(session, user), make_contact(session, user)], max_in_flight=2
+    )
+    session.commit()
+
+    for path in ("/", "/contacts", "/targets", "/mailbox", "/profile", "/drafts"):
+        page = signed_in.page(path)
+        count = re.search(r'<span id="pending-drafts-count"[^>]*>(\d+)</span>', page)
+        assert count is not None and count.group(1) == "2", path

@@ -1,0 +1,108 @@
+"""Send jobs on a real Redis with a real RQ worker: one job and one SMTP transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+from sqlalchemy.orm import Session
+
+from outreach import drafts, targets
+from outreach.config import Settings
+from outreach.models import Message, MessageStatus
+from tests.conftest import World
+from tests.factories import make_contact
+from tests.servers.redis import RedisServer
+from tests.servers.smtpd import RecordingSMTPServer
+from tests.servers.tls import TlsFiles
+from workers import jobs
+from workers.queues import ALL_QUEUES, SEND_QUEUE, enqueue_send, send_job_id
+
+
+@pytest.fixture
+def redis(redis_server: RedisServer) -> Iterator[Redis]:
+    connection = Redis.from_url(redis_server.url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()
+
+
+@pytest.fixture
+def job_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    redis_server: RedisServer,
+    tls_files: TlsFiles,
+) -> Iterator[None]:
+    """Jobs read their settings from the environment, as in a real worker process."""
+    monkeypatch.setenv("OUTREACH_INSTANCE_DIR", str(settings.instance_dir))
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OUTREACH_ENCRYPTION_KEYS", ",".join(settings.encryption_keys))
+    monkeypatch.setenv("OUTREACH_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("OUTREACH_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("OUTREACH_CA_FILE", str(tls_files.ca_pem))
+    jobs.dispose_runtime()
+    yield
+    jobs.dispose_runtime()
+
+
+def approved(session: Session, world: World, now: datetime) -> Message:
+    person = make_contact(session, world.user)
+    target = targets.create_target(session, world.user, "Museums", [person.id])
+    (draft,) = targets.fill_pipeline(session, world.user, target, now)
+    drafts.approve(session, world.user, draft.id, now)
+    session.commit()
+    return draft
+
+
+def work(redis: Redis) -> None:
+    queues = [Queue(name, connection=redis) for name in ALL_QUEUES]
+    SimpleWorker(queues, connection=redis).work(burst=True)
+
+
+def test_double_enqueue_gives_one_job_and_one_email(
+    session: Session,
+    world: World,
+    smtp: RecordingSMTPServer,
+    redis: Redis,
+    job_environment: None,
+    now: datetime,
+) -> None:
+    draft = approved(session, world, now)
+
+    assert enqueue_send(redis, draft.id) is True
+    assert enqueue_send(redis, draft.id) is False
+    assert Queue(SEND_QUEUE, connection=redis).job_ids == [send_job_id(draft.id)]
+    work(redis)
+    # Even a job enqueued again after the send finds nothing to do.
+    enqueue_send(redis, draft.id)
+    work(redis)
+
+    assert len(smtp.wait_for(1)) == 1
+    assert len(smtp.messages) == 1
+    session.expire_all()
+    stored = session.get(Message, draft.id)
+    assert stored is not None and stored.status is MessageStatus.SENT
+
+
+def test_sweep_enqueues_approved_messages_whose_job_was_lost(
+    session: Session,
+    world: World,
+    smtp: RecordingSMTPServer,
+    redis: Redis,
+    job_environment: None,
+    now: datetime,
+) -> None:
+    draft = approved(session, world, now)
+    # The approval committed, but no job reached Redis (it was down, or flushed).
+
+    assert jobs.sweep_outbox() == 1
+    work(redis)
+
+    (received,) = smtp.wait_for(1)
+    assert received.message["Message-ID"] == draft.message_id
+    assert jobs.sweep_outbox() == 0

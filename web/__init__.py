@@ -1,0 +1,104 @@
+"""The Flask dashboard: a thin edge over the `outreach` core.
+
+A view parses its form, calls one core use case, commits, flashes a sentence
+and redirects (or renders). Everything else lives in `outreach/`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import StrictUndefined
+
+from outreach.board import pending_draft_count
+from outreach.config import Settings
+from outreach.crypto import SecretBox
+from outreach.db import make_engine, make_sessionmaker
+from web import auth, db, errors
+from web.helpers import day, sentence, when
+from web.state import EXTENSION_KEY, Services
+from web.views import board, contacts, drafts, mailboxes, profile, targets
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+# Inbound mail is hostile text. Autoescaping keeps it inert; this policy is the
+# second wall: no inline script, no foreign origin, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; base-uri 'none'; object-src 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the dashboard for `settings` (default: from the OUTREACH_* environment)."""
+    if settings is None:
+        settings = Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        # The token lives as long as the login session, so a draft edited
+        # slowly is not lost to an expired form.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.jinja_env.undefined = StrictUndefined
+    app.add_template_filter(when)
+    app.add_template_filter(sentence)
+    app.add_template_filter(day)
+
+    engine = make_engine(settings.database_url)
+    app.extensions[EXTENSION_KEY] = Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        secret_box=SecretBox(settings.encryption_keys),
+    )
+
+    db.init_app(app)
+    # auth first: its login check must run before CSRFProtect's token check.
+    auth.init_app(app)
+    csrf.init_app(app)
+    errors.init_app(app)
+    for blueprint in (
+        board.bp,
+        contacts.bp,
+        targets.bp,
+        mailboxes.bp,
+        drafts.bp,
+        profile.bp,
+    ):
+        app.register_blueprint(blueprint)
+
+    app.context_processor(_navigation)
+    app.after_request(_security_headers)
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    return app
+
+
+def _navigation() -> dict[str, object]:
+    """What every page's navigation shows: who is signed in, how many drafts wait."""
+    if not auth.is_signed_in():
+        return {"signed_in_user": None, "pending_drafts": 0}
+    user = auth.current_user()
+    return {
+        "signed_in_user": user,
+        "pending_drafts": pending_draft_count(db.get_session(), user),
+    }
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def _healthz() -> Response:
+    """For docker health checks: the process answers. No login, no database."""
+    return Response("ok", mimetype="text/plain")

@@ -1,0 +1,159 @@
+"""Sign up, log in, log out, and the one rule that every other page needs a login."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import flask_login
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import session as cookie_session
+from flask.typing import ResponseReturnValue
+
+from outreach.accounts import authenticate, create_user, get_user
+from outreach.errors import ValidationError
+from outreach.models import User
+from web.db import get_session
+from web.forms import LoginForm, SignupForm
+from web.helpers import sentence
+
+bp = Blueprint("auth", __name__)
+login_manager = flask_login.LoginManager()
+
+# Everything else redirects anonymous visitors to the login page, so a new
+# view cannot be left open by forgetting a decorator.
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "auth.login_submit", "auth.signup", "auth.signup_submit", "healthz", "static"}
+)
+WRONG_LOGIN = "That email and password do not match."
+
+
+class SignedIn:
+    """How flask-login sees a signed-in user; `.user` is the row for this request."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+
+def load_user(user_id: str) -> SignedIn | None:
+    try:
+        ident = int(user_id)
+    except ValueError:
+        return None
+    user = get_user(get_session(), ident)
+    return SignedIn(user) if user is not None else None
+
+
+def current_user() -> User:
+    """The signed-in user, loaded in this request's session."""
+    account = flask_login.current_user
+    if not isinstance(account, SignedIn):
+        # require_login runs first, so a view never gets here without a user.
+        raise RuntimeError("current_user() called on a page that does not require a login")
+    return account.user
+
+
+def is_signed_in() -> bool:
+    return bool(flask_login.current_user.is_authenticated)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None: no open redirects.
+
+    Browsers read a backslash as a slash, so "/\\evil.example" is refused like
+    "//evil.example".
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def require_login() -> ResponseReturnValue | None:
+    if request.endpoint in PUBLIC_ENDPOINTS or is_signed_in():
+        return None
+    # A POST cannot be replayed after logging in, so only a GET is remembered.
+    next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+    if next_path == "/":
+        next_path = None
+    return redirect(url_for("auth.login", next=next_path))
+
+
+@bp.get("/signup")
+def signup() -> ResponseReturnValue:
+    if is_signed_in():
+        return redirect(url_for("board.index"))
+    return render_template("auth/signup.html", form=SignupForm())
+
+
+@bp.post("/signup")
+def signup_submit() -> ResponseReturnValue:
+    """Create the account and sign in at once."""
+    form = SignupForm()
+    if not form.validate_on_submit():
+        return render_template("auth/signup.html", form=form), 400
+    session = get_session()
+    try:
+        user = create_user(session, form.email.data, form.name.data, form.password.data)
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return render_template("auth/signup.html", form=form), 400
+    session.commit()
+    cookie_session.clear()
+    flask_login.login_user(SignedIn(user))
+    flash(f"Welcome, {user.name}. Three steps get you going; they are listed below.", "success")
+    return redirect(url_for("board.index"))
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    if is_signed_in():
+        return redirect(url_for("board.index"))
+    form = LoginForm(next=safe_next(request.args.get("next")) or "")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/login")
+def login_submit() -> ResponseReturnValue:
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400
+    session = get_session()
+    user = authenticate(session, form.email.data, form.password.data)
+    if user is None:
+        flash(WRONG_LOGIN, "error")
+        return render_template("auth/login.html", form=form), 400
+    # authenticate may have upgraded the stored hash.
+    session.commit()
+    # A fresh cookie session on login: nothing from before carries over.
+    cookie_session.clear()
+    flask_login.login_user(SignedIn(user))
+    return redirect(safe_next(form.next.data) or url_for("board.index"))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    flask_login.logout_user()
+    cookie_session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    # Registered before CSRFProtect, so an anonymous POST is sent to the login
+    # page rather than told its token is missing.
+    app.before_request(require_login)
+    app.register_blueprint(bp)

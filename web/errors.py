@@ -1,0 +1,69 @@
+"""Core errors turned into pages with words: 404, 400 with the reason, 500 with the sentence."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, flash, g, render_template
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound as HttpNotFound
+
+from outreach.errors import ConfigurationError, NotFound, ValidationError
+from web.helpers import sentence
+
+STALE_FORM = (
+    "This form was out of date or did not come from this page. "
+    "Please go back, reload the page and try again."
+)
+
+
+def _forget_unfinished_work() -> None:
+    # The page rendered below queries the database (the drafts count in the
+    # nav); a half-done use case must neither be flushed nor block it.
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
+def not_found(_error: Exception) -> ResponseReturnValue:
+    """Someone else's record and a missing one look the same, on purpose."""
+    _forget_unfinished_work()
+    return render_template("errors/404.html"), 404
+
+
+def invalid(error: ValidationError) -> ResponseReturnValue:
+    _forget_unfinished_work()
+    flash(sentence(error), "error")
+    return render_template("errors/400.html"), 400
+
+
+def stale_form(_error: CSRFError) -> ResponseReturnValue:
+    _forget_unfinished_work()
+    return render_template("errors/400.html", message=STALE_FORM), 400
+
+
+def too_large(_error: RequestEntityTooLarge) -> ResponseReturnValue:
+    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+    message = f"The upload is too large; files of up to {limit} MB are accepted."
+    return render_template("errors/400.html", message=message), 413
+
+
+def misconfigured(error: ConfigurationError) -> ResponseReturnValue:
+    _forget_unfinished_work()
+    current_app.logger.error("configuration problem: %s", error)
+    return render_template("errors/500.html", message=sentence(error)), 500
+
+
+def server_error(_error: InternalServerError) -> ResponseReturnValue:
+    _forget_unfinished_work()
+    return render_template("errors/500.html", message=None), 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(NotFound, not_found)
+    app.register_error_handler(HttpNotFound, not_found)
+    app.register_error_handler(ValidationError, invalid)
+    app.register_error_handler(CSRFError, stale_form)
+    app.register_error_handler(RequestEntityTooLarge, too_large)
+    app.register_error_handler(ConfigurationError, misconfigured)
+    app.register_error_handler(InternalServerError, server_error)

@@ -1,0 +1,190 @@
+"""The approvals queue: read each draft as it will be sent, edit, approve or discard.
+
+Approval is committed before the send job is queued. If Redis is down the
+approval stands; the message waits in the database until a worker queues it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
+
+from outreach.accounts import primary_mailbox
+from outreach.drafts import approve, discard, edit_draft, get_message, list_drafts
+from outreach.errors import ConfigurationError, ValidationError
+from outreach.models import Message, MessageKind, MessageStatus, Outreach
+from outreach.targets import fill_pipeline, get_target
+from web.auth import current_user
+from web.db import get_session
+from web.forms import ApproveSelectionForm, DraftForm
+from web.helpers import now, sentence
+from web.state import services
+from web.views.targets import drafted_sentence
+from workers.queues import enqueue_send
+
+bp = Blueprint("drafts", __name__)
+
+KIND_LABELS: dict[MessageKind, str] = {
+    MessageKind.REQUEST: "Request",
+    MessageKind.FOLLOW_UP: "Follow-up",
+    MessageKind.CONFIRMATION: "Meeting confirmation",
+    MessageKind.THANK_YOU: "Thank-you",
+    MessageKind.KEEP_IN_TOUCH: "Keeping in touch",
+}
+EDITABLE = frozenset({MessageStatus.DRAFT, MessageStatus.APPROVED})
+QUEUE_DOWN = (
+    "Approved. The sending queue cannot be reached right now, so sending will start "
+    "when the worker is back; nothing is lost."
+)
+
+
+def queue_for_sending(messages: Sequence[Message]) -> bool:
+    """Ask a worker to send each approved message; False when the queue is unreachable.
+
+    Called after the approval is committed: a Redis failure must never undo it.
+    """
+    try:
+        connection = services().redis()
+        for message in messages:
+            enqueue_send(connection, message.id)
+    except (RedisError, ConfigurationError) as error:
+        current_app.logger.warning(
+            "approved messages %s not queued: %s", [message.id for message in messages], error
+        )
+        return False
+    return True
+
+
+@bp.get("/drafts")
+def index() -> ResponseReturnValue:
+    session = get_session()
+    user = current_user()
+    return render_template(
+        "drafts/index.html",
+        drafts=list_drafts(session, user),
+        mailbox=primary_mailbox(session, user),
+        kinds=KIND_LABELS,
+        form=ApproveSelectionForm(),
+    )
+
+
+def _edit_page(message: Message, form: DraftForm) -> str:
+    return render_template(
+        "drafts/edit.html",
+        message=message,
+        form=form,
+        editable=message.status in EDITABLE,
+        kinds=KIND_LABELS,
+    )
+
+
+@bp.get("/drafts/<int:message_id>")
+def edit(message_id: int) -> ResponseReturnValue:
+    """:raise 404: when the message is not the user's."""
+    message = get_message(get_session(), current_user(), message_id)
+    form = DraftForm(subject=message.subject, body=message.body_text)
+    return _edit_page(message, form)
+
+
+@bp.post("/drafts/<int:message_id>")
+def edit_submit(message_id: int) -> ResponseReturnValue:
+    """:raise 404: when the message is not the user's."""
+    session = get_session()
+    user = current_user()
+    message = get_message(session, user, message_id)
+    form = DraftForm()
+    if not form.validate_on_submit():
+        return _edit_page(message, form), 400
+    try:
+        message = edit_draft(session, user, message.id, form.subject.data, form.body.data, now())
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return _edit_page(message, form), 400
+    session.commit()
+    if message.error:
+        flash(f"Saved, but it cannot be approved yet: {message.error}.", "warning")
+    else:
+        flash("Draft saved.", "success")
+    return redirect(url_for("drafts.index", _anchor=f"draft-{message.id}"))
+
+
+@bp.post("/drafts/<int:message_id>/approve")
+def approve_one(message_id: int) -> ResponseReturnValue:
+    """Approve, commit, then queue the send.
+
+    :raise 404: when the message is not the user's.
+    """
+    session = get_session()
+    try:
+        message = approve(session, current_user(), message_id, now())
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return redirect(url_for("drafts.index"))
+    session.commit()
+    if queue_for_sending([message]):
+        flash(f"Approved. The message to {message.to_address} is on its way.", "success")
+    else:
+        flash(QUEUE_DOWN, "warning")
+    return redirect(url_for("drafts.index"))
+
+
+@bp.post("/drafts/approve")
+def approve_selected() -> ResponseReturnValue:
+    """Approve every ticked draft that can be; say which could not and why.
+
+    :raise 404: when one of the ids is not the user's (nothing is approved then).
+    """
+    session = get_session()
+    user = current_user()
+    form = ApproveSelectionForm()
+    ids = list(dict.fromkeys(form.message_ids.data or [])) if form.validate_on_submit() else []
+    if not ids:
+        flash("Tick the drafts to approve first.", "error")
+        return redirect(url_for("drafts.index"))
+    approved: list[Message] = []
+    for message_id in ids:
+        try:
+            approved.append(approve(session, user, message_id, now()))
+        except ValidationError as error:
+            # approve() checks everything before it changes anything, so a
+            # refusal leaves nothing half-done to roll back.
+            flash(sentence(error), "error")
+    session.commit()
+    if approved:
+        if queue_for_sending(approved):
+            count = len(approved)
+            noun = "message" if count == 1 else "messages"
+            flash(f"{count} {noun} approved for sending.", "success")
+        else:
+            flash(QUEUE_DOWN, "warning")
+    return redirect(url_for("drafts.index"))
+
+
+@bp.post("/drafts/<int:message_id>/discard")
+def discard_one(message_id: int) -> ResponseReturnValue:
+    """Discard a draft; a discarded request frees its place, so the next name is drafted.
+
+    :raise 404: when the message is not the user's.
+    """
+    session = get_session()
+    user = current_user()
+    try:
+        message = discard(session, user, message_id, now())
+        drafted: list[Message] = []
+        if message.outreach_id is not None:
+            outreach = session.get(Outreach, message.outreach_id)
+            if outreach is not None:
+                target = get_target(session, user, outreach.target_id)
+                drafted = fill_pipeline(session, user, target, now())
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return redirect(url_for("drafts.index"))
+    session.commit()
+    flash(f"Draft discarded.{drafted_sentence(drafted)}", "info")
+    return redirect(url_for("drafts.index"))
