@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any, NoReturn
 
 import click
@@ -261,23 +259,16 @@ def db_upgrade(revision: str) -> None:
 @click.option("--host", help="Listen address (default: OUTREACH_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: OUTREACH_PORT).")
 def web(host: str | None, port: int | None) -> None:
-    """Serve the dashboard (threaded development server; use gunicorn web.wsgi:app for many)."""
+    """Serve the dashboard with gunicorn (one process, a few threads)."""
     settings = _settings()
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
     _configure_logging("web")
-    from werkzeug.serving import run_simple
-
     from web import create_app
+    from web.server import serve
 
     app = create_app(settings)
-
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        # run_simple's serve_forever treats KeyboardInterrupt as "shut down cleanly".
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
     click.echo(f"Outreach dashboard on http://{settings.host}:{settings.port}/")
-    run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
+    serve(app, settings.host, settings.port)
 
 
 @outreach.command()

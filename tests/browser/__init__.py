@@ -1,0 +1,1 @@
+"""Browser tests: the dashboard driven through headless Chromium with Playwright."""
