@@ -76,5 +76,13 @@ def build_message(outgoing: OutgoingEmail) -> EmailMessage:
         message["In-Reply-To"] = outgoing.in_reply_to
     if outgoing.references:
         message["References"] = " ".join(outgoing.references)
-    message.set_content(outgoing.body)
+    # Quoted-printable keeps non-ASCII text 7-bit clean for servers without 8BITMIME.
+    message.set_content(
+        outgoing.body, cte="7bit" if outgoing.body.isascii() else "quoted-printable"
+    )
     return message
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes over SMTP: CRLF line ends, headers encoded."""
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))

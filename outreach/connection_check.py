@@ -46,5 +46,8 @@ def check_mailbox(mailbox: Mailbox, box: SecretBox, context: ssl.SSLContext) -> 
     if report.sent_folder:
         mailbox.sent_folder = report.sent_folder
     mailbox.status = MailboxStatus.OK if report.ok else MailboxStatus.NEEDS_ATTENTION
+    if report.smtp_ok:
+        # The server takes our password again: messages held back may go now.
+        mailbox.sending_paused = False
     mailbox.last_error = "; ".join(report.problems) or None
     return report

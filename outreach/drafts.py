@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from outreach import templates
 from outreach.accounts import primary_mailbox
-from outreach.compose import make_message_id, one_line
+from outreach.compose import make_message_id, one_line, reply_subject
 from outreach.errors import NotFound, TemplateError, ValidationError
 from outreach.models import (
     Contact,
@@ -88,6 +88,79 @@ def draft_request(session: Session, user: User, outreach: Outreach, now: datetim
     session.add(draft)
     session.flush()
     advance(session, outreach, Trigger.REQUEST_DRAFTED, now, "request drafted", draft.id)
+    return draft
+
+
+def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datetime) -> Message:
+    """Write the one polite follow-up, in the same thread as the request.
+
+    :raise ValidationError: when the request has not gone out, or a follow-up exists.
+    """
+    if outreach.state is not OutreachState.WAITING:
+        raise ValidationError(
+            f"a follow-up fits only while waiting for an answer, not when '{outreach.state.value}'"
+        )
+    request = session.scalar(
+        select(Message)
+        .where(
+            Message.outreach_id == outreach.id,
+            Message.kind == MessageKind.REQUEST,
+            Message.status == MessageStatus.SENT,
+        )
+        .order_by(Message.sent_at.desc())
+        .limit(1)
+    )
+    if request is None or request.message_id is None:
+        raise ValidationError("the request has not been sent yet")
+    existing = session.scalar(
+        select(Message.id).where(
+            Message.outreach_id == outreach.id,
+            Message.kind == MessageKind.FOLLOW_UP,
+            Message.status != MessageStatus.CANCELLED,
+        )
+    )
+    if existing is not None:
+        raise ValidationError("this contact already has a follow-up; one is the most we send")
+    contact = outreach.contact
+    _subject, body_source = template_for(session, user, MessageKind.FOLLOW_UP)
+    error: str | None = None
+    try:
+        body = (
+            templates.render_text(
+                body_source, values_for(user, contact, outreach.target), contact.name
+            ).strip()
+            + "\n"
+        )
+    except TemplateError as problem:
+        body, error = body_source, str(problem)
+    draft = Message(
+        user_id=user.id,
+        contact_id=contact.id,
+        outreach_id=outreach.id,
+        direction=Direction.OUTBOUND,
+        kind=MessageKind.FOLLOW_UP,
+        status=MessageStatus.DRAFT,
+        to_address=contact.email,
+        # Same thread: "Re:" on the request's own subject, and the threading headers.
+        subject=reply_subject(request.subject),
+        in_reply_to=request.message_id,
+        references=" ".join([*request.references.split(), request.message_id]),
+        body_text=body,
+        error=error,
+        created_at=now,
+    )
+    session.add(draft)
+    session.flush()
+    record(
+        session,
+        user_id=user.id,
+        kind="drafted",
+        detail="follow-up drafted, in the same thread as the request",
+        now=now,
+        contact_id=contact.id,
+        outreach_id=outreach.id,
+        message_id=draft.id,
+    )
     return draft
 
 

@@ -65,3 +65,11 @@ class PermanentFailure(MailboxError):
         super().__init__(message)
         self.code = code
         self.server_text = server_text
+
+
+class DeliveryUnknown(MailboxError):
+    """Raised when the connection broke after the message body went out.
+
+    The server may or may not have accepted it. Retrying could send it twice, so
+    the answer is found by looking in the Sent folder, or asked of the user.
+    """

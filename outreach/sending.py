@@ -1,15 +1,18 @@
-"""Deliver one approved message exactly once.
+"""Deliver one approved message exactly once, at the mailbox's pace.
 
 The database row is the record of truth; a queue job only carries its id.
-1. Claim: a compare-and-set moves the row to SENDING and commits. Only one
-   worker can win it, however many jobs were enqueued.
+
+1. Reserve and claim, in one transaction: the mailbox's next sending slot (see
+   outreach.pace) and the message, moved to SENDING by a compare-and-set. Only
+   one worker can win it, however many jobs were enqueued.
 2. Guard: just before the SMTP transaction, check the contact has not answered,
    bounced or been marked do-not-contact, and the draft was not changed.
-3. Send, then record SENT in a second transaction.
-
-A worker killed between 1 and 3 leaves the row in SENDING. It is never picked
-up again automatically: we cannot know whether the server took the message,
-and a duplicate to a stranger costs more than a delay (docs/decisions/0004).
+3. Send. Just before the body goes out, the row's phase becomes DATA and is
+   committed. A worker that dies before that point leaves a row that is safe to
+   send again; one that dies after it leaves a row whose fate is unknown.
+4. Record SENT. A broken link after the body went out is UNKNOWN: it is settled
+   by finding the Message-ID in the Sent folder, or by the user, never by a
+   blind retry (docs/decisions/0005-exactly-once-sending.md).
 """
 
 from __future__ import annotations
@@ -23,12 +26,20 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach import pace
 from outreach.accounts import smtp_login
 from outreach.compose import OutgoingEmail, build_message
 from outreach.crypto import SecretBox
 from outreach.cycle import add_business_days
 from outreach.db import session_scope
-from outreach.errors import MailboxAuthFailed, PermanentFailure, TemporaryFailure
+from outreach.errors import (
+    DeliveryUnknown,
+    MailboxAuthFailed,
+    NotFound,
+    PermanentFailure,
+    TemporaryFailure,
+    ValidationError,
+)
 from outreach.mail import MailSender
 from outreach.models import (
     Contact,
@@ -38,6 +49,7 @@ from outreach.models import (
     MessageKind,
     MessageStatus,
     Outreach,
+    SendPhase,
     Target,
     User,
 )
@@ -45,7 +57,12 @@ from outreach.states import OutreachState, Trigger, can_apply
 from outreach.timeline import advance, record
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
-MAX_ATTEMPTS = 6
+# Temporary failures are retried with back-off for this long, then shown as failed.
+GIVE_UP_AFTER = timedelta(hours=24)
+# A row still SENDING this long after its claim belongs to a worker that died.
+SEND_LEASE = timedelta(minutes=15)
+# Kinds that go before new first requests when the daily cap is tight.
+FIRST_IN_LINE = (MessageKind.FOLLOW_UP, MessageKind.THANK_YOU, MessageKind.CONFIRMATION)
 
 
 class Outcome(StrEnum):
@@ -54,7 +71,9 @@ class Outcome(StrEnum):
     NOT_DUE = "not_due"
     CANCELLED = "cancelled"
     RETRYING = "retrying"
+    PAUSED = "paused"
     FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -64,8 +83,8 @@ class DeliveryResult:
 
 
 def retry_delay(attempt: int) -> timedelta:
-    """Back-off for temporary failures: 5, 10, 20, 40 ... minutes, with jitter."""
-    base = 5 * 60 * (2 ** max(attempt - 1, 0))
+    """Back-off for temporary failures: 5, 10, 20, 40 ... minutes, with jitter, at most 4 h."""
+    base = min(5 * 60 * (2 ** max(attempt - 1, 0)), 4 * 3600)
     return timedelta(seconds=base + random.uniform(0, base / 5))
 
 
@@ -76,33 +95,89 @@ def _why_not_send(message: Message, contact: Contact | None, outreach: Outreach 
         return f"{contact.name} is marked do-not-contact"
     if message.message_id is None or message.approved_at is None:
         return "the draft was changed after approval"
-    if outreach is not None and outreach.state in {
-        OutreachState.REPLIED,
-        OutreachState.BOUNCED,
-        OutreachState.DECLINED,
-        OutreachState.MEETING_SET,
-        OutreachState.MET,
-        OutreachState.THANKED,
-        OutreachState.STOPPED,
-    }:
-        if message.kind in {MessageKind.REQUEST, MessageKind.FOLLOW_UP}:
-            return f"the outreach to {contact.name} is already '{outreach.state.value}'"
+    if (
+        outreach is not None
+        and message.kind in {MessageKind.REQUEST, MessageKind.FOLLOW_UP}
+        and outreach.state
+        in {
+            OutreachState.REPLIED,
+            OutreachState.BOUNCED,
+            OutreachState.DECLINED,
+            OutreachState.MEETING_SET,
+            OutreachState.MET,
+            OutreachState.THANKED,
+            OutreachState.STOPPED,
+        }
+    ):
+        return f"the outreach to {contact.name} is already '{outreach.state.value}'"
     return ""
+
+
+def _due(now: datetime) -> object:
+    return (Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now)
 
 
 def claim(session: Session, message_id: int, now: datetime) -> bool:
     """Move the message to SENDING if, and only if, it is waiting to be sent and due."""
     result = session.execute(
         update(Message)
-        .where(
-            Message.id == message_id,
-            Message.status.in_(CLAIMABLE),
-            (Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now),
+        .where(Message.id == message_id, Message.status.in_(CLAIMABLE), _due(now))  # type: ignore[arg-type]
+        .values(
+            status=MessageStatus.SENDING,
+            send_phase=SendPhase.CLAIMED,
+            claimed_at=now,
+            attempts=Message.attempts + 1,
+            waiting_reason=None,
         )
-        .values(status=MessageStatus.SENDING, claimed_at=now, attempts=Message.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def _wait(session: Session, message_id: int, reason: str, until: datetime | None) -> None:
+    """Leave the message queued, saying why and until when, unless someone took it."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status.in_(CLAIMABLE))
+        .values(status=MessageStatus.QUEUED, waiting_reason=reason, next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _higher_priority_waiting(session: Session, message: Message, now: datetime) -> bool:
+    query = select(Message.id).where(
+        Message.mailbox_id == message.mailbox_id,
+        Message.id != message.id,
+        Message.kind.in_(FIRST_IN_LINE),
+        Message.status.in_(CLAIMABLE),
+        _due(now),  # type: ignore[arg-type]
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _reserve_and_claim(session: Session, message_id: int, now: datetime) -> DeliveryResult | None:
+    """Step 1. Returns None when the message is now ours to send."""
+    message = session.get(Message, message_id)
+    if message is None or message.status not in CLAIMABLE:
+        return DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
+    if message.next_attempt_at is not None and message.next_attempt_at > now:
+        return DeliveryResult(Outcome.NOT_DUE, "the next attempt is not due yet")
+    mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+    user = session.get(User, message.user_id)
+    if mailbox is None or user is None:
+        return None  # step 2 records the failure with its reason
+    if message.kind is MessageKind.REQUEST and _higher_priority_waiting(session, message, now):
+        _wait(session, message_id, "a follow-up or thank-you goes first", now + pace.RACE_RETRY)
+        return DeliveryResult(Outcome.NOT_DUE, "a follow-up or thank-you goes first")
+    verdict = pace.reserve(session, mailbox, user.time_zone, now)
+    if not verdict.allowed:
+        session.rollback()
+        _wait(session, message_id, verdict.reason, verdict.retry_at)
+        return DeliveryResult(Outcome.NOT_DUE, verdict.reason)
+    if not claim(session, message_id, now):
+        session.rollback()  # gives the reserved slot back
+        return DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
+    return None
 
 
 def deliver(
@@ -114,15 +189,15 @@ def deliver(
 ) -> DeliveryResult:
     """Send the message `message_id` once; see the module docstring for the protocol."""
     with session_scope(factory) as session:
-        if not claim(session, message_id, clock()):
-            current = session.get(Message, message_id)
-            if current is not None and current.status is MessageStatus.RETRYING:
-                return DeliveryResult(Outcome.NOT_DUE, "the next attempt is not due yet")
-            return DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
+        refused = _reserve_and_claim(session, message_id, clock())
+        if refused is not None:
+            return refused
 
     with session_scope(factory) as session:
         message = session.get(Message, message_id)
         assert message is not None  # claimed a moment ago, and rows are not deleted
+        if message.status is not MessageStatus.SENDING:
+            return DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
         now = clock()
@@ -156,35 +231,49 @@ def deliver(
         )
         login = smtp_login(mailbox, box)
         attempts = message.attempts
+        first_approved = message.approved_at or now
+
+    def before_data() -> None:
+        with session_scope(factory) as session:
+            session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
+                .values(send_phase=SendPhase.DATA)
+            )
 
     try:
-        sender.send(login, email)
+        sender.send(login, email, before_data)
     except MailboxAuthFailed as error:
-        return _record_failure(factory, message_id, clock(), attempts, str(error), auth=True)
+        return _pause_mailbox(factory, message_id, clock(), str(error))
     except TemporaryFailure as error:
-        return _record_failure(factory, message_id, clock(), attempts, str(error))
+        gave_up = clock() - first_approved > GIVE_UP_AFTER
+        return _record_failure(factory, message_id, clock(), attempts, str(error), gave_up)
     except PermanentFailure as error:
+        return _record_refusal(factory, message_id, clock(), error)
+    except DeliveryUnknown as error:
         with session_scope(factory) as session:
             message = session.get(Message, message_id)
             assert message is not None
-            message.status = MessageStatus.FAILED
-            message.error = error.server_text or str(error)
-            _note(session, message, "failed", f"not delivered: {message.error}", clock())
-        return DeliveryResult(Outcome.FAILED, str(error))
+            message.status = MessageStatus.UNKNOWN
+            message.error = str(error)
+            _note(session, message, "unknown", str(error), clock())
+        return DeliveryResult(Outcome.UNKNOWN, str(error))
 
     with session_scope(factory) as session:
-        _record_sent(session, message_id, clock())
+        record_sent(session, message_id, clock())
     return DeliveryResult(Outcome.SENT)
 
 
-def _record_sent(session: Session, message_id: int, now: datetime) -> None:
+def record_sent(session: Session, message_id: int, now: datetime, how: str = "") -> None:
+    """Mark the message sent and move its outreach on (request -> waiting, ...)."""
     message = session.get(Message, message_id)
     assert message is not None
     message.status = MessageStatus.SENT
     message.sent_at = now
     message.error = None
+    message.waiting_reason = None
     message.next_attempt_at = None
-    _note(session, message, "sent", f"sent to {message.to_address}", now)
+    _note(session, message, "sent", how or f"sent to {message.to_address}", now)
     outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
     if outreach is None:
         return
@@ -199,26 +288,60 @@ def _record_sent(session: Session, message_id: int, now: datetime) -> None:
         outreach.next_step_at = add_business_days(now, wait)
 
 
+def _pause_mailbox(
+    factory: sessionmaker[Session], message_id: int, now: datetime, text: str
+) -> DeliveryResult:
+    """Wrong credentials: pause the mailbox's sending; the message waits, nothing is lost."""
+    with session_scope(factory) as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+        if mailbox is not None:
+            mailbox.status = MailboxStatus.NEEDS_ATTENTION
+            mailbox.last_error = text
+            mailbox.sending_paused = True
+        message.status = MessageStatus.QUEUED
+        message.send_phase = None
+        message.waiting_reason = "sending is paused: the mail server refused the password"
+        message.next_attempt_at = now + timedelta(minutes=5)
+        _note(session, message, "paused", f"not sent yet: {text}", now)
+    return DeliveryResult(Outcome.PAUSED, text)
+
+
+def _record_refusal(
+    factory: sessionmaker[Session], message_id: int, now: datetime, error: PermanentFailure
+) -> DeliveryResult:
+    with session_scope(factory) as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        message.status = MessageStatus.FAILED
+        message.send_phase = None
+        message.error = error.server_text or str(error)
+        _note(session, message, "failed", f"not delivered: {message.error}", now)
+        # 5.1.x: the address itself is bad (RFC 3463), so the contact bounced.
+        if " 5.1." in f" {error.server_text}" or error.server_text.startswith(("550 5.1", "5.1")):
+            outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
+            if outreach is not None and can_apply(outreach.state, Trigger.BOUNCE_RECEIVED):
+                detail = f"the address was refused: {message.error}"
+                advance(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
+    return DeliveryResult(Outcome.FAILED, str(error))
+
+
 def _record_failure(
     factory: sessionmaker[Session],
     message_id: int,
     now: datetime,
     attempts: int,
     text: str,
-    *,
-    auth: bool = False,
+    gave_up: bool,
 ) -> DeliveryResult:
     with session_scope(factory) as session:
         message = session.get(Message, message_id)
         assert message is not None
-        if auth and message.mailbox_id is not None:
-            mailbox = session.get(Mailbox, message.mailbox_id)
-            if mailbox is not None:
-                mailbox.status = MailboxStatus.NEEDS_ATTENTION
-                mailbox.last_error = text
-        if attempts >= MAX_ATTEMPTS:
+        message.send_phase = None
+        if gave_up:
             message.status = MessageStatus.FAILED
-            message.error = f"gave up after {attempts} attempts: {text}"
+            message.error = f"gave up after {attempts} attempts over a day: {text}"
             _note(session, message, "failed", message.error, now)
             return DeliveryResult(Outcome.FAILED, message.error)
         message.status = MessageStatus.RETRYING
@@ -248,13 +371,60 @@ def _note(session: Session, message: Message, kind: str, detail: str, now: datet
 
 
 def due_for_sending(session: Session, now: datetime) -> list[int]:
-    """Ids of messages that should have a send job: approved, or retrying and due.
+    """Ids of messages that should have a send job, follow-ups and thank-yous first.
 
     A periodic sweep enqueues these, so a lost job (Redis restarted, a crash
     between commit and enqueue) only delays a message, never loses it.
     """
-    query = select(Message.id).where(
-        (Message.status.in_((MessageStatus.APPROVED, MessageStatus.QUEUED)))
-        | ((Message.status == MessageStatus.RETRYING) & (Message.next_attempt_at <= now))
+    query = select(Message.id, Message.kind).where(Message.status.in_(CLAIMABLE), _due(now))  # type: ignore[arg-type]
+    rows = session.execute(query.order_by(Message.approved_at, Message.id)).all()
+    return [row.id for row in sorted(rows, key=lambda row: row.kind not in FIRST_IN_LINE)]
+
+
+def recover_abandoned(session: Session, now: datetime, lease: timedelta = SEND_LEASE) -> list[int]:
+    """Deal with rows left SENDING by a worker that died; returns the ids now UNKNOWN.
+
+    Before the body went out (phase CLAIMED) nothing reached the server, so the
+    message simply waits for its next attempt. After it (phase DATA) the server
+    may have it: the row becomes UNKNOWN, to be settled by the Sent folder.
+    """
+    unknown: list[int] = []
+    stale = session.scalars(
+        select(Message).where(
+            Message.status == MessageStatus.SENDING, Message.claimed_at < now - lease
+        )
     )
-    return list(session.scalars(query.order_by(Message.id)))
+    for message in stale:
+        if message.send_phase is SendPhase.DATA:
+            message.status = MessageStatus.UNKNOWN
+            message.error = "the worker stopped while handing the message to the server"
+            _note(session, message, "unknown", message.error, now)
+            unknown.append(message.id)
+        else:
+            message.status = MessageStatus.QUEUED
+            message.send_phase = None
+            message.waiting_reason = "the worker stopped before sending; trying again"
+            _note(session, message, "queued", message.waiting_reason, now)
+    return unknown
+
+
+def resolve_unknown(
+    session: Session, user: User, message_id: int, delivered: bool, now: datetime
+) -> Message:
+    """The user's answer for an UNKNOWN message: it went out, or send it again."""
+    message = session.scalar(
+        select(Message).where(Message.id == message_id, Message.user_id == user.id)
+    )
+    if message is None:
+        raise NotFound("no such message")
+    if message.status is not MessageStatus.UNKNOWN:
+        raise ValidationError(f"this message is {message.status.value}, not unknown")
+    if delivered:
+        record_sent(session, message.id, now, "you confirmed this message was delivered")
+    else:
+        message.status = MessageStatus.QUEUED
+        message.send_phase = None
+        message.next_attempt_at = None
+        message.waiting_reason = "you asked to send it again"
+        _note(session, message, "queued", "you asked to send it again", now)
+    return message

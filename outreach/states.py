@@ -66,6 +66,8 @@ TRANSITIONS: dict[tuple[OutreachState, Trigger], OutreachState] = {
     (S.FOLLOWED_UP, T.REPLY_RECEIVED): S.REPLIED,
     # A late answer still counts: the person wrote back after all.
     (S.NO_REPLY, T.REPLY_RECEIVED): S.REPLIED,
+    # The server refused the address while we were sending the request itself.
+    (S.DRAFTED, T.BOUNCE_RECEIVED): S.BOUNCED,
     (S.WAITING, T.BOUNCE_RECEIVED): S.BOUNCED,
     (S.FOLLOWED_UP, T.BOUNCE_RECEIVED): S.BOUNCED,
     (S.WAITING, T.DECLINE_RECEIVED): S.DECLINED,

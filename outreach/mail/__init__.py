@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
@@ -21,12 +22,18 @@ class ServerLogin:
 
 
 class MailSender(Protocol):
-    def send(self, login: ServerLogin, message: EmailMessage) -> None:
+    def send(
+        self, login: ServerLogin, message: EmailMessage, before_data: Callable[[], None]
+    ) -> None:
         """Deliver `message` to its recipients through the SMTP server.
+
+        `before_data` is called after the server accepted the envelope and just
+        before the body goes out: from then on, a broken connection is unknown.
 
         :raise MailboxAuthFailed: the server refused the credentials.
         :raise TemporaryFailure: nothing was accepted and a retry may work.
         :raise PermanentFailure: the server refused the message for good.
+        :raise DeliveryUnknown: the link broke after the body went out.
         """
 
 

@@ -1,21 +1,37 @@
-"""Send over the user's SMTP server with aiosmtplib, in words the core understands."""
+"""Send over the user's SMTP server with aiosmtplib, in words the core understands.
+
+The SMTP transaction is driven step by step so that we know which side of the
+final dot a failure happened on: before it, nothing was delivered and a retry
+is safe; after it, the server may have the message (DeliveryUnknown).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
+from email.utils import getaddresses
 
 import aiosmtplib
 
-from outreach.errors import MailboxAuthFailed, PermanentFailure, TemporaryFailure
+from outreach.compose import wire_bytes
+from outreach.errors import (
+    DeliveryUnknown,
+    MailboxAuthFailed,
+    PermanentFailure,
+    TemporaryFailure,
+)
 from outreach.mail import ServerLogin
 from outreach.models.accounts import TlsMode
 
 # Waiting long for the answer to the final dot is deliberate: giving up early
 # would leave us not knowing whether the message went out.
 DATA_TIMEOUT = 300.0
+COMMAND_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 30.0
+
+_BROKEN = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 
 
 def _client(login: ServerLogin, context: ssl.SSLContext) -> aiosmtplib.SMTP:
@@ -52,7 +68,7 @@ async def _close(client: aiosmtplib.SMTP) -> None:
         await asyncio.sleep(0.001)
 
 
-def _failure_from_response(error: aiosmtplib.SMTPResponseException) -> Exception:
+def _failure(error: aiosmtplib.SMTPResponseException) -> Exception:
     text = f"{error.code} {error.message}"
     if 400 <= error.code < 500:
         return TemporaryFailure(f"the mail server asked to try again later ({text})")
@@ -61,30 +77,65 @@ def _failure_from_response(error: aiosmtplib.SMTPResponseException) -> Exception
     )
 
 
-async def _send(login: ServerLogin, message: EmailMessage, context: ssl.SSLContext) -> None:
-    client = _client(login, context)
+async def _connect_and_login(client: aiosmtplib.SMTP, login: ServerLogin) -> None:
     try:
         await client.connect()
     except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as error:
         raise TemporaryFailure(f"could not connect to {login.host}:{login.port}: {error}") from None
+    except aiosmtplib.SMTPResponseException as error:
+        raise _failure(error) from None
     try:
+        await client.login(login.username, login.password, timeout=COMMAND_TIMEOUT)
+    except aiosmtplib.SMTPAuthenticationError as error:
+        raise MailboxAuthFailed(
+            f"the SMTP server refused the user name or password ({error.code} {error.message})"
+        ) from None
+    except aiosmtplib.SMTPResponseException as error:
+        raise _failure(error) from None
+    except (aiosmtplib.SMTPException, *_BROKEN) as error:
+        raise TemporaryFailure(f"logging in to the SMTP server failed: {error}") from None
+
+
+def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
+    sender = getaddresses([str(message["From"])])[0][1]
+    recipients = [
+        address
+        for header in ("To", "Cc", "Bcc")
+        for _name, address in getaddresses(message.get_all(header, []))
+        if address
+    ]
+    return sender, recipients
+
+
+async def _send(
+    login: ServerLogin,
+    message: EmailMessage,
+    context: ssl.SSLContext,
+    before_data: Callable[[], None],
+) -> None:
+    client = _client(login, context)
+    try:
+        await _connect_and_login(client, login)
+        sender, recipients = _envelope(message)
         try:
-            await client.login(login.username, login.password)
-        except aiosmtplib.SMTPAuthenticationError as error:
-            raise MailboxAuthFailed(
-                f"the SMTP server refused the user name or password ({error.code} {error.message})"
-            ) from None
-        try:
-            await client.send_message(message, timeout=DATA_TIMEOUT)
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            refused = error.recipients[0] if error.recipients else None
-            if refused is not None:
-                raise _failure_from_response(refused) from None
-            raise PermanentFailure("the mail server refused every recipient") from None
+            await client.mail(sender, timeout=COMMAND_TIMEOUT)
+            for recipient in recipients:
+                await client.rcpt(recipient, timeout=COMMAND_TIMEOUT)
         except aiosmtplib.SMTPResponseException as error:
-            raise _failure_from_response(error) from None
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as error:
+            raise _failure(error) from None
+        except (aiosmtplib.SMTPException, *_BROKEN) as error:
             raise TemporaryFailure(f"the connection to the mail server broke: {error}") from None
+        before_data()
+        try:
+            await client.data(wire_bytes(message), timeout=DATA_TIMEOUT)
+        except aiosmtplib.SMTPResponseException as error:
+            # The server answered, and the answer was no: nothing was delivered.
+            raise _failure(error) from None
+        except (aiosmtplib.SMTPException, *_BROKEN) as error:
+            raise DeliveryUnknown(
+                f"the connection broke after the message was handed over ({error}); "
+                "it may or may not have been delivered"
+            ) from None
     finally:
         await _close(client)
 
@@ -95,8 +146,10 @@ class SmtpSender:
     def __init__(self, context: ssl.SSLContext) -> None:
         self._context = context
 
-    def send(self, login: ServerLogin, message: EmailMessage) -> None:
-        asyncio.run(_send(login, message, self._context))
+    def send(
+        self, login: ServerLogin, message: EmailMessage, before_data: Callable[[], None]
+    ) -> None:
+        asyncio.run(_send(login, message, self._context, before_data))
 
     def check_login(self, login: ServerLogin) -> None:
         """Connect and log in, then leave; raises like `send`."""
@@ -105,18 +158,6 @@ class SmtpSender:
     async def _check(self, login: ServerLogin) -> None:
         client = _client(login, self._context)
         try:
-            await client.connect()
-        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as error:
-            raise TemporaryFailure(
-                f"could not connect to {login.host}:{login.port}: {error}"
-            ) from None
-        try:
-            await client.login(login.username, login.password)
-        except aiosmtplib.SMTPAuthenticationError as error:
-            raise MailboxAuthFailed(
-                f"the SMTP server refused the user name or password ({error.code} {error.message})"
-            ) from None
-        except aiosmtplib.SMTPException as error:
-            raise TemporaryFailure(f"the SMTP server did not accept the login: {error}") from None
+            await _connect_and_login(client, login)
         finally:
             await _close(client)

@@ -9,6 +9,7 @@ from outreach.models.messages import (
     Message,
     MessageKind,
     MessageStatus,
+    SendPhase,
     Template,
 )
 from outreach.models.outreach import Outreach
@@ -25,6 +26,7 @@ __all__ = [
     "MessageKind",
     "MessageStatus",
     "Outreach",
+    "SendPhase",
     "Target",
     "TargetEntry",
     "Template",

@@ -21,6 +21,8 @@ class User(Base):
     # The user's 30-second introduction, used by request templates.
     introduction: Mapped[str] = mapped_column(Text, default="")
     signature: Mapped[str] = mapped_column(Text, default="")
+    # IANA name; sending windows and "today" for the daily cap are in this zone.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -62,6 +64,25 @@ class Mailbox(Base):
     )
     last_error: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None]
+
+    # Pace, enforced for all workers together (see outreach.pace).
+    daily_cap: Mapped[int] = mapped_column(default=30)
+    # Sending window in the user's time zone: weekdays as digits (0 = Monday), hours
+    # [start, end). Open all week by default; the user narrows it if they wish.
+    window_days: Mapped[str] = mapped_column(String(16), default="0123456")
+    window_start_hour: Mapped[int] = mapped_column(default=0)
+    window_end_hour: Mapped[int] = mapped_column(default=24)
+    min_gap_seconds: Mapped[int] = mapped_column(default=60)
+    max_gap_seconds: Mapped[int] = mapped_column(default=240)
+    # The next moment a message may go out, and the count for the current day.
+    next_send_at: Mapped[datetime | None]
+    sent_day: Mapped[str | None] = mapped_column(String(10))
+    sent_day_count: Mapped[int] = mapped_column(default=0)
+    # Set when the server refused our credentials: nothing is sent until fixed.
+    sending_paused: Mapped[bool] = mapped_column(default=False)
+    # Whether the provider files sent mail in Sent by itself (Gmail, Microsoft 365):
+    # None until known; then we never append a copy of our own.
+    files_sent_copy: Mapped[bool | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

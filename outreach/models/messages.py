@@ -39,10 +39,20 @@ class MessageStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
+    # The connection broke after the final dot of DATA: the server may have it.
+    # Settled by searching the Sent folder, or by the user; never by a blind retry.
+    UNKNOWN = "unknown"
     RETRYING = "retrying"
     FAILED = "failed"
     CANCELLED = "cancelled"
     RECEIVED = "received"
+
+
+class SendPhase(StrEnum):
+    """How far a claimed message got; decides what a dead worker leaves behind."""
+
+    CLAIMED = "claimed"  # nothing has reached the server: safe to try again
+    DATA = "data"  # the message body went out: the server may have accepted it
 
 
 class Message(Base):
@@ -77,10 +87,15 @@ class Message(Base):
     # Outbound bookkeeping.
     approved_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
+    send_phase: Mapped[SendPhase | None] = mapped_column(enum_column(SendPhase))
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Why an approved message is waiting (outside the window, cap reached, ...).
+    waiting_reason: Mapped[str | None] = mapped_column(Text)
+    # The copy in the user's Sent folder: None until looked for, then what happened.
+    sent_copy: Mapped[str | None] = mapped_column(String(32))
 
     # Inbound bookkeeping: where the poller found it, and why it was matched.
     folder: Mapped[str | None] = mapped_column(String(255))

@@ -183,7 +183,10 @@ def receive(
     """What the poller stores and records when an answer to `request` arrives."""
     outreach = session.get(Outreach, request.outreach_id)
     assert outreach is not None
-    trigger = {MessageKind.REPLY: Trigger.REPLY_RECEIVED, MessageKind.BOUNCE: Trigger.BOUNCE_RECEIVED}
+    trigger = {
+        MessageKind.REPLY: Trigger.REPLY_RECEIVED,
+        MessageKind.BOUNCE: Trigger.BOUNCE_RECEIVED,
+    }
     description = {
         MessageKind.REPLY: "reply received (matched by in_reply_to)",
         MessageKind.BOUNCE: "delivery failed: the message bounced (matched by bounce_body)",
@@ -218,6 +221,17 @@ def receive(
     return message
 
 
+def create_target_at(
+    session: Session, user: User, name: str, contact_ids: list[int], at: datetime, **options: int
+) -> Target:
+    """create_target, dated `at`: the use case stamps the clock's time on the names it adds."""
+    target = create_target(session, user, name, contact_ids, **options)
+    target.created_at = at
+    for outreach in outreaches_in_order(session, target):
+        outreach.created_at = outreach.state_changed_at = at
+    return target
+
+
 def first_draft(drafted: list[Message]) -> Message:
     assert len(drafted) == 1, drafted
     return drafted[0]
@@ -236,9 +250,7 @@ class Seeded:
 
 
 def _user(session: Session, box: SecretBox, name: str, email: str, introduction: str) -> User:
-    user = make_user(
-        session, email=email, name=name, password=PASSWORD, introduction=introduction
-    )
+    user = make_user(session, email=email, name=name, password=PASSWORD, introduction=introduction)
     make_mailbox(
         session,
         user,
@@ -295,16 +307,23 @@ def seed_dashboard(session: Session, box: SecretBox, now: datetime) -> Seeded:
             ),
         ],
     )
-    policy = create_target(
+    policy = create_target_at(
         session,
         user,
         "Science policy",
         [people["Priya Raman"].id, people["Lena Fischer"].id],
+        now - timedelta(minutes=1),
     )
     draft = first_draft(fill_pipeline(session, user, policy, now))
 
-    marine = create_target(session, user, "Marine conservation", [people["Tom Okafor"].id])
     sent_at = business_days_ago(now, 3)
+    marine = create_target_at(
+        session,
+        user,
+        "Marine conservation",
+        [people["Tom Okafor"].id],
+        sent_at - timedelta(hours=1),
+    )
     request = first_draft(fill_pipeline(session, user, marine, sent_at - timedelta(minutes=30)))
     approve_and_send(session, user, request, sent_at)
     reply = receive(session, request, MessageKind.REPLY, HOSTILE_REPLY, now - timedelta(hours=2))
@@ -385,11 +404,12 @@ def seed_showcase(session: Session, box: SecretBox, now: datetime) -> Seeded:
     # Science policy, two requests out at a time: Priya is waiting, Tom's address
     # bounced, so Lena's request was drafted next; Jonas is still on the list.
     start = business_days_ago(now, 8)
-    policy = create_target(
+    policy = create_target_at(
         session,
         user,
         "Science policy",
         ids("Priya Raman", "Tom Okafor", "Lena Fischer", "Jonas Berg"),
+        start - timedelta(hours=1),
         max_in_flight=2,
     )
     priya_draft, tom_draft = fill_pipeline(session, user, policy, start)
@@ -408,8 +428,12 @@ def seed_showcase(session: Session, box: SecretBox, now: datetime) -> Seeded:
 
     # Marine conservation NGOs, one at a time: Hannah never answered, Sofia replied,
     # Daniel's request waits for approval.
-    ngos = create_target(
-        session, user, "Marine conservation NGOs", ids("Hannah Weber", "Sofia Alvarez", "Daniel Kim")
+    ngos = create_target_at(
+        session,
+        user,
+        "Marine conservation NGOs",
+        ids("Hannah Weber", "Sofia Alvarez", "Daniel Kim"),
+        business_days_ago(now, 22, at_hour=8),
     )
     hannah = first_draft(fill_pipeline(session, user, ngos, business_days_ago(now, 22)))
     approve_and_send(session, user, hannah, business_days_ago(now, 21))
@@ -430,8 +454,13 @@ def seed_showcase(session: Session, box: SecretBox, now: datetime) -> Seeded:
     fill_pipeline(session, user, ngos, now - timedelta(minutes=25))
 
     # Ocean data start-ups: Amara was followed up; Marcus is next.
-    data = create_target(
-        session, user, "Ocean data start-ups", ids("Amara Nwosu", "Marcus Lee"), wait_business_days=5
+    data = create_target_at(
+        session,
+        user,
+        "Ocean data start-ups",
+        ids("Amara Nwosu", "Marcus Lee"),
+        business_days_ago(now, 10, at_hour=8),
+        wait_business_days=5,
     )
     amara = first_draft(fill_pipeline(session, user, data, business_days_ago(now, 10)))
     approve_and_send(session, user, amara, business_days_ago(now, 9))

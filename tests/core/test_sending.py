@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, targets
+from outreach.connection_check import check_mailbox
 from outreach.crypto import SecretBox
+from outreach.errors import ValidationError
 from outreach.mail.smtp import SmtpSender
-from outreach.models import Event, Mailbox, MailboxStatus, Message, MessageStatus, Outreach
-from outreach.sending import Outcome, claim, deliver, due_for_sending
+from outreach.models import (
+    Event,
+    Mailbox,
+    MailboxStatus,
+    Message,
+    MessageStatus,
+    Outreach,
+    SendPhase,
+)
+from outreach.sending import (
+    SEND_LEASE,
+    Outcome,
+    claim,
+    deliver,
+    due_for_sending,
+    recover_abandoned,
+    resolve_unknown,
+)
 from outreach.states import OutreachState
 from tests.conftest import World
 from tests.factories import make_contact
@@ -20,7 +39,7 @@ from tests.servers.smtpd import RecordingSMTPServer
 
 def approved_request(session: Session, world: World, now: datetime, **contact: str) -> Message:
     person = make_contact(session, world.user, **contact)
-    target = targets.create_target(session, world.user, "Science policy", [person.id])
+    target = targets.create_target(session, world.user, f"Science policy {person.id}", [person.id])
     (draft,) = targets.fill_pipeline(session, world.user, target, now)
     drafts.approve(session, world.user, draft.id, now)
     session.commit()
@@ -133,7 +152,7 @@ def test_temporary_failure_is_retried_later_not_now(
     assert len(smtp.wait_for(1)) == 1
 
 
-def test_wrong_password_marks_the_mailbox_and_keeps_the_message(
+def test_wrong_password_pauses_the_mailbox_and_loses_nothing(
     session: Session,
     session_factory: sessionmaker[Session],
     world: World,
@@ -144,15 +163,206 @@ def test_wrong_password_marks_the_mailbox_and_keeps_the_message(
     draft = approved_request(session, world, now)
     world.mailbox.secret_encrypted = secret_box.encrypt("not-the-password")
     session.commit()
+    sender = SmtpSender(world.context)
 
-    result = deliver(session_factory, draft.id, SmtpSender(world.context), secret_box, lambda: now)
+    result = deliver(session_factory, draft.id, sender, secret_box, lambda: now)
 
-    assert result.outcome is Outcome.RETRYING
+    assert result.outcome is Outcome.PAUSED
     session.expire_all()
     mailbox = session.get(Mailbox, world.mailbox.id)
     assert mailbox is not None and mailbox.status is MailboxStatus.NEEDS_ATTENTION
-    assert "password" in (mailbox.last_error or "")
+    assert mailbox.sending_paused and "password" in (mailbox.last_error or "")
+    stored = session.get(Message, draft.id)
+    assert stored is not None and stored.status is MessageStatus.QUEUED
+    assert "paused" in (stored.waiting_reason or "")
     assert smtp.messages == []
+
+    # The user fixes the password; "Test connection" succeeds and sending resumes.
+    mailbox.secret_encrypted = secret_box.encrypt(world.account.password)
+    report = check_mailbox(mailbox, secret_box, world.context)
+    session.commit()
+    later = now + timedelta(minutes=6)
+    assert report.ok, report.problems
+    assert deliver(session_factory, draft.id, sender, secret_box, lambda: later).outcome is (
+        Outcome.SENT
+    )
+    assert len(smtp.wait_for(1)) == 1
+
+
+def test_unknown_recipient_at_rcpt_marks_the_contact_bounced(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    draft = approved_request(session, world, now)
+    smtp.rcpt_reply = "550 5.1.1 <nobody@org.example>: Recipient address rejected"
+
+    result = deliver(session_factory, draft.id, SmtpSender(world.context), secret_box, lambda: now)
+
+    assert result.outcome is Outcome.FAILED
+    session.expire_all()
+    stored = session.get(Message, draft.id)
+    assert stored is not None and stored.status is MessageStatus.FAILED
+    assert stored.error == "550 5.1.1 <nobody@org.example>: Recipient address rejected"
+    outreach = session.get(Outreach, draft.outreach_id)
+    assert outreach is not None and outreach.state is OutreachState.BOUNCED
+
+
+def test_421_at_data_is_retried_then_succeeds(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    draft = approved_request(session, world, now)
+    smtp.reply_code, smtp.reply_text = 421, "4.7.0 Too busy, try later"
+    sender = SmtpSender(world.context)
+
+    assert deliver(session_factory, draft.id, sender, secret_box, lambda: now).outcome is (
+        Outcome.RETRYING
+    )
+    smtp.reset_reply()
+    session.expire_all()
+    stored = session.get(Message, draft.id)
+    assert stored is not None and stored.next_attempt_at is not None
+    assert stored.next_attempt_at >= now + timedelta(minutes=5)
+    later = stored.next_attempt_at
+
+    assert deliver(session_factory, draft.id, sender, secret_box, lambda: later).outcome is (
+        Outcome.SENT
+    )
+    assert len(smtp.wait_for(1)) == 1
+
+
+def test_link_dropped_after_the_final_dot_is_unknown_and_never_retried(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    draft = approved_request(session, world, now)
+    smtp.drop_after_data = True
+    sender = SmtpSender(world.context)
+
+    result = deliver(session_factory, draft.id, sender, secret_box, lambda: now)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert len(smtp.messages) == 1  # the server did get it
+    smtp.reset_reply()
+    much_later = now + timedelta(days=2)
+    assert draft.id not in due_for_sending(session, much_later)
+    assert deliver(session_factory, draft.id, sender, secret_box, lambda: much_later).outcome is (
+        Outcome.NOT_CLAIMABLE
+    )
+    assert len(smtp.messages) == 1
+
+    # The user looked in their Sent folder and says it went out.
+    session.expire_all()
+    resolve_unknown(session, world.user, draft.id, delivered=True, now=much_later)
+    session.commit()
+    outreach = session.get(Outreach, draft.outreach_id)
+    assert outreach is not None and outreach.state is OutreachState.WAITING
+
+
+def test_a_dead_workers_claim_is_sent_again_only_if_the_body_never_left(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    before_body = approved_request(session, world, now)
+    after_body = approved_request(session, world, now)
+    for message in (before_body, after_body):
+        assert claim(session, message.id, now)
+    after_body.send_phase = SendPhase.DATA
+    session.commit()
+    later = now + SEND_LEASE + timedelta(seconds=1)
+
+    became_unknown = recover_abandoned(session, later)
+    session.commit()
+
+    assert became_unknown == [after_body.id]
+    assert due_for_sending(session, later) == [before_body.id]
+    sender = SmtpSender(world.context)
+    assert deliver(session_factory, before_body.id, sender, secret_box, lambda: later).outcome is (
+        Outcome.SENT
+    )
+    assert [m.message["Message-ID"] for m in smtp.wait_for(1)] == [before_body.message_id]
+
+
+def test_follow_up_threads_under_the_request(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = approved_request(session, world, now, email="fay@org.example", name="Fay Ng")
+    sender = SmtpSender(world.context)
+    deliver(session_factory, request.id, sender, secret_box, lambda: now)
+    session.expire_all()
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None
+    later = now + timedelta(days=8)
+
+    follow_up = drafts.draft_follow_up(session, world.user, outreach, later)
+    drafts.approve(session, world.user, follow_up.id, later)
+    session.commit()
+    assert deliver(session_factory, follow_up.id, sender, secret_box, lambda: later).outcome is (
+        Outcome.SENT
+    )
+
+    first, second = smtp.wait_for(2)
+    assert second.message["In-Reply-To"] == first.message["Message-ID"]
+    assert second.message["References"] == first.message["Message-ID"]
+    assert second.message["Subject"] == "Re: " + first.message["Subject"]
+    with pytest.raises(ValidationError, match="one is the most"):
+        drafts.draft_follow_up(session, world.user, outreach, later)
+
+
+def test_header_injection_through_a_name_and_a_subject_is_harmless(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    draft = approved_request(
+        session, world, now, name="Eve\r\nBcc: victim@evil.example", email="eve@org.example"
+    )
+    drafts.edit_draft(session, world.user, draft.id, "Hello\r\nBcc: other@evil.example", "Hi.", now)
+    drafts.approve(session, world.user, draft.id, now)
+    session.commit()
+
+    deliver(session_factory, draft.id, SmtpSender(world.context), secret_box, lambda: now)
+
+    (received,) = smtp.wait_for(1)
+    assert received.rcpt_tos == ["eve@org.example"]
+    head = received.raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\nBcc:" not in head and received.message["Bcc"] is None
+
+
+def test_a_draft_with_a_missing_variable_cannot_be_approved(
+    session: Session, world: World, now: datetime
+) -> None:
+    person = make_contact(session, world.user, how_found="")
+    target = targets.create_target(session, world.user, "Archives", [person.id])
+    (draft,) = targets.fill_pipeline(session, world.user, target, now)
+
+    assert draft.error is not None and "how_found" in draft.error
+    with pytest.raises(ValidationError, match="how_found"):
+        drafts.approve(session, world.user, draft.id, now)
 
 
 def test_do_not_contact_set_after_approval_stops_the_send(

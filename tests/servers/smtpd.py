@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import threading
@@ -78,6 +79,12 @@ class RecordingSMTPServer:
         # Set these to make DATA fail, e.g. 550 "5.1.1 No such user" or 451 "4.3.0 Try later".
         self.reply_code = DEFAULT_REPLY_CODE
         self.reply_text = DEFAULT_REPLY_TEXT
+        # Refuse every RCPT with this reply, e.g. "550 5.1.1 No such user here".
+        self.rcpt_reply: str | None = None
+        # After recording a message: wait this long before answering the final dot,
+        # or hang up without answering at all (the client cannot tell what happened).
+        self.hold_after_data = 0.0
+        self.drop_after_data = False
         self._accepted: list[ReceivedMessage] = []
         self._rejected: list[ReceivedMessage] = []
         # The controller's thread appends while test threads read and wait.
@@ -113,9 +120,12 @@ class RecordingSMTPServer:
             self._controller = None
 
     def reset_reply(self) -> None:
-        """Go back to accepting every message."""
+        """Go back to accepting every message, at once."""
         self.reply_code = DEFAULT_REPLY_CODE
         self.reply_text = DEFAULT_REPLY_TEXT
+        self.rcpt_reply = None
+        self.hold_after_data = 0.0
+        self.drop_after_data = False
 
     def clear(self) -> None:
         """Forget every recorded message, accepted or rejected."""
@@ -151,7 +161,15 @@ class RecordingSMTPServer:
                 self._changed.wait(remaining)
             return list(self._accepted)
 
-    # aiosmtpd handler hook, called on the controller's event-loop thread.
+    # aiosmtpd handler hooks, called on the controller's event-loop thread.
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if self.rcpt_reply is not None:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = bytes(envelope.original_content or envelope.content)
         auth_data = session.auth_data
@@ -170,6 +188,10 @@ class RecordingSMTPServer:
         with self._changed:
             (self._accepted if 200 <= code < 300 else self._rejected).append(received)
             self._changed.notify_all()
+        if self.hold_after_data:
+            await asyncio.sleep(self.hold_after_data)
+        if self.drop_after_data:
+            server.transport.close()
         return f"{code} {text}"
 
 

@@ -1,0 +1,130 @@
+"""The sending pace of one mailbox: a window, a daily cap and a random gap.
+
+The limits hold across every worker and process: a send reserves its slot with
+one compare-and-set on the mailbox row, so two workers can never both take the
+last place of the day or send closer together than the gap.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from outreach.models import Mailbox
+
+# How long to wait before asking again when another worker won the race.
+RACE_RETRY = timedelta(seconds=2)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Days (0 = Monday) and hours [start, end) in a time zone."""
+
+    days: frozenset[int]
+    start_hour: int
+    end_hour: int
+    tz: ZoneInfo
+
+    @classmethod
+    def of(cls, mailbox: Mailbox, time_zone: str) -> Window:
+        days = frozenset(int(ch) for ch in mailbox.window_days if ch.isdigit() and int(ch) < 7)
+        return cls(days, mailbox.window_start_hour, mailbox.window_end_hour, zone(time_zone))
+
+    def is_open(self, now: datetime) -> bool:
+        local = now.astimezone(self.tz)
+        return local.weekday() in self.days and self.start_hour <= local.hour < self.end_hour
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """The first moment at or after `now` when the window is open (None if never)."""
+        if not self.days or self.start_hour >= self.end_hour:
+            return None
+        if self.is_open(now):
+            return now
+        local = now.astimezone(self.tz)
+        for offset in range(8):
+            day = (local + timedelta(days=offset)).date()
+            opening = datetime(day.year, day.month, day.day, self.start_hour, tzinfo=self.tz)
+            if day.weekday() in self.days and opening > local:
+                return opening
+        return None
+
+    def local_day(self, now: datetime) -> str:
+        return now.astimezone(self.tz).date().isoformat()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a message may go now; if not, why and when to ask again."""
+
+    allowed: bool
+    reason: str = ""
+    retry_at: datetime | None = None
+
+
+def judge(mailbox: Mailbox, time_zone: str, now: datetime) -> Verdict:
+    """Decide from the mailbox row alone whether a send may start now (pure)."""
+    if mailbox.sending_paused:
+        return Verdict(
+            False,
+            "sending is paused: the mail server refused the password; test the connection",
+            now + timedelta(minutes=5),
+        )
+    window = Window.of(mailbox, time_zone)
+    if not window.is_open(now):
+        opening = window.next_opening(now)
+        return Verdict(False, "outside your sending window", opening)
+    today = window.local_day(now)
+    if mailbox.sent_day == today and mailbox.sent_day_count >= mailbox.daily_cap:
+        tomorrow = window.next_opening(
+            datetime.fromisoformat(today).replace(tzinfo=window.tz) + timedelta(days=1)
+        )
+        return Verdict(False, f"today's cap of {mailbox.daily_cap} messages is reached", tomorrow)
+    if mailbox.next_send_at is not None and mailbox.next_send_at > now:
+        return Verdict(False, "spacing messages out", mailbox.next_send_at)
+    return Verdict(True)
+
+
+def gap(mailbox: Mailbox, rng: random.Random | None = None) -> timedelta:
+    low = max(0, mailbox.min_gap_seconds)
+    high = max(low, mailbox.max_gap_seconds)
+    return timedelta(seconds=(rng or random).uniform(low, high))
+
+
+def reserve(session: Session, mailbox: Mailbox, time_zone: str, now: datetime) -> Verdict:
+    """Take the mailbox's next sending slot, or say why not.
+
+    The update only succeeds if the row still holds what `judge` saw, so of two
+    workers that judged at once, exactly one gets the slot.
+    """
+    verdict = judge(mailbox, time_zone, now)
+    if not verdict.allowed:
+        return verdict
+    today = Window.of(mailbox, time_zone).local_day(now)
+    count = mailbox.sent_day_count + 1 if mailbox.sent_day == today else 1
+    result = session.execute(
+        update(Mailbox)
+        .where(
+            Mailbox.id == mailbox.id,
+            Mailbox.next_send_at.is_not_distinct_from(mailbox.next_send_at),
+            Mailbox.sent_day.is_not_distinct_from(mailbox.sent_day),
+            Mailbox.sent_day_count == mailbox.sent_day_count,
+            Mailbox.sending_paused.is_(False),
+        )
+        .values(next_send_at=now + gap(mailbox), sent_day=today, sent_day_count=count)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return Verdict(False, "another message from this mailbox is going out", now + RACE_RETRY)
+    return Verdict(True)

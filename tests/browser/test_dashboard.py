@@ -1,0 +1,247 @@
+"""The dashboard as a person uses it: real clicks and typing in headless Chromium.
+
+Each test starts logged out on a fresh, seeded dashboard (see live.seed_dashboard):
+Maya has a mailbox, Priya Raman's request is drafted, Lena Fischer is next on
+the same target, and Tom Okafor replied on another one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
+
+from outreach.models import Message, MessageStatus
+from tests.browser.conftest import LiveApp
+from tests.browser.live import HOSTILE_REPLY, log_in
+
+pytestmark = pytest.mark.browser
+
+
+def record_dialogs(page: Page, *, accept: bool = False) -> list[str]:
+    """Answer every dialog the page opens, OK when `accept` else Cancel; return their texts."""
+    seen: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        seen.append(dialog.message)
+        if accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    page.on("dialog", answer)
+    return seen
+
+
+def test_logging_in_shows_the_board_with_each_state(page: Page, live_app: LiveApp) -> None:
+    seeded = live_app.seeded
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login"))
+
+    page.get_by_label("Email address").fill(seeded.email)
+    page.get_by_label("Password").fill(seeded.password)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page).to_have_url(f"{live_app.url}/")
+    expect(page.get_by_role("heading", name="Status board")).to_be_visible()
+    expect(page.locator("header")).to_contain_text(seeded.user_name)
+    rows = page.locator("#status-board tbody tr")
+    expect(rows).to_have_count(3)
+    for name, state, detail in [
+        ("Priya Raman", "drafted", "waiting for your approval"),
+        ("Lena Fischer", "on the list", ""),
+        ("Tom Okafor", "replied", ""),
+    ]:
+        row = rows.filter(has=page.get_by_role("link", name=name, exact=True))
+        expect(row.locator(".badge")).to_have_text(state)
+        expect(row.locator("td.detail")).to_have_text(detail)
+        expect(row.locator("td.when")).not_to_be_empty()
+
+    count = page.get_by_role("navigation", name="Main").locator("#pending-drafts-count")
+    expect(count).to_have_text("1")
+    expect(count).to_have_attribute("title", "1 waiting for your approval")
+    expect(page.get_by_role("link", name="Review 1 waiting draft")).to_be_visible()
+
+
+def test_a_draft_reads_as_sent_and_approval_survives_a_missing_queue(
+    page: Page, live_app: LiveApp
+) -> None:
+    seeded = live_app.seeded
+    dialogs = record_dialogs(page)
+    log_in(page, live_app.url, seeded.email)
+    page.get_by_role("link", name="Review 1 waiting draft").click()
+    expect(page).to_have_url(f"{live_app.url}/drafts")
+
+    draft = page.locator(f"#draft-{seeded.draft_id}")
+    expect(draft.locator("dd.from")).to_have_text("Maya Lindqvist <maya@student.example>")
+    expect(draft.locator("dd.to")).to_have_text("Priya Raman <priya.raman@policy.example>")
+    expect(draft.locator("dd.subject")).to_have_text(
+        "Could I ask you about your work in Science policy?"
+    )
+    body = draft.locator("pre.message-body")
+    expect(body).to_contain_text("Dear Priya,")
+    expect(body).to_contain_text(
+        "I came across your name through your talk at the policy forum. I am finishing an MSc "
+        "in marine biology and want to move into science policy."
+    )
+    expect(body).to_contain_text("With thanks,\nMaya Lindqvist")
+    expect(body).not_to_contain_text("{{")
+
+    draft.get_by_role("button", name="Approve and send").click()
+
+    # OUTREACH_REDIS_URL is unset: the approval stands and the page says so.
+    flash = page.locator("#flashes").get_by_role("status")
+    expect(flash).to_contain_text("Approved.")
+    expect(flash).to_contain_text("sending will start when the worker is back; nothing is lost")
+    expect(page.locator("article.draft")).to_have_count(0)
+    expect(page.locator("#no-drafts")).to_be_visible()
+    expect(page.locator("#pending-drafts-count")).to_have_text("0")
+    assert dialogs == [], "approving should not ask a question"
+    with live_app.sessions() as session:
+        message = session.get(Message, seeded.draft_id)
+        assert message is not None
+        assert message.status is MessageStatus.APPROVED
+        assert message.approved_at is not None
+        assert message.message_id is not None and message.message_id.endswith("@student.example>")
+
+
+def test_discarding_asks_first_and_only_ok_discards(page: Page, live_app: LiveApp) -> None:
+    seeded = live_app.seeded
+    log_in(page, live_app.url, seeded.email)
+    page.goto("/drafts")
+    draft = page.locator(f"#draft-{seeded.draft_id}")
+    question = (
+        "Discard this draft? Priya Raman is taken off the target and the next name is drafted."
+    )
+    answers: list[bool] = []
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if answers.pop(0) else dialog.dismiss()
+
+    page.on("dialog", answer)
+
+    answers.append(False)
+    draft.get_by_role("button", name="Discard").click()
+    assert asked == [question]
+    expect(draft).to_be_visible()
+    expect(page.locator("#flashes")).to_have_count(0)
+
+    answers.append(True)
+    draft.get_by_role("button", name="Discard").click()
+    expect(page.locator("#flashes").get_by_role("status")).to_have_text(
+        "Draft discarded. A request to Lena Fischer is waiting for your approval in Drafts."
+    )
+    assert asked == [question, question]
+    expect(draft).to_have_count(0)
+    drafts = page.locator("article.draft")
+    expect(drafts).to_have_count(1)
+    expect(drafts.locator("dd.to")).to_have_text("Lena Fischer <lena.fischer@parliament.example>")
+    expect(page.locator("#pending-drafts-count")).to_have_text("1")
+    with live_app.sessions() as session:
+        discarded = session.get(Message, seeded.draft_id)
+        assert discarded is not None and discarded.status is MessageStatus.CANCELLED
+
+
+def test_adding_a_contact_and_a_bad_address_keeps_what_was_typed(
+    page: Page, live_app: LiveApp
+) -> None:
+    log_in(page, live_app.url, live_app.seeded.email)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
+    expect(page.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()
+    rows = page.locator("#contacts tbody tr")
+    expect(rows).to_have_count(3)
+    form = page.locator("#add-contact")
+
+    form.get_by_label("Full name").fill("Jonas Berg")
+    form.get_by_label("Email address").fill("jonas.berg@evidence.example")
+    form.get_by_label("Organisation").fill("Evidence Network")
+    form.get_by_label("How you found them").fill("a panel recording from EuroScience")
+    form.get_by_role("button", name="Add contact").click()
+
+    expect(page.locator("#flashes").get_by_role("status")).to_have_text(
+        "Jonas Berg is on your list."
+    )
+    expect(rows).to_have_count(4)
+    jonas = rows.filter(has=page.get_by_role("link", name="Jonas Berg", exact=True))
+    expect(jonas).to_contain_text("jonas.berg@evidence.example")
+    expect(jonas).to_contain_text("Evidence Network")
+    expect(jonas).to_contain_text("a panel recording from EuroScience")
+    expect(form.get_by_label("Full name")).to_have_value("")
+
+    form.get_by_label("Full name").fill("Rosa Diaz")
+    form.get_by_label("Email address").fill("rosa.diaz at museum")
+    form.get_by_label("Role", exact=True).fill("Curator")
+    form.get_by_role("button", name="Add contact").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "'rosa.diaz at museum' is not a valid email address."
+    )
+    expect(form.get_by_label("Full name")).to_have_value("Rosa Diaz")
+    expect(form.get_by_label("Email address")).to_have_value("rosa.diaz at museum")
+    expect(form.get_by_label("Role", exact=True)).to_have_value("Curator")
+    expect(rows).to_have_count(4)
+    expect(page.locator("#contacts")).not_to_contain_text("Rosa Diaz")
+
+
+def test_a_reply_full_of_markup_is_shown_as_text_and_never_runs(
+    page: Page, live_app: LiveApp
+) -> None:
+    seeded = live_app.seeded
+    dialogs = record_dialogs(page)
+    csp_reports: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            csp_reports.append(message.text)
+
+    page.on("console", on_console)
+    log_in(page, live_app.url, seeded.email)
+    page.get_by_role("link", name="Tom Okafor", exact=True).click()
+    expect(page.locator("#contact-name")).to_have_text("Tom Okafor")
+    page.wait_for_load_state("load")
+
+    reply = page.locator(f'#timeline .message-inbound[data-message-id="{seeded.reply_id}"]')
+    expect(reply.locator("dd").first).to_have_text("tom.okafor@oceantrust.example")
+    text = reply.locator("pre.message-body")
+    expect(text).to_have_text(HOSTILE_REPLY)
+    expect(text).to_be_visible()
+    # The markup stayed text: the browser made no elements of it.
+    expect(text.locator("*")).to_have_count(0)
+    expect(page.locator("main img, main script")).to_have_count(0)
+    expect(page.locator("#contact-targets")).to_contain_text("replied")
+    assert dialogs == []
+    # Had markup been injected, the Content-Security-Policy would have refused it aloud.
+    assert csp_reports == []
+
+
+def test_the_login_form_works_with_the_keyboard_alone(page: Page, live_app: LiveApp) -> None:
+    seeded = live_app.seeded
+    page.goto("/login")
+    email = page.get_by_label("Email address")
+    password = page.get_by_label("Password")
+    button = page.get_by_role("button", name="Log in")
+
+    # A wrong password, sent with Enter from the password field.
+    expect(email).to_be_focused()
+    page.keyboard.type(seeded.email)
+    page.keyboard.press("Tab")
+    expect(password).to_be_focused()
+    page.keyboard.type("not my password")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_have_text("That email and password do not match.")
+
+    # The address is kept; the right password, then Tab to the button and Enter.
+    expect(email).to_have_value(seeded.email)
+    expect(email).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(password).to_be_focused()
+    page.keyboard.type(seeded.password)
+    page.keyboard.press("Tab")
+    expect(button).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(f"{live_app.url}/")
+    expect(page.get_by_role("heading", name="Status board")).to_be_visible()
