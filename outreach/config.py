@@ -34,6 +34,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "OUTREACH_POLL_INTERVAL": ("60", "Seconds between two mailbox checks by the poller."),
     "OUTREACH_CA_FILE": ("(system)", "Extra CA bundle trusted for IMAP/SMTP TLS."),
     "OUTREACH_SECURE_COOKIES": ("false", "Send session cookies over HTTPS only."),
+    "OUTREACH_SWEEP_INTERVAL": ("30", "Seconds between two sweeps of the outbox by the worker."),
+    "OUTREACH_SEND_LEASE": (
+        "900",
+        "Seconds after which a message still 'sending' is taken to belong to a dead worker.",
+    ),
 }
 
 
@@ -82,6 +87,8 @@ class Settings:
     poll_interval: float = 60.0
     ca_file: Path | None = None
     secure_cookies: bool = False
+    sweep_interval: float = 30.0
+    send_lease: float = 900.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -130,5 +137,11 @@ class Settings:
             ca_file=Path(ca_file) if ca_file else None,
             secure_cookies=_parse_bool(
                 "OUTREACH_SECURE_COOKIES", env.get("OUTREACH_SECURE_COOKIES") or "false"
+            ),
+            sweep_interval=_parse_number(
+                "OUTREACH_SWEEP_INTERVAL", env.get("OUTREACH_SWEEP_INTERVAL") or "30", float
+            ),
+            send_lease=_parse_number(
+                "OUTREACH_SEND_LEASE", env.get("OUTREACH_SEND_LEASE") or "900", float
             ),
         )

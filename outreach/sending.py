@@ -215,20 +215,7 @@ def deliver(
             message.error = "the mailbox this message was approved for is gone"
             _note(session, message, "failed", message.error, now)
             return DeliveryResult(Outcome.FAILED, message.error)
-        email = build_message(
-            OutgoingEmail(
-                from_name=mailbox.display_name or user.name,
-                from_address=mailbox.email_address,
-                to_name=contact.name,
-                to_address=contact.email,
-                subject=message.subject,
-                body=message.body_text,
-                message_id=message.message_id,
-                date=now,
-                in_reply_to=message.in_reply_to,
-                references=tuple(message.references.split()),
-            )
-        )
+        email = build_message(outgoing_email(message, mailbox, user, contact, now))
         login = smtp_login(mailbox, box)
         attempts = message.attempts
         first_approved = message.approved_at or now
@@ -262,6 +249,26 @@ def deliver(
     with session_scope(factory) as session:
         record_sent(session, message_id, clock())
     return DeliveryResult(Outcome.SENT)
+
+
+def outgoing_email(
+    message: Message, mailbox: Mailbox, user: User, contact: Contact, now: datetime
+) -> OutgoingEmail:
+    """What goes out for `message`; the same row always gives the same bytes."""
+    assert message.message_id is not None
+    return OutgoingEmail(
+        from_name=mailbox.display_name or user.name,
+        from_address=mailbox.email_address,
+        to_name=contact.name,
+        to_address=contact.email,
+        subject=message.subject,
+        body=message.body_text,
+        message_id=message.message_id,
+        # The claim time, stored, so a Sent-folder copy can be rebuilt exactly.
+        date=message.claimed_at or now,
+        in_reply_to=message.in_reply_to,
+        references=tuple(message.references.split()),
+    )
 
 
 def record_sent(session: Session, message_id: int, now: datetime, how: str = "") -> None:

@@ -7,7 +7,7 @@ work horse process that shares nothing with the web app.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
+from outreach.mail.imap import ImapSentFolder
 from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
-from outreach.sending import deliver, due_for_sending
+from outreach.sending import deliver, due_for_sending, recover_abandoned
+from outreach.sent_copy import candidates as sent_copy_candidates
+from outreach.sent_copy import reconcile
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +60,36 @@ def send_message(message_id: int) -> str:
     return result.outcome.value
 
 
+def reconcile_sent(message_id: int) -> str:
+    """Consult the Sent folder: settle an unknown delivery, file the sent copy."""
+    settings, factory = _runtime()
+    context = client_context(settings.ca_file)
+    outcome = reconcile(
+        factory,
+        message_id,
+        SecretBox(settings.encryption_keys),
+        lambda login: ImapSentFolder(login, context),
+        utcnow,
+    )
+    log.info("message %s: %s", message_id, outcome)
+    return outcome
+
+
 def sweep_outbox() -> int:
-    """Enqueue a send job for every message that should have one; returns how many."""
-    from workers.queues import enqueue_send, redis_connection
+    """Repair and re-drive the outbox from the database; returns how many jobs it enqueued.
+
+    Rows left by a dead worker are recovered, every message due for sending
+    gets a send job, and the Sent folder is consulted where it must be.
+    """
+    from workers.queues import enqueue_reconcile, enqueue_send, redis_connection
 
     settings, factory = _runtime()
+    now = utcnow()
     with session_scope(factory) as session:
-        due = due_for_sending(session, utcnow())
+        recover_abandoned(session, now, timedelta(seconds=settings.send_lease))
+    with session_scope(factory) as session:
+        due = due_for_sending(session, now)
+        to_reconcile = sent_copy_candidates(session, now)
     connection = redis_connection(settings)
-    return sum(1 for message_id in due if enqueue_send(connection, message_id))
+    enqueued = sum(1 for message_id in due if enqueue_send(connection, message_id))
+    return enqueued + sum(1 for m in to_reconcile if enqueue_reconcile(connection, m))

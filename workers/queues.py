@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from redis import Redis
 from rq import Queue
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 from outreach.config import Settings
 from outreach.errors import ConfigurationError
@@ -12,6 +17,23 @@ from outreach.errors import ConfigurationError
 SEND_QUEUE = "send"
 PERIODIC_QUEUE = "periodic"
 ALL_QUEUES = (SEND_QUEUE, PERIODIC_QUEUE)
+
+# A job in one of these states will not run again: its id may be reused.
+_OVER = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+# A started job whose worker has not shown a sign of life for this long is dead;
+# RQ itself only notices much later, when it cleans up its registries.
+_SILENT_FOR = timedelta(minutes=2)
+
+
+def _is_over(job: Job, status: JobStatus | None) -> bool:
+    if status is None or status in _OVER:
+        return True
+    if status is JobStatus.STARTED and job.last_heartbeat is not None:
+        heartbeat = job.last_heartbeat
+        if heartbeat.tzinfo is None:
+            heartbeat = heartbeat.replace(tzinfo=UTC)
+        return datetime.now(UTC) - heartbeat > _SILENT_FOR
+    return False
 
 
 def redis_connection(settings: Settings) -> Redis:
@@ -27,6 +49,38 @@ def send_job_id(message_id: int) -> str:
     return f"send-message-{message_id}"
 
 
+def enqueue_once(
+    connection: Redis, queue_name: str, job_id: str, func: Callable[..., Any], *args: Any
+) -> bool:
+    """Enqueue `func(*args)` unless a job with this id is waiting or running.
+
+    A finished or failed job with the same id is replaced: its id is derived
+    from the work (a message id), and the work may be due again, say after a
+    temporary failure.
+    """
+    queue = Queue(queue_name, connection=connection)
+    options: dict[str, Any] = {"job_id": job_id, "result_ttl": 600, "failure_ttl": 7 * 24 * 3600}
+    try:
+        queue.enqueue(func, *args, unique=True, **options)
+        return True
+    except DuplicateJobError:
+        pass
+    try:
+        existing: Job | None = Job.fetch(job_id, connection=connection)
+        status = existing.get_status(refresh=True) if existing else None
+    except NoSuchJobError:
+        existing, status = None, None
+    if existing is not None and not _is_over(existing, status):
+        return False
+    if existing is not None:
+        existing.delete()
+    try:
+        queue.enqueue(func, *args, unique=True, **options)
+    except DuplicateJobError:
+        return False  # another process re-enqueued it a moment ago
+    return True
+
+
 def enqueue_send(connection: Redis, message_id: int) -> bool:
     """Ask a worker to send one approved message; False when a job is already waiting.
 
@@ -36,16 +90,12 @@ def enqueue_send(connection: Redis, message_id: int) -> bool:
     """
     from workers.jobs import send_message
 
-    queue = Queue(SEND_QUEUE, connection=connection)
-    try:
-        queue.enqueue(
-            send_message,
-            message_id,
-            job_id=send_job_id(message_id),
-            unique=True,
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
-        )
-    except DuplicateJobError:
-        return False
-    return True
+    return enqueue_once(connection, SEND_QUEUE, send_job_id(message_id), send_message, message_id)
+
+
+def enqueue_reconcile(connection: Redis, message_id: int) -> bool:
+    """Ask a worker to consult the Sent folder about one message."""
+    from workers.jobs import reconcile_sent
+
+    job_id = f"reconcile-sent-{message_id}"
+    return enqueue_once(connection, SEND_QUEUE, job_id, reconcile_sent, message_id)

@@ -8,21 +8,19 @@ import threading
 from rq import Queue, Worker
 
 from outreach.config import Settings
-from workers.queues import ALL_QUEUES, PERIODIC_QUEUE, redis_connection
+from workers.queues import ALL_QUEUES, PERIODIC_QUEUE, enqueue_once, redis_connection
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY = 30.0
-
 
 def _sweeper(settings: Settings, stop: threading.Event) -> None:
-    """Every SWEEP_EVERY seconds, ask for an outbox sweep (as a job, so it runs in a horse)."""
+    """Every sweep interval, ask for an outbox sweep (as a job, so it runs in a horse)."""
     from workers.jobs import sweep_outbox
 
-    queue = Queue(PERIODIC_QUEUE, connection=redis_connection(settings))
-    while not stop.wait(SWEEP_EVERY):
+    connection = redis_connection(settings)
+    while not stop.wait(settings.sweep_interval):
         try:
-            queue.enqueue(sweep_outbox, job_id="sweep-outbox", unique=True, result_ttl=60)
+            enqueue_once(connection, PERIODIC_QUEUE, "sweep-outbox", sweep_outbox)
         except Exception as error:  # noqa: BLE001 - the next round tries again
             log.warning("could not schedule the outbox sweep: %s", error)
 

@@ -3,9 +3,10 @@
 Generated with `alembic revision --autogenerate` on an empty SQLite database. Enum
 columns are plain strings holding the value, so a new state needs no schema change.
 
+
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 10:46:00.120207
+Create Date: 2026-11-24 11:02:25.481468
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=False),
     sa.Column('introduction', sa.Text(), nullable=False),
     sa.Column('signature', sa.Text(), nullable=False),
+    sa.Column('time_zone', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
@@ -73,6 +75,17 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('ok', 'needs_attention', name='mailboxstatus', native_enum=False, length=32), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('last_synced_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('daily_cap', sa.Integer(), nullable=False),
+    sa.Column('window_days', sa.String(length=16), nullable=False),
+    sa.Column('window_start_hour', sa.Integer(), nullable=False),
+    sa.Column('window_end_hour', sa.Integer(), nullable=False),
+    sa.Column('min_gap_seconds', sa.Integer(), nullable=False),
+    sa.Column('max_gap_seconds', sa.Integer(), nullable=False),
+    sa.Column('next_send_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_day', sa.String(length=10), nullable=True),
+    sa.Column('sent_day_count', sa.Integer(), nullable=False),
+    sa.Column('sending_paused', sa.Boolean(), nullable=False),
+    sa.Column('files_sent_copy', sa.Boolean(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mailboxes_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mailboxes')),
@@ -156,7 +169,7 @@ def upgrade() -> None:
     sa.Column('outreach_id', sa.Integer(), nullable=True),
     sa.Column('direction', sa.Enum('outbound', 'inbound', name='direction', native_enum=False, length=32), nullable=False),
     sa.Column('kind', sa.Enum('request', 'follow_up', 'confirmation', 'thank_you', 'keep_in_touch', 'reply', 'auto_reply', 'bounce', 'own_message', name='messagekind', native_enum=False, length=32), nullable=False),
-    sa.Column('status', sa.Enum('draft', 'approved', 'queued', 'sending', 'sent', 'retrying', 'failed', 'cancelled', 'received', name='messagestatus', native_enum=False, length=32), nullable=False),
+    sa.Column('status', sa.Enum('draft', 'approved', 'queued', 'sending', 'sent', 'unknown', 'retrying', 'failed', 'cancelled', 'received', name='messagestatus', native_enum=False, length=32), nullable=False),
     sa.Column('message_id', sa.String(length=998), nullable=True),
     sa.Column('in_reply_to', sa.String(length=998), nullable=True),
     sa.Column('references', sa.Text(), nullable=False),
@@ -166,10 +179,13 @@ def upgrade() -> None:
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('send_phase', sa.Enum('claimed', 'data', name='sendphase', native_enum=False, length=32), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('waiting_reason', sa.Text(), nullable=True),
+    sa.Column('sent_copy', sa.String(length=32), nullable=True),
     sa.Column('folder', sa.String(length=255), nullable=True),
     sa.Column('uidvalidity', sa.Integer(), nullable=True),
     sa.Column('uid', sa.Integer(), nullable=True),

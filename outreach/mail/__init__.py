@@ -58,3 +58,16 @@ class MailSource(Protocol):
 
     def fetch_body(self, folder: str, uid: int) -> bytes:
         """Return the whole message without setting any flag."""
+
+
+class SentFolder(Protocol):
+    """The Sent folder of a mailbox: look for a message, or file a copy of one."""
+
+    def find_sent_folder(self) -> str | None:
+        """The folder flagged \\Sent, else one with a usual name, else None."""
+
+    def contains_message_id(self, folder: str, message_id: str) -> bool:
+        """Whether a message with this Message-ID is in `folder`."""
+
+    def append(self, folder: str, raw: bytes) -> None:
+        """File `raw` in `folder`, flagged \\Seen."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import imaplib
 import ssl
 from types import TracebackType
+from typing import Self
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -36,7 +37,7 @@ class ImapSource:
         self._client: IMAPClient | None = None
         self._selected: str | None = None
 
-    def __enter__(self) -> ImapSource:
+    def __enter__(self) -> Self:
         login = self._login
         try:
             client = IMAPClient(
@@ -129,3 +130,21 @@ class ImapSource:
 
 def _text(error: Exception) -> str:
     return " ".join(str(error).replace("b'", "").replace("'", "").split())
+
+
+class ImapSentFolder(ImapSource):
+    """The one place Outreach writes to a mailbox: a copy of a sent message in Sent."""
+
+    def contains_message_id(self, folder: str, message_id: str) -> bool:
+        try:
+            self._examine(folder)
+            found = self.client.search(["HEADER", "Message-ID", message_id])
+        except (OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
+            raise TemporaryFailure(f"searching {folder} failed: {error}") from None
+        return bool(found)
+
+    def append(self, folder: str, raw: bytes) -> None:
+        try:
+            self.client.append(folder, raw, flags=(b"\\Seen",))
+        except (OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
+            raise TemporaryFailure(f"saving a copy in {folder} failed: {error}") from None

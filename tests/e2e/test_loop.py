@@ -90,22 +90,28 @@ class Processes:
 class Browser:
     """A tiny HTTP client with a cookie jar that posts forms with their CSRF token."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, logs: Callable[[], str]) -> None:
         self.base = base
+        self.logs = logs
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
 
+    def _open(self, path: str, data: bytes | None = None) -> str:
+        try:
+            with self.opener.open(self.base + path, data=data, timeout=30) as response:
+                return str(response.read().decode())
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"{path} answered {error.code}\n{self.logs()}") from None
+
     def get(self, path: str) -> str:
-        with self.opener.open(self.base + path, timeout=30) as response:
-            return str(response.read().decode())
+        return self._open(path)
 
     def post(self, path: str, form_page: str, fields: dict[str, str | list[str]]) -> str:
         token = CSRF.search(self.get(form_page))
         assert token, f"no CSRF token on {form_page}"
         data = urllib.parse.urlencode({**fields, "csrf_token": token.group(1)}, doseq=True)
-        with self.opener.open(self.base + path, data=data.encode(), timeout=30) as response:
-            return str(response.read().decode())
+        return self._open(path, data.encode())
 
 
 def wait_until(
@@ -171,7 +177,7 @@ def test_request_is_sent_once_and_the_reply_shows_on_the_board(
     wait_for_port("127.0.0.1", port, timeout=20, proc=web, log_path=processes.logs / "web.log")
     processes.start("worker", "worker")
     processes.start("poller", "poller")
-    browser = Browser(f"http://127.0.0.1:{port}")
+    browser = Browser(f"http://127.0.0.1:{port}", processes.logs_text)
 
     # 1. Sign up, introduce yourself, connect the mailbox.
     browser.post(
