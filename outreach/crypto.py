@@ -6,9 +6,18 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from outreach.errors import ConfigurationError
 
+_UNREADABLE = (
+    "a stored mailbox secret cannot be decrypted with the configured keys; "
+    "was OUTREACH_ENCRYPTION_KEYS or the instance folder changed?"
+)
+
 
 class SecretBox:
-    """Encrypts with the first key and decrypts with any, so keys can be rotated."""
+    """Encrypts with the first key and decrypts with any, so keys can be rotated.
+
+    Rotation (see outreach.keys and docs/decisions/0006-key-rotation.md): put the
+    new key first, re-encrypt every stored token with `rotate`, then drop the old key.
+    """
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         if not keys:
@@ -22,14 +31,17 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
-            raise ConfigurationError(
-                "a stored mailbox secret cannot be decrypted with the configured keys; "
-                "was OUTREACH_ENCRYPTION_KEYS or the instance folder changed?"
-            ) from None
+            raise ConfigurationError(_UNREADABLE) from None
 
     def rotate(self, token: str) -> str:
-        """Re-encrypt `token` under the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        """Re-encrypt `token` under the newest key, without the secret leaving this call.
+
+        Raises ConfigurationError, like `decrypt`, when no configured key opens it.
+        """
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise ConfigurationError(_UNREADABLE) from None
 
     def __repr__(self) -> str:
         return "SecretBox(<keys hidden>)"

@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import Settings
@@ -18,6 +19,7 @@ from outreach.db import make_engine, make_sessionmaker, session_scope
 from outreach.mail.imap import ImapSentFolder
 from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
+from outreach.models import Message
 from outreach.sending import deliver, due_for_sending, recover_abandoned
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile
@@ -89,7 +91,9 @@ def sweep_outbox() -> int:
         recover_abandoned(session, now, timedelta(seconds=settings.send_lease))
     with session_scope(factory) as session:
         due = due_for_sending(session, now)
+        query = select(Message.id, Message.attempts).where(Message.id.in_(due))
+        attempts = {message_id: count for message_id, count in session.execute(query)}
         to_reconcile = sent_copy_candidates(session, now)
     connection = redis_connection(settings)
-    enqueued = sum(1 for message_id in due if enqueue_send(connection, message_id))
+    enqueued = sum(1 for m in due if enqueue_send(connection, m, attempts.get(m, 0)))
     return enqueued + sum(1 for m in to_reconcile if enqueue_reconcile(connection, m))

@@ -45,8 +45,14 @@ def redis_connection(settings: Settings) -> Redis:
     return Redis.from_url(settings.redis_url)
 
 
-def send_job_id(message_id: int) -> str:
-    return f"send-message-{message_id}"
+def send_job_id(message_id: int, attempt: int = 0) -> str:
+    """One job id per message and attempt.
+
+    Enqueuing the same attempt twice (a double click, two sweepers) gives one
+    job; a new attempt (after a temporary failure, or after a worker died
+    mid-job and left its job looking alive in Redis) gets a job of its own.
+    """
+    return f"send-message-{message_id}" if attempt == 0 else f"send-message-{message_id}-{attempt}"
 
 
 def enqueue_once(
@@ -81,7 +87,7 @@ def enqueue_once(
     return True
 
 
-def enqueue_send(connection: Redis, message_id: int) -> bool:
+def enqueue_send(connection: Redis, message_id: int, attempt: int = 0) -> bool:
     """Ask a worker to send one approved message; False when a job is already waiting.
 
     The job id is derived from the message, so a double click or two sweepers
@@ -90,7 +96,8 @@ def enqueue_send(connection: Redis, message_id: int) -> bool:
     """
     from workers.jobs import send_message
 
-    return enqueue_once(connection, SEND_QUEUE, send_job_id(message_id), send_message, message_id)
+    job_id = send_job_id(message_id, attempt)
+    return enqueue_once(connection, SEND_QUEUE, job_id, send_message, message_id)
 
 
 def enqueue_reconcile(connection: Redis, message_id: int) -> bool:
