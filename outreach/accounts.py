@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.crypto import SecretBox
 from outreach.errors import NotFound, ValidationError
 from outreach.mail import ServerLogin
-from outreach.models import Mailbox, TlsMode, User
+from outreach.models import Mailbox, Message, MessageStatus, TlsMode, User
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 MIN_PASSWORD_LENGTH = 10
+# Bounds of a mailbox's pace (see outreach.pace), as the user may set them.
+MAX_DAILY_CAP = 500
+MAX_GAP_SECONDS = 120 * 60
 
 
 def normalise_email(address: str) -> str:
@@ -72,14 +78,40 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+@cache
+def known_time_zones() -> frozenset[str]:
+    """The IANA time zone names this machine knows, e.g. "Europe/Berlin"."""
+    return frozenset(available_timezones())
+
+
 def update_profile(
-    session: Session, user: User, *, name: str, introduction: str, signature: str
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    introduction: str,
+    signature: str,
+    time_zone: str | None = None,
 ) -> User:
+    """Save the profile; `time_zone` (an IANA name) is left as it is when None.
+
+    :raise ValidationError: when the name is empty or the time zone unknown.
+    """
     if not name.strip():
         raise ValidationError("please give your name; it signs your emails")
+    zone = None
+    if time_zone is not None:
+        zone = time_zone.strip()
+        if zone not in known_time_zones():
+            raise ValidationError(
+                f"'{zone}' is not a time zone we know; choose one from the list, "
+                "such as Europe/London or America/New_York"
+            )
     user.name = " ".join(name.split())
     user.introduction = introduction.strip()
     user.signature = signature.strip()
+    if zone is not None:
+        user.time_zone = zone
     return user
 
 
@@ -147,6 +179,79 @@ def get_mailbox(session: Session, user: User, mailbox_id: int) -> Mailbox:
     )
     if mailbox is None:
         raise NotFound("no such mailbox")
+    return mailbox
+
+
+def _window_days(days: str | Iterable[int]) -> str:
+    """Weekdays as the mailbox stores them: sorted digits, 0 = Monday ("01234")."""
+    try:
+        numbers = {int(day) for day in days}
+    except (TypeError, ValueError):
+        raise ValidationError("the sending days must be weekdays from Monday to Sunday") from None
+    if not numbers:
+        raise ValidationError("choose at least one day of the week on which messages may go out")
+    if not numbers <= set(range(7)):
+        raise ValidationError("the sending days must be weekdays from Monday to Sunday")
+    return "".join(str(day) for day in sorted(numbers))
+
+
+def update_pace(
+    session: Session,
+    user: User,
+    mailbox_id: int,
+    *,
+    daily_cap: int,
+    window_days: str | Iterable[int],
+    start_hour: int,
+    end_hour: int,
+    min_gap_seconds: int,
+    max_gap_seconds: int,
+) -> Mailbox:
+    """Set how fast, on which days and at which hours the mailbox sends.
+
+    `window_days` holds weekdays, 0 = Monday, as digits ("01234") or numbers;
+    hours are [start_hour, end_hour) in the user's time zone, 24 meaning the
+    end of the day. Messages that were told to wait for the old pace are made
+    due again, so the sender judges them by the new one.
+
+    :raise NotFound: when the mailbox is not the user's.
+    :raise ValidationError: when a value is out of bounds; nothing is changed then.
+    """
+    mailbox = get_mailbox(session, user, mailbox_id)
+    if not 1 <= daily_cap <= MAX_DAILY_CAP:
+        raise ValidationError(f"the daily cap must be between 1 and {MAX_DAILY_CAP} messages a day")
+    days = _window_days(window_days)
+    if not (0 <= start_hour <= 24 and 0 <= end_hour <= 24):
+        raise ValidationError("sending hours run from 0 to 24 (24 is midnight, the end of the day)")
+    if start_hour >= end_hour:
+        raise ValidationError(
+            f"the sending hours must start before they end; from {start_hour} "
+            f"until {end_hour} leaves no time to send"
+        )
+    limit = MAX_GAP_SECONDS // 60
+    for seconds in (min_gap_seconds, max_gap_seconds):
+        if not 0 <= seconds <= MAX_GAP_SECONDS:
+            raise ValidationError(f"the gap between messages must be between 0 and {limit} minutes")
+    if min_gap_seconds > max_gap_seconds:
+        raise ValidationError("the shortest gap between messages cannot be longer than the longest")
+    mailbox.daily_cap = daily_cap
+    mailbox.window_days = days
+    mailbox.window_start_hour = start_hour
+    mailbox.window_end_hour = end_hour
+    mailbox.min_gap_seconds = min_gap_seconds
+    mailbox.max_gap_seconds = max_gap_seconds
+    # A queued message's next try was worked out from the old pace; the send
+    # itself re-checks the new one, so making it due early is always safe.
+    session.execute(
+        update(Message)
+        .where(
+            Message.mailbox_id == mailbox.id,
+            Message.status == MessageStatus.QUEUED,
+            Message.next_attempt_at.is_not(None),
+        )
+        .values(next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
     return mailbox
 
 

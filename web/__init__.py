@@ -16,8 +16,9 @@ from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
 from web import auth, db, errors
 from web.helpers import day, sentence, when
+from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
-from web.views import board, contacts, drafts, mailboxes, profile, targets
+from web.views import board, contacts, drafts, mailboxes, outbox, profile, targets
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         targets.bp,
         mailboxes.bp,
         drafts.bp,
+        outbox.bp,
         profile.bp,
     ):
         app.register_blueprint(blueprint)
@@ -81,13 +83,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _navigation() -> dict[str, object]:
-    """What every page's navigation shows: who is signed in, how many drafts wait."""
+    """What every page's navigation shows: who is signed in, how many drafts and decisions wait."""
     if not auth.is_signed_in():
-        return {"signed_in_user": None, "pending_drafts": 0}
+        return {"signed_in_user": None, "pending_drafts": 0, "pending_decisions": 0}
     user = auth.current_user()
+    session = db.get_session()
     return {
         "signed_in_user": user,
-        "pending_drafts": pending_draft_count(db.get_session(), user),
+        "pending_drafts": pending_draft_count(session, user),
+        "pending_decisions": needs_decision_count(session, user),
     }
 
 

@@ -21,10 +21,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from outreach.accounts import MIN_PASSWORD_LENGTH
+from outreach.accounts import MIN_PASSWORD_LENGTH, known_time_zones
 from outreach.board import STATE_LABELS
 from outreach.models import TlsMode
+from web.helpers import DAY_NAMES
 
 TLS_CHOICES = [
     SelectChoice(TlsMode.SSL.value, "SSL/TLS"),
@@ -176,6 +178,54 @@ class ProfileForm(FlaskForm):  # type: ignore[misc]
         "are curious about. Every request quotes it.",
     )
     signature = TextAreaField("Signature", description="How your emails end.")
+    # Checked by the core, which says why in a sentence; a hand-made value is no crash.
+    time_zone = SelectField(
+        "Your time zone",
+        validate_choice=False,
+        description="Your sending hours and every time in the outbox are in this zone.",
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = time_zone_choices()
+
+
+def time_zone_choices() -> list[SelectChoice]:
+    return [SelectChoice(name, name) for name in sorted(known_time_zones())]
+
+
+class PaceForm(FlaskForm):  # type: ignore[misc]
+    """One mailbox's pace; built with prefix "pace-<id>" so each mailbox has its own."""
+
+    daily_cap = IntegerField(
+        "Messages a day, at most",
+        validators=[InputRequired("Give the daily cap as a number, from 1 to 500.")],
+    )
+    days = SelectMultipleField(
+        "Sending days",
+        choices=[SelectChoice(str(number), name) for number, name in enumerate(DAY_NAMES)],
+        coerce=int,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    start_hour = IntegerField(
+        "From (hour)",
+        validators=[InputRequired("Give the first sending hour as a number, from 0 to 23.")],
+    )
+    end_hour = IntegerField(
+        "Until (hour)",
+        validators=[InputRequired("Give the last sending hour as a number, from 1 to 24.")],
+        description="24 is midnight, the end of the day.",
+    )
+    min_gap = IntegerField(
+        "Shortest gap (minutes)",
+        validators=[InputRequired("Give the shortest gap in minutes, from 0 to 120.")],
+    )
+    max_gap = IntegerField(
+        "Longest gap (minutes)",
+        validators=[InputRequired("Give the longest gap in minutes, from 0 to 120.")],
+    )
 
 
 class BoardFilterForm(Form):  # type: ignore[misc]

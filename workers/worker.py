@@ -1,9 +1,17 @@
-"""`outreach worker`: an RQ worker on our queues, plus a periodic outbox sweep."""
+"""`outreach worker`: an RQ worker on our queues, plus a periodic outbox sweep.
+
+The sweep is driven from a separate, spawned process rather than a thread: RQ
+forks a work horse for every job, and a fork taken while another thread holds
+a lock (an import, a log handler, a connection pool) leaves the horse blocked
+forever on that lock.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
+import multiprocessing
+import os
+from multiprocessing.process import BaseProcess
 
 from rq import Queue, Worker
 
@@ -13,26 +21,40 @@ from workers.queues import ALL_QUEUES, PERIODIC_QUEUE, enqueue_once, redis_conne
 log = logging.getLogger(__name__)
 
 
-def _sweeper(settings: Settings, stop: threading.Event) -> None:
-    """Every sweep interval, ask for an outbox sweep (as a job, so it runs in a horse)."""
+def _sweeper(settings: Settings, parent: int) -> None:
+    """Every sweep interval, ask for an outbox sweep, until the worker is gone."""
+    import signal
+    import time
+
     from workers.jobs import sweep_outbox
 
+    # Ctrl-C reaches the whole process group; the worker stops this process itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     connection = redis_connection(settings)
-    while not stop.wait(settings.sweep_interval):
+    while os.getppid() == parent:
+        time.sleep(settings.sweep_interval)
         try:
             enqueue_once(connection, PERIODIC_QUEUE, "sweep-outbox", sweep_outbox)
         except Exception as error:  # noqa: BLE001 - the next round tries again
             log.warning("could not schedule the outbox sweep: %s", error)
 
 
+def _start_sweeper(settings: Settings) -> BaseProcess:
+    process = multiprocessing.get_context("spawn").Process(
+        target=_sweeper, args=(settings, os.getpid()), name="outreach-sweeper", daemon=True
+    )
+    process.start()
+    return process
+
+
 def run(settings: Settings, burst: bool = False) -> None:
     """Work the send and periodic queues until stopped (or until empty with `burst`)."""
     connection = redis_connection(settings)
     queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
-    stop = threading.Event()
-    if not burst:
-        threading.Thread(target=_sweeper, args=(settings, stop), daemon=True).start()
+    sweeper = None if burst else _start_sweeper(settings)
     try:
         Worker(queues, connection=connection).work(burst=burst, with_scheduler=not burst)
     finally:
-        stop.set()
+        if sweeper is not None:
+            sweeper.terminate()
+            sweeper.join(5)

@@ -2,8 +2,9 @@
 
 Debian's Chromium driven by Playwright's sync API, the dashboard served by a
 real HTTP server in a thread, and seed data written through the core's use
-cases (the steps no use case covers yet, such as a worker recording a send or
-the poller storing a reply, are written the way those processes write them).
+cases (create_target, fill_pipeline, approve, record_sent, draft_follow_up).
+The steps only a process does privately, the poller storing a reply or a
+bounce and the wait running out, are written the way those processes write them.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
-from playwright.sync_api import Browser, Page, Playwright
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from outreach.compose import domain_of
 from outreach.contacts import ContactInput, add_contact
 from outreach.crypto import SecretBox
-from outreach.cycle import add_business_days, business_days_between, is_business_day
-from outreach.drafts import approve
+from outreach.cycle import business_days_between, is_business_day
+from outreach.drafts import approve, draft_follow_up
 from outreach.models import (
     Contact,
     Direction,
@@ -36,9 +37,10 @@ from outreach.models import (
     Target,
     User,
 )
+from outreach.sending import record_sent
 from outreach.states import Trigger
 from outreach.targets import create_target, fill_pipeline, outreaches_in_order
-from outreach.timeline import advance, record
+from outreach.timeline import advance
 from tests.factories import make_mailbox, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,7 +58,7 @@ MISSING_CHROMIUM = (
     "`sudo apt-get install -y --no-install-recommends chromium` "
     "(scripts/install-test-deps.sh does this). Do not run `playwright install`."
 )
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 PASSWORD = "correct horse battery"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -103,69 +105,24 @@ def log_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> N
 
 
 def business_days_ago(now: datetime, days: int, *, at_hour: int = 9) -> datetime:
-    """A moment on a business day, `days` business days before `now`, at `at_hour`:00."""
+    """A moment on a business day, `days` business days before `now`, at `at_hour`:12."""
     moment = now.replace(hour=at_hour, minute=12, second=0, microsecond=0)
     while business_days_between(moment, now) < days or not is_business_day(moment.date()):
         moment -= timedelta(days=1)
     return min(moment, now - timedelta(minutes=5))
 
 
-def record_sent(session: Session, message: Message, at: datetime) -> None:
-    """What the worker records once the SMTP server accepted `message`."""
-    message.status = MessageStatus.SENT
-    message.sent_at = at
-    record(
-        session,
-        user_id=message.user_id,
-        kind="sent",
-        detail=f"sent to {message.to_address}",
-        now=at,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
-    outreach = session.get(Outreach, message.outreach_id)
-    assert outreach is not None
-    trigger = {
-        MessageKind.REQUEST: Trigger.REQUEST_SENT,
-        MessageKind.FOLLOW_UP: Trigger.FOLLOW_UP_SENT,
-    }[message.kind]
-    advance(session, outreach, trigger, at, message_id=message.id)
-    target = session.get(Target, outreach.target_id)
-    assert target is not None
-    outreach.next_step_at = add_business_days(at, target.wait_business_days)
-
-
 def approve_and_send(session: Session, user: User, draft: Message, at: datetime) -> None:
+    """Approve `draft` at `at`; the worker records it sent 20 seconds later."""
     approve(session, user, draft.id, at)
-    record_sent(session, draft, at + timedelta(seconds=20))
+    record_sent(session, draft.id, at + timedelta(seconds=20))
 
 
 def send_follow_up(session: Session, user: User, request: Message, at: datetime) -> Message:
-    """The one polite follow-up, in the request's thread, approved and sent at `at`."""
-    contact = request.contact
-    assert contact is not None
-    follow_up = Message(
-        user_id=user.id,
-        mailbox_id=request.mailbox_id,
-        contact_id=request.contact_id,
-        outreach_id=request.outreach_id,
-        direction=Direction.OUTBOUND,
-        kind=MessageKind.FOLLOW_UP,
-        status=MessageStatus.DRAFT,
-        to_address=request.to_address,
-        in_reply_to=request.message_id,
-        references=request.message_id or "",
-        subject=f"Re: {request.subject}",
-        body_text=(
-            f"Dear {contact.first_name},\n\nI wanted to follow up on my note below, in case it "
-            "got buried. Twenty minutes at any time that suits you would help me a great deal."
-            f"\n\nWith thanks,\n{user.signature or user.name}\n"
-        ),
-        created_at=at - timedelta(hours=1),
-    )
-    session.add(follow_up)
-    session.flush()
+    """The one polite follow-up, drafted an hour before `at`, approved and sent at `at`."""
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None
+    follow_up = draft_follow_up(session, user, outreach, at - timedelta(hours=1))
     approve_and_send(session, user, follow_up, at)
     return follow_up
 

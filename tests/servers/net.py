@@ -125,3 +125,44 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass  # Not ours (someone else reaped it, or it was never re-parented to us).
+
+
+def _children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 1 and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process and every descendant, wherever their process group, and reap them.
+
+    RQ puts each job's work horse in a process group of its own, so killing the
+    worker's group alone would leave the horse running the job.
+    """
+    subreaper = _ensure_subreaper()
+    descendants: list[int] = []
+    frontier = [proc.pid]
+    while frontier:
+        children = [child for pid in frontier for child in _children_of(pid)]
+        descendants.extend(children)
+        frontier = children
+    for pid in [*descendants, proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    if subreaper:
+        for pid in descendants:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass

@@ -7,7 +7,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -85,6 +85,8 @@ class RecordingSMTPServer:
         # or hang up without answering at all (the client cannot tell what happened).
         self.hold_after_data = 0.0
         self.drop_after_data = False
+        # Called with each accepted message, e.g. to file it in Sent as Gmail does.
+        self.on_message: Callable[[ReceivedMessage], None] | None = None
         self._accepted: list[ReceivedMessage] = []
         self._rejected: list[ReceivedMessage] = []
         # The controller's thread appends while test threads read and wait.
@@ -126,6 +128,7 @@ class RecordingSMTPServer:
         self.rcpt_reply = None
         self.hold_after_data = 0.0
         self.drop_after_data = False
+        self.on_message = None
 
     def clear(self) -> None:
         """Forget every recorded message, accepted or rejected."""
@@ -188,6 +191,8 @@ class RecordingSMTPServer:
         with self._changed:
             (self._accepted if 200 <= code < 300 else self._rejected).append(received)
             self._changed.notify_all()
+        if self.on_message is not None and 200 <= code < 300:
+            await asyncio.get_running_loop().run_in_executor(None, self.on_message, received)
         if self.hold_after_data:
             await asyncio.sleep(self.hold_after_data)
         if self.drop_after_data:

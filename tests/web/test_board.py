@@ -7,7 +7,9 @@ import re
 from sqlalchemy.orm import Session
 
 from outreach.crypto import SecretBox
-from outreach.models import User
+from outreach.drafts import approve
+from outreach.models import MessageStatus, User
+from tests.conftest import NOW
 from tests.factories import make_contact, make_mailbox
 from tests.web.conftest import Browser, start_target
 
@@ -91,3 +93,43 @@ def test_every_page_shows_how_many_drafts_wait(
         page = signed_in.page(path)
         count = re.search(r'<span id="pending-drafts-count"[^>]*>(\d+)</span>', page)
         assert count is not None and count.group(1) == "2", path
+
+
+def detail_of(page: str, contact_id: int) -> str:
+    found = re.search(
+        rf'<tr data-contact-id="{contact_id}".*?<td class="detail">(.*?)</td>', page, re.S
+    )
+    assert found is not None
+    return found.group(1).strip()
+
+
+def test_an_approved_request_is_in_the_outbox_not_waiting_for_approval(
+    signed_in: Browser, user: User, session: Session, secret_box: SecretBox
+) -> None:
+    make_mailbox(session, user, secret_box)
+    ada = make_contact(session, user, name="Ada Able")
+    ben = make_contact(session, user, name="Ben Baker")
+    target, [approved, drafted] = start_target(session, user, [ada, ben], max_in_flight=2)
+    approve(session, user, approved.id, NOW)
+    session.commit()
+
+    page = signed_in.page("/")
+
+    assert sorted(rows(page)) == sorted([(ada.id, "drafted"), (ben.id, "drafted")])
+    assert detail_of(page, ada.id) == (
+        '<a href="/outbox">approved; in the outbox, waiting to be sent</a>'
+    )
+    assert detail_of(page, ben.id) == '<a href="/drafts">waiting for your approval</a>'
+    assert "approved; in the outbox" in signed_in.page(f"/contacts/{ada.id}")
+    assert "approved; in the outbox" in signed_in.page(f"/targets/{target.id}")
+
+    # The worker lost track of it after handing it over: the user is asked.
+    approved.status = MessageStatus.UNKNOWN
+    session.commit()
+    page = signed_in.page("/")
+    assert "may have been sent; the outbox needs your decision" in detail_of(page, ada.id)
+
+    # Edited after approval, it is a draft again.
+    approved.status = MessageStatus.DRAFT
+    session.commit()
+    assert "waiting for your approval" in detail_of(signed_in.page("/"), ada.id)

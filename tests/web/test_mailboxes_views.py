@@ -1,15 +1,21 @@
-"""Connecting a mailbox (password encrypted, never echoed) and testing it for real."""
+"""Connecting a mailbox (password encrypted, never echoed), testing it for real, its pace."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.crypto import SecretBox
-from outreach.models import Mailbox, MailboxStatus, TlsMode, User
-from tests.factories import make_mailbox
+from outreach.drafts import approve
+from outreach.models import Mailbox, MailboxStatus, MessageStatus, TlsMode, User
+from tests.conftest import NOW
+from tests.factories import make_contact, make_mailbox, make_user
 from tests.servers.net import free_port
-from tests.web.conftest import Browser
+from tests.web.conftest import Browser, start_target
 
 SECRET = "app-password-1234"
 
@@ -92,3 +98,173 @@ def test_testing_an_unreachable_mailbox_says_what_failed(
     assert stored is not None
     assert stored.status is MailboxStatus.NEEDS_ATTENTION
     assert stored.last_error and "IMAP" in stored.last_error
+
+
+# --- the sending pace ----------------------------------------------------------------
+
+
+def pace_form(
+    mailbox: Mailbox, days: tuple[int, ...] = (0, 1, 2, 3, 4), **overrides: str
+) -> dict[str, object]:
+    prefix = f"pace-{mailbox.id}-"
+    form: dict[str, object] = {
+        "daily_cap": "20",
+        "start_hour": "8",
+        "end_hour": "18",
+        "min_gap": "2",
+        "max_gap": "5",
+    }
+    form.update(overrides)
+    data = {prefix + name: value for name, value in form.items()}
+    data[prefix + "days"] = [str(day) for day in days]
+    return data
+
+
+def input_tag(html: str, name: str) -> str:
+    found = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+    assert found is not None, f"no input {name}"
+    return found.group(0)
+
+
+@pytest.fixture
+def mailbox(user: User, session: Session, secret_box: SecretBox) -> Mailbox:
+    mailbox = make_mailbox(session, user, secret_box)
+    session.commit()
+    return mailbox
+
+
+def test_the_mailbox_page_shows_the_pace_in_words_and_a_form(
+    signed_in: Browser, mailbox: Mailbox
+) -> None:
+    page = signed_in.page("/mailbox")
+
+    assert "up to 30 a day, every day at any hour, 1–4 minutes apart" in page
+    form = re.search(r'<form class="pace-form"[^>]*>.*?</form>', page, re.S)
+    assert form is not None
+    assert f'action="/mailbox/{mailbox.id}/pace"' in form.group(0)
+    assert 'value="30"' in input_tag(form.group(0), f"pace-{mailbox.id}-daily_cap")
+    assert 'value="0"' in input_tag(form.group(0), f"pace-{mailbox.id}-start_hour")
+    assert 'value="24"' in input_tag(form.group(0), f"pace-{mailbox.id}-end_hour")
+    assert 'value="1"' in input_tag(form.group(0), f"pace-{mailbox.id}-min_gap")
+    assert 'value="4"' in input_tag(form.group(0), f"pace-{mailbox.id}-max_gap")
+    # Every day is ticked by default.
+    assert form.group(0).count("checked") == 7
+
+
+def test_saving_the_pace(signed_in: Browser, mailbox: Mailbox, session: Session) -> None:
+    response = signed_in.post(
+        f"/mailbox/{mailbox.id}/pace", pace_form(mailbox), page="/mailbox", follow_redirects=True
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    expected = "up to 20 a day, Mon–Fri 08:00–18:00, 2–5 minutes apart"
+    assert f"Pace saved for {mailbox.email_address}: {expected}." in page
+    assert f'<span class="pace-words">{expected}</span>' in page
+    session.refresh(mailbox)
+    assert (
+        mailbox.daily_cap,
+        mailbox.window_days,
+        mailbox.window_start_hour,
+        mailbox.window_end_hour,
+        mailbox.min_gap_seconds,
+        mailbox.max_gap_seconds,
+    ) == (20, "01234", 8, 18, 120, 300)
+    form = re.search(r'<form class="pace-form"[^>]*>.*?</form>', page, re.S)
+    assert form is not None and form.group(0).count("checked") == 5
+
+
+@pytest.mark.parametrize(
+    ("days", "overrides", "message"),
+    [
+        ((0,), {"daily_cap": "0"}, "The daily cap must be between 1 and 500 messages a day."),
+        ((0,), {"daily_cap": "501"}, "The daily cap must be between 1 and 500 messages a day."),
+        ((0,), {"daily_cap": ""}, "Give the daily cap as a number, from 1 to 500."),
+        ((), {}, "Choose at least one day of the week on which messages may go out."),
+        ((7,), {}, "The sending days must be weekdays from Monday to Sunday."),
+        ((0,), {"start_hour": "18", "end_hour": "8"}, "The sending hours must start before"),
+        ((0,), {"start_hour": "9", "end_hour": "9"}, "from 9 until 9 leaves no time to send"),
+        ((0,), {"end_hour": "25"}, "Sending hours run from 0 to 24"),
+        ((0,), {"min_gap": "5", "max_gap": "2"}, "The shortest gap between messages cannot"),
+        ((0,), {"max_gap": "121"}, "The gap between messages must be between 0 and 120 minutes."),
+        ((0,), {"min_gap": "-1"}, "The gap between messages must be between 0 and 120 minutes."),
+        ((0,), {"min_gap": "soon"}, "Not a valid integer value."),
+    ],
+)
+def test_a_pace_out_of_bounds_is_refused_with_a_reason(
+    signed_in: Browser,
+    mailbox: Mailbox,
+    session: Session,
+    days: tuple[int, ...],
+    overrides: dict[str, str],
+    message: str,
+) -> None:
+    response = signed_in.post(
+        f"/mailbox/{mailbox.id}/pace", pace_form(mailbox, days, **overrides), page="/mailbox"
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    form = re.search(r'<form class="pace-form"[^>]*>.*?</form>', page, re.S)
+    assert form is not None
+    assert message in form.group(0)
+    # What was typed is kept, so it can be corrected.
+    if overrides.get("daily_cap"):
+        typed = input_tag(form.group(0), f"pace-{mailbox.id}-daily_cap")
+        assert f'value="{overrides["daily_cap"]}"' in typed
+    session.refresh(mailbox)
+    assert (mailbox.daily_cap, mailbox.window_days, mailbox.min_gap_seconds) == (30, "0123456", 60)
+
+
+def test_another_users_mailbox_pace_is_not_found(
+    signed_in: Browser, session: Session, secret_box: SecretBox
+) -> None:
+    stranger = make_user(session)
+    theirs = make_mailbox(session, stranger, secret_box)
+    session.commit()
+
+    response = signed_in.post(f"/mailbox/{theirs.id}/pace", pace_form(theirs), page="/mailbox")
+
+    assert response.status_code == 404
+    session.refresh(theirs)
+    assert theirs.daily_cap == 30
+
+
+def test_the_pace_form_needs_the_token(
+    signed_in: Browser, mailbox: Mailbox, session: Session
+) -> None:
+    response = signed_in.client.post(f"/mailbox/{mailbox.id}/pace", data=pace_form(mailbox))
+
+    assert response.status_code == 400
+    session.refresh(mailbox)
+    assert mailbox.daily_cap == 30
+
+
+def test_a_new_pace_makes_waiting_messages_due_again(
+    signed_in: Browser, mailbox: Mailbox, user: User, session: Session
+) -> None:
+    _, [draft] = start_target(session, user, [make_contact(session, user)])
+    message = approve(session, user, draft.id, NOW)
+    message.status = MessageStatus.QUEUED
+    message.waiting_reason = "outside your sending window"
+    message.next_attempt_at = datetime.now(UTC) + timedelta(days=3)
+    session.commit()
+
+    signed_in.post(
+        f"/mailbox/{mailbox.id}/pace",
+        pace_form(mailbox, (0, 1, 2, 3, 4, 5, 6), start_hour="0", end_hour="24"),
+        page="/mailbox",
+    )
+
+    session.refresh(message)
+    assert message.status is MessageStatus.QUEUED
+    assert message.next_attempt_at is None
+    outbox = signed_in.page("/outbox")
+    assert "due now: it goes out as soon as the sender picks it up" in outbox
+
+
+def test_a_paused_mailbox_says_so(signed_in: Browser, mailbox: Mailbox, session: Session) -> None:
+    mailbox.sending_paused = True
+    session.commit()
+
+    assert "Sending is paused until a connection test passes." in signed_in.page("/mailbox")

@@ -17,6 +17,7 @@ from web.auth import current_user
 from web.db import get_session
 from web.forms import BoardFilterForm
 from web.helpers import now
+from web.progress import request_progress, with_outbox_detail
 
 bp = Blueprint("board", __name__)
 
@@ -41,7 +42,10 @@ def index() -> ResponseReturnValue:
     ]
     target_id = filters.target.data
     state = _state_or_none(filters.state.data)
-    rows = status_board(session, user, now(), target_id=target_id, state=state)
+    rows, in_outbox = with_outbox_detail(
+        status_board(session, user, now(), target_id=target_id, state=state),
+        request_progress(session, user),
+    )
     filtered = target_id is not None or state is not None
 
     # Nothing at all yet: show the three steps instead of an empty table.
@@ -63,4 +67,5 @@ def index() -> ResponseReturnValue:
         filtered=filtered,
         first_steps=first_steps,
         summary=summary,
+        in_outbox=in_outbox,
     )

@@ -14,6 +14,7 @@ from web.auth import current_user
 from web.db import get_session
 from web.forms import ContactForm, ImportForm
 from web.helpers import now, sentence
+from web.progress import request_progress, with_outbox_detail
 
 bp = Blueprint("contacts", __name__)
 
@@ -86,7 +87,10 @@ def detail(contact_id: int) -> ResponseReturnValue:
         (entry, entry.message is not None and last_mention[entry.message.id] == index)
         for index, entry in enumerate(entries)
     ]
-    standing = [row for row in status_board(session, user, now()) if row.contact_id == contact.id]
+    standing, _ = with_outbox_detail(
+        [row for row in status_board(session, user, now()) if row.contact_id == contact.id],
+        request_progress(session, user),
+    )
     return render_template(
         "contacts/detail.html", contact=contact, entries=shown, standing=standing
     )

@@ -21,6 +21,7 @@ from web.auth import current_user
 from web.db import get_session
 from web.forms import ApproveSelectionForm, DraftForm
 from web.helpers import now, sentence
+from web.progress import going_out_count
 from web.state import services
 from web.views.targets import drafted_sentence
 from workers.queues import enqueue_send
@@ -68,6 +69,7 @@ def index() -> ResponseReturnValue:
         mailbox=primary_mailbox(session, user),
         kinds=KIND_LABELS,
         form=ApproveSelectionForm(),
+        going_out=going_out_count(session, user),
     )
 
 

@@ -1,19 +1,25 @@
-"""Connect the user's own mailbox, and test that both of its servers let us in."""
+"""Connect the user's own mailbox, test that both of its servers let us in, set its pace."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from outreach.accounts import MailboxSettings, connect_mailbox, get_mailbox, list_mailboxes
+from outreach.accounts import (
+    MailboxSettings,
+    connect_mailbox,
+    get_mailbox,
+    list_mailboxes,
+    update_pace,
+)
 from outreach.connection_check import check_mailbox
 from outreach.errors import ValidationError
 from outreach.mail.tls import client_context
-from outreach.models import TlsMode
+from outreach.models import Mailbox, TlsMode
 from web.auth import current_user
 from web.db import get_session
-from web.forms import MailboxForm
-from web.helpers import sentence
+from web.forms import MailboxForm, PaceForm
+from web.helpers import pace_in_words, sentence
 from web.state import services
 
 bp = Blueprint("mailboxes", __name__)
@@ -28,15 +34,52 @@ PRESETS = [
 ]
 
 
-def _page(form: MailboxForm) -> str:
+def pace_form(mailbox: Mailbox) -> PaceForm:
+    """The pace form filled from the mailbox as stored (never from a posted form)."""
+    return PaceForm(
+        formdata=None,
+        prefix=f"pace-{mailbox.id}",
+        daily_cap=mailbox.daily_cap,
+        days=[int(ch) for ch in mailbox.window_days if ch.isdigit()],
+        start_hour=mailbox.window_start_hour,
+        end_hour=mailbox.window_end_hour,
+        min_gap=round(mailbox.min_gap_seconds / 60),
+        max_gap=round(mailbox.max_gap_seconds / 60),
+    )
+
+
+def _page(
+    form: MailboxForm,
+    posted: tuple[int, PaceForm, str | None] | None = None,
+) -> str:
+    """The page; `posted` is a refused pace form (mailbox id, form, the core's sentence)."""
     mailboxes = list_mailboxes(get_session(), current_user())
-    return render_template("mailboxes/index.html", form=form, mailboxes=mailboxes, presets=PRESETS)
+    paces = {mailbox.id: pace_form(mailbox) for mailbox in mailboxes}
+    problems: dict[int, str] = {}
+    if posted is not None:
+        mailbox_id, refused, problem = posted
+        paces[mailbox_id] = refused
+        if problem:
+            problems[mailbox_id] = problem
+    return render_template(
+        "mailboxes/index.html",
+        form=form,
+        mailboxes=mailboxes,
+        presets=PRESETS,
+        paces=paces,
+        pace_problems=problems,
+        pace_words={mailbox.id: pace_in_words(mailbox) for mailbox in mailboxes},
+    )
+
+
+def _blank_connect_form() -> MailboxForm:
+    user = current_user()
+    return MailboxForm(formdata=None, email_address=user.email, display_name=user.name)
 
 
 @bp.get("/mailbox")
 def index() -> ResponseReturnValue:
-    user = current_user()
-    return _page(MailboxForm(email_address=user.email, display_name=user.name))
+    return _page(_blank_connect_form())
 
 
 @bp.post("/mailbox")
@@ -97,3 +140,38 @@ def test(mailbox_id: int) -> ResponseReturnValue:
         for problem in report.problems:
             flash(sentence(problem), "error")
     return redirect(url_for("mailboxes.index"))
+
+
+@bp.post("/mailbox/<int:mailbox_id>/pace")
+def pace(mailbox_id: int) -> ResponseReturnValue:
+    """Save the daily cap, the sending days and hours, and the gap between messages.
+
+    :raise 404: when the mailbox is not the user's.
+    """
+    session = get_session()
+    user = current_user()
+    mailbox = get_mailbox(session, user, mailbox_id)
+    form = PaceForm(prefix=f"pace-{mailbox.id}")
+    if not form.validate_on_submit():
+        return _page(_blank_connect_form(), (mailbox.id, form, None)), 400
+    try:
+        update_pace(
+            session,
+            user,
+            mailbox.id,
+            daily_cap=form.daily_cap.data,
+            window_days=form.days.data or [],
+            start_hour=form.start_hour.data,
+            end_hour=form.end_hour.data,
+            min_gap_seconds=form.min_gap.data * 60,
+            max_gap_seconds=form.max_gap.data * 60,
+        )
+    except ValidationError as error:
+        session.rollback()
+        return _page(_blank_connect_form(), (mailbox.id, form, sentence(error))), 400
+    session.commit()
+    flash(
+        f"Pace saved for {mailbox.email_address}: {pace_in_words(mailbox)}.",
+        "success",
+    )
+    return redirect(url_for("mailboxes.index", _anchor=f"pace-{mailbox.id}"))

@@ -1,4 +1,4 @@
-"""The user's name, 30-second introduction and signature, used by every draft."""
+"""The user's name, 30-second introduction and signature (used by every draft), and time zone."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def save() -> ResponseReturnValue:
             name=form.name.data,
             introduction=form.introduction.data or "",
             signature=form.signature.data or "",
+            # Absent (an older form, a script): the time zone stays as it is.
+            time_zone=form.time_zone.data or None,
         )
     except ValidationError as error:
         session.rollback()

@@ -23,6 +23,7 @@ from web.auth import current_user
 from web.db import get_session
 from web.forms import AddNamesForm, TargetForm
 from web.helpers import now, sentence
+from web.progress import request_progress, with_outbox_detail
 
 bp = Blueprint("targets", __name__)
 
@@ -101,7 +102,10 @@ def detail(target_id: int) -> ResponseReturnValue:
     user = current_user()
     target = get_target(session, user, target_id)
     outreaches = outreaches_in_order(session, target)
-    rows = {row.contact_id: row for row in status_board(session, user, now(), target_id=target.id)}
+    board, _ = with_outbox_detail(
+        status_board(session, user, now(), target_id=target.id), request_progress(session, user)
+    )
+    rows = {row.contact_id: row for row in board}
     on_list = {outreach.contact_id for outreach in outreaches}
     addable = [contact for contact in list_contacts(session, user) if contact.id not in on_list]
     return render_template(

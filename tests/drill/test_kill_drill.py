@@ -1,0 +1,259 @@
+"""The kill drill: SIGKILL real worker processes at each point of a send.
+
+For each kill point, over many runs, every approved message reaches the SMTP
+server exactly once, ends up recorded as sent, and has exactly one copy in the
+Sent folder. The provider here files sent mail in Sent by itself, as Gmail
+does, so a delivery whose outcome the dead worker never learned is settled by
+finding its Message-ID there.
+
+Kill points:
+- before_connect: the worker claimed the message and opened a connection, but
+  the server never answered (a proxy holds it): nothing was sent.
+- after_data: the server has the whole message and is about to say 250; the
+  worker dies before it can record anything.
+- after_commit: the worker recorded the send and dies afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from redis import Redis
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from outreach import drafts, targets
+from outreach.crypto import SecretBox
+from outreach.db import make_engine
+from outreach.models import Message, MessageStatus, TlsMode, User
+from tests.factories import make_contact, make_mailbox, make_user
+from tests.servers.dovecot import DovecotServer
+from tests.servers.fixtures import MailAccount
+from tests.servers.net import kill_tree, log_tail
+from tests.servers.proxy import HoldingProxy
+from tests.servers.redis import RedisServer
+from tests.servers.smtpd import ReceivedMessage, RecordingSMTPServer
+from tests.servers.tls import TlsFiles
+from workers.queues import enqueue_send
+
+RUNS = int(os.environ.get("OUTREACH_DRILL_RUNS", "20"))
+
+
+@dataclass
+class Drill:
+    env: dict[str, str]
+    engine: Engine
+    user_id: int
+    redis: Redis
+    proxy: HoldingProxy
+    logs: Path
+    workers: list[subprocess.Popen[bytes]]
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "outreach.cli", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self.workers.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and its work horse, the process doing the send."""
+        kill_tree(proc)
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill(proc)
+
+    def log_text(self) -> str:
+        return "\n".join(
+            f"--- worker {n} ---\n{log_tail(self.logs / f'worker-{n}.log', 25)}"
+            for n in range(len(self.workers))
+        )
+
+    def approve_one(self, run: int) -> tuple[int, str]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            user = session.get(User, self.user_id)
+            assert user is not None
+            person = make_contact(
+                session, user, email=f"person{run}-{time.monotonic_ns()}@org.example"
+            )
+            target = targets.create_target(session, user, f"Drill {person.id}", [person.id])
+            (draft,) = targets.fill_pipeline(session, user, target, _now())
+            drafts.approve(session, user, draft.id, _now())
+            session.commit()
+            assert draft.message_id is not None
+            return draft.id, draft.message_id
+
+    def status(self, message_id: int) -> tuple[MessageStatus, str | None]:
+        with Session(self.engine) as session:
+            row = session.execute(
+                select(Message.status, Message.sent_copy).where(Message.id == message_id)
+            ).one()
+            return row[0], row[1]
+
+    def wait(self, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.05)
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(Message.id, Message.status, Message.send_phase, Message.attempts)
+            ).all()
+        raise AssertionError(
+            f"timed out waiting for {what}; messages {rows}; "
+            f"held connections {self.proxy.held_count}\n{self.log_text()}"
+        )
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def drill(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    smtp: RecordingSMTPServer,
+    dovecot: DovecotServer,
+    mail_account: MailAccount,
+    tls_files: TlsFiles,
+) -> Iterator[Drill]:
+    instance = tmp_path / "instance"
+    keys = Fernet.generate_key().decode()
+    env = {
+        **os.environ,
+        "OUTREACH_INSTANCE_DIR": str(instance),
+        "OUTREACH_DATABASE_URL": f"sqlite:///{instance / 'outreach.sqlite'}",
+        "OUTREACH_REDIS_URL": redis_server.url,
+        "OUTREACH_SECRET_KEY": "drill",
+        "OUTREACH_ENCRYPTION_KEYS": keys,
+        "OUTREACH_CA_FILE": str(tls_files.ca_pem),
+        # A dead worker's claim is recovered after a second, and swept often.
+        "OUTREACH_SEND_LEASE": "1",
+        "OUTREACH_SWEEP_INTERVAL": "0.3",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "outreach.cli", "db", "upgrade"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    engine = make_engine(env["OUTREACH_DATABASE_URL"])
+    proxy = HoldingProxy(smtp.port)
+    smtp.users[mail_account.user] = mail_account.password
+    account = mail_account
+
+    def file_in_sent(received: ReceivedMessage) -> None:
+        dovecot.append(account.user, account.password, "Sent", received.raw, [b"\\Seen"])
+
+    smtp.on_message = file_in_sent
+    with Session(engine, expire_on_commit=False) as session:
+        user = make_user(session, email=account.user)
+        mailbox = make_mailbox(
+            session,
+            user,
+            SecretBox((keys,)),
+            password=account.password,
+            imap_port=dovecot.imap_port,
+            imap_tls=TlsMode.STARTTLS,
+            smtp_port=proxy.port,
+            smtp_tls=TlsMode.STARTTLS,
+            username=account.user,
+        )
+        # Pace out of the way: the drill is about deaths, not about spacing.
+        mailbox.min_gap_seconds = mailbox.max_gap_seconds = 0
+        mailbox.daily_cap = 10_000
+        session.commit()
+        user_id = user.id
+    redis = Redis.from_url(redis_server.url)
+    redis.flushdb()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    state = Drill(env, engine, user_id, redis, proxy, logs, [])
+    try:
+        yield state
+    finally:
+        for proc in state.workers:
+            state.stop(proc)
+        proxy.stop()
+        redis.flushdb()
+        redis.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("point", ["before_connect", "after_data", "after_commit"])
+def test_every_message_is_delivered_exactly_once_whatever_the_kill_point(
+    drill: Drill,
+    smtp: RecordingSMTPServer,
+    dovecot: DovecotServer,
+    mail_account: MailAccount,
+    point: str,
+) -> None:
+    sent_ids: list[str] = []
+    # Each run's survivor is the next run's victim, so every run starts one worker.
+    worker = drill.start_worker()
+    for run in range(RUNS):
+        message_id, header_id = drill.approve_one(run)
+        sent_ids.append(header_id)
+
+        def delivered(header: str = header_id) -> int:
+            return sum(1 for m in smtp.messages if m.message["Message-ID"] == header)
+
+        def status_is(wanted: MessageStatus, message: int = message_id) -> bool:
+            return drill.status(message)[0] is wanted
+
+        if point == "before_connect":
+            drill.proxy.hold = True
+        if point == "after_data":
+            smtp.hold_after_data = 10.0
+        enqueue_send(drill.redis, message_id)
+        if point == "before_connect":
+            drill.wait(lambda: drill.proxy.held_count >= 1, "the worker to connect")
+        elif point == "after_data":
+            drill.wait(lambda: delivered() >= 1, "the server to receive the message")
+        else:
+            drill.wait(lambda: status_is(MessageStatus.SENT), "the commit")
+        drill.kill(worker)
+        drill.proxy.release()
+        smtp.hold_after_data = 0.0
+
+        worker = drill.start_worker()
+        drill.wait(
+            lambda: status_is(MessageStatus.SENT),
+            f"run {run}: message {message_id} to be recorded as sent",
+        )
+        assert delivered() == 1, f"run {run}: delivered {delivered()} times"
+
+    counts = Counter(m.message["Message-ID"] for m in smtp.messages)
+    assert {header: counts[header] for header in sent_ids} == {header: 1 for header in sent_ids}
+    in_sent = Counter(
+        raw.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0].decode()
+        for _uid, raw, _flags in dovecot.snapshot(mail_account.user, mail_account.password, "Sent")
+    )
+    assert in_sent == Counter(sent_ids)

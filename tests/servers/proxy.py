@@ -1,0 +1,81 @@
+"""A TCP proxy on loopback that can hold new connections, for failure drills."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from .net import LOOPBACK
+
+
+class HoldingProxy:
+    """Forwards to `upstream`; while `hold` is set, new connections get no answer at all.
+
+    A client that connects while held waits for a greeting that never comes, so
+    a test can kill it at a known point: after it started, before any data left.
+    """
+
+    def __init__(self, upstream_port: int, upstream_host: str = LOOPBACK) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.hold = False
+        self._held: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server((LOOPBACK, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def held_count(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def release(self) -> None:
+        """Stop holding, and hang up on every connection that was held."""
+        with self._lock:
+            self.hold = False
+            held, self._held = self._held, []
+        for conn in held:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+        self.release()
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _address = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self.hold:
+                    self._held.append(client)
+                    continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        # Closing both ends makes the opposite pump stop as well.
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
