@@ -188,9 +188,15 @@ def list_drafts(session: Session, user: User) -> list[Message]:
 def edit_draft(
     session: Session, user: User, message_id: int, subject: str, body: str, now: datetime
 ) -> Message:
-    """Replace a draft's text; an approved, unsent message goes back to draft."""
+    """Replace a draft's text; an approved message not yet sending goes back to draft."""
     message = get_message(session, user, message_id)
-    if message.status not in {MessageStatus.DRAFT, MessageStatus.APPROVED}:
+    editable = {
+        MessageStatus.DRAFT,
+        MessageStatus.APPROVED,
+        MessageStatus.QUEUED,
+        MessageStatus.RETRYING,
+    }
+    if message.status not in editable:
         raise ValidationError("only a draft, or an approved message not yet sent, can be edited")
     clean_subject = one_line(subject)
     if not clean_subject:
@@ -202,10 +208,14 @@ def edit_draft(
     # Template syntax left in an edited text would reach the contact verbatim.
     leftover = "{{" in message.body_text or "{{" in message.subject
     message.error = "the text still contains a {{ variable }} to fill in" if leftover else None
-    if message.status is MessageStatus.APPROVED:
+    if message.status is not MessageStatus.DRAFT:
+        # The edit must be approved again; the send-time guard sees the missing id
+        # should a worker already hold this message.
         message.status = MessageStatus.DRAFT
         message.approved_at = None
         message.message_id = None
+        message.next_attempt_at = None
+        message.waiting_reason = None
     record(
         session,
         user_id=user.id,
