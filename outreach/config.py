@@ -35,6 +35,10 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "OUTREACH_CA_FILE": ("(system)", "Extra CA bundle trusted for IMAP/SMTP TLS."),
     "OUTREACH_SECURE_COOKIES": ("false", "Send session cookies over HTTPS only."),
     "OUTREACH_SWEEP_INTERVAL": ("30", "Seconds between two sweeps of the outbox by the worker."),
+    "OUTREACH_POLL_LEASE": (
+        "45",
+        "Seconds a poller keeps a mailbox without renewing; then another may take it.",
+    ),
     "OUTREACH_SEND_LEASE": (
         "900",
         "Seconds after which a message still 'sending' is taken to belong to a dead worker.",
@@ -89,6 +93,7 @@ class Settings:
     secure_cookies: bool = False
     sweep_interval: float = 30.0
     send_lease: float = 900.0
+    poll_lease: float = 45.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +145,9 @@ class Settings:
             ),
             sweep_interval=_parse_number(
                 "OUTREACH_SWEEP_INTERVAL", env.get("OUTREACH_SWEEP_INTERVAL") or "30", float
+            ),
+            poll_lease=_parse_number(
+                "OUTREACH_POLL_LEASE", env.get("OUTREACH_POLL_LEASE") or "45", float
             ),
             send_lease=_parse_number(
                 "OUTREACH_SEND_LEASE", env.get("OUTREACH_SEND_LEASE") or "900", float

@@ -96,6 +96,10 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
 
     :raise ValidationError: when the request has not gone out, or a follow-up exists.
     """
+    if outreach.handled_by_user:
+        raise ValidationError(
+            f"you wrote to {outreach.contact.name} yourself, so no follow-up is drafted"
+        )
     if outreach.state is not OutreachState.WAITING:
         raise ValidationError(
             f"a follow-up fits only while waiting for an answer, not when '{outreach.state.value}'"

@@ -53,7 +53,8 @@ def poll_mailbox(
         with ImapSource(login, context) as source, session_scope(factory) as session:
             mailbox = session.get(Mailbox, mailbox_id)
             assert mailbox is not None
-            report = sync_mailbox(session, mailbox, source, clock())
+            folders = source.watched_folders(mailbox.sent_folder)
+            report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.status is MailboxStatus.NEEDS_ATTENTION:
                 mailbox.status = MailboxStatus.OK
                 mailbox.last_error = None

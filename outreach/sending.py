@@ -95,6 +95,8 @@ def _why_not_send(message: Message, contact: Contact | None, outreach: Outreach 
         return f"{contact.name} is marked do-not-contact"
     if message.message_id is None or message.approved_at is None:
         return "the draft was changed after approval"
+    if outreach is not None and message.kind is MessageKind.FOLLOW_UP and outreach.handled_by_user:
+        return f"you are writing to {contact.name} yourself, so no automatic follow-up goes"
     if (
         outreach is not None
         and message.kind in {MessageKind.REQUEST, MessageKind.FOLLOW_UP}

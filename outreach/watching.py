@@ -143,13 +143,26 @@ def sync_mailbox(
             if key and (key in inbound_ids or key in sent_ids):
                 continue  # already recorded, or a copy of our own message
             kind = classify(headers, own)
-            match = match_reply(
-                headers.get("in-reply-to"),
-                headers.get("references"),
-                headers.get("from"),
-                sent_ids,
-                by_address if kind is InboundKind.REPLY else {},
-            )
+            if kind is InboundKind.OWN_MESSAGE:
+                # The user's own mail (from the Sent folder, or All Mail): it is
+                # matched by the thread or by whom it went to, never by sender.
+                match = match_reply(
+                    headers.get("in-reply-to"),
+                    headers.get("references"),
+                    headers.get("to"),
+                    sent_ids,
+                    by_address,
+                )
+                if match is not None and match.rule == "sender":
+                    match = Match("recipient", match.contact_id, match.outreach_id)
+            else:
+                match = match_reply(
+                    headers.get("in-reply-to"),
+                    headers.get("references"),
+                    headers.get("from"),
+                    sent_ids,
+                    by_address if kind is InboundKind.REPLY else {},
+                )
             if match is None and kind is InboundKind.BOUNCE:
                 match = _match_bounce(source, folder, fetched.uid, sent_ids)
             if match is None:
@@ -167,7 +180,10 @@ def sync_mailbox(
                 match,
                 now,
             )
-            if key:
+            if key and kind is InboundKind.OWN_MESSAGE:
+                # A reply to the user's own message must thread to the outreach too.
+                sent_ids[key] = ThreadRef(match.outreach_id, match.contact_id)
+            elif key:
                 inbound_ids.add(key)
             _apply(session, stored, kind, now)
             report.matched += 1
@@ -202,14 +218,15 @@ def _store(
     now: datetime,
 ) -> Message:
     ids = message_ids_in(headers.get("message-id"))
+    own = kind is InboundKind.OWN_MESSAGE
     message = Message(
         user_id=mailbox.user_id,
         mailbox_id=mailbox.id,
         contact_id=match.contact_id,
         outreach_id=match.outreach_id,
-        direction=Direction.INBOUND,
+        direction=Direction.OUTBOUND if own else Direction.INBOUND,
         kind=_KIND[kind],
-        status=MessageStatus.RECEIVED,
+        status=MessageStatus.SENT if own else MessageStatus.RECEIVED,
         message_id=ids[0] if ids else None,
         in_reply_to=headers.get("in-reply-to"),
         references=headers.get("references", ""),
@@ -247,7 +264,15 @@ def _apply(session: Session, message: Message, kind: InboundKind, now: datetime)
         advance(session, outreach, trigger, now, detail, message.id)
         outreach.next_step_at = None
         return
-    if outreach is not None and kind is InboundKind.REPLY and outreach.state in ANSWERED:
+    if outreach is not None and kind is InboundKind.OWN_MESSAGE:
+        # The user is handling this conversation: no automated follow-up any more.
+        outreach.handled_by_user = True
+        outreach.next_step_at = None
+        detail = (
+            f"you wrote to them from another mail client (matched by {message.match_rule}); "
+            "automatic follow-ups stop"
+        )
+    elif outreach is not None and kind is InboundKind.REPLY and outreach.state in ANSWERED:
         detail = f"another reply received (matched by {message.match_rule})"
     record(
         session,

@@ -1,23 +1,39 @@
 """`outreach poller`: the long-running process that watches every connected mailbox.
 
-Contract: one round polls each mailbox once, each in its own transaction. A
-failing mailbox is logged once per kind of failure and retried next round; it
-never stops the others. SIGTERM or SIGINT lets the current mailbox finish,
-then the process exits.
+Contract:
+- One round: for each mailbox, take (or renew) its lease, so that only one
+  poller anywhere watches it, then sync it in one transaction. A failing
+  mailbox is logged once per kind of failure and retried next round; it never
+  stops the others.
+- Between rounds the poller sleeps for OUTREACH_POLL_INTERVAL, or less: for
+  each mailbox it watches, an IMAP IDLE connection wakes it as soon as mail
+  arrives, where the server offers IDLE.
+- SIGTERM or SIGINT lets the current mailbox finish, gives the leases back so
+  another poller may take over at once, and exits.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
+import ssl
 import threading
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach import leases
+from outreach.accounts import imap_login
 from outreach.config import Settings
 from outreach.crypto import SecretBox
-from outreach.db import make_engine, make_sessionmaker
+from outreach.db import make_engine, make_sessionmaker, session_scope
+from outreach.mail.imap import IdleWatcher
 from outreach.mail.tls import client_context
+from outreach.models import Mailbox
 from outreach.polling import mailboxes_to_watch, poll_mailbox
 
 log = logging.getLogger("outreach.poller")
@@ -31,31 +47,77 @@ def run(settings: Settings, once: bool = False) -> None:
     factory = make_sessionmaker(make_engine(settings.database_url))
     box = SecretBox(settings.encryption_keys)
     context = client_context(settings.ca_file)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    lease = timedelta(seconds=settings.poll_lease)
     stop = threading.Event()
+    wake = threading.Event()
+    watchers: dict[int, IdleWatcher] = {}
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping after the current mailbox (signal %s)", signum)
         stop.set()
+        wake.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     last_problem: dict[int, str] = {}
-    log.info("poller started; checking every %.0f s", settings.poll_interval)
-    while not stop.is_set():
-        for mailbox_id in mailboxes_to_watch(factory):
-            if stop.is_set():
+    log.info("poller %s started; checking every %.0f s", owner, settings.poll_interval)
+    try:
+        while not stop.is_set():
+            wake.clear()
+            mine: set[int] = set()
+            for mailbox_id in mailboxes_to_watch(factory):
+                if stop.is_set():
+                    break
+                with session_scope(factory) as session:
+                    if not leases.acquire(session, mailbox_id, owner, _utcnow(), lease):
+                        continue
+                mine.add(mailbox_id)
+                result = poll_mailbox(factory, mailbox_id, box, context, _utcnow)
+                if result.ok:
+                    if mailbox_id in last_problem:
+                        log.info("mailbox %s is reachable again", mailbox_id)
+                        del last_problem[mailbox_id]
+                    if result.report and result.report.matched:
+                        log.info("mailbox %s: %s new answers", mailbox_id, result.report.matched)
+                elif last_problem.get(mailbox_id) != result.problem:
+                    # Logged once per change, so a long outage does not flood the log.
+                    log.warning("mailbox %s: %s", mailbox_id, result.problem)
+                    last_problem[mailbox_id] = result.problem
+            if once:
                 break
-            result = poll_mailbox(factory, mailbox_id, box, context, _utcnow)
-            if result.ok:
-                if mailbox_id in last_problem:
-                    log.info("mailbox %s is reachable again", mailbox_id)
-                    del last_problem[mailbox_id]
-                if result.report and result.report.matched:
-                    log.info("mailbox %s: %s new answers", mailbox_id, result.report.matched)
-            elif last_problem.get(mailbox_id) != result.problem:
-                # Logged once per change, so a long outage does not flood the log.
-                log.warning("mailbox %s: %s", mailbox_id, result.problem)
-                last_problem[mailbox_id] = result.problem
-        if once:
-            break
-        stop.wait(settings.poll_interval)
+            _keep_watchers(factory, box, context, mine, watchers, wake)
+            # Renew leases well before they run out, even when no mail arrives.
+            wake.wait(min(settings.poll_interval, settings.poll_lease / 3))
+    finally:
+        for watcher in watchers.values():
+            watcher.stop()
+        with session_scope(factory) as session:
+            leases.release_all(session, owner)
+
+
+def _keep_watchers(
+    factory: sessionmaker[Session],
+    box: SecretBox,
+    context: ssl.SSLContext,
+    mine: set[int],
+    watchers: dict[int, IdleWatcher],
+    wake: threading.Event,
+) -> None:
+    """One IDLE watcher per mailbox this poller holds; none for the others.
+
+    A watcher that ended because its server has no IDLE is kept, so it is not
+    started again every round; that mailbox is polled at the regular interval.
+    """
+    for mailbox_id in list(watchers):
+        if mailbox_id not in mine:
+            watchers.pop(mailbox_id).stop()
+    for mailbox_id in mine - set(watchers):
+        with session_scope(factory) as session:
+            mailbox = session.get(Mailbox, mailbox_id)
+            if mailbox is None:
+                continue
+            login = imap_login(mailbox, box)
+        watcher = IdleWatcher(login, context, wake.set)
+        watcher.start()
+        watchers[mailbox_id] = watcher

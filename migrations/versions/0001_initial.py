@@ -3,10 +3,9 @@
 Generated with `alembic revision --autogenerate` on an empty SQLite database. Enum
 columns are plain strings holding the value, so a new state needs no schema change.
 
-
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 11:02:25.481468
+Create Date: 2026-11-24 11:24:26.783550
 """
 
 from __future__ import annotations
@@ -86,6 +85,8 @@ def upgrade() -> None:
     sa.Column('sent_day_count', sa.Integer(), nullable=False),
     sa.Column('sending_paused', sa.Boolean(), nullable=False),
     sa.Column('files_sent_copy', sa.Boolean(), nullable=True),
+    sa.Column('poll_owner', sa.String(length=128), nullable=True),
+    sa.Column('poll_lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_mailboxes_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mailboxes')),
@@ -141,6 +142,7 @@ def upgrade() -> None:
     sa.Column('state', sa.Enum('planned', 'drafted', 'waiting', 'followed_up', 'replied', 'no_reply', 'bounced', 'declined', 'meeting_set', 'met', 'thanked', 'stopped', name='outreachstate', native_enum=False, length=32), nullable=False),
     sa.Column('state_changed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('next_step_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('handled_by_user', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_outreaches_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['target_id'], ['targets.id'], name=op.f('fk_outreaches_target_id_targets'), ondelete='CASCADE'),

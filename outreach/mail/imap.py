@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import imaplib
 import ssl
+import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from outreach.errors import MailboxAuthFailed, TemporaryFailure
+from outreach.errors import MailboxAuthFailed, MailboxError, TemporaryFailure
 from outreach.mail import FetchedHeaders, FolderBatch, ServerLogin
 from outreach.models.accounts import TlsMode
 
@@ -92,6 +95,22 @@ class ImapSource:
         found: str | None = self.client.find_special_folder(b"\\Sent")
         return found
 
+    def watched_folders(self, sent_folder: str | None) -> list[str]:
+        """The folders a reply or the user's own mail can be in.
+
+        On Gmail that is All Mail alone: it holds the INBOX, the Sent mail and
+        anything a filter archived. Elsewhere, the INBOX and the Sent folder.
+        """
+        try:
+            if b"X-GM-EXT-1" in self.client.capabilities():
+                all_mail: str | None = self.client.find_special_folder(b"\\All")
+                if all_mail:
+                    return [all_mail]
+            sent = sent_folder or self.find_sent_folder()
+        except (OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
+            raise TemporaryFailure(f"listing folders failed: {error}") from None
+        return ["INBOX", sent] if sent and sent.upper() != "INBOX" else ["INBOX"]
+
     def fetch_new(self, folder: str, after_uid: int) -> FolderBatch:
         try:
             info = self._examine(folder)
@@ -148,3 +167,67 @@ class ImapSentFolder(ImapSource):
             self.client.append(folder, raw, flags=(b"\\Seen",))
         except (OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
             raise TemporaryFailure(f"saving a copy in {folder} failed: {error}") from None
+
+
+class IdleWatcher:
+    """Holds an IMAP IDLE on one mailbox's INBOX and calls `on_new_mail` when mail arrives.
+
+    The IDLE is renewed every `renew` seconds: servers and NAT boxes drop quiet
+    connections long before the 29 minutes RFC 2177 allows. A dropped link is
+    re-opened with back-off. Nothing is read or flagged here; the poller does
+    the reading when woken.
+    """
+
+    def __init__(
+        self,
+        login: ServerLogin,
+        context: ssl.SSLContext,
+        on_new_mail: Callable[[], None],
+        renew: float = 300.0,
+    ) -> None:
+        self._login = login
+        self._context = context
+        self._on_new_mail = on_new_mail
+        self._renew = renew
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="imap-idle", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                with ImapSource(self._login, self._context) as source:
+                    client = source.client
+                    if b"IDLE" not in client.capabilities():
+                        return  # the poller's regular rounds are all we can do
+                    client.select_folder("INBOX", readonly=True)
+                    failures = 0
+                    # Whatever arrived while we were (re)connecting is read now.
+                    self._on_new_mail()
+                    while not self._stop.is_set():
+                        self._idle_once(client)
+            except (MailboxError, OSError, IMAPClientError, imaplib.IMAP4.error):
+                failures += 1
+                self._stop.wait(min(60.0, 2.0**failures))
+
+    def _idle_once(self, client: IMAPClient) -> None:
+        client.idle()
+        started = time.monotonic()
+        try:
+            while not self._stop.is_set() and time.monotonic() - started < self._renew:
+                responses = client.idle_check(timeout=1.0)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    self._on_new_mail()
+        finally:
+            client.idle_done()

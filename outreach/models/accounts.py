@@ -83,6 +83,9 @@ class Mailbox(Base):
     # Whether the provider files sent mail in Sent by itself (Gmail, Microsoft 365):
     # None until known; then we never append a copy of our own.
     files_sent_copy: Mapped[bool | None]
+    # Which poller watches this mailbox, and until when (a lease it renews).
+    poll_owner: Mapped[str | None] = mapped_column(String(128))
+    poll_lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

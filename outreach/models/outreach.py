@@ -26,6 +26,9 @@ class Outreach(Base):
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the next time-based step is due (follow-up, giving up); None when none is.
     next_step_at: Mapped[datetime | None]
+    # The user wrote to the contact from another mail client: they are handling
+    # this conversation themselves, so no automated follow-up goes out.
+    handled_by_user: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, targets
+from outreach import drafts, leases, targets
 from outreach.accounts import imap_login
 from outreach.crypto import SecretBox
+from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
-from outreach.models import Message, MessageKind, MessageStatus, Outreach
+from outreach.models import Message, MessageKind, MessageStatus, Outreach, TlsMode
 from outreach.polling import poll_mailbox
 from outreach.sending import Outcome, deliver
 from outreach.states import OutreachState
@@ -20,6 +22,7 @@ from outreach.watching import sync_mailbox
 from tests.conftest import World
 from tests.factories import make_contact
 from tests.servers.dovecot import DovecotServer
+from tests.servers.proxy import HoldingProxy
 
 
 def sent_request(
@@ -220,3 +223,91 @@ def test_uidvalidity_change_rescans_without_double_counting(
         select(func.count()).select_from(Message).where(Message.status == MessageStatus.RECEIVED)
     )
     assert count == 1
+
+
+def test_users_own_message_in_sent_stops_follow_ups_but_is_not_a_reply(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "gil@org.example", secret_box)
+    account = world.account
+    own = (
+        f"From: Sam <{account.user}>\r\nTo: Gil <gil@org.example>\r\n"
+        "Subject: Coffee instead?\r\nMessage-ID: <from-my-phone-1@example.test>\r\n"
+        "Date: Tue, 24 Nov 2026 11:00:00 +0000\r\n\r\nWritten on my phone.\r\n"
+    ).encode()
+    dovecot.append(account.user, account.password, "Sent", own, [b"\\Seen"])
+    before = dovecot.snapshot(account.user, account.password, "Sent")
+
+    poll(session_factory, world, secret_box, now)
+
+    assert dovecot.snapshot(account.user, account.password, "Sent") == before
+    assert state_of(session, request) is OutreachState.WAITING
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None and outreach.handled_by_user
+    with pytest.raises(ValidationError, match="yourself"):
+        drafts.draft_follow_up(session, world.user, outreach, now)
+
+    # Gil answers the message written on the phone: that is a reply, by thread.
+    answer = (
+        f"From: Gil <gil@org.example>\r\nTo: {account.user}\r\nSubject: Re: Coffee instead?\r\n"
+        "Message-ID: <gil-1@org.example>\r\nIn-Reply-To: <from-my-phone-1@example.test>\r\n"
+        "\r\nSure!\r\n"
+    ).encode()
+    dovecot.deliver(answer, account.user)
+    poll(session_factory, world, secret_box, now)
+    assert state_of(session, request) is OutreachState.REPLIED
+    stored = session.scalar(select(Message).where(Message.message_id == "<gil-1@org.example>"))
+    assert stored is not None and stored.match_rule == "thread"
+
+
+def test_a_link_cut_mid_fetch_loses_nothing_and_counts_once(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "hal@org.example", secret_box)
+    proxy = HoldingProxy(dovecot.imap_port)
+    try:
+        # Plain IMAP on loopback, so the proxy can see which command goes by.
+        world.mailbox.imap_port, world.mailbox.imap_tls = proxy.port, TlsMode.NONE
+        session.commit()
+        dovecot.deliver(reply_to(request, sender="hal@org.example"), world.account.user)
+        proxy.cut_on = b"FETCH"
+
+        cut = poll_mailbox(
+            session_factory, world.mailbox.id, secret_box, world.context, lambda: now
+        )
+
+        assert not cut.ok and proxy.cuts == 1
+        assert state_of(session, request) is OutreachState.WAITING
+        proxy.cut_on = None
+        poll(session_factory, world, secret_box, now)
+        poll(session_factory, world, secret_box, now)
+    finally:
+        proxy.stop()
+    assert state_of(session, request) is OutreachState.REPLIED
+    count = session.scalar(
+        select(func.count()).select_from(Message).where(Message.status == MessageStatus.RECEIVED)
+    )
+    assert count == 1
+
+
+def test_only_one_poller_holds_a_mailbox_until_its_lease_runs_out(
+    session: Session, world: World, now: datetime
+) -> None:
+    lease = timedelta(seconds=45)
+    assert leases.acquire(session, world.mailbox.id, "poller-a", now, lease)
+    assert not leases.acquire(session, world.mailbox.id, "poller-b", now, lease)
+    assert leases.acquire(session, world.mailbox.id, "poller-a", now + timedelta(seconds=30), lease)
+    later = now + timedelta(seconds=30) + lease + timedelta(seconds=1)
+    assert leases.acquire(session, world.mailbox.id, "poller-b", later, lease)
+    leases.release_all(session, "poller-b")
+    assert leases.acquire(session, world.mailbox.id, "poller-c", later, lease)

@@ -18,6 +18,10 @@ class HoldingProxy:
     def __init__(self, upstream_port: int, upstream_host: str = LOOPBACK) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.hold = False
+        # When set, a connection is cut the moment the client sends these bytes
+        # (say b"FETCH"): the command is on its way and its answer never comes.
+        self.cut_on: bytes | None = None
+        self.cuts = 0
         self._held: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server((LOOPBACK, 0))
@@ -61,21 +65,28 @@ class HoldingProxy:
                 client.close()
                 continue
             server.settimeout(None)
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if from_client and self.cut_on is not None and self.cut_on in chunk:
+                    with self._lock:
+                        self.cuts += 1
+                    break
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            _close_both(source, sink)
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        # Closing both ends makes the opposite pump stop as well.
-        for end in (source, sink):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            end.close()
+def _close_both(source: socket.socket, sink: socket.socket) -> None:
+    # Closing both ends makes the opposite pump stop as well.
+    for end in (source, sink):
+        try:
+            end.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        end.close()
