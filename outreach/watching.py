@@ -7,6 +7,7 @@ by us in every sense: never stored, never flagged, never moved.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.classify import InboundKind, classify
-from outreach.mail import MailSource
+from outreach.errors import MailboxError
+from outreach.mail import FetchedHeaders, MailSource
 from outreach.matching import (
     Match,
     ThreadRef,
@@ -37,6 +39,8 @@ from outreach.models import (
 )
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
 from outreach.timeline import advance, record
+
+log = logging.getLogger(__name__)
 
 _KIND = {
     InboundKind.REPLY: MessageKind.REPLY,
@@ -60,6 +64,7 @@ _OPEN_STATES = (
 class SyncReport:
     folders: dict[str, int] = field(default_factory=dict)  # folder -> messages examined
     matched: int = 0
+    unreadable: int = 0
     resynced: list[str] = field(default_factory=list)
 
 
@@ -136,61 +141,108 @@ def sync_mailbox(
         state.uidvalidity = batch.uidvalidity
         report.folders[folder] = len(batch.messages)
         for fetched in batch.messages:
-            headers = parse_headers(fetched.raw_headers)
-            message_id = headers.get("message-id", "")
-            ids = message_ids_in(message_id)
-            key = ids[0] if ids else ""
-            if key and (key in inbound_ids or key in sent_ids):
-                continue  # already recorded, or a copy of our own message
-            kind = classify(headers, own)
-            if kind is InboundKind.OWN_MESSAGE:
-                # The user's own mail (from the Sent folder, or All Mail): it is
-                # matched by the thread or by whom it went to, never by sender.
-                match = match_reply(
-                    headers.get("in-reply-to"),
-                    headers.get("references"),
-                    headers.get("to"),
-                    sent_ids,
-                    by_address,
+            try:
+                # A savepoint per message: one that breaks something is recorded
+                # as unreadable and the others are still taken in.
+                with session.begin_nested():
+                    matched = _take_in(
+                        session,
+                        mailbox,
+                        source,
+                        folder,
+                        batch.uidvalidity,
+                        fetched,
+                        sent_ids,
+                        inbound_ids,
+                        by_address,
+                        own,
+                        now,
+                    )
+            except MailboxError:
+                raise  # the connection broke: nothing of this round is kept
+            except Exception as error:  # noqa: BLE001 - hostile input must not stop the poller
+                log.warning("message %s in %s could not be read: %r", fetched.uid, folder, error)
+                record(
+                    session,
+                    user_id=mailbox.user_id,
+                    kind="inbound:unreadable",
+                    detail=f"a message in {folder} (UID {fetched.uid}) could not be read: {error}",
+                    now=now,
                 )
-                if match is not None and match.rule == "sender":
-                    match = Match("recipient", match.contact_id, match.outreach_id)
-            else:
-                match = match_reply(
-                    headers.get("in-reply-to"),
-                    headers.get("references"),
-                    headers.get("from"),
-                    sent_ids,
-                    by_address if kind is InboundKind.REPLY else {},
-                )
-            if match is None and kind is InboundKind.BOUNCE:
-                match = _match_bounce(source, folder, fetched.uid, sent_ids)
-            if match is None:
+                report.unreadable += 1
                 continue
-            raw = source.fetch_body(folder, fetched.uid)
-            stored = _store(
-                session,
-                mailbox,
-                folder,
-                batch.uidvalidity,
-                fetched.uid,
-                headers,
-                raw,
-                kind,
-                match,
-                now,
-            )
-            if key and kind is InboundKind.OWN_MESSAGE:
-                # A reply to the user's own message must thread to the outreach too.
-                sent_ids[key] = ThreadRef(match.outreach_id, match.contact_id)
-            elif key:
-                inbound_ids.add(key)
-            _apply(session, stored, kind, now)
-            report.matched += 1
+            report.matched += int(matched)
         state.last_uid = max([last_uid, *(fetched.uid for fetched in batch.messages)])
         session.flush()
     mailbox.last_synced_at = now
     return report
+
+
+def _take_in(
+    session: Session,
+    mailbox: Mailbox,
+    source: MailSource,
+    folder: str,
+    uidvalidity: int,
+    fetched: FetchedHeaders,
+    sent_ids: dict[str, ThreadRef],
+    inbound_ids: set[str],
+    by_address: dict[str, tuple[int, int]],
+    own: frozenset[str],
+    now: datetime,
+) -> bool:
+    """Classify, match and store one fetched message; True when it belongs to an outreach."""
+    headers = parse_headers(fetched.raw_headers)
+    message_id = headers.get("message-id", "")
+    ids = message_ids_in(message_id)
+    key = ids[0] if ids else ""
+    if key and (key in inbound_ids or key in sent_ids):
+        return False  # already recorded, or a copy of our own message
+    kind = classify(headers, own)
+    if kind is InboundKind.OWN_MESSAGE:
+        # The user's own mail (from the Sent folder, or All Mail): it is
+        # matched by the thread or by whom it went to, never by sender.
+        match = match_reply(
+            headers.get("in-reply-to"),
+            headers.get("references"),
+            headers.get("to"),
+            sent_ids,
+            by_address,
+        )
+        if match is not None and match.rule == "sender":
+            match = Match("recipient", match.contact_id, match.outreach_id)
+    else:
+        match = match_reply(
+            headers.get("in-reply-to"),
+            headers.get("references"),
+            headers.get("from"),
+            sent_ids,
+            by_address if kind is InboundKind.REPLY else {},
+        )
+    if match is None and kind is InboundKind.BOUNCE:
+        match = _match_bounce(source, folder, fetched.uid, sent_ids)
+    if match is None:
+        return False
+    raw = source.fetch_body(folder, fetched.uid)
+    stored = _store(
+        session,
+        mailbox,
+        folder,
+        uidvalidity,
+        fetched.uid,
+        headers,
+        raw,
+        kind,
+        match,
+        now,
+    )
+    if key and kind is InboundKind.OWN_MESSAGE:
+        # A reply to the user's own message must thread to the outreach too.
+        sent_ids[key] = ThreadRef(match.outreach_id, match.contact_id)
+    elif key:
+        inbound_ids.add(key)
+    _apply(session, stored, kind, now)
+    return True
 
 
 def _match_bounce(

@@ -34,7 +34,7 @@ from outreach.db import make_engine, make_sessionmaker, session_scope
 from outreach.mail.imap import IdleWatcher
 from outreach.mail.tls import client_context
 from outreach.models import Mailbox
-from outreach.polling import mailboxes_to_watch, poll_mailbox
+from outreach.polling import PollResult, mailboxes_to_watch, poll_mailbox
 
 log = logging.getLogger("outreach.poller")
 
@@ -73,7 +73,12 @@ def run(settings: Settings, once: bool = False) -> None:
                     if not leases.acquire(session, mailbox_id, owner, _utcnow(), lease):
                         continue
                 mine.add(mailbox_id)
-                result = poll_mailbox(factory, mailbox_id, box, context, _utcnow)
+                try:
+                    result = poll_mailbox(factory, mailbox_id, box, context, _utcnow)
+                except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
+                    result = PollResult(
+                        mailbox_id, ok=False, problem=f"unexpected error: {error!r}"
+                    )
                 if result.ok:
                     if mailbox_id in last_problem:
                         log.info("mailbox %s is reachable again", mailbox_id)

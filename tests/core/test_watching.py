@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, leases, targets
+from outreach import drafts, leases, targets, watching
 from outreach.accounts import imap_login
+from outreach.classify import InboundKind
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
-from outreach.models import Message, MessageKind, MessageStatus, Outreach, TlsMode
+from outreach.models import Event, Message, MessageKind, MessageStatus, Outreach, TlsMode
 from outreach.polling import poll_mailbox
 from outreach.sending import Outcome, deliver
 from outreach.states import OutreachState
@@ -311,3 +312,33 @@ def test_only_one_poller_holds_a_mailbox_until_its_lease_runs_out(
     assert leases.acquire(session, world.mailbox.id, "poller-b", later, lease)
     leases.release_all(session, "poller-b")
     assert leases.acquire(session, world.mailbox.id, "poller-c", later, lease)
+
+
+def test_a_message_that_breaks_reading_is_recorded_and_the_rest_still_counted(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    request = sent_request(session, world, now, "ivy@org.example", secret_box)
+    real_classify = watching.classify
+
+    def fragile(headers: dict[str, str], own: frozenset[str]) -> InboundKind:
+        # Fault injection: stands for any input our code cannot cope with.
+        if headers.get("subject") == "poison":
+            raise ValueError("cannot cope")
+        return real_classify(headers, own)
+
+    monkeypatch.setattr(watching, "classify", fragile)
+    account = world.account
+    dovecot.deliver(b"From: x@y.example\r\nSubject: poison\r\n\r\nboom\r\n", account.user)
+    dovecot.deliver(reply_to(request, sender="ivy@org.example"), account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.REPLIED
+    details = session.scalars(select(Event.detail).where(Event.kind == "inbound:unreadable")).all()
+    assert len(details) == 1 and "cannot cope" in details[0]
