@@ -7,9 +7,11 @@ rather than a silent gap. An empty value is an error too: "Hi ," must never go o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -59,12 +61,60 @@ def _refuse_blank(value: object) -> object:
     return value
 
 
-_environment = SandboxedEnvironment(
+# A message is short; anything near these sizes is an attempt to exhaust memory.
+MAX_OUTPUT = 100_000
+MAX_NUMBER_ARGUMENT = 10_000
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, plus limits on what a template can make the machine do.
+
+    Jinja's sandbox keeps templates away from Python internals but not from
+    building a huge string: `{{ 'x' * 10**9 }}` would still run. Repetition and
+    powers are checked, numbers passed to filters and methods are bounded, and
+    rendering stops once the text passes MAX_OUTPUT characters.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("powers are not allowed in templates")
+        if isinstance(left, int | float) and isinstance(right, int | float):
+            return left * right
+        count = right if isinstance(right, int) else left if isinstance(left, int) else 0
+        if count > MAX_NUMBER_ARGUMENT:
+            raise SecurityError("repeating text that many times is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and abs(value) > MAX_NUMBER_ARGUMENT:
+                raise SecurityError(f"the number {value} is too large for a template")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+_environment = _BoundedSandbox(
     undefined=StrictUndefined,
     finalize=_refuse_blank,
     autoescape=False,  # plain-text email, not HTML
     keep_trailing_newline=False,
 )
+
+
+def _bounded(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)  # keeps Jinja's pass_context/pass_environment marks
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and abs(value) > MAX_NUMBER_ARGUMENT:
+                raise SecurityError(f"the number {value} is too large for a template")
+        return function(*args, **kwargs)
+
+    return checked
+
+
+# Filters such as center() and indent() take widths: bound them like method calls.
+_environment.filters = {name: _bounded(f) for name, f in _environment.filters.items()}
 
 
 @dataclass(frozen=True)
@@ -101,7 +151,16 @@ def render_text(source: str, values: Mapping[str, str], contact: str | None = No
         raise MissingVariable(sorted(unknown)[0], contact)
     named = {name: _NamedValue(name, str(value)) for name, value in values.items()}
     try:
-        return _environment.from_string(source).render(named)
+        pieces: list[str] = []
+        size = 0
+        for piece in _environment.from_string(source).generate(named):
+            size += len(piece)
+            if size > MAX_OUTPUT:
+                raise TemplateError(
+                    f"the template makes a text longer than {MAX_OUTPUT:,} characters"
+                )
+            pieces.append(piece)
+        return "".join(pieces)
     except _BlankOutput as blank:
         raise MissingVariable(blank.name, contact) from None
     except UndefinedError as error:
@@ -109,7 +168,9 @@ def render_text(source: str, values: Mapping[str, str], contact: str | None = No
             f"the template refers to something undefined: {error.message}"
         ) from None
     except SecurityError as error:
-        raise TemplateError(f"the template tried something not allowed: {error}") from None
+        # Our wrapper type is an implementation detail; to the user it is text.
+        reason = str(error).replace("'_NamedValue' object", "text")
+        raise TemplateError(f"the template tried something not allowed: {reason}") from None
 
 
 def render(

@@ -18,7 +18,16 @@ from web import auth, db, errors
 from web.helpers import day, sentence, when
 from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
-from web.views import board, contacts, drafts, mailboxes, outbox, profile, targets
+from web.views import (
+    board,
+    contacts,
+    drafts,
+    mailboxes,
+    message_templates,
+    outbox,
+    profile,
+    targets,
+)
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -73,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         drafts.bp,
         outbox.bp,
         profile.bp,
+        message_templates.bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -166,6 +166,15 @@ class DraftForm(FlaskForm):  # type: ignore[misc]
     body = TextAreaField("Message", validators=[DataRequired()])
 
 
+class TemplateForm(FlaskForm):  # type: ignore[misc]
+    """One kind of message's template; "Preview" and "Save" both post it."""
+
+    subject = StringField("Subject", validators=[DataRequired("Write a subject.")])
+    body = TextAreaField("Message", validators=[DataRequired("Write the message.")])
+    # Ownership is checked by the core: another user's contact gives a 404.
+    contact_id = SelectField("Preview for", coerce=_optional_int, validate_choice=False)
+
+
 class ApproveSelectionForm(FlaskForm):  # type: ignore[misc]
     message_ids = SelectMultipleField(coerce=int, validate_choice=False)
 

@@ -60,3 +60,26 @@ def test_syntax_error_names_the_line() -> None:
 
 def test_subject_is_folded_to_one_line() -> None:
     assert render("A\n{{ target }}\r\nB", "x", values(target="T")).subject == "A T B"
+
+
+def test_a_template_cannot_build_a_huge_text() -> None:
+    for source in (
+        "{{ 'x' * 10**8 }}",
+        "{{ 'x' * 100000000 }}",
+        "{{ first_name | center(100000000) }}",
+        "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
+    ):
+        with pytest.raises(TemplateError):
+            render_text(source, values())
+
+
+def test_ordinary_arithmetic_and_filters_still_work() -> None:
+    assert render_text("{{ 3 * 4 }} {{ 'ab' * 2 }} {{ target | upper }}", values(target="x")) == (
+        "12 abab X"
+    )
+
+
+def test_sandbox_message_speaks_of_text_not_internal_types() -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_text("{{ first_name.__class__ }}", values())
+    assert "_NamedValue" not in str(caught.value)
