@@ -49,7 +49,20 @@ def _detail(outreach: Outreach, target: Target, now: datetime) -> str:
         return f"day {min(day, target.wait_business_days)} of {target.wait_business_days}"
     if outreach.state is OutreachState.DRAFTED:
         return "waiting for your approval"
-    return ""
+    return _NEXT_STEP.get(outreach.state, "")
+
+
+# What the user might do next, for the states that end the automatic cycle.
+_NEXT_STEP: dict[OutreachState, str] = {
+    OutreachState.PLANNED: "waits its turn on the list",
+    OutreachState.REPLIED: "they answered: reply and set a time",
+    OutreachState.NO_REPLY: "no answer; the next name is up",
+    OutreachState.BOUNCED: "the address failed: check it",
+    OutreachState.DECLINED: "they declined; ask for other names?",
+    OutreachState.MEETING_SET: "confirm the day before",
+    OutreachState.MET: "write your notes and a thank-you",
+    OutreachState.THANKED: "keep in touch in a few months",
+}
 
 
 def status_board(

@@ -50,8 +50,8 @@ def test_logging_in_shows_the_board_with_each_state(page: Page, live_app: LiveAp
     expect(rows).to_have_count(3)
     for name, state, detail in [
         ("Priya Raman", "drafted", "waiting for your approval"),
-        ("Lena Fischer", "on the list", ""),
-        ("Tom Okafor", "replied", ""),
+        ("Lena Fischer", "on the list", "waits its turn on the list"),
+        ("Tom Okafor", "replied", "they answered: reply and set a time"),
     ]:
         row = rows.filter(has=page.get_by_role("link", name=name, exact=True))
         expect(row.locator(".badge")).to_have_text(state)
