@@ -87,15 +87,22 @@ def _known_ids(session: Session, user_id: int) -> tuple[dict[str, ThreadRef], se
     inbound: set[str] = set()
     rows = session.execute(
         select(
-            Message.message_id, Message.direction, Message.outreach_id, Message.contact_id
+            Message.message_id,
+            Message.provider_message_id,
+            Message.direction,
+            Message.outreach_id,
+            Message.contact_id,
         ).where(Message.user_id == user_id, Message.message_id.is_not(None))
     )
-    for message_id, direction, outreach_id, contact_id in rows:
+    for message_id, provider_id, direction, outreach_id, contact_id in rows:
         if message_id is None:
             continue
         key = normalise_message_id(message_id)
         if direction is Direction.OUTBOUND:
-            sent[key] = ThreadRef(outreach_id=outreach_id, contact_id=contact_id)
+            ref = ThreadRef(outreach_id=outreach_id, contact_id=contact_id)
+            sent[key] = ref
+            if provider_id:
+                sent[normalise_message_id(provider_id)] = ref
         else:
             inbound.add(key)
     return sent, inbound
@@ -198,6 +205,13 @@ def _take_in(
     key = ids[0] if ids else ""
     if key and (key in inbound_ids or key in sent_ids):
         return False  # already recorded, or a copy of our own message
+    original = message_ids_in(headers.get("x-microsoft-original-message-id"))
+    if key and original and original[0] in sent_ids:
+        # Our own message, filed under the id the provider gave it: remember that
+        # id, so that replies citing it are matched to the outreach as well.
+        _remember_provider_id(session, mailbox.user_id, original[0], ids[0])
+        sent_ids[key] = sent_ids[original[0]]
+        return False
     kind = classify(headers, own)
     if kind is InboundKind.OWN_MESSAGE:
         # The user's own mail (from the Sent folder, or All Mail): it is
@@ -243,6 +257,19 @@ def _take_in(
         inbound_ids.add(key)
     _apply(session, stored, kind, now)
     return True
+
+
+def _remember_provider_id(session: Session, user_id: int, ours: str, theirs: str) -> None:
+    # Our Message-IDs are generated in lower case, so `ours` compares as stored.
+    message = session.scalar(
+        select(Message).where(
+            Message.user_id == user_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.message_id == ours,
+        )
+    )
+    if message is not None:
+        message.provider_message_id = theirs
 
 
 def _match_bounce(

@@ -5,7 +5,7 @@ columns are plain strings holding the value, so a new state needs no schema chan
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 11:24:26.783550
+Create Date: 2026-11-24 11:35:03.571063
 """
 
 from __future__ import annotations
@@ -173,6 +173,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.Enum('request', 'follow_up', 'confirmation', 'thank_you', 'keep_in_touch', 'reply', 'auto_reply', 'bounce', 'own_message', name='messagekind', native_enum=False, length=32), nullable=False),
     sa.Column('status', sa.Enum('draft', 'approved', 'queued', 'sending', 'sent', 'unknown', 'retrying', 'failed', 'cancelled', 'received', name='messagestatus', native_enum=False, length=32), nullable=False),
     sa.Column('message_id', sa.String(length=998), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=998), nullable=True),
     sa.Column('in_reply_to', sa.String(length=998), nullable=True),
     sa.Column('references', sa.Text(), nullable=False),
     sa.Column('from_address', sa.String(length=320), nullable=False),

@@ -77,6 +77,9 @@ class Message(Base):
 
     # Header values without angle brackets' surrounding whitespace, e.g. "<abc@example.org>".
     message_id: Mapped[str | None] = mapped_column(String(998))
+    # The id a provider gave our message instead of ours (Outlook.com rewrites it
+    # and keeps ours in X-Microsoft-Original-Message-ID); replies may cite either.
+    provider_message_id: Mapped[str | None] = mapped_column(String(998))
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     references: Mapped[str] = mapped_column(Text, default="")
     from_address: Mapped[str] = mapped_column(String(320), default="")

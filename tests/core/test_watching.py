@@ -342,3 +342,35 @@ def test_a_message_that_breaks_reading_is_recorded_and_the_rest_still_counted(
     assert state_of(session, request) is OutreachState.REPLIED
     details = session.scalars(select(Event.detail).where(Event.kind == "inbound:unreadable")).all()
     assert len(details) == 1 and "cannot cope" in details[0]
+
+
+def test_a_reply_citing_the_id_outlook_gave_our_message_is_matched(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "jo@org.example", secret_box)
+    account = world.account
+    # Outlook.com files our message under an id of its own, keeping ours aside.
+    filed = (
+        f"From: Sam <{account.user}>\r\nTo: Jo <jo@org.example>\r\nSubject: {request.subject}\r\n"
+        "Message-ID: <AM0PR01MB1234@eurprd01.prod.outlook.example>\r\n"
+        f"X-Microsoft-Original-Message-ID: {request.message_id}\r\n\r\nDear Jo,\r\n"
+    ).encode()
+    dovecot.append(account.user, account.password, "Sent", filed, [b"\\Seen"])
+    poll(session_factory, world, secret_box, now)
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None and not outreach.handled_by_user  # not "written by hand"
+
+    answer = (
+        f"From: Jo <someone.else@elsewhere.example>\r\nTo: {account.user}\r\nSubject: Re: hi\r\n"
+        "Message-ID: <jo-1@org.example>\r\n"
+        "In-Reply-To: <AM0PR01MB1234@eurprd01.prod.outlook.example>\r\n\r\nGladly.\r\n"
+    ).encode()
+    dovecot.deliver(answer, account.user)
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.REPLIED
