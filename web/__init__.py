@@ -14,6 +14,7 @@ from outreach.board import pending_draft_count
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
+from outreach.quoting import split_reply
 from web import auth, db, errors
 from web.helpers import day, sentence, when
 from web.progress import needs_decision_count
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_template_filter(when)
     app.add_template_filter(sentence)
     app.add_template_filter(day)
+    app.add_template_filter(split_reply, "reply_parts")
 
     engine = make_engine(settings.database_url)
     app.extensions[EXTENSION_KEY] = Services(

@@ -219,3 +219,39 @@ def test_the_timeline_shows_each_message_once(
     assert page.count('class="event"') == 2
     assert page.count(f'data-message-id="{draft.id}"') == 1
     assert "Dear Tim," in page
+
+
+def test_a_reply_shows_what_was_written_with_the_quoted_history_folded_away(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    contact = make_contact(session, user, name="Quinn Q")
+    reply = Message(
+        user_id=user.id,
+        contact_id=contact.id,
+        direction=Direction.INBOUND,
+        kind=MessageKind.REPLY,
+        status=MessageStatus.RECEIVED,
+        from_address="quinn@example.org",
+        subject="Re: Could I ask",
+        body_text="Thursday at 3 works.\n\nOn Tue, 24 Nov 2026, you wrote:\n> Dear Quinn,\n",
+        received_at=NOW,
+        created_at=NOW,
+    )
+    session.add(reply)
+    session.flush()
+    record(
+        session,
+        user_id=user.id,
+        kind="received",
+        detail="reply received",
+        now=NOW,
+        contact_id=contact.id,
+        message_id=reply.id,
+    )
+    session.commit()
+
+    page = signed_in.get(f"/contacts/{contact.id}").get_data(as_text=True)
+
+    assert '<pre class="message-body">Thursday at 3 works.</pre>' in page
+    assert '<details class="quoted-history">' in page
+    assert "&gt; Dear Quinn," in page.split('<details class="quoted-history">', 1)[1]
