@@ -20,9 +20,10 @@ def parse_headers(raw: bytes) -> dict[str, str]:
             continue
         try:
             value = str(message[name])
-        except (ValueError, LookupError, IndexError):
-            # A header the library cannot decode is kept raw rather than lost.
-            value = str(message.get_all(name, [""])[0])
+        except Exception:  # the header registry raises more than ValueError on broken input
+            # A header the library cannot decode is kept raw rather than lost. (Not through
+            # get_all(): that parses the value again and raises again.)
+            value = next((str(raw) for key_, raw in message.raw_items() if key_ == name), "")
         headers[key] = " ".join(value.split())
     return headers
 
@@ -34,8 +35,8 @@ def _decode(part: Message) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:
-        # An unknown charset name: fall back rather than drop the text.
+    except (LookupError, ValueError):
+        # An unknown charset name (or one with a NUL in it): fall back rather than drop the text.
         return payload.decode("utf-8", errors="replace")
 
 
@@ -90,3 +91,14 @@ def as_email_message(raw: bytes) -> EmailMessage:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     return message
+
+
+# --- additions for classification (outreach.bounces, outreach.autoreply, outreach.classify) ---
+
+
+def part_text(part: Message) -> str:
+    """One non-multipart part's decoded text; an HTML part comes back with its tags stripped."""
+    text = _decode(part)
+    if part.get_content_type() == "text/html":
+        return _strip_tags(text)
+    return text

@@ -1,25 +1,59 @@
-"""Separate what a person wrote from the history their mail client quoted (pure)."""
+"""Separate what a person wrote from the history their mail client quoted (pure).
+
+Two readings of one reply, for two purposes:
+- `strip_quoted_history` keeps only the person's own words, dropping every
+  quoted line: classification must not read our own request back as theirs.
+- `split_reply` is for display: it folds away the history below the new text,
+  but keeps a reply written between quoted lines whole, so nothing said is hidden.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-# Lines that open the quoted history, as the common clients write them in
-# English, Spanish, French and German.
-_HISTORY_OPENERS = [
-    re.compile(pattern, re.IGNORECASE)
+_MAX_TEXT = 100_000
+
+# A reply's quoted history starts at the first of these lines (attribution or separator lines
+# written by the common clients, in English, German, French and Spanish).
+_QUOTE_STARTS = [
+    re.compile(pattern, re.IGNORECASE | re.MULTILINE)
     for pattern in (
-        r"^\s*on .{3,200} wrote:\s*$",
-        r"^\s*el .{3,200} escribi[oó]:\s*$",
-        r"^\s*le .{3,200} a [ée]crit\s*:\s*$",
-        r"^\s*am .{3,200} schrieb .{0,200}:\s*$",
-        r"^\s*-{2,}\s*(original message|mensaje original|message d'origine|"
-        r"urspr[uü]ngliche nachricht)\s*-{2,}\s*$",
-        r"^\s*_{10,}\s*$",  # Outlook's rule above "From: ... Sent: ..."
-        r"^\s*(from|de|von):\s.+$",
+        # "On Tue, 24 Nov 2026 at 09:30, Sam <sam@uni.example> wrote:" (may wrap once)
+        r"^[ \t]*On\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bwrote:[ \t]*$",
+        r"^[ \t]*Am\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bschrieb\b[^\n]{0,200}:[ \t]*$",
+        r"^[ \t]*Le\b[^\n]{0,200}(?:\n[^\n]{0,200})?\ba écrit[ \t]*:[ \t]*$",
+        r"^[ \t]*El\b[^\n]{0,200}(?:\n[^\n]{0,200})?\bescribió[ \t]*:[ \t]*$",
+        # Outlook and others: a separator line.
+        r"^[ \t]*-{2,}[ \t]*(?:Original Message|Ursprüngliche Nachricht|Message d'origine"
+        r"|Mensaje original|Forwarded message|Message transféré|Mensaje reenviado"
+        r"|Weitergeleitete Nachricht)[ \t]*-{2,}",
+        r"^[ \t]*_{10,}[ \t]*$",
+        # Outlook's header block: "From: ..." directly followed by "Sent: ..." (or localised).
+        r"^[ \t]*\*?(?:From|De|Von|Da)\*?[ \t]*:[^\n]*\n[ \t]*\*?(?:Sent|Date|Envoyé|Gesendet"
+        r"|Datum|Enviado|Fecha|Inviato)\*?[ \t]*:",
     )
 ]
+
+
+def _history_start(text: str) -> int:
+    """Where the quoted history begins (len(text) when there is none)."""
+    cut = len(text)
+    for pattern in _QUOTE_STARTS:
+        found = pattern.search(text)
+        if found is not None and found.start() < cut:
+            cut = found.start()
+    return cut
+
+
+def strip_quoted_history(text: str) -> str:
+    """The new part of a reply: quoted lines ("> ...") and everything after the quote's
+    attribution line ("On ... wrote:", "-----Original Message-----", Outlook's "From:/Sent:"
+    block, in the four languages Outreach reads) removed."""
+    text = text[:_MAX_TEXT].replace("\r\n", "\n")
+    cut = _history_start(text)
+    kept = [line for line in text[:cut].split("\n") if not line.lstrip().startswith(">")]
+    return "\n".join(kept).strip()
 
 
 @dataclass(frozen=True)
@@ -34,14 +68,13 @@ def split_reply(text: str) -> SplitReply:
     Only history that comes after the new text is split off: a reply written
     between quoted lines is kept whole rather than risk hiding what was said.
     """
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        opens_history = any(pattern.match(line) for pattern in _HISTORY_OPENERS)
-        quoted_from_here = all(
-            not rest.strip() or rest.lstrip().startswith(">") for rest in lines[index:]
-        )
-        if (opens_history or quoted_from_here) and index > 0:
-            new = "\n".join(lines[:index]).rstrip()
-            if new.strip():
-                return SplitReply(new_text=new, history="\n".join(lines[index:]).strip())
-    return SplitReply(new_text=text.strip(), history="")
+    text = text[:_MAX_TEXT].replace("\r\n", "\n")
+    cut = _history_start(text)
+    lines = text[:cut].split("\n")
+    # A tail made only of quoted lines is history too.
+    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith(">")):
+        lines.pop()
+    new = "\n".join(lines).rstrip()
+    if not new.strip() or any(line.lstrip().startswith(">") for line in lines):
+        return SplitReply(new_text=text.strip(), history="")
+    return SplitReply(new_text=new.strip(), history=text[len(new) :].strip())

