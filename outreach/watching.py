@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.classify import InboundKind, classify
+from outreach.classify import Classification, InboundKind, classify, classify_message
 from outreach.errors import MailboxError
 from outreach.mail import FetchedHeaders, MailSource
 from outreach.matching import (
@@ -255,7 +255,8 @@ def _take_in(
         sent_ids[key] = ThreadRef(match.outreach_id, match.contact_id)
     elif key:
         inbound_ids.add(key)
-    _apply(session, stored, kind, now)
+    details = classify_message(raw, own, now)
+    _apply(session, stored, kind, now, details)
     return True
 
 
@@ -332,13 +333,41 @@ _DESCRIPTIONS = {
 }
 
 
-def _apply(session: Session, message: Message, kind: InboundKind, now: datetime) -> None:
+def _apply(
+    session: Session,
+    message: Message,
+    kind: InboundKind,
+    now: datetime,
+    details: Classification,
+) -> None:
     detail = f"{_DESCRIPTIONS[kind]} (matched by {message.match_rule})"
     outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
     trigger = {
         InboundKind.REPLY: Trigger.REPLY_RECEIVED,
         InboundKind.BOUNCE: Trigger.BOUNCE_RECEIVED,
     }.get(kind)
+    bounce = details.bounce
+    if kind is InboundKind.BOUNCE and bounce is not None and not bounce.hard:
+        # Mailbox full, greylisted, delayed: the address is fine; nothing ends here.
+        trigger = None
+        detail = f"delivery delayed or refused for now ({bounce.status or 'no status'}): " + (
+            bounce.diagnostic or "the server will keep trying"
+        )
+    elif kind is InboundKind.BOUNCE and bounce is not None:
+        detail = f"the address failed ({bounce.status}): {bounce.diagnostic}".rstrip(": ")
+    if kind is InboundKind.AUTO_REPLY and details.return_date is not None:
+        detail = f"automatic reply: away until {details.return_date:%A %d %B %Y}"
+    if kind is InboundKind.REPLY and outreach is not None and details.unsubscribe:
+        contact = session.get(Contact, message.contact_id) if message.contact_id else None
+        if contact is not None:
+            contact.do_not_contact = True
+        trigger = Trigger.DECLINE_RECEIVED
+        detail = "they asked not to be contacted again: marked do-not-contact"
+    elif kind is InboundKind.REPLY and outreach is not None and details.declines:
+        trigger = Trigger.DECLINE_RECEIVED
+        detail = f"they declined (matched by {message.match_rule}); the next name is up"
+    if details.suggests_others:
+        detail += "; they suggest other people to talk to"
     if outreach is not None and trigger is not None and can_apply(outreach.state, trigger):
         advance(session, outreach, trigger, now, detail, message.id)
         outreach.next_step_at = None

@@ -15,7 +15,7 @@ from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
-from outreach.models import Event, Message, MessageKind, MessageStatus, Outreach, TlsMode
+from outreach.models import Contact, Event, Message, MessageKind, MessageStatus, Outreach, TlsMode
 from outreach.polling import poll_mailbox
 from outreach.sending import Outcome, deliver
 from outreach.states import OutreachState
@@ -34,6 +34,8 @@ def sent_request(
     target = targets.create_target(session, world.user, f"Target for {email}", [person.id])
     (draft,) = targets.fill_pipeline(session, world.user, target, now)
     drafts.approve(session, world.user, draft.id, now)
+    # Several requests go out at the same instant in these tests: no spacing.
+    world.mailbox.min_gap_seconds = world.mailbox.max_gap_seconds = 0
     session.commit()
     factory = sessionmaker(session.get_bind(), expire_on_commit=False)
     result = deliver(factory, draft.id, SmtpSender(world.context), secret_box, lambda: now)
@@ -374,3 +376,74 @@ def test_a_reply_citing_the_id_outlook_gave_our_message_is_matched(
     poll(session_factory, world, secret_box, now)
 
     assert state_of(session, request) is OutreachState.REPLIED
+
+
+def test_a_decline_ends_the_outreach_and_a_stop_request_marks_do_not_contact(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    polite = sent_request(session, world, now, "kai@org.example", secret_box)
+    firm = sent_request(session, world, now, "lea@org.example", secret_box)
+    account = world.account
+    dovecot.deliver(
+        reply_to(polite, sender="kai@org.example", body="Sorry, now is not a good time for me."),
+        account.user,
+    )
+    dovecot.deliver(
+        reply_to(firm, sender="lea@org.example", body="Please do not contact me again."),
+        account.user,
+    )
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, polite) is OutreachState.DECLINED
+    assert state_of(session, firm) is OutreachState.DECLINED
+    lea = session.get(Contact, firm.contact_id)
+    kai = session.get(Contact, polite.contact_id)
+    assert lea is not None and lea.do_not_contact
+    assert kai is not None and not kai.do_not_contact
+
+
+def test_a_soft_bounce_does_not_end_the_outreach_and_an_away_note_gives_its_date(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    full = sent_request(session, world, now, "max@org.example", secret_box)
+    away = sent_request(session, world, now, "nia@org.example", secret_box)
+    account = world.account
+    report = (
+        "From: MAILER-DAEMON@mx.org.example\r\n"
+        f"To: {account.user}\r\nSubject: Delivery Status Notification (Delay)\r\n"
+        "Message-ID: <dsn-full@mx.org.example>\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mailbox is full.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        "Final-Recipient: rfc822; max@org.example\r\nAction: delayed\r\nStatus: 4.2.2\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {full.message_id}\r\n--B--\r\n"
+    ).encode()
+    dovecot.deliver(report, account.user, sender="")
+    dovecot.deliver(
+        reply_to(
+            away,
+            sender="nia@org.example",
+            body="I am out of the office until Monday 7 December 2026 with no access to email.",
+            **{"Auto-Submitted": "auto-replied", "Subject": "Automatic reply: hello"},
+        ),
+        account.user,
+    )
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, full) is OutreachState.WAITING
+    assert state_of(session, away) is OutreachState.WAITING
+    details = session.scalars(select(Event.detail).where(Event.contact_id == away.contact_id))
+    assert any("away until Monday 07 December 2026" in d for d in details)
