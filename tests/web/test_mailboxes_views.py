@@ -268,3 +268,18 @@ def test_a_paused_mailbox_says_so(signed_in: Browser, mailbox: Mailbox, session:
     session.commit()
 
     assert "Sending is paused until a connection test passes." in signed_in.page("/mailbox")
+
+
+def test_the_connect_form_is_filled_in_for_a_known_provider(signed_in: Browser) -> None:
+    page = signed_in.get("/mailbox?address=sam.student@gmail.com").get_data(as_text=True)
+
+    assert 'data-provider="Gmail"' in page and "app password" in page
+    assert 'value="imap.gmail.com"' in page and 'value="smtp.gmail.com"' in page
+    assert 'value="993"' in page
+
+
+def test_an_unknown_domain_leaves_the_settings_to_the_user(signed_in: Browser) -> None:
+    page = signed_in.get("/mailbox?address=sam@uni.example").get_data(as_text=True)
+
+    assert 'id="preset-advice"' not in page
+    assert 'value="imap.gmail.com"' not in page

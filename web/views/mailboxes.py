@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from outreach.accounts import (
@@ -16,6 +16,7 @@ from outreach.connection_check import check_mailbox
 from outreach.errors import ValidationError
 from outreach.mail.tls import client_context
 from outreach.models import Mailbox, TlsMode
+from outreach.presets import Preset, preset_for
 from web.auth import current_user
 from web.db import get_session
 from web.forms import MailboxForm, PaceForm
@@ -51,6 +52,7 @@ def pace_form(mailbox: Mailbox) -> PaceForm:
 def _page(
     form: MailboxForm,
     posted: tuple[int, PaceForm, str | None] | None = None,
+    preset: Preset | None = None,
 ) -> str:
     """The page; `posted` is a refused pace form (mailbox id, form, the core's sentence)."""
     mailboxes = list_mailboxes(get_session(), current_user())
@@ -66,20 +68,40 @@ def _page(
         form=form,
         mailboxes=mailboxes,
         presets=PRESETS,
+        preset=preset,
         paces=paces,
         pace_problems=problems,
         pace_words={mailbox.id: pace_in_words(mailbox) for mailbox in mailboxes},
     )
 
 
-def _blank_connect_form() -> MailboxForm:
+def _blank_connect_form(address: str | None = None) -> MailboxForm:
+    """The connect form, filled from a provider preset when the address has one."""
     user = current_user()
-    return MailboxForm(formdata=None, email_address=user.email, display_name=user.name)
+    email = (address or user.email).strip()
+    preset = preset_for(email)
+    if preset is None:
+        return MailboxForm(formdata=None, email_address=email, display_name=user.name)
+    return MailboxForm(
+        formdata=None,
+        email_address=email,
+        display_name=user.name,
+        imap_host=preset.imap_host,
+        imap_port=preset.imap_port,
+        imap_tls=preset.imap_tls.value,
+        smtp_host=preset.smtp_host,
+        smtp_port=preset.smtp_port,
+        smtp_tls=preset.smtp_tls.value,
+        username=email,
+    )
 
 
 @bp.get("/mailbox")
 def index() -> ResponseReturnValue:
-    return _page(_blank_connect_form())
+    """The mailboxes; `?address=` fills the connect form from that provider's preset."""
+    address = request.args.get("address")
+    preset = preset_for(address or current_user().email)
+    return _page(_blank_connect_form(address), preset=preset)
 
 
 @bp.post("/mailbox")
@@ -111,6 +133,9 @@ def connect() -> ResponseReturnValue:
         session.rollback()
         flash(sentence(error), "error")
         return _page(form), 400
+    preset = preset_for(mailbox.email_address)
+    if preset is not None:
+        mailbox.files_sent_copy = preset.files_sent_copy
     session.commit()
     flash(
         f"{mailbox.email_address} is connected. Test the connection to be sure it works.",

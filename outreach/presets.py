@@ -1,0 +1,115 @@
+"""Server settings of the big mail providers, found from an address (pure).
+
+A preset fills in the connect form; the user can still change every field, and
+"Test connection" checks the result for real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from outreach.models.accounts import TlsMode
+
+
+@dataclass(frozen=True)
+class Preset:
+    provider: str
+    imap_host: str
+    imap_port: int
+    imap_tls: TlsMode
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: TlsMode
+    # Whether the provider files a copy of sent mail in Sent by itself.
+    files_sent_copy: bool
+    # What the user must know to log in, in our words.
+    advice: str
+
+
+_APP_PASSWORD = (
+    "Use an app password, made in your account's security settings "
+    "after turning on two-step sign-in."
+)
+
+PRESETS: tuple[tuple[frozenset[str], Preset], ...] = (
+    (
+        frozenset({"gmail.com", "googlemail.com"}),
+        Preset(
+            "Gmail",
+            "imap.gmail.com",
+            993,
+            TlsMode.SSL,
+            "smtp.gmail.com",
+            465,
+            TlsMode.SSL,
+            True,
+            _APP_PASSWORD,
+        ),
+    ),
+    (
+        frozenset({"outlook.com", "hotmail.com", "live.com", "msn.com"}),
+        Preset(
+            "Outlook.com",
+            "outlook.office365.com",
+            993,
+            TlsMode.SSL,
+            "smtp.office365.com",
+            587,
+            TlsMode.STARTTLS,
+            True,
+            "Microsoft no longer accepts passwords from other mail programs for Outlook.com "
+            "accounts; sign-in with Microsoft (OAuth2) is not available in Outreach yet.",
+        ),
+    ),
+    (
+        frozenset({"icloud.com", "me.com", "mac.com"}),
+        Preset(
+            "iCloud Mail",
+            "imap.mail.me.com",
+            993,
+            TlsMode.SSL,
+            "smtp.mail.me.com",
+            587,
+            TlsMode.STARTTLS,
+            True,
+            "Use an app-specific password from your Apple Account's sign-in settings.",
+        ),
+    ),
+    (
+        frozenset({"yahoo.com", "ymail.com", "rocketmail.com"}),
+        Preset(
+            "Yahoo Mail",
+            "imap.mail.yahoo.com",
+            993,
+            TlsMode.SSL,
+            "smtp.mail.yahoo.com",
+            465,
+            TlsMode.SSL,
+            True,
+            _APP_PASSWORD,
+        ),
+    ),
+    (
+        frozenset({"fastmail.com", "fastmail.fm"}),
+        Preset(
+            "Fastmail",
+            "imap.fastmail.com",
+            993,
+            TlsMode.SSL,
+            "smtp.fastmail.com",
+            465,
+            TlsMode.SSL,
+            False,
+            "Use an app password from Fastmail's privacy and security settings.",
+        ),
+    ),
+)
+
+
+def preset_for(address: str) -> Preset | None:
+    """The preset for the address's domain, or None when we know no preset for it."""
+    domain = address.strip().rpartition("@")[2].lower()
+    for domains, preset in PRESETS:
+        if domain in domains:
+            return preset
+    return None
