@@ -26,7 +26,8 @@ lint: $(INSTALLED_TEST)
 
 bench: $(INSTALLED_TEST)
 	@found=0; for script in bench/*.py; do \
-		[ -e "$$script" ] || continue; found=1; \
+		[ -e "$$script" ] || continue; \
+		case "$$(basename "$$script")" in _*) continue;; esac; found=1; \
 		echo "== $$script"; $(BIN)/python "$$script" || exit 1; \
 	done; [ $$found = 1 ] || echo "no benchmarks in bench/ yet"
 

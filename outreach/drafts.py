@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from outreach import templates
 from outreach.accounts import primary_mailbox
@@ -184,6 +184,8 @@ def list_drafts(session: Session, user: User) -> list[Message]:
         session.scalars(
             select(Message)
             .where(Message.user_id == user.id, Message.status == MessageStatus.DRAFT)
+            # The page shows each draft's contact: one query for all, not one per draft.
+            .options(selectinload(Message.contact))
             .order_by(Message.created_at, Message.id)
         )
     )

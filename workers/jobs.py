@@ -7,6 +7,7 @@ work horse process that shares nothing with the web app.
 from __future__ import annotations
 
 import logging
+import ssl
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -38,6 +39,12 @@ def _runtime() -> tuple[Settings, sessionmaker[Session]]:
     return settings, make_sessionmaker(make_engine(settings.database_url))
 
 
+@cache
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    # Loading the system CA bundle costs milliseconds; once per process is enough.
+    return client_context(settings.ca_file)
+
+
 def dispose_runtime() -> None:
     """Close the cached engine's connections (tests and a graceful shutdown use this)."""
     if _runtime.cache_info().currsize:
@@ -46,6 +53,7 @@ def dispose_runtime() -> None:
         if bind is not None:
             bind.dispose()
     _runtime.cache_clear()
+    _tls_context.cache_clear()
 
 
 def send_message(message_id: int) -> str:
@@ -54,7 +62,7 @@ def send_message(message_id: int) -> str:
     result = deliver(
         factory,
         message_id,
-        SmtpSender(client_context(settings.ca_file)),
+        SmtpSender(_tls_context(settings)),
         SecretBox(settings.encryption_keys),
         utcnow,
     )
@@ -65,7 +73,7 @@ def send_message(message_id: int) -> str:
 def reconcile_sent(message_id: int) -> str:
     """Consult the Sent folder: settle an unknown delivery, file the sent copy."""
     settings, factory = _runtime()
-    context = client_context(settings.ca_file)
+    context = _tls_context(settings)
     outcome = reconcile(
         factory,
         message_id,

@@ -49,6 +49,10 @@ def _start_sweeper(settings: Settings) -> BaseProcess:
 
 def run(settings: Settings, burst: bool = False) -> None:
     """Work the send and periodic queues until stopped (or until empty with `burst`)."""
+    # Imported before RQ forks a work horse per job, so each horse starts warm
+    # instead of importing the mail libraries again for every message.
+    import workers.jobs  # noqa: F401
+
     connection = redis_connection(settings)
     queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
     sweeper = None if burst else _start_sweeper(settings)
