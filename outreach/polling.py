@@ -54,6 +54,9 @@ def poll_mailbox(
             mailbox = session.get(Mailbox, mailbox_id)
             assert mailbox is not None
             folders = source.watched_folders(mailbox.sent_folder)
+            if mailbox.sent_folder is None and len(folders) == 2:
+                # Found once, kept: later rounds skip the LIST and its slower EXAMINEs.
+                mailbox.sent_folder = folders[1]
             report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.status is MailboxStatus.NEEDS_ATTENTION:
                 mailbox.status = MailboxStatus.OK
