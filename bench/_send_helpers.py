@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
 
 from cryptography.fernet import Fernet  # noqa: E402
 
-from tests.servers.net import kill_tree, log_tail  # noqa: E402
+from tests.servers.net import descendants, kill_tree, log_tail  # noqa: E402
 from tests.servers.tls import TlsFiles, make_tls_files  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
@@ -128,29 +128,9 @@ def say(text: str) -> None:
 # --- processes ------------------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
 def process_tree(pid: int) -> list[int]:
     """pid and all its descendants that are alive now."""
-    tree = [pid]
-    frontier = [pid]
-    while frontier:
-        children = [child for parent in frontier for child in _children(parent)]
-        tree.extend(children)
-        frontier = children
-    return tree
+    return [pid, *descendants(pid)]
 
 
 def rss_kib(pid: int) -> int:

@@ -27,7 +27,7 @@ from outreach.models import (
     User,
 )
 from outreach.states import OutreachState, Trigger
-from outreach.timeline import advance, record
+from outreach.timeline import advance, note_message
 
 
 def template_for(session: Session, user: User, kind: MessageKind) -> tuple[str, str]:
@@ -155,15 +155,8 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
     )
     session.add(draft)
     session.flush()
-    record(
-        session,
-        user_id=user.id,
-        kind="drafted",
-        detail="follow-up drafted, in the same thread as the request",
-        now=now,
-        contact_id=contact.id,
-        outreach_id=outreach.id,
-        message_id=draft.id,
+    note_message(
+        session, draft, "drafted", "follow-up drafted, in the same thread as the request", now
     )
     return draft
 
@@ -222,16 +215,7 @@ def edit_draft(
         message.message_id = None
         message.next_attempt_at = None
         message.waiting_reason = None
-    record(
-        session,
-        user_id=user.id,
-        kind="draft_edited",
-        detail="draft edited",
-        now=now,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
+    note_message(session, message, "draft_edited", "draft edited", now)
     return message
 
 
@@ -253,16 +237,7 @@ def approve(session: Session, user: User, message_id: int, now: datetime) -> Mes
     message.message_id = make_message_id(mailbox.email_address)
     message.status = MessageStatus.APPROVED
     message.approved_at = now
-    record(
-        session,
-        user_id=user.id,
-        kind="approved",
-        detail=f"approved for sending to {message.to_address}",
-        now=now,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
+    note_message(session, message, "approved", f"approved for sending to {message.to_address}", now)
     return message
 
 
@@ -283,14 +258,5 @@ def discard(session: Session, user: User, message_id: int, now: datetime) -> Mes
             message.id,
         )
     else:
-        record(
-            session,
-            user_id=user.id,
-            kind="discarded",
-            detail="draft discarded",
-            now=now,
-            contact_id=message.contact_id,
-            outreach_id=message.outreach_id,
-            message_id=message.id,
-        )
+        note_message(session, message, "discarded", "draft discarded", now)
     return message

@@ -54,7 +54,7 @@ from outreach.models import (
     User,
 )
 from outreach.states import OutreachState, Trigger, can_apply
-from outreach.timeline import advance, record
+from outreach.timeline import advance, note_message
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
 # Temporary failures are retried with back-off for this long, then shown as failed.
@@ -367,16 +367,7 @@ def _record_failure(
 
 
 def _note(session: Session, message: Message, kind: str, detail: str, now: datetime) -> None:
-    record(
-        session,
-        user_id=message.user_id,
-        kind=kind,
-        detail=detail,
-        now=now,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
+    note_message(session, message, kind, detail, now)
 
 
 def due_for_sending(session: Session, now: datetime) -> list[int]:

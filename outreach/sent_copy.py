@@ -28,7 +28,7 @@ from outreach.errors import MailboxError
 from outreach.mail import SentFolder, ServerLogin
 from outreach.models import Contact, Mailbox, Message, MessageStatus, User
 from outreach.sending import outgoing_email, record_sent
-from outreach.timeline import record
+from outreach.timeline import note_message
 
 # Providers file their copy a moment after accepting the message; look after this.
 SETTLE_DELAY = timedelta(seconds=20)
@@ -138,13 +138,4 @@ def _remember(
 
 
 def _note(session: Session, message: Message, detail: str, now: datetime) -> None:
-    record(
-        session,
-        user_id=message.user_id,
-        kind="sent_copy",
-        detail=detail,
-        now=now,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
+    note_message(session, message, "sent_copy", detail, now)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from outreach.models import Event, Outreach
+from outreach.models import Event, Message, Outreach
 from outreach.states import OutreachState, Trigger, apply
 
 
@@ -32,6 +32,22 @@ def record(
     )
     session.add(event)
     return event
+
+
+def note_message(
+    session: Session, message: Message, kind: str, detail: str, now: datetime
+) -> Event:
+    """Record an event about one message on its contact's timeline."""
+    return record(
+        session,
+        user_id=message.user_id,
+        kind=kind,
+        detail=detail,
+        now=now,
+        contact_id=message.contact_id,
+        outreach_id=message.outreach_id,
+        message_id=message.id,
+    )
 
 
 def advance(

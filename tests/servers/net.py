@@ -141,6 +141,17 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Every living descendant of `pid`, children first."""
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        children = [child for parent in frontier for child in _children_of(parent)]
+        found.extend(children)
+        frontier = children
+    return found
+
+
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL a process and every descendant, wherever their process group, and reap them.
 
@@ -148,20 +159,15 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     worker's group alone would leave the horse running the job.
     """
     subreaper = _ensure_subreaper()
-    descendants: list[int] = []
-    frontier = [proc.pid]
-    while frontier:
-        children = [child for pid in frontier for child in _children_of(pid)]
-        descendants.extend(children)
-        frontier = children
-    for pid in [*descendants, proc.pid]:
+    below = descendants(proc.pid)
+    for pid in [*below, proc.pid]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     proc.wait()
     if subreaper:
-        for pid in descendants:
+        for pid in below:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
