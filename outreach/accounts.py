@@ -168,6 +168,20 @@ def connect_mailbox(
     return mailbox
 
 
+def change_mailbox_password(
+    session: Session, user: User, box: SecretBox, mailbox_id: int, password: str
+) -> Mailbox:
+    """Store a new (app) password for a mailbox, encrypted; a connection test comes next.
+
+    :raise NotFound: when the mailbox is not the user's.
+    """
+    mailbox = get_mailbox(session, user, mailbox_id)
+    if not password:
+        raise ValidationError("the new password (or app password) is missing")
+    mailbox.secret_encrypted = box.encrypt(password)
+    return mailbox
+
+
 def list_mailboxes(session: Session, user: User) -> list[Mailbox]:
     return list(session.scalars(select(Mailbox).where(Mailbox.user_id == user.id)))
 

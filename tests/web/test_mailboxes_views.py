@@ -283,3 +283,50 @@ def test_an_unknown_domain_leaves_the_settings_to_the_user(signed_in: Browser) -
 
     assert 'id="preset-advice"' not in page
     assert 'value="imap.gmail.com"' not in page
+
+
+def test_changing_the_password_stores_it_encrypted_and_tests_at_once(
+    signed_in: Browser, user: User, session: Session, secret_box: SecretBox
+) -> None:
+    closed = free_port()
+    mailbox = make_mailbox(
+        session,
+        user,
+        secret_box,
+        imap_port=closed,
+        imap_tls=TlsMode.NONE,
+        smtp_port=closed,
+        smtp_tls=TlsMode.NONE,
+    )
+    session.commit()
+
+    response = signed_in.post(
+        f"/mailbox/{mailbox.id}/password",
+        {"password": "new-app-pass"},
+        page="/mailbox",
+        follow_redirects=True,
+    )
+
+    page = response.get_data(as_text=True)
+    assert "The new password for" in page
+    assert '<p class="flash flash-error" role="alert">IMAP:' in page  # the test ran
+    assert "new-app-pass" not in page
+    session.expire_all()
+    stored = session.get(Mailbox, mailbox.id)
+    assert stored is not None and "new-app-pass" not in stored.secret_encrypted
+    assert secret_box.decrypt(stored.secret_encrypted) == "new-app-pass"
+
+
+def test_another_users_mailbox_password_cannot_be_changed(
+    signed_in: Browser, session: Session, secret_box: SecretBox
+) -> None:
+    theirs = make_mailbox(session, make_user(session), secret_box)
+    session.commit()
+    before = theirs.secret_encrypted
+
+    response = signed_in.post(f"/mailbox/{theirs.id}/password", {"password": "x"}, page="/mailbox")
+    without_token = signed_in.client.post(f"/mailbox/{theirs.id}/password", data={"password": "x"})
+
+    assert (response.status_code, without_token.status_code) == (404, 400)
+    session.refresh(theirs)
+    assert theirs.secret_encrypted == before

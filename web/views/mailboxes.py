@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from outreach.accounts import (
     MailboxSettings,
+    change_mailbox_password,
     connect_mailbox,
     get_mailbox,
     list_mailboxes,
@@ -165,6 +166,29 @@ def test(mailbox_id: int) -> ResponseReturnValue:
         for problem in report.problems:
             flash(sentence(problem), "error")
     return redirect(url_for("mailboxes.index"))
+
+
+@bp.post("/mailbox/<int:mailbox_id>/password")
+def password(mailbox_id: int) -> ResponseReturnValue:
+    """Replace the stored password, then test the connection at once.
+
+    :raise 404: when the mailbox is not the user's.
+    """
+    session = get_session()
+    try:
+        mailbox = change_mailbox_password(
+            session,
+            current_user(),
+            services().secret_box,
+            mailbox_id,
+            request.form.get("password", ""),
+        )
+    except ValidationError as error:
+        flash(sentence(error), "error")
+        return redirect(url_for("mailboxes.index"))
+    session.commit()
+    flash(f"The new password for {mailbox.email_address} is stored.", "success")
+    return test(mailbox_id)
 
 
 @bp.post("/mailbox/<int:mailbox_id>/pace")
