@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,7 +11,9 @@ from sqlalchemy.orm import Session
 from outreach.accounts import MailboxSettings, connect_mailbox, create_user
 from outreach.contacts import ContactInput, add_contact
 from outreach.crypto import SecretBox
-from outreach.models import Contact, Mailbox, TlsMode, User
+from outreach.drafts import approve
+from outreach.models import Contact, Mailbox, Message, TlsMode, User
+from outreach.targets import create_target, fill_pipeline
 
 _sequence = itertools.count(1)
 
@@ -59,3 +62,21 @@ def make_contact(session: Session, user: User, **overrides: Any) -> Contact:
     }
     values.update(overrides)
     return add_contact(session, user, ContactInput(**values))
+
+
+def make_approved_requests(
+    session: Session, user: User, now: datetime, count: int = 1, **contact: Any
+) -> list[Message]:
+    """`count` new contacts on one new target, each with an approved request, committed.
+
+    `contact` overrides apply to every new contact (give an email only with count=1).
+    """
+    people = [make_contact(session, user, **contact) for _ in range(count)]
+    target = create_target(
+        session, user, f"Target {people[0].id}", [p.id for p in people], max_in_flight=count
+    )
+    drafted = fill_pipeline(session, user, target, now)
+    for draft in drafted:
+        approve(session, user, draft.id, now)
+    session.commit()
+    return drafted

@@ -7,30 +7,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, targets
+from outreach import drafts
 from outreach.crypto import SecretBox
 from outreach.mail.smtp import SmtpSender
 from outreach.models import Message, MessageStatus, Outreach
 from outreach.sending import DeliveryResult, Outcome, deliver, due_for_sending
 from tests.conftest import World
-from tests.factories import make_contact
+from tests.factories import make_approved_requests
 from tests.servers.smtpd import RecordingSMTPServer
 
 
 def approved_requests(session: Session, world: World, now: datetime, count: int) -> list[Message]:
-    people = [make_contact(session, world.user) for _ in range(count)]
-    target = targets.create_target(
-        session,
-        world.user,
-        f"Publishing {people[0].id}",
-        [p.id for p in people],
-        max_in_flight=count,
-    )
-    drafted = targets.fill_pipeline(session, world.user, target, now)
-    for draft in drafted:
-        drafts.approve(session, world.user, draft.id, now)
-    session.commit()
-    return drafted
+    return make_approved_requests(session, world.user, now, count)
 
 
 def test_two_workers_at_once_send_one_message_and_respect_the_gap(

@@ -33,16 +33,12 @@ from outreach.sending import (
 )
 from outreach.states import OutreachState
 from tests.conftest import World
-from tests.factories import make_contact
+from tests.factories import make_approved_requests, make_contact
 from tests.servers.smtpd import RecordingSMTPServer
 
 
 def approved_request(session: Session, world: World, now: datetime, **contact: str) -> Message:
-    person = make_contact(session, world.user, **contact)
-    target = targets.create_target(session, world.user, f"Science policy {person.id}", [person.id])
-    (draft,) = targets.fill_pipeline(session, world.user, target, now)
-    drafts.approve(session, world.user, draft.id, now)
-    session.commit()
+    (draft,) = make_approved_requests(session, world.user, now, **contact)
     return draft
 
 

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, targets
 from outreach.compose import build_message, wire_bytes
 from outreach.crypto import SecretBox
 from outreach.mail.imap import ImapSentFolder
@@ -15,7 +14,7 @@ from outreach.models import Contact, Mailbox, Message, MessageStatus
 from outreach.sending import Outcome, deliver, outgoing_email
 from outreach.sent_copy import candidates, reconcile
 from tests.conftest import World
-from tests.factories import make_contact
+from tests.factories import make_approved_requests
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtpd import RecordingSMTPServer
 
@@ -28,11 +27,7 @@ def sent_message(
     now: datetime,
     outcome: Outcome = Outcome.SENT,
 ) -> Message:
-    person = make_contact(session, world.user)
-    target = targets.create_target(session, world.user, f"Libraries {person.id}", [person.id])
-    (draft,) = targets.fill_pipeline(session, world.user, target, now)
-    drafts.approve(session, world.user, draft.id, now)
-    session.commit()
+    (draft,) = make_approved_requests(session, world.user, now)
     result = deliver(factory, draft.id, SmtpSender(world.context), box, lambda: now)
     assert result.outcome is outcome, result
     session.expire_all()

@@ -10,11 +10,10 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy.orm import Session
 
-from outreach import drafts, targets
 from outreach.config import Settings
 from outreach.models import Message, MessageStatus
 from tests.conftest import World
-from tests.factories import make_contact
+from tests.factories import make_approved_requests
 from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
 from tests.servers.tls import TlsFiles
@@ -51,11 +50,7 @@ def job_environment(
 
 
 def approved(session: Session, world: World, now: datetime) -> Message:
-    person = make_contact(session, world.user)
-    target = targets.create_target(session, world.user, "Museums", [person.id])
-    (draft,) = targets.fill_pipeline(session, world.user, target, now)
-    drafts.approve(session, world.user, draft.id, now)
-    session.commit()
+    (draft,) = make_approved_requests(session, world.user, now)
     return draft
 
 
