@@ -53,7 +53,7 @@ from outreach.models import (
     Target,
     User,
 )
-from outreach.states import OutreachState, Trigger, can_apply
+from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
 from outreach.timeline import advance, note_message
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
@@ -88,6 +88,10 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=base + random.uniform(0, base / 5))
 
 
+# Once a person answered, bounced or was taken off the list, no request or follow-up goes.
+_NO_MORE_REQUESTS = ANSWERED | {OutreachState.BOUNCED, OutreachState.STOPPED}
+
+
 def _why_not_send(message: Message, contact: Contact | None, outreach: Outreach | None) -> str:
     if contact is None:
         return "the contact was deleted"
@@ -100,16 +104,7 @@ def _why_not_send(message: Message, contact: Contact | None, outreach: Outreach 
     if (
         outreach is not None
         and message.kind in {MessageKind.REQUEST, MessageKind.FOLLOW_UP}
-        and outreach.state
-        in {
-            OutreachState.REPLIED,
-            OutreachState.BOUNCED,
-            OutreachState.DECLINED,
-            OutreachState.MEETING_SET,
-            OutreachState.MET,
-            OutreachState.THANKED,
-            OutreachState.STOPPED,
-        }
+        and outreach.state in _NO_MORE_REQUESTS
     ):
         return f"the outreach to {contact.name} is already '{outreach.state.value}'"
     return ""

@@ -233,11 +233,15 @@ def _take_in(
             sent_ids,
             by_address if kind is InboundKind.REPLY else {},
         )
+    raw: bytes | None = None
     if match is None and kind is InboundKind.BOUNCE:
-        match = _match_bounce(source, folder, fetched.uid, sent_ids)
+        # A bounce quotes our message: look for one of our Message-IDs inside it.
+        raw = source.fetch_body(folder, fetched.uid)
+        match = _match_bounce(raw, sent_ids)
     if match is None:
         return False
-    raw = source.fetch_body(folder, fetched.uid)
+    if raw is None:
+        raw = source.fetch_body(folder, fetched.uid)
     stored = _store(
         session,
         mailbox,
@@ -273,11 +277,8 @@ def _remember_provider_id(session: Session, user_id: int, ours: str, theirs: str
         message.provider_message_id = theirs
 
 
-def _match_bounce(
-    source: MailSource, folder: str, uid: int, sent_ids: dict[str, ThreadRef]
-) -> Match | None:
-    """A bounce quotes our message; look for one of our Message-IDs inside it."""
-    raw = source.fetch_body(folder, uid)
+def _match_bounce(raw: bytes, sent_ids: dict[str, ThreadRef]) -> Match | None:
+    """The outreach whose Message-ID a bounce quotes, if any."""
     for candidate in message_ids_in(raw.decode("utf-8", errors="replace")):
         ref = sent_ids.get(candidate)
         if ref is not None:

@@ -92,15 +92,16 @@ def _child_setup() -> None:
 
 
 @dataclass(frozen=True)
-class _ProcInfo:
+class ProcInfo:
     pid: int
     ppid: int
     pgid: int
     state: str
 
 
-def _processes() -> list[_ProcInfo]:
-    found: list[_ProcInfo] = []
+def process_table() -> list[ProcInfo]:
+    """Every process on the machine, read from /proc (pid, parent, group, state)."""
+    found: list[ProcInfo] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -111,20 +112,20 @@ def _processes() -> list[_ProcInfo]:
         # After the ")" that closes the command name: state, ppid, pgrp, ...
         fields = stat.rpartition(")")[2].split()
         if len(fields) > 2:
-            found.append(_ProcInfo(int(entry.name), int(fields[1]), int(fields[2]), fields[0]))
+            found.append(ProcInfo(int(entry.name), int(fields[1]), int(fields[2]), fields[0]))
     return found
 
 
 def group_members(pgid: int) -> list[int]:
     """PIDs (zombies included) in process group `pgid`."""
-    return [info.pid for info in _processes() if info.pgid == pgid]
+    return [info.pid for info in process_table() if info.pgid == pgid]
 
 
 def _reap_adopted(groups: set[int], leaders: set[int]) -> int:
     """Reap zombies re-parented to us from our children's groups; returns how many remain."""
     me = os.getpid()
     remaining = 0
-    for info in _processes():
+    for info in process_table():
         if info.pgid not in groups or info.pid in leaders:
             continue
         if info.ppid == me and info.state == "Z":

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from workers.processes import group_members, process_table
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -89,20 +91,8 @@ def _ensure_subreaper() -> bool:
 
 
 def _process_group(pgid: int) -> list[int]:
-    """PIDs (zombies included) whose process group is pgid, read from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the ")" closing the command name: state, ppid, pgrp, ...
-        fields = stat.rpartition(")")[2].split()
-        if len(fields) > 2 and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+    """PIDs (zombies included) whose process group is pgid."""
+    return group_members(pgid)
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
@@ -128,17 +118,7 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _children_of(pid: int) -> list[int]:
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    return [info.pid for info in process_table() if info.ppid == pid]
 
 
 def descendants(pid: int) -> list[int]:

@@ -174,21 +174,34 @@ def index() -> ResponseReturnValue:
     )
 
 
+def _resolve(message_id: int, delivered: bool) -> Message | None:
+    """Record the user's answer for an unknown message; None (and a flash) when refused.
+
+    :raise NotFound: when the message is not the user's.
+    """
+    session = get_session()
+    try:
+        message = resolve_unknown(session, current_user(), message_id, delivered, now())
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return None
+    session.commit()
+    return message
+
+
 @bp.post("/outbox/<int:message_id>/delivered")
 def mark_delivered(message_id: int) -> ResponseReturnValue:
     """The user found the message in their Sent folder: record it as sent.
 
     :raise 404: when the message is not the user's.
     """
-    session = get_session()
-    try:
-        message = resolve_unknown(session, current_user(), message_id, True, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
-        return redirect(url_for("outbox.index"))
-    session.commit()
-    flash(f"Recorded as delivered to {message.to_address}. Nothing more will be sent.", "success")
+    message = _resolve(message_id, delivered=True)
+    if message is not None:
+        flash(
+            f"Recorded as delivered to {message.to_address}. Nothing more will be sent.",
+            "success",
+        )
     return redirect(url_for("outbox.index"))
 
 
@@ -198,16 +211,10 @@ def send_again(message_id: int) -> ResponseReturnValue:
 
     :raise 404: when the message is not the user's.
     """
-    session = get_session()
-    try:
-        message = resolve_unknown(session, current_user(), message_id, False, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
-        return redirect(url_for("outbox.index"))
-    session.commit()
-    if queue_for_sending([message]):
-        flash(f"The message to {message.to_address} will be sent again.", "success")
-    else:
-        flash(SEND_AGAIN_QUEUE_DOWN, "warning")
+    message = _resolve(message_id, delivered=False)
+    if message is not None:
+        if queue_for_sending([message]):
+            flash(f"The message to {message.to_address} will be sent again.", "success")
+        else:
+            flash(SEND_AGAIN_QUEUE_DOWN, "warning")
     return redirect(url_for("outbox.index"))
