@@ -70,7 +70,8 @@ def advance(
         session,
         user_id=outreach.user_id,
         kind=f"state:{after.value}",
-        detail=detail or f"{before.value} → {after.value} ({trigger.value})",
+        # Words for a person, not the state machine's identifiers.
+        detail=detail or f"now {after.value.replace('_', ' ')} ({trigger.value.replace('_', ' ')})",
         now=now,
         contact_id=outreach.contact_id,
         outreach_id=outreach.id,
