@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import accounts, board, contacts, drafts, targets
+from outreach import accounts, board, clock, contacts, drafts, targets
 from outreach.classify import Classification, MessageClass, classify_message
 from outreach.config import Settings
 from outreach.crypto import SecretBox
@@ -58,7 +58,7 @@ SMTP_PORTS = {TlsMode.SSL: 465, TlsMode.STARTTLS: 587, TlsMode.NONE: 25}
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def iso(value: datetime | None) -> str | None:

@@ -260,3 +260,27 @@ def discard(session: Session, user: User, message_id: int, now: datetime) -> Mes
     else:
         note_message(session, message, "discarded", "draft discarded", now)
     return message
+
+
+def auto_approved_kinds(user: User) -> frozenset[MessageKind]:
+    """The kinds of draft the user chose to send without reviewing each one."""
+    known = {kind.value for kind in MessageKind}
+    return frozenset(MessageKind(word) for word in user.auto_approve.split() if word in known)
+
+
+def maybe_auto_approve(session: Session, user: User, draft: Message, now: datetime) -> bool:
+    """Approve `draft` at once when the user switched on auto-approval for its kind.
+
+    A draft that cannot be approved (a template problem, no mailbox, a
+    do-not-contact address) stays a draft for the user to see: nothing is lost.
+    """
+    if draft.kind not in auto_approved_kinds(user) or draft.status is not MessageStatus.DRAFT:
+        return False
+    try:
+        approve(session, user, draft.id, now)
+    except ValidationError as problem:
+        note_message(
+            session, draft, "auto_approval_skipped", f"left for you to review: {problem}", now
+        )
+        return False
+    return True

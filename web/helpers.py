@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from outreach import clock
 from outreach.models import Mailbox
 from outreach.pace import zone
 
 
 def now() -> datetime:
     """The one clock of the dashboard: an aware UTC datetime for the use cases."""
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def sentence(error: Exception | str) -> str:

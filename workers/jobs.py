@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import ssl
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach import clock
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @cache

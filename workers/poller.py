@@ -21,12 +21,12 @@ import socket
 import ssl
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import leases
+from outreach import clock, leases
 from outreach.accounts import imap_login
 from outreach.config import Settings
 from outreach.crypto import SecretBox
@@ -40,7 +40,7 @@ log = logging.getLogger("outreach.poller")
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def run(settings: Settings, once: bool = False) -> None:

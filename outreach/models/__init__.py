@@ -1,8 +1,16 @@
 """The database model, one module per aggregate."""
 
-from outreach.models.accounts import Mailbox, MailboxStatus, MailboxSyncState, TlsMode, User
+from outreach.models.accounts import (
+    AuthMethod,
+    Mailbox,
+    MailboxStatus,
+    MailboxSyncState,
+    TlsMode,
+    User,
+)
 from outreach.models.base import Base, utcnow
 from outreach.models.contacts import Contact, Target, TargetEntry
+from outreach.models.meetings import Meeting, MeetingStatus
 from outreach.models.messages import (
     Direction,
     Event,
@@ -15,6 +23,7 @@ from outreach.models.messages import (
 from outreach.models.outreach import Outreach
 
 __all__ = [
+    "AuthMethod",
     "Base",
     "Contact",
     "Direction",
@@ -22,6 +31,8 @@ __all__ = [
     "Mailbox",
     "MailboxStatus",
     "MailboxSyncState",
+    "Meeting",
+    "MeetingStatus",
     "Message",
     "MessageKind",
     "MessageStatus",

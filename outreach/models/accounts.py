@@ -23,6 +23,12 @@ class User(Base):
     signature: Mapped[str] = mapped_column(Text, default="")
     # IANA name; sending windows and "today" for the daily cap are in this zone.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Days that are not business days for the cycle's clocks: ISO dates, one per line.
+    holidays: Mapped[str] = mapped_column(Text, default="")
+    # Kinds of draft (MessageKind values, space-separated) approved without asking.
+    auto_approve: Mapped[str] = mapped_column(String(200), default="")
+    # The user's own goal: new conversations (meetings) per month.
+    monthly_goal: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -37,6 +43,15 @@ class TlsMode(StrEnum):
 class MailboxStatus(StrEnum):
     OK = "ok"
     NEEDS_ATTENTION = "needs_attention"
+    # The OAuth2 grant was revoked or expired: only signing in again fixes it.
+    NEEDS_SIGN_IN = "needs_sign_in"
+
+
+class AuthMethod(StrEnum):
+    """How we log in to the mailbox's IMAP and SMTP servers."""
+
+    PASSWORD = "password"  # an app password (or the account password), stored encrypted
+    OAUTH2 = "oauth2"  # XOAUTH2 with an access token from the provider's refresh token
 
 
 class Mailbox(Base):
@@ -58,6 +73,17 @@ class Mailbox(Base):
     username: Mapped[str] = mapped_column(String(320))
     # A Fernet token; the key lives outside the database (see outreach.crypto).
     secret_encrypted: Mapped[str] = mapped_column(Text)
+    auth_method: Mapped[AuthMethod] = mapped_column(
+        enum_column(AuthMethod), default=AuthMethod.PASSWORD
+    )
+    # OAuth2 only: which provider ("google", "microsoft"), the refresh token and the
+    # current access token (both Fernet tokens, like the password) and its expiry.
+    oauth_provider: Mapped[str | None] = mapped_column(String(32))
+    oauth_refresh_encrypted: Mapped[str | None] = mapped_column(Text)
+    oauth_access_encrypted: Mapped[str | None] = mapped_column(Text)
+    oauth_access_expires_at: Mapped[datetime | None]
+    # One process refreshes at a time: it holds this lease while it talks to the provider.
+    oauth_refresh_lock_until: Mapped[datetime | None]
     sent_folder: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[MailboxStatus] = mapped_column(
         enum_column(MailboxStatus), default=MailboxStatus.OK

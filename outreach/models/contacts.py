@@ -45,8 +45,13 @@ class Target(Base):
     name: Mapped[str] = mapped_column(String(200))
     # How many requests may be out at once (the etiquette says one).
     max_in_flight: Mapped[int] = mapped_column(default=1)
-    wait_business_days: Mapped[int] = mapped_column(default=7)
+    # Business days to wait after the request before the follow-up (or giving up).
+    wait_business_days: Mapped[int] = mapped_column(default=5)
     send_follow_up: Mapped[bool] = mapped_column(default=True)
+    # Business days to wait after the follow-up before marking "no reply".
+    give_up_business_days: Mapped[int] = mapped_column(default=5)
+    # Whether two people at one organisation may have requests out at once.
+    allow_same_organisation: Mapped[bool] = mapped_column(default=False)
     paused: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

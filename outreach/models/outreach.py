@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -29,6 +29,10 @@ class Outreach(Base):
     # The user wrote to the contact from another mail client: they are handling
     # this conversation themselves, so no automated follow-up goes out.
     handled_by_user: Mapped[bool] = mapped_column(default=False)
+    # An automatic reply said the contact is away until this day: the clock waits.
+    away_until: Mapped[date | None]
+    # When to draft a short keep-in-touch update after the thank-you.
+    keep_in_touch_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship()
