@@ -56,6 +56,9 @@ from outreach.models import (
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
 from outreach.timeline import advance, note_message
 
+# The keep-in-touch reminder's default distance after the thank-you.
+KEEP_IN_TOUCH_AFTER = timedelta(days=91)
+
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
 # Temporary failures are retried with back-off for this long, then shown as failed.
 GIVE_UP_AFTER = timedelta(hours=24)
@@ -284,8 +287,13 @@ def record_sent(session: Session, message_id: int, now: datetime, how: str = "")
     trigger = {
         MessageKind.REQUEST: Trigger.REQUEST_SENT,
         MessageKind.FOLLOW_UP: Trigger.FOLLOW_UP_SENT,
+        MessageKind.THANK_YOU: Trigger.THANK_YOU_SENT,
     }.get(message.kind)
-    if trigger is not None and can_apply(outreach.state, trigger):
+    if trigger is Trigger.THANK_YOU_SENT and can_apply(outreach.state, trigger):
+        advance(session, outreach, trigger, now, message_id=message.id)
+        # A short update months later keeps the connection alive.
+        outreach.keep_in_touch_at = now + KEEP_IN_TOUCH_AFTER
+    elif trigger is not None and can_apply(outreach.state, trigger):
         advance(session, outreach, trigger, now, message_id=message.id)
         target = session.get(Target, outreach.target_id)
         wait = target.wait_business_days if target else 7

@@ -48,6 +48,7 @@ class Trigger(StrEnum):
     WAIT_EXPIRED = "wait_expired"
     MEETING_SET = "meeting_set"
     MEETING_HELD = "meeting_held"
+    MEETING_CANCELLED = "meeting_cancelled"
     THANK_YOU_SENT = "thank_you_sent"
     STOPPED_BY_USER = "stopped_by_user"
 
@@ -75,6 +76,8 @@ TRANSITIONS: dict[tuple[OutreachState, Trigger], OutreachState] = {
     (S.REPLIED, T.DECLINE_RECEIVED): S.DECLINED,
     (S.REPLIED, T.MEETING_SET): S.MEETING_SET,
     (S.MEETING_SET, T.MEETING_HELD): S.MET,
+    # Called off: back to a conversation in progress, ready for a new date.
+    (S.MEETING_SET, T.MEETING_CANCELLED): S.REPLIED,
     (S.MET, T.THANK_YOU_SENT): S.THANKED,
 }
 for _state in (S.PLANNED, S.DRAFTED, S.WAITING, S.FOLLOWED_UP, S.NO_REPLY):
