@@ -3,6 +3,10 @@
 Rules, strongest first; the rule that matched is recorded and shown to the user:
 1. `thread`: In-Reply-To or References names a Message-ID we sent.
 2. `sender`: the From address is a contact with an outreach in progress.
+3. `domain`: the From address shares its domain with such a contact (a colleague
+   answering for them, a personal address at the same organisation). Only a
+   *possible* reply: recorded for the user to confirm or dismiss, it moves nothing
+   until confirmed. Never for public mail domains, where it would mean nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +43,67 @@ def address_of(header_value: str | None) -> str:
     return ""
 
 
+# Domains shared by millions of unrelated people: a same-domain sender there is a stranger.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "aol.com",
+        "fastmail.com",
+        "gmail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "googlemail.com",
+        "hey.com",
+        "hotmail.co.uk",
+        "hotmail.com",
+        "hotmail.fr",
+        "icloud.com",
+        "live.com",
+        "mac.com",
+        "mail.com",
+        "mail.ru",
+        "me.com",
+        "msn.com",
+        "outlook.com",
+        "outlook.fr",
+        "proton.me",
+        "protonmail.com",
+        "qq.com",
+        "web.de",
+        "yahoo.co.uk",
+        "yahoo.com",
+        "yahoo.fr",
+        "yandex.ru",
+        "zoho.com",
+    }
+)
+
+# The rule name of a same-domain match, and what it becomes once the user decides.
+POSSIBLE_REPLY = "domain"
+CONFIRMED_POSSIBLE_REPLY = "domain, confirmed by you"
+DISMISSED_POSSIBLE_REPLY = "domain, dismissed by you"
+
+
+def domain_of(address: str) -> str:
+    """The lower-cased domain of an address ('' when there is none)."""
+    _local, at, domain = address.rpartition("@")
+    return domain.strip().lower().rstrip(".") if at else ""
+
+
+def by_domain(open_by_address: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """The open outreaches keyed by their contact's domain, public mail domains left out.
+
+    `open_by_address` is ordered oldest change first (as the poller builds it), so
+    when two contacts share a domain the most recently active one is named.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for address, ids in open_by_address.items():
+        domain = domain_of(address)
+        if domain and domain not in PUBLIC_MAIL_DOMAINS:
+            found[domain] = ids
+    return found
+
+
 @dataclass(frozen=True)
 class ThreadRef:
     """One of our sent messages that a reply may point to."""
@@ -60,11 +125,13 @@ def match_reply(
     from_header: str | None,
     sent_ids: Mapping[str, ThreadRef],
     open_outreaches_by_address: Mapping[str, tuple[int, int]],
+    open_outreaches_by_domain: Mapping[str, tuple[int, int]] | None = None,
 ) -> Match | None:
     """Return which outreach the message belongs to, or None.
 
     `sent_ids` maps our normalised Message-IDs to what they were about;
-    `open_outreaches_by_address` maps a contact's address to (contact_id, outreach_id).
+    `open_outreaches_by_address` maps a contact's address to (contact_id, outreach_id);
+    `open_outreaches_by_domain` (see `by_domain`) the same by domain, for rule 3.
     """
     # In-Reply-To first, then References from newest to oldest.
     candidates = message_ids_in(in_reply_to) + list(reversed(message_ids_in(references)))
@@ -76,4 +143,8 @@ def match_reply(
     if sender and sender in open_outreaches_by_address:
         contact_id, outreach_id = open_outreaches_by_address[sender]
         return Match("sender", contact_id, outreach_id)
+    domain = domain_of(sender)
+    if domain and open_outreaches_by_domain and domain in open_outreaches_by_domain:
+        contact_id, outreach_id = open_outreaches_by_domain[domain]
+        return Match(POSSIBLE_REPLY, contact_id, outreach_id)
     return None

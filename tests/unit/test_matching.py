@@ -1,4 +1,11 @@
-from outreach.matching import ThreadRef, address_of, match_reply, message_ids_in
+from outreach.matching import (
+    ThreadRef,
+    address_of,
+    by_domain,
+    domain_of,
+    match_reply,
+    message_ids_in,
+)
 
 SENT = {"<a1@uni.example>": ThreadRef(outreach_id=10, contact_id=1)}
 OPEN = {"alex@org.example": (1, 10), "bo@org.example": (2, 20)}
@@ -32,3 +39,36 @@ def test_helpers() -> None:
     assert message_ids_in("<a@b> junk <C@D>") == ["<a@b>", "<c@d>"]
     assert address_of('"Lee, Alex" <Alex@Org.Example>') == "alex@org.example"
     assert address_of(None) == ""
+
+
+def test_a_colleague_at_the_contacts_domain_is_only_a_possible_reply() -> None:
+    open_by_address = {"alex@org.example": (1, 10)}
+    match = match_reply(
+        None, None, "Assistant <pa@ORG.example>", SENT, open_by_address, by_domain(open_by_address)
+    )
+    assert match is not None and (match.rule, match.outreach_id) == ("domain", 10)
+
+
+def test_the_sender_rule_wins_over_the_domain_rule() -> None:
+    match = match_reply(None, None, "alex@org.example", SENT, OPEN, by_domain(OPEN))
+    assert match is not None and (match.rule, match.contact_id) == ("sender", 1)
+
+
+def test_public_mail_domains_never_make_a_possible_reply() -> None:
+    open_by_address = {"alex.private@gmail.com": (1, 10)}
+    assert by_domain(open_by_address) == {}
+    assert (
+        match_reply(
+            None, None, "stranger@gmail.com", SENT, open_by_address, by_domain(open_by_address)
+        )
+        is None
+    )
+
+
+def test_the_most_recently_active_contact_of_a_shared_domain_is_named() -> None:
+    # Ordered oldest change first, as the poller reads them.
+    assert by_domain({"a@org.example": (1, 10), "b@org.example": (2, 20)}) == {
+        "org.example": (2, 20)
+    }
+    assert domain_of("x@Sub.Org.Example.") == "sub.org.example"
+    assert domain_of("no-at-sign") == ""
