@@ -16,7 +16,16 @@ from sqlalchemy.orm import Session
 from outreach.crypto import SecretBox
 from outreach.errors import NotFound, ValidationError
 from outreach.mail import ServerLogin
-from outreach.models import Mailbox, Message, MessageStatus, TlsMode, User
+from outreach.models import (
+    AuthMethod,
+    Mailbox,
+    MailboxStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    TlsMode,
+    User,
+)
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -92,26 +101,40 @@ def update_profile(
     introduction: str,
     signature: str,
     time_zone: str | None = None,
+    holidays: str | None = None,
+    auto_approve: Iterable[MessageKind] | None = None,
+    monthly_goal: int | None = None,
 ) -> User:
-    """Save the profile; `time_zone` (an IANA name) is left as it is when None.
+    """Save the profile; each optional setting left as None keeps its saved value.
 
-    :raise ValidationError: when the name is empty or the time zone unknown.
+    `holidays` is ISO dates, one per line (see `check_holidays`); `auto_approve`
+    the kinds of draft sent without review; `monthly_goal` conversations a month.
+
+    :raise ValidationError: when the name is empty, the time zone unknown, a
+        holiday line not a date, a kind not a draft, or the goal out of range.
     """
     if not name.strip():
         raise ValidationError("please give your name; it signs your emails")
     zone = None
     if time_zone is not None:
-        zone = time_zone.strip()
-        if zone not in known_time_zones():
-            raise ValidationError(
-                f"'{zone}' is not a time zone we know; choose one from the list, "
-                "such as Europe/London or America/New_York"
-            )
+        zone = check_time_zone(time_zone)
+    days = check_holidays(holidays) if holidays is not None else None
+    kinds = auto_approve_words(auto_approve) if auto_approve is not None else None
+    if monthly_goal is not None and not 1 <= monthly_goal <= MAX_MONTHLY_GOAL:
+        raise ValidationError(
+            f"your monthly goal must be between 1 and {MAX_MONTHLY_GOAL} conversations"
+        )
     user.name = " ".join(name.split())
     user.introduction = introduction.strip()
     user.signature = signature.strip()
     if zone is not None:
         user.time_zone = zone
+    if days is not None:
+        user.holidays = days
+    if kinds is not None:
+        user.auto_approve = kinds
+    if monthly_goal is not None:
+        user.monthly_goal = monthly_goal
     return user
 
 
@@ -275,21 +298,120 @@ def primary_mailbox(session: Session, user: User) -> Mailbox | None:
     )
 
 
+def _secret(mailbox: Mailbox, box: SecretBox) -> str:
+    # An OAuth2 mailbox has no password: its access token is added by outreach.oauth.
+    if mailbox.auth_method is AuthMethod.OAUTH2:
+        return ""
+    return box.decrypt(mailbox.secret_encrypted)
+
+
 def imap_login(mailbox: Mailbox, box: SecretBox) -> ServerLogin:
+    """How to log in to the mailbox's IMAP server.
+
+    For an OAuth2 mailbox this holds no secret yet: `outreach.oauth.AccessTokens`
+    supplies the access token (`login_with`), so that refreshing happens in one place.
+    """
     return ServerLogin(
         host=mailbox.imap_host,
         port=mailbox.imap_port,
         tls=mailbox.imap_tls,
         username=mailbox.username,
-        password=box.decrypt(mailbox.secret_encrypted),
+        password=_secret(mailbox, box),
     )
 
 
 def smtp_login(mailbox: Mailbox, box: SecretBox) -> ServerLogin:
+    """How to log in to the mailbox's SMTP server (see `imap_login` for OAuth2)."""
     return ServerLogin(
         host=mailbox.smtp_host,
         port=mailbox.smtp_port,
         tls=mailbox.smtp_tls,
         username=mailbox.username,
-        password=box.decrypt(mailbox.secret_encrypted),
+        password=_secret(mailbox, box),
     )
+
+
+def uses_oauth(mailbox: Mailbox) -> bool:
+    """Whether the mailbox logs in with an OAuth2 access token rather than a password."""
+    return mailbox.auth_method is AuthMethod.OAUTH2
+
+
+def needs_sign_in(mailbox: Mailbox) -> bool:
+    """Whether only a new sign-in with the provider can make the mailbox work again."""
+    return mailbox.status is MailboxStatus.NEEDS_SIGN_IN
+
+
+# --- the profile's settings (used by update_profile) --------------------------------------
+
+# A month has some twenty business days; a goal beyond this is a typing slip.
+MAX_MONTHLY_GOAL = 30
+
+
+def auto_approvable_kinds() -> tuple[MessageKind, ...]:
+    """The kinds of draft a user may choose to send without review, in the cycle's order."""
+    return (
+        MessageKind.REQUEST,
+        MessageKind.FOLLOW_UP,
+        MessageKind.CONFIRMATION,
+        MessageKind.THANK_YOU,
+        MessageKind.KEEP_IN_TOUCH,
+    )
+
+
+def auto_approve_words(kinds: Iterable[MessageKind]) -> str:
+    """The stored form of User.auto_approve: the kinds' values, space-separated, in order.
+
+    :raise ValidationError: for a kind that is not a draft we write (a reply, a bounce).
+    """
+    chosen = set(kinds)
+    allowed = auto_approvable_kinds()
+    for kind in chosen:
+        if kind not in allowed:
+            raise ValidationError(f"'{kind.value}' is not a kind of draft that can be approved")
+    return " ".join(kind.value for kind in allowed if kind in chosen)
+
+
+def check_time_zone(name: str) -> str:
+    """The IANA name, trimmed.
+
+    :raise ValidationError: when this machine does not know the zone.
+    """
+    zone = name.strip()
+    if zone not in known_time_zones():
+        raise ValidationError(
+            f"'{zone}' is not a time zone we know; choose one from the list, "
+            "such as Europe/London or America/New_York"
+        )
+    return zone
+
+
+def check_holidays(text: str) -> str:
+    """Holidays as stored: the user's lines (comments kept), blank lines dropped.
+
+    Every line that is not a date is named, so all can be fixed at once.
+
+    :raise ValidationError: naming each line that is not a date written as year-month-day.
+    """
+    from outreach.cycle import parse_holidays
+
+    lines = [line.strip() for line in text.splitlines()]
+    bad: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            parse_holidays(line)
+        except ValidationError:
+            bad.append((number, line))
+    if len(bad) == 1:
+        number, line = bad[0]
+        raise ValidationError(
+            f"line {number} of your holidays, '{line}', is not a date written as "
+            "year-month-day, such as 2026-12-25"
+        )
+    if bad:
+        numbers = ", ".join(str(number) for number, _ in bad[:-1]) + f" and {bad[-1][0]}"
+        quoted = ", ".join(f"'{line}'" for _, line in bad)
+        raise ValidationError(
+            f"lines {numbers} of your holidays ({quoted}) are not dates written as "
+            "year-month-day, such as 2026-12-25"
+        )
+    return "\n".join(line for line in lines if line)

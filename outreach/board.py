@@ -9,9 +9,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
-from outreach.cycle import business_days_between
-from outreach.models import Contact, Event, Message, MessageStatus, Outreach, Target, User
+from outreach.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar
+from outreach.models import (
+    Contact,
+    Event,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    Target,
+    User,
+)
 from outreach.states import OutreachState
+from outreach.targets import calendar_of
 
 STATE_LABELS: dict[OutreachState, str] = {
     OutreachState.PLANNED: "on the list",
@@ -40,16 +50,67 @@ class BoardRow:
     state: OutreachState
     label: str
     since: datetime
+    # Where they stand and what happens next, and when ("waiting, day 3 of 5; ...").
     detail: str
+    # When the cycle's next step for them is due (None when nothing is scheduled).
+    next_step_at: datetime | None = None
 
 
-def _detail(outreach: Outreach, target: Target, now: datetime) -> str:
-    if outreach.state in {OutreachState.WAITING, OutreachState.FOLLOWED_UP}:
-        day = business_days_between(outreach.state_changed_at, now)
-        return f"day {min(day, target.wait_business_days)} of {target.wait_business_days}"
-    if outreach.state is OutreachState.DRAFTED:
+def short_date(moment: datetime, calendar: BusinessCalendar, now: datetime) -> str:
+    """'Tue 3 Dec' in the user's time zone; the year only when it is not this year's."""
+    day = calendar.local_date(moment)
+    text = f"{day:%a} {day.day} {day:%b}"
+    return text if day.year == calendar.local_date(now).year else f"{text} {day.year}"
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the board needs to know about an outreach beyond its own row."""
+
+    # The follow-up's status, when one exists and has not gone out or been cancelled.
+    follow_up: MessageStatus | None = None
+
+
+def describe(
+    outreach: Outreach,
+    target: Target,
+    now: datetime,
+    calendar: BusinessCalendar = UTC_CALENDAR,
+    extra: NextStep = NextStep(),
+) -> str:
+    """Where the contact stands and what happens next, and when, in the user's words."""
+    state = outreach.state
+    if state is OutreachState.DRAFTED:
         return "waiting for your approval"
-    return _NEXT_STEP.get(outreach.state, "")
+    if state is OutreachState.PLANNED:
+        return "list paused" if target.paused else _NEXT_STEP[state]
+    if state not in CLOCKED:
+        return _NEXT_STEP.get(state, "")
+    if outreach.handled_by_user:
+        return "you are handling this yourself"
+    if target.paused:
+        return "list paused"
+    today = calendar.local_date(now)
+    if outreach.away_until is not None and outreach.away_until >= today:
+        away = datetime.combine(outreach.away_until, datetime.min.time(), tzinfo=calendar.zone)
+        return f"away until {short_date(away, calendar, now)}; clock paused"
+    at = outreach.next_step_at
+    if state is OutreachState.FOLLOWED_UP:
+        return f"followed up; gives up on {short_date(at, calendar, now)}" if at else "followed up"
+    if extra.follow_up is MessageStatus.DRAFT:
+        return "follow-up waiting for your approval"
+    if extra.follow_up is not None:
+        return "follow-up approved; in the outbox"
+    wait = target.wait_business_days
+    if calendar.local_date(outreach.state_changed_at) == today:
+        where = "waiting, sent today"
+    else:
+        elapsed = calendar.between(outreach.state_changed_at, now)
+        where = f"waiting, day {min(max(elapsed, 1), wait)} of {wait}"
+    if at is None:
+        return where
+    upcoming = "follow-up" if target.send_follow_up else "gives up"
+    return f"{where}; {upcoming} on {short_date(at, calendar, now)}"
 
 
 # What the user might do next, for the states that end the automatic cycle.
@@ -72,8 +133,15 @@ def status_board(
     *,
     target_id: int | None = None,
     state: OutreachState | None = None,
+    contact_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[BoardRow]:
-    """Every outreach of the user, newest change first, optionally filtered."""
+    """The user's outreaches, newest change first, optionally filtered and one page of them.
+
+    `limit` and `offset` page through the rows in the database (one statement
+    whatever the page), so a board of ten thousand names reads only the page shown.
+    """
     query = (
         select(Outreach, Contact, Target)
         .join(Contact, Contact.id == Outreach.contact_id)
@@ -85,6 +153,14 @@ def status_board(
         query = query.where(Outreach.target_id == target_id)
     if state is not None:
         query = query.where(Outreach.state == state)
+    if contact_id is not None:
+        query = query.where(Outreach.contact_id == contact_id)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    calendar = calendar_of(user)
+    follow_ups = _pending_follow_ups(session, user)
     rows: list[BoardRow] = []
     for outreach, contact, target in session.execute(query):
         rows.append(
@@ -98,10 +174,31 @@ def status_board(
                 state=outreach.state,
                 label=STATE_LABELS[outreach.state],
                 since=outreach.state_changed_at,
-                detail=_detail(outreach, target, now),
+                detail=describe(
+                    outreach,
+                    target,
+                    now,
+                    calendar,
+                    NextStep(follow_ups.get(outreach.id)),
+                ),
+                next_step_at=outreach.next_step_at,
             )
         )
     return rows
+
+
+def _pending_follow_ups(session: Session, user: User) -> dict[int, MessageStatus]:
+    """For each outreach with a follow-up not yet sent nor cancelled: its status."""
+    rows = session.execute(
+        select(Message.outreach_id, Message.status).where(
+            Message.user_id == user.id,
+            Message.kind == MessageKind.FOLLOW_UP,
+            Message.status.not_in(
+                (MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.FAILED)
+            ),
+        )
+    )
+    return {outreach_id: status for outreach_id, status in rows if outreach_id}
 
 
 def pending_draft_count(session: Session, user: User) -> int:

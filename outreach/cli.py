@@ -38,12 +38,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach import accounts, board, clock, contacts, drafts, targets
 from outreach.classify import Classification, MessageClass, classify_message
 from outreach.config import Settings
+from outreach.contacts import guess_columns
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
 from outreach.errors import NotFound, OutreachError, ValidationError
 from outreach.keys import generate_key, rotate_secrets
 from outreach.mime import parse_headers
 from outreach.models import Contact, Mailbox, Message, TlsMode, User
+from outreach.vcard import looks_like_vcard
 
 # The Alembic scripts live in the source tree beside the packages (see docs/decisions/0001).
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -448,9 +450,11 @@ def mailbox_test(user_email: str, mailbox_id: int | None) -> None:
     """Log in to IMAP and SMTP and find the Sent folder (default: the first mailbox)."""
     from outreach.connection_check import check_mailbox
     from outreach.mail.tls import client_context
+    from outreach.oauth import AccessTokens
 
     settings = _settings()
-    with _transaction(settings) as session:
+    box = SecretBox(settings.encryption_keys)
+    with _sessions(settings) as factory, session_scope(factory) as session:
         owner = _user(session, user_email)
         if mailbox_id is None:
             chosen = accounts.primary_mailbox(session, owner)
@@ -460,19 +464,83 @@ def mailbox_test(user_email: str, mailbox_id: int | None) -> None:
                 )
         else:
             chosen = accounts.get_mailbox(session, owner, mailbox_id)
-        report = check_mailbox(
-            chosen, SecretBox(settings.encryption_keys), client_context(settings.ca_file)
-        )
+        # An OAuth2 mailbox's token is fetched (or renewed) in its own transactions.
+        tokens = AccessTokens.from_settings(settings, factory, box)
+        report = check_mailbox(chosen, box, client_context(settings.ca_file), tokens, _utcnow())
         address = chosen.email_address
     # The outcome is committed above (status, Sent folder) before we report it.
     click.echo(f"{address}")
     click.echo(f"  IMAP login:  {'ok' if report.imap_ok else 'failed'}")
     click.echo(f"  SMTP login:  {'ok' if report.smtp_ok else 'failed'}")
     click.echo(f"  Sent folder: {report.sent_folder or 'not found'}")
+    if report.sign_in_required:
+        click.echo(f"  {report.problems[-1]}", err=True)
+        _fail(
+            f"the mailbox {address} needs you to sign in again: open the Mailboxes page "
+            "of the dashboard and sign in with your provider; queued messages wait until then"
+        )
     if not report.ok:
         for problem in report.problems:
             click.echo(f"  {problem}", err=True)
         _fail(f"the mailbox {address} does not work yet")
+
+
+_TLS_WORDS = {TlsMode.SSL: "SSL/TLS", TlsMode.STARTTLS: "STARTTLS", TlsMode.NONE: "no TLS"}
+_SOURCE_WORDS = {
+    "preset": "found in our presets",
+    "autoconfig": "published by the domain (autoconfig)",
+    "SRV records": "found in the domain's DNS SRV records",
+    "MX guess": "guessed from the domain's MX records",
+}
+
+
+@mailbox.command("discover")
+@json_option
+@click.option(
+    "--timeout", default=4.0, show_default=True, help="Seconds to wait for each network answer."
+)
+@click.argument("address")
+def mailbox_discover(as_json: bool, timeout: float, address: str) -> None:
+    """Find the IMAP and SMTP settings for ADDRESS: presets, autoconfig, DNS SRV, then MX.
+
+    Needs no settings and no database; nothing is stored.
+    """
+    from outreach.autodiscover import Lookup, discover
+
+    accounts.normalise_email(address)
+    found = discover(address, Lookup(timeout=timeout))
+    if found is None:
+        _fail(
+            f"no settings were found for {address} (tried our presets, autoconfig, DNS SRV and "
+            "MX records); ask your provider for its IMAP and SMTP servers and use "
+            "`outreach mailbox add`"
+        )
+    if as_json:
+        _print_json(
+            {
+                "address": address,
+                "source": found.source.value,
+                "provider": found.provider,
+                "imap_host": found.imap_host,
+                "imap_port": found.imap_port,
+                "imap_tls": found.imap_tls.value,
+                "smtp_host": found.smtp_host,
+                "smtp_port": found.smtp_port,
+                "smtp_tls": found.smtp_tls.value,
+                "username": found.username,
+                "username_style": found.username_style.name.lower(),
+                "advice": found.advice,
+                "oauth_provider": found.oauth_provider,
+            }
+        )
+        return
+    who = f"{found.provider} " if found.provider else ""
+    click.echo(f"{address}: {who}({_SOURCE_WORDS[found.source.value]})")
+    click.echo(f"  IMAP  {found.imap_host}:{found.imap_port}  {_TLS_WORDS[found.imap_tls]}")
+    click.echo(f"  SMTP  {found.smtp_host}:{found.smtp_port}  {_TLS_WORDS[found.smtp_tls]}")
+    click.echo(f"  User name: {found.username} ({found.username_style.value})")
+    if found.advice:
+        click.echo(f"  {found.advice}")
 
 
 # --- encryption keys --------------------------------------------------------------------------
@@ -562,28 +630,83 @@ def contact_json(item: Contact) -> dict[str, object]:
     }
 
 
+def _column_map(table: contacts.CsvTable, pairs: Sequence[str]) -> list[str]:
+    """The columns' fields: guessed from their names, then each COLUMN=FIELD of --map."""
+    names = table.column_names()
+    mapping = guess_columns(table.header) + [""] * (len(names) - len(table.header))
+    for pair in pairs:
+        column, equals, field_name = pair.partition("=")
+        column, field_name = column.strip(), field_name.strip().lower().replace(" ", "_")
+        if not equals:
+            raise ValidationError(f"--map takes COLUMN=FIELD, not '{pair}'")
+        if field_name and field_name not in contacts.IMPORT_FIELDS:
+            choices = ", ".join(contacts.IMPORT_FIELDS)
+            raise ValidationError(f"'{field_name}' is not a field; use one of {choices}")
+        if column.isdigit() and 1 <= int(column) <= len(names):
+            index = int(column) - 1
+        else:
+            wanted = [i for i, name in enumerate(names) if name.lower() == column.lower()]
+            if not wanted:
+                raise ValidationError(
+                    f"the file has no column '{column}'; its columns are {', '.join(names)}"
+                )
+            index = wanted[0]
+        # A field given to one column is taken from any other that guessed it.
+        mapping = ["" if name == field_name else name for name in mapping]
+        mapping[index] = field_name
+    return mapping
+
+
 @contacts_group.command("import")
 @user_option
 @json_option
-@click.argument("file", type=click.File("rb"), metavar="FILE.csv")
-def contacts_import(user_email: str, as_json: bool, file: IO[bytes]) -> None:
-    """Import contacts from a CSV file (a LinkedIn connections export works); '-' is stdin.
+@click.option(
+    "--map",
+    "column_pairs",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="CSV only, repeatable: the field a column fills (COLUMN is its name or number; "
+    "FIELD one of " + ", ".join(contacts.IMPORT_FIELDS) + "; empty to skip the column).",
+)
+@click.argument("file", type=click.File("rb"), metavar="FILE.csv|FILE.vcf")
+def contacts_import(
+    user_email: str, as_json: bool, column_pairs: tuple[str, ...], file: IO[bytes]
+) -> None:
+    """Import contacts from a CSV file (a LinkedIn connections export works) or a vCard
+    file (.vcf, from Apple Contacts, Google Contacts or Outlook); '-' is stdin.
 
     Good rows are kept even when others are refused; exit status 1 if any row was.
+    An address already on your list only gets its empty fields filled in.
     """
     raw = file.read()
+    file_name = str(getattr(file, "name", "-"))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationError(f"{file.name} is not UTF-8 text; save it as UTF-8 CSV") from None
+        raise ValidationError(f"{file_name} is not UTF-8 text; save it as UTF-8") from None
+    is_vcard = file_name.lower().endswith((".vcf", ".vcard")) or looks_like_vcard(text)
+    if is_vcard and column_pairs:
+        raise ValidationError("--map is for CSV files; a vCard names its own fields")
     with _transaction(_settings()) as session:
-        report = contacts.import_csv(session, _user(session, user_email), text)
+        owner = _user(session, user_email)
+        if is_vcard:
+            report = contacts.import_vcard(session, owner, text)
+        else:
+            table = contacts.read_csv(text)
+            mapping = _column_map(table, column_pairs)
+            if "email" not in mapping:
+                raise ValidationError(
+                    f"no column is recognised as the email address (the columns are "
+                    f"{', '.join(table.column_names())}); name it with --map COLUMN=email"
+                )
+            report = contacts.import_csv(session, owner, text, mapping)
+    unit = "card" if is_vcard else "line"
     if as_json:
         _print_json(
             {
                 "created": report.created,
                 "duplicates": report.duplicates,
-                "errors": [{"line": line, "error": error} for line, error in report.errors],
+                "errors": [{unit: item.number, "error": item.problem} for item in report.errors],
             }
         )
     else:
@@ -591,8 +714,12 @@ def contacts_import(user_email: str, as_json: bool, file: IO[bytes]) -> None:
             f"{len(report.created)} created, {len(report.duplicates)} already on your list, "
             f"{len(report.errors)} refused"
         )
-    for line, error in report.errors:
-        click.echo(f"line {line}: {error}", err=True)
+        for address, names in report.filled.items():
+            click.echo(f"{address}: filled in {', '.join(names)}")
+    for item in report.warnings:
+        click.echo(f"note: {item}", err=True)
+    for item in report.errors:
+        click.echo(str(item), err=True)
     if report.errors:
         sys.exit(1)
 
@@ -671,6 +798,27 @@ def target_create(
                 click.echo(f"  it cannot be approved yet: {message.error}", err=True)
         if not drafted:
             click.echo("no request drafted: nobody on the list can be asked now")
+
+
+# --- the cycle --------------------------------------------------------------------------------
+
+
+@outreach.group("cycle")
+def cycle_group() -> None:
+    """The cycle's clock: follow-ups, giving up, next names, meetings."""
+
+
+@cycle_group.command("run")
+def cycle_run() -> None:
+    """Take every step due now, for all users, once (a worker does this every sweep)."""
+    from outreach.scheduler import run_due_steps
+
+    with _transaction(_settings()) as session:
+        lines = run_due_steps(session, _utcnow())
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("nothing was due")
 
 
 # --- drafts -----------------------------------------------------------------------------------
@@ -937,6 +1085,29 @@ def classify_command(files: tuple[Path, ...], as_json: bool, own: tuple[str, ...
         click.echo(line.encode("utf-8", "replace").decode("utf-8"))
     if unreadable:
         sys.exit(1)
+
+
+# --- interviews -------------------------------------------------------------------------------
+
+
+@outreach.group("interviews")
+def interviews_group() -> None:
+    """Records of the informational interviews you held."""
+
+
+@interviews_group.command("export")
+@user_option
+@click.option(
+    "--csv", "as_csv", is_flag=True, default=True, help="CSV on standard output (the default)."
+)
+def interviews_export(user_email: str, as_csv: bool) -> None:
+    """Every interview as CSV: who, role, organisation, date, answers, referrals."""
+    from outreach import meetings
+
+    with _transaction(_settings()) as session:
+        owner = _user(session, user_email)
+        text = meetings.export_csv(meetings.interview_records(session, owner), owner.time_zone)
+    click.echo(text, nl=False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -43,7 +44,53 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "900",
         "Seconds after which a message still 'sending' is taken to belong to a dead worker.",
     ),
+    "OUTREACH_PUBLIC_URL": (
+        "(the address the dashboard is reached at)",
+        "Base URL of the dashboard as the browser sees it, for OAuth2 redirect URLs.",
+    ),
+    "OUTREACH_GOOGLE_CLIENT_ID": ("(none)", "OAuth2 client id: shows 'Sign in with Google'."),
+    "OUTREACH_GOOGLE_CLIENT_SECRET": ("(none)", "OAuth2 client secret of that Google app."),
+    "OUTREACH_MICROSOFT_CLIENT_ID": (
+        "(none)",
+        "Application (client) id: shows 'Sign in with Microsoft'.",
+    ),
+    "OUTREACH_MICROSOFT_CLIENT_SECRET": ("(none)", "Client secret of that Microsoft app."),
+    "OUTREACH_MICROSOFT_TENANT": (
+        "common",
+        "Which Microsoft accounts may sign in: common, organizations, consumers or a tenant id.",
+    ),
+    "OUTREACH_GOOGLE_AUTHORIZE_URL": (
+        "(Google's)",
+        "Overrides of a provider's endpoints and servers (also OUTREACH_MICROSOFT_*): "
+        "_AUTHORIZE_URL, _TOKEN_URL, _REVOKE_URL, _USERINFO_URL, and _IMAP / _SMTP "
+        "as host:port:tls (tls is ssl, starttls or none). Only tests and unusual set-ups "
+        "need them.",
+    ),
 }
+
+# The OAuth2 providers Outreach knows, and the endpoints and servers each uses by default.
+# Microsoft's URLs hold {tenant}, filled in from OUTREACH_MICROSOFT_TENANT.
+OAUTH_DEFAULTS: dict[str, dict[str, str]] = {
+    "google": {
+        "AUTHORIZE_URL": "https://accounts.google.com/o/oauth2/v2/auth",
+        "TOKEN_URL": "https://oauth2.googleapis.com/token",
+        "REVOKE_URL": "https://oauth2.googleapis.com/revoke",
+        "USERINFO_URL": "https://openidconnect.googleapis.com/v1/userinfo",
+        "IMAP": "imap.gmail.com:993:ssl",
+        "SMTP": "smtp.gmail.com:465:ssl",
+    },
+    "microsoft": {
+        "AUTHORIZE_URL": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+        "TOKEN_URL": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        # Microsoft has no revocation endpoint; the address comes from the id_token.
+        "REVOKE_URL": "",
+        "USERINFO_URL": "",
+        "IMAP": "outlook.office365.com:993:ssl",
+        "SMTP": "smtp.office365.com:587:starttls",
+    },
+}
+_TLS_NAMES = ("ssl", "starttls", "none")
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def _parse_bool(name: str, value: str) -> bool:
@@ -77,6 +124,93 @@ def _read_or_create(path: Path, make: str) -> str:
     return make
 
 
+def _parse_url(name: str, value: str) -> str:
+    """An https URL; plain http only for this machine (the tests' authorization server)."""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+        return value
+    raise ConfigurationError(
+        f"{name} must be an https:// address (http:// only for 127.0.0.1), not '{value}'"
+    )
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """Where a provider's IMAP or SMTP server is: host, port and how TLS is used."""
+
+    host: str
+    port: int
+    tls: str  # a TlsMode value: "ssl", "starttls" or "none"
+
+
+def _parse_server(name: str, value: str) -> MailServer:
+    host, _, rest = value.strip().rpartition(":")
+    host, _, port = host.rpartition(":")
+    tls = rest.lower()
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or tls not in _TLS_NAMES:
+        raise ConfigurationError(
+            f"{name} must look like host:port:tls with tls one of ssl, starttls or none, "
+            f"not '{value}'"
+        )
+    return MailServer(host=host, port=int(port), tls=tls)
+
+
+@dataclass(frozen=True)
+class OAuthClientSettings:
+    """One OAuth2 provider's app registration and endpoints, as configured.
+
+    `client_id` is empty when the provider is not set up; outreach.oauth then
+    leaves its sign-in button out.
+    """
+
+    provider: str  # "google" | "microsoft"
+    client_id: str
+    client_secret: str = field(repr=False)
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None
+    userinfo_url: str | None
+    imap: MailServer
+    smtp: MailServer
+
+    @classmethod
+    def from_env(cls, provider: str, env: Mapping[str, str]) -> OAuthClientSettings:
+        prefix = f"OUTREACH_{provider.upper()}_"
+        tenant = env.get("OUTREACH_MICROSOFT_TENANT") or "common"
+        if not all(ch.isalnum() or ch in "-._" for ch in tenant):
+            raise ConfigurationError(
+                f"OUTREACH_MICROSOFT_TENANT must be common, organizations, consumers, a domain "
+                f"or a tenant id, not '{tenant}'"
+            )
+        values: dict[str, str] = {}
+        for key, default in OAUTH_DEFAULTS[provider].items():
+            values[key] = (env.get(prefix + key) or default).replace("{tenant}", tenant).strip()
+        urls = {
+            key: _parse_url(prefix + key, values[key]) if values[key] else None
+            for key in ("AUTHORIZE_URL", "TOKEN_URL", "REVOKE_URL", "USERINFO_URL")
+        }
+        client_id = (env.get(prefix + "CLIENT_ID") or "").strip()
+        client_secret = (env.get(prefix + "CLIENT_SECRET") or "").strip()
+        if client_id and not client_secret:
+            raise ConfigurationError(
+                f"{prefix}CLIENT_ID is set but {prefix}CLIENT_SECRET is not; "
+                "both come from the app registration"
+            )
+        return cls(
+            provider=provider,
+            client_id=client_id,
+            client_secret=client_secret,
+            authorize_url=urls["AUTHORIZE_URL"] or "",
+            token_url=urls["TOKEN_URL"] or "",
+            revoke_url=urls["REVOKE_URL"],
+            userinfo_url=urls["USERINFO_URL"],
+            imap=_parse_server(prefix + "IMAP", values["IMAP"]),
+            smtp=_parse_server(prefix + "SMTP", values["SMTP"]),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the core, the dashboard and the workers need to know."""
@@ -94,6 +228,10 @@ class Settings:
     sweep_interval: float = 30.0
     send_lease: float = 900.0
     poll_lease: float = 45.0
+    # The dashboard's address as browsers reach it (no trailing slash), when configured.
+    public_url: str | None = None
+    # Every known OAuth2 provider, configured or not (see outreach.oauth.configured_providers).
+    oauth_clients: tuple[OAuthClientSettings, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -128,6 +266,15 @@ class Settings:
         if ca_file and not Path(ca_file).is_file():
             raise ConfigurationError(f"OUTREACH_CA_FILE points to '{ca_file}', which is no file")
 
+        public_url = (env.get("OUTREACH_PUBLIC_URL") or "").strip().rstrip("/") or None
+        if public_url is not None:
+            parts = urlsplit(public_url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ConfigurationError(
+                    f"OUTREACH_PUBLIC_URL must be an address like https://outreach.example.org, "
+                    f"not '{public_url}'"
+                )
+
         return cls(
             instance_dir=instance_dir,
             database_url=database_url,
@@ -151,5 +298,9 @@ class Settings:
             ),
             send_lease=_parse_number(
                 "OUTREACH_SEND_LEASE", env.get("OUTREACH_SEND_LEASE") or "900", float
+            ),
+            public_url=public_url,
+            oauth_clients=tuple(
+                OAuthClientSettings.from_env(provider, env) for provider in OAUTH_DEFAULTS
             ),
         )

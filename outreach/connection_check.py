@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from outreach.accounts import imap_login, smtp_login
+from outreach import clock
+from outreach.accounts import imap_login, smtp_login, uses_oauth
 from outreach.crypto import SecretBox
-from outreach.errors import MailboxAuthFailed, MailboxError
+from outreach.errors import MailboxError
+from outreach.mail import ServerLogin
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
 from outreach.models import Mailbox, MailboxStatus
+from outreach.oauth import LABELS, AccessTokens, OAuthError, SignInRequired, sign_in_again
 
 
 @dataclass
@@ -19,35 +23,112 @@ class CheckReport:
     smtp_ok: bool = False
     sent_folder: str | None = None
     problems: list[str] = field(default_factory=list)
+    # OAuth2 only: the provider no longer accepts the sign-in; nothing but a new one helps.
+    sign_in_required: bool = False
 
     @property
     def ok(self) -> bool:
         return self.imap_ok and self.smtp_ok and not self.problems
 
 
-def check_mailbox(mailbox: Mailbox, box: SecretBox, context: ssl.SSLContext) -> CheckReport:
-    """Log in to both servers; record the Sent folder and the outcome on `mailbox`."""
+def check_mailbox(
+    mailbox: Mailbox,
+    box: SecretBox,
+    context: ssl.SSLContext,
+    tokens: AccessTokens | None = None,
+    now: datetime | None = None,
+) -> CheckReport:
+    """Log in to both servers; record the Sent folder and the outcome on `mailbox`.
+
+    An OAuth2 mailbox needs `tokens` (the process's AccessTokens), which fetch
+    or renew its access token; `now` defaults to the shared clock.
+    """
+    if uses_oauth(mailbox):
+        return _check_oauth(mailbox, box, context, tokens, now)
     report = CheckReport()
     try:
-        with ImapSource(imap_login(mailbox, box), context) as source:
-            report.imap_ok = True
-            report.sent_folder = source.find_sent_folder()
-            if report.sent_folder is None:
-                report.problems.append("IMAP: no Sent folder was found")
-    except MailboxAuthFailed as error:
-        report.problems.append(f"IMAP: {error}")
+        _try_imap(report, imap_login(mailbox, box), context)
     except MailboxError as error:
         report.problems.append(f"IMAP: {error}")
+    _try_smtp(report, smtp_login(mailbox, box), context)
+    _record(mailbox, report)
+    return report
+
+
+def _try_imap(report: CheckReport, login: ServerLogin, context: ssl.SSLContext) -> None:
+    """Log in to IMAP (raises MailboxAuthFailed) and look for the Sent folder."""
+    with ImapSource(login, context) as source:
+        report.imap_ok = True
+        report.sent_folder = source.find_sent_folder()
+        if report.sent_folder is None:
+            report.problems.append("IMAP: no Sent folder was found")
+
+
+def _try_smtp(report: CheckReport, login: ServerLogin, context: ssl.SSLContext) -> None:
     try:
-        SmtpSender(context).check_login(smtp_login(mailbox, box))
+        SmtpSender(context).check_login(login)
         report.smtp_ok = True
     except MailboxError as error:
         report.problems.append(f"SMTP: {error}")
+
+
+def _check_oauth(
+    mailbox: Mailbox,
+    box: SecretBox,
+    context: ssl.SSLContext,
+    tokens: AccessTokens | None,
+    now: datetime | None,
+) -> CheckReport:
+    report = CheckReport()
+    if tokens is None:
+        # A wiring mistake, not the mailbox's fault: its status is left as it is.
+        report.problems.append(
+            "this part of Outreach was started without its OAuth2 settings, so it cannot "
+            "test a mailbox that signs in with Google or Microsoft"
+        )
+        return report
+
+    def moment() -> datetime:
+        return now if now is not None else clock.now()
+
+    def imap_attempt(login: ServerLogin) -> None:
+        _try_imap(report, login, context)
+
+    def smtp_attempt(login: ServerLogin) -> None:
+        SmtpSender(context).check_login(login)
+        report.smtp_ok = True
+
+    try:
+        for what, attempt, login in (
+            ("IMAP", imap_attempt, imap_login(mailbox, box)),
+            ("SMTP", smtp_attempt, smtp_login(mailbox, box)),
+        ):
+            try:
+                tokens.login_with(mailbox.id, mailbox.oauth_provider, login, moment, attempt)
+            except SignInRequired:
+                raise
+            except (OAuthError, MailboxError) as error:
+                report.problems.append(f"{what}: {error}")
+    except SignInRequired:
+        label = LABELS.get(mailbox.oauth_provider or "", "The provider")
+        report.sign_in_required = True
+        report.problems.append(sign_in_again(label))
+    _record(mailbox, report)
+    return report
+
+
+def _record(mailbox: Mailbox, report: CheckReport) -> None:
     if report.sent_folder:
         mailbox.sent_folder = report.sent_folder
+    if report.sign_in_required:
+        # The same as outreach.oauth stored in its own transaction; set here too so the
+        # caller's session, committing after us, does not write an older status back.
+        mailbox.status = MailboxStatus.NEEDS_SIGN_IN
+        mailbox.sending_paused = True
+        mailbox.last_error = report.problems[-1]
+        return
     mailbox.status = MailboxStatus.OK if report.ok else MailboxStatus.NEEDS_ATTENTION
     if report.smtp_ok:
         # The server takes our password again: messages held back may go now.
         mailbox.sending_paused = False
     mailbox.last_error = "; ".join(report.problems) or None
-    return report

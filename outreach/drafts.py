@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from outreach import templates
 from outreach.accounts import primary_mailbox
 from outreach.compose import make_message_id, one_line, reply_subject
+from outreach.cycle import MAX_MESSAGES_PER_PERSON
 from outreach.errors import NotFound, TemplateError, ValidationError
 from outreach.models import (
     Contact,
@@ -27,6 +28,7 @@ from outreach.models import (
     User,
 )
 from outreach.states import OutreachState, Trigger
+from outreach.targets import cycle_message_counts
 from outreach.timeline import advance, note_message
 
 
@@ -63,6 +65,7 @@ def draft_request(session: Session, user: User, outreach: Outreach, now: datetim
     it, so the user sees what to fix; such a draft cannot be approved.
     """
     contact = outreach.contact
+    _check_may_write(session, outreach)
     subject_source, body_source = template_for(session, user, MessageKind.REQUEST)
     error: str | None = None
     try:
@@ -125,6 +128,7 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
     )
     if existing is not None:
         raise ValidationError("this contact already has a follow-up; one is the most we send")
+    _check_may_write(session, outreach)
     contact = outreach.contact
     _subject, body_source = template_for(session, user, MessageKind.FOLLOW_UP)
     error: str | None = None
@@ -159,6 +163,61 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
         session, draft, "drafted", "follow-up drafted, in the same thread as the request", now
     )
     return draft
+
+
+def _check_may_write(session: Session, outreach: Outreach) -> None:
+    """The cycle's two hard limits on drafting: do-not-contact, and two messages a person.
+
+    :raise ValidationError: when a new request or follow-up would break one.
+    """
+    contact = outreach.contact
+    if contact.do_not_contact:
+        raise ValidationError(f"{contact.name} is marked do-not-contact")
+    written = cycle_message_counts(session, [outreach.id]).get(outreach.id, 0)
+    if written >= MAX_MESSAGES_PER_PERSON:
+        raise ValidationError(
+            f"{contact.name} has had {written} messages in this cycle; "
+            f"{MAX_MESSAGES_PER_PERSON} is the most we send one person"
+        )
+
+
+# Outbound messages not yet handed to the server: these can still be called off.
+UNSENT = (
+    MessageStatus.DRAFT,
+    MessageStatus.APPROVED,
+    MessageStatus.QUEUED,
+    MessageStatus.RETRYING,
+)
+
+
+def cancel_unsent(
+    session: Session,
+    outreach: Outreach,
+    now: datetime,
+    detail: str,
+    kinds: tuple[MessageKind, ...] = (MessageKind.REQUEST, MessageKind.FOLLOW_UP),
+) -> list[Message]:
+    """Cancel the outreach's requests or follow-ups that have not gone out yet.
+
+    Each gets a line on the timeline. A message already being handed to the
+    server cannot be called back; the send guard stops it if it can.
+    """
+    pending = list(
+        session.scalars(
+            select(Message).where(
+                Message.outreach_id == outreach.id,
+                Message.direction == Direction.OUTBOUND,
+                Message.kind.in_(kinds),
+                Message.status.in_(UNSENT),
+            )
+        )
+    )
+    for message in pending:
+        message.status = MessageStatus.CANCELLED
+        message.next_attempt_at = None
+        message.waiting_reason = None
+        note_message(session, message, "cancelled", detail, now)
+    return pending
 
 
 def get_message(session: Session, user: User, message_id: int) -> Message:

@@ -45,7 +45,7 @@ def generate_key() -> str:
 
 
 def rotate_secrets(session: Session, box: SecretBox) -> RotationReport:
-    """Re-encrypt every mailbox secret under the newest key of `box`.
+    """Re-encrypt every mailbox secret (password, OAuth2 tokens) under the newest key of `box`.
 
     Runs in the caller's transaction and does not commit: the caller commits once,
     so either every readable secret is rotated or, on error, none is. A secret that
@@ -58,34 +58,48 @@ def rotate_secrets(session: Session, box: SecretBox) -> RotationReport:
     """
     rotated = 0
     failed: list[int] = []
+    columns = (
+        Mailbox.secret_encrypted,
+        Mailbox.oauth_refresh_encrypted,
+        Mailbox.oauth_access_encrypted,
+    )
     rows = session.execute(
-        select(Mailbox.id, Mailbox.secret_encrypted).order_by(Mailbox.id).with_for_update()
+        select(Mailbox.id, *columns).order_by(Mailbox.id).with_for_update()
     ).all()
-    for mailbox_id, token in rows:
-        current: str | None = token
-        for _attempt in range(_ATTEMPTS):
-            if current is None:  # deleted meanwhile: nothing left to rotate
-                break
-            try:
-                fresh = box.rotate(current)
-            except ConfigurationError:
-                failed.append(mailbox_id)
-                break
-            written = session.execute(
-                update(Mailbox)
-                .where(Mailbox.id == mailbox_id, Mailbox.secret_encrypted == current)
-                .values(secret_encrypted=fresh)
-            )
-            if cast(CursorResult[Any], written).rowcount == 1:
-                rotated += 1
-                break
-            # Changed (or deleted) since we read it: take the value now stored.
-            current = session.scalar(
-                select(Mailbox.secret_encrypted).where(Mailbox.id == mailbox_id)
-            )
+    for mailbox_id, *tokens in rows:
+        # The password, or an OAuth2 mailbox's refresh and access tokens (None when absent).
+        opened = all(
+            _rotate_one(session, box, mailbox_id, column, token)
+            for column, token in zip(columns, tokens, strict=True)
+            if token is not None
+        )
+        if opened:
+            rotated += 1
         else:
-            raise OutreachError(
-                f"the secret of mailbox {mailbox_id} kept changing while it was re-encrypted; "
-                "the rotation was abandoned, run it again"
-            )
+            failed.append(mailbox_id)
     return RotationReport(rotated=rotated, failed=failed)
+
+
+def _rotate_one(session: Session, box: SecretBox, mailbox_id: int, column: Any, token: str) -> bool:
+    """Re-encrypt one stored secret; False when no configured key opens it."""
+    current: str | None = token
+    for _attempt in range(_ATTEMPTS):
+        if current is None:  # deleted or cleared meanwhile: nothing left to rotate
+            return True
+        try:
+            fresh = box.rotate(current)
+        except ConfigurationError:
+            return False
+        written = session.execute(
+            update(Mailbox)
+            .where(Mailbox.id == mailbox_id, column == current)
+            .values({column.key: fresh})
+        )
+        if cast(CursorResult[Any], written).rowcount == 1:
+            return True
+        # Changed (or deleted) since we read it: take the value now stored.
+        current = session.scalar(select(column).where(Mailbox.id == mailbox_id))
+    raise OutreachError(
+        f"the secrets of mailbox {mailbox_id} kept changing while they were re-encrypted; "
+        "the rotation was abandoned, run it again"
+    )

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from outreach.models import Mailbox
+from outreach.models import Mailbox, MailboxStatus
 
 # How long to wait before asking again when another worker won the race.
 RACE_RETRY = timedelta(seconds=2)
@@ -75,6 +75,12 @@ class Verdict:
 
 def judge(mailbox: Mailbox, time_zone: str, now: datetime) -> Verdict:
     """Decide from the mailbox row alone whether a send may start now (pure)."""
+    if mailbox.sending_paused and mailbox.status is MailboxStatus.NEEDS_SIGN_IN:
+        return Verdict(
+            False,
+            "sending is paused: the sign-in with your mail provider expired; sign in again",
+            now + timedelta(minutes=5),
+        )
     if mailbox.sending_paused:
         return Verdict(
             False,

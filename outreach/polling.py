@@ -10,12 +10,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.accounts import imap_login
+from outreach.accounts import imap_login, uses_oauth
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import MailboxAuthFailed, TemporaryFailure
+from outreach.mail import ServerLogin
 from outreach.mail.imap import ImapSource
 from outreach.models import Mailbox, MailboxStatus
+from outreach.oauth import AccessTokens, OAuthError
 from outreach.watching import SyncReport, sync_mailbox
 
 
@@ -28,8 +30,10 @@ class PollResult:
 
 
 def mailboxes_to_watch(factory: sessionmaker[Session]) -> list[int]:
+    """Every mailbox that can be read; one waiting for a new sign-in is left alone."""
     with session_scope(factory) as session:
-        return list(session.scalars(select(Mailbox.id).order_by(Mailbox.id)))
+        query = select(Mailbox.id).where(Mailbox.status != MailboxStatus.NEEDS_SIGN_IN)
+        return list(session.scalars(query.order_by(Mailbox.id)))
 
 
 def poll_mailbox(
@@ -38,19 +42,34 @@ def poll_mailbox(
     box: SecretBox,
     context: ssl.SSLContext,
     clock: Callable[[], datetime],
+    tokens: AccessTokens | None = None,
 ) -> PollResult:
     """Sync one mailbox in one transaction: either all it found is recorded, or nothing.
 
     A failure leaves the stored position untouched, so the next round reads the
-    same messages again and none is missed.
+    same messages again and none is missed. An OAuth2 mailbox logs in with a
+    token from `tokens`; one waiting for a new sign-in is skipped.
     """
     with session_scope(factory) as session:
         mailbox = session.get(Mailbox, mailbox_id)
         if mailbox is None:
             return PollResult(mailbox_id, ok=False, problem="the mailbox is gone")
+        if mailbox.status is MailboxStatus.NEEDS_SIGN_IN:
+            return PollResult(mailbox_id, ok=False, problem=mailbox.last_error or "sign in again")
         login = imap_login(mailbox, box)
+        oauth_provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
     try:
-        with ImapSource(login, context) as source, session_scope(factory) as session:
+        source = _open(login, context, tokens, mailbox_id, oauth_provider, clock)
+    except OAuthError as error:
+        # SignInRequired included: outreach.oauth marked the mailbox; it is skipped from now on.
+        return PollResult(mailbox_id, ok=False, problem=str(error))
+    except MailboxAuthFailed as error:
+        _mark(factory, mailbox_id, str(error))
+        return PollResult(mailbox_id, ok=False, problem=str(error))
+    except TemporaryFailure as error:
+        return PollResult(mailbox_id, ok=False, problem=str(error))
+    try:
+        with source, session_scope(factory) as session:
             mailbox = session.get(Mailbox, mailbox_id)
             assert mailbox is not None
             folders = source.watched_folders(mailbox.sent_folder)
@@ -67,6 +86,28 @@ def poll_mailbox(
     except TemporaryFailure as error:
         return PollResult(mailbox_id, ok=False, problem=str(error))
     return PollResult(mailbox_id, ok=True, report=report)
+
+
+def _open(
+    login: ServerLogin,
+    context: ssl.SSLContext,
+    tokens: AccessTokens | None,
+    mailbox_id: int,
+    oauth_provider: str | None,
+    clock: Callable[[], datetime],
+) -> ImapSource:
+    """A logged-in ImapSource; for OAuth2 through the one place tokens come from."""
+    if oauth_provider is None:
+        return ImapSource(login, context).open()
+    if tokens is None:
+        raise OAuthError("this process cannot renew OAuth2 sign-ins; it was started without them")
+    return tokens.login_with(
+        mailbox_id,
+        oauth_provider,
+        login,
+        clock,
+        lambda with_token: ImapSource(with_token, context).open(),
+    )
 
 
 def _mark(factory: sessionmaker[Session], mailbox_id: int, problem: str) -> None:

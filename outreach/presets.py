@@ -24,11 +24,24 @@ class Preset:
     files_sent_copy: bool
     # What the user must know to log in, in our words.
     advice: str
+    # The OAuth2 provider ("google", "microsoft") whose sign-in also reaches this
+    # mailbox, when the deployment has an app registered for it.
+    oauth_provider: str | None = None
 
 
-_APP_PASSWORD = (
-    "Use an app password, made in your account's security settings "
-    "after turning on two-step sign-in."
+_GMAIL_APP_PASSWORD = (
+    "Your normal Google password will not work here: turn on 2-Step Verification, "
+    "then create an app password (Google Account, Security, App passwords) and paste "
+    "its 16 letters as the password."
+)
+_OUTLOOK_SIGN_IN = (
+    "Microsoft no longer accepts passwords, app passwords included, from other mail "
+    "programs for Outlook.com, Hotmail and Live accounts: connect with Sign in with "
+    "Microsoft (OAuth2)."
+)
+_YAHOO_APP_PASSWORD = (
+    "Use an app password: in your Yahoo account's security settings choose "
+    "Generate app password; your normal Yahoo password will not work here."
 )
 
 PRESETS: tuple[tuple[frozenset[str], Preset], ...] = (
@@ -43,7 +56,8 @@ PRESETS: tuple[tuple[frozenset[str], Preset], ...] = (
             465,
             TlsMode.SSL,
             True,
-            _APP_PASSWORD,
+            _GMAIL_APP_PASSWORD,
+            "google",
         ),
     ),
     (
@@ -57,8 +71,8 @@ PRESETS: tuple[tuple[frozenset[str], Preset], ...] = (
             587,
             TlsMode.STARTTLS,
             True,
-            "Microsoft no longer accepts passwords from other mail programs for Outlook.com "
-            "accounts; sign-in with Microsoft (OAuth2) is not available in Outreach yet.",
+            _OUTLOOK_SIGN_IN,
+            "microsoft",
         ),
     ),
     (
@@ -72,7 +86,9 @@ PRESETS: tuple[tuple[frozenset[str], Preset], ...] = (
             587,
             TlsMode.STARTTLS,
             True,
-            "Use an app-specific password from your Apple Account's sign-in settings.",
+            "Use an app-specific password: in your Apple Account's Sign-In and Security "
+            "settings choose App-Specific Passwords; your Apple Account password will not "
+            "work here.",
         ),
     ),
     (
@@ -86,7 +102,7 @@ PRESETS: tuple[tuple[frozenset[str], Preset], ...] = (
             465,
             TlsMode.SSL,
             True,
-            _APP_PASSWORD,
+            _YAHOO_APP_PASSWORD,
         ),
     ),
     (
@@ -100,7 +116,8 @@ PRESETS: tuple[tuple[frozenset[str], Preset], ...] = (
             465,
             TlsMode.SSL,
             False,
-            "Use an app password from Fastmail's privacy and security settings.",
+            "Use an app password: in Fastmail's Settings, Privacy & Security, create one "
+            "with access to IMAP and SMTP.",
         ),
     ),
 )

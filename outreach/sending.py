@@ -27,10 +27,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import pace
-from outreach.accounts import smtp_login
+from outreach.accounts import smtp_login, uses_oauth
 from outreach.compose import OutgoingEmail, build_message
 from outreach.crypto import SecretBox
-from outreach.cycle import add_business_days
+from outreach.cycle import UTC_CALENDAR, Rules, clock_after_sending
 from outreach.db import session_scope
 from outreach.errors import (
     DeliveryUnknown,
@@ -40,7 +40,7 @@ from outreach.errors import (
     TemporaryFailure,
     ValidationError,
 )
-from outreach.mail import MailSender
+from outreach.mail import MailSender, ServerLogin
 from outreach.models import (
     Contact,
     Mailbox,
@@ -53,7 +53,9 @@ from outreach.models import (
     Target,
     User,
 )
+from outreach.oauth import AccessTokens, OAuthError, SignInRequired
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
+from outreach.targets import calendar_of, rules_of
 from outreach.timeline import advance, note_message
 
 # The keep-in-touch reminder's default distance after the thank-you.
@@ -186,8 +188,14 @@ def deliver(
     sender: MailSender,
     box: SecretBox,
     clock: Callable[[], datetime],
+    tokens: AccessTokens | None = None,
 ) -> DeliveryResult:
-    """Send the message `message_id` once; see the module docstring for the protocol."""
+    """Send the message `message_id` once; see the module docstring for the protocol.
+
+    A mailbox signed in with OAuth2 gets its access token from `tokens`; when
+    the provider no longer accepts the sign-in, sending pauses and the message
+    waits, queued, for the user to sign in again.
+    """
     with session_scope(factory) as session:
         refused = _reserve_and_claim(session, message_id, clock())
         if refused is not None:
@@ -217,6 +225,8 @@ def deliver(
             return DeliveryResult(Outcome.FAILED, message.error)
         email = build_message(outgoing_email(message, mailbox, user, contact, now))
         login = smtp_login(mailbox, box)
+        mailbox_id = mailbox.id
+        oauth_provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
         attempts = message.attempts
         first_approved = message.approved_at or now
 
@@ -228,10 +238,27 @@ def deliver(
                 .values(send_phase=SendPhase.DATA)
             )
 
-    try:
+    def send(login: ServerLogin) -> None:
         sender.send(login, email, before_data)
+
+    try:
+        if oauth_provider is None:
+            send(login)
+        elif tokens is None:
+            raise OAuthError(
+                "this process cannot renew OAuth2 sign-ins; it was started without them"
+            )
+        else:
+            # Renews the token when due; a refused one is renewed once and tried again.
+            tokens.login_with(mailbox_id, oauth_provider, login, clock, send)
+    except SignInRequired as error:
+        return _pause_mailbox(factory, message_id, clock(), str(error), sign_in=True)
     except MailboxAuthFailed as error:
         return _pause_mailbox(factory, message_id, clock(), str(error))
+    except OAuthError as error:
+        # The provider could not be reached to renew the token: nothing was sent.
+        gave_up = clock() - first_approved > GIVE_UP_AFTER
+        return _record_failure(factory, message_id, clock(), attempts, str(error), gave_up)
     except TemporaryFailure as error:
         gave_up = clock() - first_approved > GIVE_UP_AFTER
         return _record_failure(factory, message_id, clock(), attempts, str(error), gave_up)
@@ -294,27 +321,48 @@ def record_sent(session: Session, message_id: int, now: datetime, how: str = "")
         # A short update months later keeps the connection alive.
         outreach.keep_in_touch_at = now + KEEP_IN_TOUCH_AFTER
     elif trigger is not None and can_apply(outreach.state, trigger):
-        advance(session, outreach, trigger, now, message_id=message.id)
+        after = advance(session, outreach, trigger, now, message_id=message.id)
         target = session.get(Target, outreach.target_id)
-        wait = target.wait_business_days if target else 7
-        outreach.next_step_at = add_business_days(now, wait)
+        user = session.get(User, outreach.user_id)
+        rules = rules_of(target) if target is not None else Rules()
+        calendar = calendar_of(user) if user is not None else UTC_CALENDAR
+        # The request starts the wait for the follow-up; the follow-up, the wait
+        # before giving up. The user writing themselves stops the clock for good.
+        if outreach.handled_by_user:
+            outreach.next_step_at = None
+        else:
+            outreach.next_step_at = clock_after_sending(after, rules, now, calendar)
 
 
 def _pause_mailbox(
-    factory: sessionmaker[Session], message_id: int, now: datetime, text: str
+    factory: sessionmaker[Session],
+    message_id: int,
+    now: datetime,
+    text: str,
+    sign_in: bool = False,
 ) -> DeliveryResult:
-    """Wrong credentials: pause the mailbox's sending; the message waits, nothing is lost."""
+    """Wrong credentials: pause the mailbox's sending; the message waits, nothing is lost.
+
+    `sign_in`: the OAuth2 grant is gone; outreach.oauth already marked the
+    mailbox NEEDS_SIGN_IN, and only a new sign-in resumes sending.
+    """
     with session_scope(factory) as session:
         message = session.get(Message, message_id)
         assert message is not None
         mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
         if mailbox is not None:
-            mailbox.status = MailboxStatus.NEEDS_ATTENTION
+            mailbox.status = (
+                MailboxStatus.NEEDS_SIGN_IN if sign_in else MailboxStatus.NEEDS_ATTENTION
+            )
             mailbox.last_error = text
             mailbox.sending_paused = True
         message.status = MessageStatus.QUEUED
         message.send_phase = None
-        message.waiting_reason = "sending is paused: the mail server refused the password"
+        message.waiting_reason = (
+            f"sending is paused: {text}"
+            if sign_in
+            else "sending is paused: the mail server refused the password"
+        )
         message.next_attempt_at = now + timedelta(minutes=5)
         _note(session, message, "paused", f"not sent yet: {text}", now)
     return DeliveryResult(Outcome.PAUSED, text)

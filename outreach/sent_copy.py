@@ -14,19 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.accounts import imap_login
+from outreach.accounts import imap_login, uses_oauth
 from outreach.compose import build_message, wire_bytes
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import MailboxError
 from outreach.mail import SentFolder, ServerLogin
 from outreach.models import Contact, Mailbox, Message, MessageStatus, User
+from outreach.oauth import AccessTokens, OAuthError
 from outreach.sending import outgoing_email, record_sent
 from outreach.timeline import note_message
 
@@ -62,8 +64,12 @@ def reconcile(
     box: SecretBox,
     connect: Callable[[ServerLogin], AbstractContextManager[SentFolder]],
     clock: Callable[[], datetime],
+    tokens: AccessTokens | None = None,
 ) -> str:
-    """Consult the Sent folder about one message; returns what was done, in words."""
+    """Consult the Sent folder about one message; returns what was done, in words.
+
+    An OAuth2 mailbox logs in with an access token from `tokens`.
+    """
     with session_scope(factory) as session:
         message = session.get(Message, message_id)
         if message is None or message.message_id is None or message.mailbox_id is None:
@@ -78,11 +84,18 @@ def reconcile(
             return "nothing to do"
         raw = wire_bytes(build_message(outgoing_email(message, mailbox, user, contact, clock())))
         login = imap_login(mailbox, box)
+        mailbox_id = mailbox.id
+        oauth_provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
         header_id = message.message_id
         folder = mailbox.sent_folder
         provider_files = mailbox.files_sent_copy
 
     try:
+        if oauth_provider is not None:
+            if tokens is None:
+                return "the Sent folder could not be checked: no OAuth2 sign-ins in this process"
+            token = tokens.token(mailbox_id, oauth_provider, clock())
+            login = replace(login, access_token=token)
         with connect(login) as sent:
             folder = folder or sent.find_sent_folder()
             if folder is None:
@@ -91,7 +104,7 @@ def reconcile(
             if not found and status is MessageStatus.SENT and not provider_files:
                 sent.append(folder, raw)
                 return _remember(factory, message_id, status, SentCopy.APPENDED, clock(), folder)
-    except MailboxError as error:
+    except (MailboxError, OAuthError) as error:
         return f"the Sent folder could not be checked: {error}"
     return _remember(
         factory, message_id, status, SentCopy.FOUND if found else None, clock(), folder

@@ -74,6 +74,9 @@ TRANSITIONS: dict[tuple[OutreachState, Trigger], OutreachState] = {
     (S.WAITING, T.DECLINE_RECEIVED): S.DECLINED,
     (S.FOLLOWED_UP, T.DECLINE_RECEIVED): S.DECLINED,
     (S.REPLIED, T.DECLINE_RECEIVED): S.DECLINED,
+    # Late news after giving up still tells the truth about the person and the address.
+    (S.NO_REPLY, T.DECLINE_RECEIVED): S.DECLINED,
+    (S.NO_REPLY, T.BOUNCE_RECEIVED): S.BOUNCED,
     (S.REPLIED, T.MEETING_SET): S.MEETING_SET,
     (S.MEETING_SET, T.MEETING_HELD): S.MET,
     # Called off: back to a conversation in progress, ready for a new date.

@@ -3,18 +3,68 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from outreach import cycle
 from outreach.contacts import get_contact
 from outreach.errors import NotFound, ValidationError
-from outreach.models import Message, Outreach, Target, TargetEntry, User
-from outreach.states import OutreachState
+from outreach.models import (
+    Contact,
+    Direction,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    Target,
+    TargetEntry,
+    User,
+)
+from outreach.states import OutreachState, Trigger, can_apply
+from outreach.timeline import advance, record
 
-# States in which an outreach occupies one of the target's "in flight" places.
-IN_FLIGHT = frozenset({OutreachState.DRAFTED, OutreachState.WAITING, OutreachState.FOLLOWED_UP})
+# Kept here for the callers that import it from this module.
+IN_FLIGHT = cycle.IN_FLIGHT
+
+# Bounds for the settings, so a slip of the keyboard cannot flood anyone's inbox.
+MAX_IN_FLIGHT_LIMIT = 10
+MAX_WAIT_BUSINESS_DAYS = 30
+
+
+def rules_of(target: Target) -> cycle.Rules:
+    return cycle.Rules(
+        max_in_flight=target.max_in_flight,
+        wait_business_days=target.wait_business_days,
+        send_follow_up=target.send_follow_up,
+        give_up_business_days=target.give_up_business_days,
+        allow_same_organisation=target.allow_same_organisation,
+        paused=target.paused,
+    )
+
+
+def calendar_of(user: User) -> cycle.BusinessCalendar:
+    """The user's business days: their time zone and holidays."""
+    return cycle.BusinessCalendar.of(user.time_zone, user.holidays)
+
+
+def _check_settings(
+    max_in_flight: int, wait_business_days: int, give_up_business_days: int
+) -> None:
+    if not 1 <= max_in_flight <= MAX_IN_FLIGHT_LIMIT:
+        raise ValidationError(f"between 1 and {MAX_IN_FLIGHT_LIMIT} requests may be out at a time")
+    if not 1 <= wait_business_days <= MAX_WAIT_BUSINESS_DAYS:
+        raise ValidationError(
+            "the wait before a follow-up must be between 1 and "
+            f"{MAX_WAIT_BUSINESS_DAYS} business days"
+        )
+    if not 1 <= give_up_business_days <= MAX_WAIT_BUSINESS_DAYS:
+        raise ValidationError(
+            "the wait after the follow-up must be between 1 and "
+            f"{MAX_WAIT_BUSINESS_DAYS} business days"
+        )
 
 
 def create_target(
@@ -24,7 +74,10 @@ def create_target(
     contact_ids: Sequence[int],
     *,
     max_in_flight: int = 1,
-    wait_business_days: int = 7,
+    wait_business_days: int = 5,
+    send_follow_up: bool = True,
+    give_up_business_days: int = 5,
+    allow_same_organisation: bool = False,
 ) -> Target:
     """Create a target holding the given contacts, in the given order."""
     clean = " ".join(name.split())
@@ -34,6 +87,7 @@ def create_target(
         raise ValidationError("at least one request must be allowed out at a time")
     if wait_business_days < 1:
         raise ValidationError("the wait before a follow-up must be at least one business day")
+    _check_settings(max_in_flight, wait_business_days, give_up_business_days)
     taken = session.scalar(
         select(func.count())
         .select_from(Target)
@@ -46,6 +100,10 @@ def create_target(
         name=clean,
         max_in_flight=max_in_flight,
         wait_business_days=wait_business_days,
+        send_follow_up=send_follow_up,
+        give_up_business_days=give_up_business_days,
+        allow_same_organisation=allow_same_organisation,
+        paused=False,
     )
     session.add(target)
     session.flush()
@@ -86,7 +144,7 @@ def list_targets(session: Session, user: User) -> list[Target]:
 
 
 def outreaches_in_order(session: Session, target: Target) -> list[Outreach]:
-    """The target's outreaches in the order of its list."""
+    """The target's outreaches in the order of its list, as the database has them now."""
     rows = session.execute(
         select(Outreach)
         .join(
@@ -96,27 +154,331 @@ def outreaches_in_order(session: Session, target: Target) -> list[Outreach]:
         )
         .where(Outreach.target_id == target.id)
         .order_by(TargetEntry.position)
+        # Another process may have moved an outreach since this session read it.
+        .execution_options(populate_existing=True)
     )
     return list(rows.scalars())
+
+
+def lock_target(session: Session, target_id: int) -> None:
+    """Hold the target's row until the transaction ends.
+
+    Whoever fills a target's places (the dashboard, the poller after a decline,
+    the scheduler in any number of workers) takes this first, so two of them
+    never both see a free place and both draft into it. On PostgreSQL the
+    UPDATE takes the row lock; on SQLite any write takes the database's lock.
+    """
+    session.execute(
+        update(Target)
+        .where(Target.id == target_id)
+        .values(max_in_flight=Target.max_in_flight)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def cycle_message_counts(session: Session, outreach_ids: Sequence[int]) -> dict[int, int]:
+    """Requests and follow-ups (not cancelled) per outreach: the two-message rule counts these."""
+    if not outreach_ids:
+        return {}
+    rows = session.execute(
+        select(Message.outreach_id, func.count())
+        .where(
+            Message.outreach_id.in_(outreach_ids),
+            Message.direction == Direction.OUTBOUND,
+            Message.kind.in_((MessageKind.REQUEST, MessageKind.FOLLOW_UP)),
+            Message.status != MessageStatus.CANCELLED,
+        )
+        .group_by(Message.outreach_id)
+    )
+    return {outreach_id: count for outreach_id, count in rows if outreach_id is not None}
+
+
+def _in_flight_elsewhere(session: Session, target: Target) -> set[int]:
+    """Contacts with a request out on the user's other targets: one at a time per person."""
+    return set(
+        session.scalars(
+            select(Outreach.contact_id).where(
+                Outreach.user_id == target.user_id,
+                Outreach.target_id != target.id,
+                Outreach.state.in_(cycle.IN_FLIGHT),
+            )
+        )
+    )
 
 
 def fill_pipeline(session: Session, user: User, target: Target, now: datetime) -> list[Message]:
     """Draft requests to the next names until the target's in-flight limit is reached.
 
-    Running it twice changes nothing: drafted names occupy their place.
+    Skipped, and left on the list for later: do-not-contact names, a person with
+    a request out on another target, and names at an organisation that already
+    has someone in flight on this list, unless the target allows two at once.
+    A paused target drafts nothing. Running it twice, or in two processes at
+    once, changes nothing more.
     """
-    from outreach.drafts import draft_request
+    from outreach.drafts import draft_request, maybe_auto_approve
 
     if target.paused:
         return []
+    lock_target(session, target.id)
+    session.refresh(target)
+    if target.paused:
+        return []
     outreaches = outreaches_in_order(session, target)
-    busy = sum(1 for outreach in outreaches if outreach.state in IN_FLIGHT)
+    counts = cycle_message_counts(session, [outreach.id for outreach in outreaches])
+    busy_contacts = _in_flight_elsewhere(session, target)
+    candidates = [
+        cycle.Candidate(
+            key=outreach.id,
+            state=outreach.state,
+            organisation=outreach.contact.organisation,
+            do_not_contact=outreach.contact.do_not_contact,
+            messages=counts.get(outreach.id, 0),
+            busy_elsewhere=outreach.contact_id in busy_contacts,
+        )
+        for outreach in outreaches
+    ]
+    picked = cycle.pick_next(candidates, rules_of(target))
+    by_id = {outreach.id: outreach for outreach in outreaches}
     drafted: list[Message] = []
-    for outreach in outreaches:
-        if busy >= target.max_in_flight:
-            break
-        if outreach.state is not OutreachState.PLANNED or outreach.contact.do_not_contact:
-            continue
-        drafted.append(draft_request(session, user, outreach, now))
-        busy += 1
+    for outreach_id in picked:
+        draft = draft_request(session, user, by_id[outreach_id], now)
+        maybe_auto_approve(session, user, draft, now)
+        drafted.append(draft)
     return drafted
+
+
+# --- managing a target ------------------------------------------------------------------------
+
+
+def update_target_settings(
+    session: Session,
+    user: User,
+    target: Target,
+    *,
+    max_in_flight: int,
+    wait_business_days: int,
+    send_follow_up: bool,
+    give_up_business_days: int,
+    allow_same_organisation: bool,
+) -> None:
+    """Change how the target's cycle runs.
+
+    Clocks already running keep their dates; the new waits apply from the next
+    message sent. More places, or allowing two at one organisation, may free a
+    place: the next names are drafted at once.
+
+    :raise ValidationError: when a setting is out of range.
+    """
+    _require_owner(user, target)
+    _check_settings(max_in_flight, wait_business_days, give_up_business_days)
+    target.max_in_flight = max_in_flight
+    target.wait_business_days = wait_business_days
+    target.send_follow_up = send_follow_up
+    target.give_up_business_days = give_up_business_days
+    target.allow_same_organisation = allow_same_organisation
+    session.flush()
+
+
+def pause_target(session: Session, user: User, target: Target, now: datetime) -> None:
+    """Stop drafting for this target: no new requests, no follow-ups, no giving up.
+
+    Clocks keep their dates; a step that falls due while paused is taken on resume.
+    """
+    _require_owner(user, target)
+    if target.paused:
+        return
+    target.paused = True
+    record(
+        session,
+        user_id=user.id,
+        kind="target:paused",
+        detail=f"list “{target.name}” paused",
+        now=now,
+    )
+    session.flush()
+
+
+def resume_target(session: Session, user: User, target: Target, now: datetime) -> list[Message]:
+    """Start the target's cycle again: steps that fell due meanwhile are taken now,
+    and free places get their next requests. Returns the drafts written.
+    """
+    from outreach.scheduler import take_due_steps
+
+    _require_owner(user, target)
+    if target.paused:
+        target.paused = False
+        record(
+            session,
+            user_id=user.id,
+            kind="target:resumed",
+            detail=f"list “{target.name}” resumed",
+            now=now,
+        )
+        session.flush()
+    drafted = take_due_steps(session, now, target_id=target.id).drafts
+    return drafted + fill_pipeline(session, user, target, now)
+
+
+def _require_owner(user: User, target: Target) -> None:
+    if target.user_id != user.id:
+        raise NotFound("no such target")
+
+
+def _entry_and_outreach(
+    session: Session, user: User, target: Target, contact_id: int
+) -> tuple[TargetEntry, Outreach]:
+    _require_owner(user, target)
+    entry = session.scalar(
+        select(TargetEntry).where(
+            TargetEntry.target_id == target.id, TargetEntry.contact_id == contact_id
+        )
+    )
+    outreach = session.scalar(
+        select(Outreach).where(Outreach.target_id == target.id, Outreach.contact_id == contact_id)
+    )
+    if entry is None or outreach is None:
+        raise NotFound("that contact is not on this list")
+    return entry, outreach
+
+
+def move_entry(
+    session: Session, user: User, target: Target, contact_id: int, position: int
+) -> None:
+    """Move one name to `position` (1 is the top) of the target's list; the rest close up.
+
+    :raise NotFound: when the contact is not on this list.
+    :raise ValidationError: when the position is not on the list.
+    """
+    entry, _outreach = _entry_and_outreach(session, user, target, contact_id)
+    entries = list(
+        session.scalars(
+            select(TargetEntry)
+            .where(TargetEntry.target_id == target.id)
+            .order_by(TargetEntry.position, TargetEntry.id)
+        )
+    )
+    if not 1 <= position <= len(entries):
+        raise ValidationError(f"choose a place between 1 and {len(entries)} on the list")
+    entries.remove(entry)
+    entries.insert(position - 1, entry)
+    for number, each in enumerate(entries, start=1):
+        each.position = number
+    session.flush()
+
+
+def remove_from_target(
+    session: Session, user: User, target: Target, contact_id: int, now: datetime
+) -> None:
+    """Take a name off the list.
+
+    A name not yet written to is removed. One in progress is stopped: its unsent
+    drafts are cancelled, it stays on the list with its history, and its place
+    goes to the next name. A person who answered cannot be removed: their
+    conversation is in your hands already.
+
+    :raise NotFound: when the contact is not on this list.
+    :raise ValidationError: when the person already answered or the outreach is over.
+    """
+    from outreach.drafts import cancel_unsent
+
+    entry, outreach = _entry_and_outreach(session, user, target, contact_id)
+    name = outreach.contact.name
+    if outreach.state is OutreachState.PLANNED:
+        session.delete(outreach)
+        session.delete(entry)
+        session.flush()
+        return
+    if not can_apply(outreach.state, Trigger.STOPPED_BY_USER):
+        raise ValidationError(
+            f"{name} is '{outreach.state.value.replace('_', ' ')}' on this list; "
+            "there is nothing left to stop"
+        )
+    cancel_unsent(session, outreach, now, "cancelled: taken off the list")
+    advance(
+        session,
+        outreach,
+        Trigger.STOPPED_BY_USER,
+        now,
+        f"taken off the list “{target.name}” by you",
+    )
+    outreach.next_step_at = None
+    fill_pipeline(session, user, target, now)
+
+
+# --- when the list runs out ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Referral:
+    contact_id: int
+    name: str
+    referred_by: str
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    in_flight: int
+    planned: int
+    done: int
+    # No name is left to draft (do-not-contact names do not count as left).
+    list_exhausted: bool
+    # What to do about it, in a sentence; empty while names are left.
+    suggestion: str
+    # People your contacts suggested who are on no list yet, oldest first.
+    referrals: tuple[Referral, ...]
+
+
+def unlisted_referrals(session: Session, user_id: int) -> list[Referral]:
+    """Contacts someone suggested (referred_by set) who are on none of the user's targets."""
+    listed = select(TargetEntry.contact_id).join(Target).where(Target.user_id == user_id)
+    rows = session.scalars(
+        select(Contact)
+        .where(
+            Contact.user_id == user_id,
+            Contact.referred_by_id.is_not(None),
+            Contact.do_not_contact.is_(False),
+            Contact.id.not_in(listed),
+        )
+        .order_by(Contact.created_at, Contact.id)
+    )
+    return [
+        Referral(contact.id, contact.name, contact.referred_by.name if contact.referred_by else "")
+        for contact in rows
+    ]
+
+
+def target_summary(session: Session, target: Target) -> TargetSummary:
+    """How far the list has got, and what to do when it runs out (referrals first)."""
+    outreaches = outreaches_in_order(session, target)
+    in_flight = sum(1 for outreach in outreaches if outreach.state in cycle.IN_FLIGHT)
+    planned = sum(
+        1
+        for outreach in outreaches
+        if outreach.state is OutreachState.PLANNED and not outreach.contact.do_not_contact
+    )
+    done = len(outreaches) - in_flight - planned
+    referrals = tuple(unlisted_referrals(session, target.user_id))
+    suggestion = ""
+    if planned == 0:
+        if in_flight:
+            suggestion = "No names are left after the ones in progress; add names to keep going."
+        elif outreaches:
+            suggestion = "Every name on this list has been tried; add names to keep going."
+        else:
+            suggestion = "This list is empty; add names to start."
+        if referrals:
+            people = ", ".join(
+                f"{referral.name} (suggested by {referral.referred_by})"
+                if referral.referred_by
+                else referral.name
+                for referral in referrals[:3]
+            )
+            suggestion += f" Start with the people your contacts suggested: {people}."
+    return TargetSummary(
+        in_flight=in_flight,
+        planned=planned,
+        done=done,
+        list_exhausted=planned == 0,
+        suggestion=suggestion,
+        referrals=referrals,
+    )

@@ -31,6 +31,13 @@ VARIABLES: dict[str, str] = {
     "my_introduction": "Your 30-second introduction.",
     "my_signature": "Your signature.",
     "target": "The field or organisation you want to learn about.",
+    "meeting_date": 'The day of your meeting, e.g. "Thursday 3 December" (meeting messages).',
+    "meeting_time": 'The time of your meeting in your time zone, e.g. "14:00" (meeting messages).',
+    "meeting_place": "Where the meeting is, or how to join the call (meeting messages).",
+    "specific_detail": (
+        "Something specific from the conversation, from your meeting notes; "
+        "the thank-you needs it."
+    ),
 }
 
 

@@ -22,7 +22,7 @@ from outreach.crypto import SecretBox
 from outreach.db import make_engine
 from outreach.errors import ConfigurationError
 from outreach.keys import generate_key, rotate_secrets
-from outreach.models import Mailbox
+from outreach.models import AuthMethod, Mailbox
 from tests.factories import make_mailbox, make_user
 
 USER = "ann@example.test"
@@ -280,3 +280,25 @@ def test_generate_key_gives_distinct_valid_keys() -> None:
     assert len(keys) == 3
     for key in keys:
         Fernet(key)
+
+
+def test_rotate_secrets_moves_an_oauth_mailboxs_tokens_too(session: Session) -> None:
+    """Dropping the old key afterwards must not leave an OAuth2 mailbox unreadable."""
+    old_box = SecretBox((KEY_A,))
+    mailbox = make_mailbox(session, make_user(session), old_box, password=SECRET)
+    mailbox.auth_method = AuthMethod.OAUTH2
+    mailbox.oauth_refresh_encrypted = old_box.encrypt("refresh-token-1")
+    mailbox.oauth_access_encrypted = old_box.encrypt("access-token-1")
+    session.commit()
+
+    report = rotate_secrets(session, SecretBox((KEY_B, KEY_A)))
+    session.commit()
+
+    assert (report.rotated, report.failed) == (1, [])
+    row = session.execute(
+        select(Mailbox.oauth_refresh_encrypted, Mailbox.oauth_access_encrypted).where(
+            Mailbox.id == mailbox.id
+        )
+    ).one()
+    assert _decrypt(row.oauth_refresh_encrypted, KEY_B) == "refresh-token-1"
+    assert _decrypt(row.oauth_access_encrypted, KEY_B) == "access-token-1"

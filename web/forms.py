@@ -20,13 +20,29 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from outreach.accounts import MIN_PASSWORD_LENGTH, known_time_zones
+from outreach.accounts import (
+    MAX_MONTHLY_GOAL,
+    MIN_PASSWORD_LENGTH,
+    auto_approvable_kinds,
+    check_holidays,
+    check_time_zone,
+    known_time_zones,
+)
 from outreach.board import STATE_LABELS
-from outreach.models import TlsMode
-from web.helpers import DAY_NAMES
+from outreach.errors import ValidationError as CoreValidationError
+from outreach.models import MessageKind, TlsMode
+from outreach.targets import MAX_IN_FLIGHT_LIMIT, MAX_WAIT_BUSINESS_DAYS
+from web.helpers import DAY_NAMES, sentence
 
 TLS_CHOICES = [
     SelectChoice(TlsMode.SSL.value, "SSL/TLS"),
@@ -94,6 +110,35 @@ class ImportForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+IN_FLIGHT_MESSAGE = f"Give a number of requests from 1 to {MAX_IN_FLIGHT_LIMIT}."
+WAIT_MESSAGE = f"Give a number of business days from 1 to {MAX_WAIT_BUSINESS_DAYS}."
+
+
+def _in_flight_field() -> IntegerField:
+    return IntegerField(
+        "Requests out at a time",
+        default=1,
+        validators=[
+            InputRequired(IN_FLIGHT_MESSAGE),
+            NumberRange(1, MAX_IN_FLIGHT_LIMIT, IN_FLIGHT_MESSAGE),
+        ],
+        description="One at a time is the polite default: the next name is asked only "
+        "when the last one has answered or the wait is over.",
+    )
+
+
+def _wait_field() -> IntegerField:
+    return IntegerField(
+        "Business days to wait before a follow-up",
+        default=5,
+        validators=[
+            InputRequired(WAIT_MESSAGE),
+            NumberRange(1, MAX_WAIT_BUSINESS_DAYS, WAIT_MESSAGE),
+        ],
+        description="Weekends and your holidays do not count. Five is usual.",
+    )
+
+
 class TargetForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         "Field or organisation",
@@ -102,16 +147,28 @@ class TargetForm(FlaskForm):  # type: ignore[misc]
     )
     # Ownership of each id is checked by the core; unknown ids give a 404.
     contact_ids = SelectMultipleField("Names, in this order", coerce=int, validate_choice=False)
-    max_in_flight = IntegerField(
-        "Requests out at a time",
-        default=1,
-        validators=[InputRequired(), NumberRange(min=1, max=10)],
-        description="One at a time is the polite default.",
+    max_in_flight = _in_flight_field()
+    wait_business_days = _wait_field()
+
+
+class TargetSettingsForm(FlaskForm):  # type: ignore[misc]
+    """How a target's cycle runs; the defaults are the etiquette's."""
+
+    max_in_flight = _in_flight_field()
+    wait_business_days = _wait_field()
+    send_follow_up = BooleanField("Send one polite follow-up when there is no answer", default=True)
+    give_up_business_days = IntegerField(
+        "Business days after the follow-up before moving on",
+        default=5,
+        validators=[
+            InputRequired(WAIT_MESSAGE),
+            NumberRange(1, MAX_WAIT_BUSINESS_DAYS, WAIT_MESSAGE),
+        ],
+        description="Then the name is marked “no reply” and the next one is asked. Without "
+        "a follow-up, that happens as soon as the first wait is over.",
     )
-    wait_business_days = IntegerField(
-        "Business days to wait before a follow-up",
-        default=7,
-        validators=[InputRequired(), NumberRange(min=1, max=30)],
+    allow_same_organisation = BooleanField(
+        "Allow requests to two people at one organisation at the same time", default=False
     )
 
 
@@ -119,6 +176,12 @@ class AddNamesForm(FlaskForm):  # type: ignore[misc]
     contact_ids = SelectMultipleField(
         "Add to the end of the list", coerce=int, validate_choice=False
     )
+
+
+class MoveForm(FlaskForm):  # type: ignore[misc]
+    """Put one name at a place on the list (1 is the top)."""
+
+    position = IntegerField("Place", validators=[InputRequired("Give a place on the list.")])
 
 
 class MailboxForm(FlaskForm):  # type: ignore[misc]
@@ -179,6 +242,31 @@ class ApproveSelectionForm(FlaskForm):  # type: ignore[misc]
     message_ids = SelectMultipleField(coerce=int, validate_choice=False)
 
 
+# What each kind of draft is called on the profile's auto-approval list.
+AUTO_APPROVE_LABELS: dict[MessageKind, str] = {
+    MessageKind.REQUEST: "Requests to the next name on a list",
+    MessageKind.FOLLOW_UP: "The one follow-up, when a request had no answer",
+    MessageKind.CONFIRMATION: "Meeting confirmations, the day before",
+    MessageKind.THANK_YOU: "Thank-you notes after a meeting",
+    MessageKind.KEEP_IN_TOUCH: "Keep-in-touch updates, months later",
+}
+
+
+def _check_time_zone(_form: object, field: SelectField) -> None:
+    if field.data:
+        try:
+            check_time_zone(field.data)
+        except CoreValidationError as problem:
+            raise StopValidation(sentence(problem)) from None
+
+
+def _check_holidays(_form: object, field: TextAreaField) -> None:
+    try:
+        check_holidays(field.data or "")
+    except CoreValidationError as problem:
+        raise StopValidation(sentence(problem)) from None
+
+
 class ProfileForm(FlaskForm):  # type: ignore[misc]
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
     introduction = TextAreaField(
@@ -187,16 +275,48 @@ class ProfileForm(FlaskForm):  # type: ignore[misc]
         "are curious about. Every request quotes it.",
     )
     signature = TextAreaField("Signature", description="How your emails end.")
-    # Checked by the core, which says why in a sentence; a hand-made value is no crash.
+    # Checked here so the reason shows by the field; the core checks it again.
     time_zone = SelectField(
         "Your time zone",
         validate_choice=False,
-        description="Your sending hours and every time in the outbox are in this zone.",
+        validators=[_check_time_zone],
+        description="Your sending hours, the business days of follow-ups and every time "
+        "on the board are in this zone.",
+    )
+    holidays = TextAreaField(
+        "Holidays and days off",
+        validators=[Length(max=5000), _check_holidays],
+        description="One date per line, written year-month-day (2026-12-24). No follow-up "
+        "falls due and no waiting day is counted on these days, nor on weekends. "
+        "Text after # is a note for you.",
+    )
+    auto_approve = SelectMultipleField(
+        "Send without asking me",
+        choices=[SelectChoice(kind.value, label) for kind, label in AUTO_APPROVE_LABELS.items()],
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    # Present on the page's form: tells "nothing ticked" from "a form without the list".
+    auto_approve_shown = HiddenField(default="1")
+    monthly_goal = IntegerField(
+        "Conversations a month",
+        validators=[
+            Optional(),
+            NumberRange(1, MAX_MONTHLY_GOAL, f"Give a number from 1 to {MAX_MONTHLY_GOAL}."),
+        ],
+        description="Your own goal: how many informational interviews you want a month. "
+        "The board shows how far along you are.",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.time_zone.choices = time_zone_choices()
+
+    def chosen_kinds(self) -> list[MessageKind]:
+        """The ticked kinds; unknown values from a hand-made form are ignored."""
+        known = {kind.value: kind for kind in auto_approvable_kinds()}
+        return [known[value] for value in self.auto_approve.data or [] if value in known]
 
 
 def time_zone_choices() -> list[SelectChoice]:

@@ -22,6 +22,7 @@ from outreach.mail.imap import ImapSentFolder
 from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
 from outreach.models import Message
+from outreach.oauth import AccessTokens
 from outreach.sending import deliver, due_for_sending, recover_abandoned
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile
@@ -46,6 +47,31 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     return client_context(settings.ca_file)
 
 
+def warm_up() -> None:
+    """Build the settings, the engine and the TLS context in the worker, before any fork.
+
+    RQ forks a work horse per job and the horse's caches die with it: warmed here,
+    every horse inherits them instead of paying for them on each message (reading
+    the settings, the database dialect's first-connect checks, loading the CA
+    bundle). The engine's connections are closed again, so no horse ever shares a
+    connection with its parent or a sibling; each opens its own.
+    """
+    settings, factory = _runtime()
+    _tls_context(settings)
+    bind = factory.kw.get("bind")
+    if bind is not None:
+        with bind.connect():
+            pass
+        bind.dispose()
+
+
+@cache
+def _tokens() -> AccessTokens:
+    # Holds no token itself: tokens live (encrypted) in the database, shared by all processes.
+    settings, factory = _runtime()
+    return AccessTokens.from_settings(settings, factory)
+
+
 def dispose_runtime() -> None:
     """Close the cached engine's connections (tests and a graceful shutdown use this)."""
     if _runtime.cache_info().currsize:
@@ -55,6 +81,7 @@ def dispose_runtime() -> None:
             bind.dispose()
     _runtime.cache_clear()
     _tls_context.cache_clear()
+    _tokens.cache_clear()
 
 
 def send_message(message_id: int) -> str:
@@ -66,6 +93,7 @@ def send_message(message_id: int) -> str:
         SmtpSender(_tls_context(settings)),
         SecretBox(settings.encryption_keys),
         utcnow,
+        _tokens(),
     )
     log.info("message %s: %s %s", message_id, result.outcome.value, result.detail)
     return result.outcome.value
@@ -81,6 +109,7 @@ def reconcile_sent(message_id: int) -> str:
         SecretBox(settings.encryption_keys),
         lambda login: ImapSentFolder(login, context),
         utcnow,
+        _tokens(),
     )
     log.info("message %s: %s", message_id, outcome)
     return outcome
@@ -106,3 +135,17 @@ def sweep_outbox() -> int:
     connection = redis_connection(settings)
     enqueued = sum(1 for m in due if enqueue_send(connection, m, attempts.get(m, 0)))
     return enqueued + sum(1 for m in to_reconcile if enqueue_reconcile(connection, m))
+
+
+def run_cycle() -> int:
+    """Take the cycle's time-based steps due now (follow-ups, giving up, next names,
+    meetings); returns how many steps were taken. Safe to run in several workers.
+    """
+    from outreach.scheduler import run_due_steps
+
+    _settings, factory = _runtime()
+    with session_scope(factory) as session:
+        lines = run_due_steps(session, utcnow())
+    for line in lines:
+        log.info("cycle: %s", line)
+    return len(lines)

@@ -4,7 +4,10 @@ Contract:
 - One round: for each mailbox, take (or renew) its lease, so that only one
   poller anywhere watches it, then sync it in one transaction. A failing
   mailbox is logged once per kind of failure and retried next round; it never
-  stops the others.
+  stops the others. A mailbox waiting for its owner to sign in again with
+  Google or Microsoft (NEEDS_SIGN_IN) is skipped until they have.
+- OAuth2 mailboxes log in with access tokens from outreach.oauth.AccessTokens,
+  which renews them (one process at a time) shortly before they expire.
 - Between rounds the poller sleeps for OUTREACH_POLL_INTERVAL, or less: for
   each mailbox it watches, an IMAP IDLE connection wakes it as soon as mail
   arrives, where the server offers IDLE.
@@ -21,19 +24,23 @@ import socket
 import ssl
 import threading
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import clock, leases
-from outreach.accounts import imap_login
+from outreach.accounts import imap_login, uses_oauth
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
+from outreach.mail import ServerLogin
 from outreach.mail.imap import IdleWatcher
 from outreach.mail.tls import client_context
 from outreach.models import Mailbox
+from outreach.oauth import AccessTokens
 from outreach.polling import PollResult, mailboxes_to_watch, poll_mailbox
 
 log = logging.getLogger("outreach.poller")
@@ -47,6 +54,7 @@ def run(settings: Settings, once: bool = False) -> None:
     factory = make_sessionmaker(make_engine(settings.database_url))
     box = SecretBox(settings.encryption_keys)
     context = client_context(settings.ca_file)
+    tokens = AccessTokens.from_settings(settings, factory, box)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.poll_lease)
     stop = threading.Event()
@@ -74,7 +82,7 @@ def run(settings: Settings, once: bool = False) -> None:
                         continue
                 mine.add(mailbox_id)
                 try:
-                    result = poll_mailbox(factory, mailbox_id, box, context, _utcnow)
+                    result = poll_mailbox(factory, mailbox_id, box, context, _utcnow, tokens)
                 except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
                     result = PollResult(
                         mailbox_id, ok=False, problem=f"unexpected error: {error!r}"
@@ -91,7 +99,7 @@ def run(settings: Settings, once: bool = False) -> None:
                     last_problem[mailbox_id] = result.problem
             if once:
                 break
-            _keep_watchers(factory, box, context, mine, watchers, wake)
+            _keep_watchers(factory, box, context, mine, watchers, wake, tokens)
             # Renew leases well before they run out, even when no mail arrives.
             wake.wait(min(settings.poll_interval, settings.poll_lease / 3))
     finally:
@@ -108,6 +116,7 @@ def _keep_watchers(
     mine: set[int],
     watchers: dict[int, IdleWatcher],
     wake: threading.Event,
+    tokens: AccessTokens,
 ) -> None:
     """One IDLE watcher per mailbox this poller holds; none for the others.
 
@@ -123,6 +132,22 @@ def _keep_watchers(
             if mailbox is None:
                 continue
             login = imap_login(mailbox, box)
-        watcher = IdleWatcher(login, context, wake.set)
+            provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
+        watcher = IdleWatcher(
+            _current_login(login, mailbox_id, provider, tokens), context, wake.set
+        )
         watcher.start()
         watchers[mailbox_id] = watcher
+
+
+def _current_login(
+    login: ServerLogin, mailbox_id: int, provider: str | None, tokens: AccessTokens
+) -> ServerLogin | Callable[[], ServerLogin]:
+    """The watcher's login; for OAuth2 a function, as each connection needs a current token."""
+    if provider is None:
+        return login
+
+    def with_token() -> ServerLogin:
+        return replace(login, access_token=tokens.token(mailbox_id, provider, _utcnow()))
+
+    return with_token

@@ -1,4 +1,4 @@
-"""`outreach worker`: an RQ worker on our queues, plus a periodic outbox sweep.
+"""`outreach worker`: an RQ worker on our queues, plus a periodic sweep and the cycle's clock.
 
 The sweep is driven from a separate, spawned process rather than a thread: RQ
 forks a work horse for every job, and a fork taken while another thread holds
@@ -22,11 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def _sweeper(settings: Settings, parent: int) -> None:
-    """Every sweep interval, ask for an outbox sweep, until the worker is gone."""
+    """Every sweep interval, ask for the cycle's due steps and an outbox sweep,
+    until the worker is gone."""
     import signal
     import time
 
-    from workers.jobs import sweep_outbox
+    from workers.jobs import run_cycle, sweep_outbox
 
     # Ctrl-C reaches the whole process group; the worker stops this process itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -34,6 +35,8 @@ def _sweeper(settings: Settings, parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(settings.sweep_interval)
         try:
+            # The cycle first: a follow-up it drafts and auto-approves is sent by the sweep.
+            enqueue_once(connection, PERIODIC_QUEUE, "run-cycle", run_cycle)
             enqueue_once(connection, PERIODIC_QUEUE, "sweep-outbox", sweep_outbox)
         except Exception as error:  # noqa: BLE001 - the next round tries again
             log.warning("could not schedule the outbox sweep: %s", error)
@@ -51,7 +54,9 @@ def run(settings: Settings, burst: bool = False) -> None:
     """Work the send and periodic queues until stopped (or until empty with `burst`)."""
     # Imported before RQ forks a work horse per job, so each horse starts warm
     # instead of importing the mail libraries again for every message.
-    import workers.jobs  # noqa: F401
+    import workers.jobs
+
+    workers.jobs.warm_up()
 
     connection = redis_connection(settings)
     queues = [Queue(name, connection=connection) for name in ALL_QUEUES]

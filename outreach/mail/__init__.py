@@ -12,13 +12,30 @@ from outreach.models.accounts import TlsMode
 
 @dataclass(frozen=True)
 class ServerLogin:
-    """How to reach and log in to one server. `password` never appears in repr."""
+    """How to reach and log in to one server. Secrets never appear in repr.
+
+    With an `access_token` the login is SASL XOAUTH2 (Google, Microsoft) and
+    `password` is unused; without one it is a plain user name and password.
+    """
 
     host: str
     port: int
     tls: TlsMode
     username: str
     password: str = field(repr=False)
+    access_token: str = field(default="", repr=False)
+
+    @property
+    def uses_oauth(self) -> bool:
+        return bool(self.access_token)
+
+
+def xoauth2_string(username: str, access_token: str) -> str:
+    """The SASL XOAUTH2 initial response, before base64: user, bearer token, two ^A.
+
+    The format is Google's and Microsoft's (developers.google.com/gmail/imap/xoauth2-protocol).
+    """
+    return f"user={username}\x01auth=Bearer {access_token}\x01\x01"
 
 
 class MailSender(Protocol):

@@ -17,7 +17,7 @@ from typing import Self
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from outreach.errors import MailboxAuthFailed, MailboxError, TemporaryFailure
+from outreach.errors import MailboxAuthFailed, OutreachError, TemporaryFailure
 from outreach.mail import FetchedHeaders, FolderBatch, ServerLogin
 from outreach.models.accounts import TlsMode
 
@@ -43,6 +43,12 @@ class ImapSource:
         self._selected: str | None = None
 
     def __enter__(self) -> Self:
+        return self.open()
+
+    def open(self) -> Self:
+        """Connect and log in, unless already done; `with` does this by itself."""
+        if self._client is not None:
+            return self
         login = self._login
         try:
             client = IMAPClient(
@@ -59,12 +65,18 @@ class ImapSource:
                 f"could not connect to {login.host}:{login.port}: {error}"
             ) from None
         try:
-            client.login(login.username, login.password)
+            if login.uses_oauth:
+                # SASL XOAUTH2; imapclient builds the user=...^Aauth=Bearer ... string.
+                client.oauth2_login(login.username, login.access_token)
+            else:
+                client.login(login.username, login.password)
         except LoginError as error:
             client.shutdown()
-            raise MailboxAuthFailed(
-                f"the IMAP server refused the user name or password ({_text(error)})"
-            ) from None
+            what = "the sign-in (access token)" if login.uses_oauth else "the user name or password"
+            raise MailboxAuthFailed(f"the IMAP server refused {what} ({_text(error)})") from None
+        except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.error) as error:
+            client.shutdown()
+            raise TemporaryFailure(f"logging in to {login.host} failed: {error}") from None
         self._client = client
         return self
 
@@ -178,11 +190,14 @@ class IdleWatcher:
     connections long before the 29 minutes RFC 2177 allows. A dropped link is
     re-opened with back-off. Nothing is read or flagged here; the poller does
     the reading when woken.
+
+    `login` may be a function giving the login at each (re)connection: an
+    OAuth2 mailbox's access token expires, so each connection asks for a current one.
     """
 
     def __init__(
         self,
-        login: ServerLogin,
+        login: ServerLogin | Callable[[], ServerLogin],
         context: ssl.SSLContext,
         on_new_mail: Callable[[], None],
         renew: float = 300.0,
@@ -209,7 +224,8 @@ class IdleWatcher:
         failures = 0
         while not self._stop.is_set():
             try:
-                with ImapSource(self._login, self._context) as source:
+                login = self._login() if callable(self._login) else self._login
+                with ImapSource(login, self._context) as source:
                     client = source.client
                     if b"IDLE" not in client.capabilities():
                         return  # the poller's regular rounds are all we can do
@@ -219,7 +235,8 @@ class IdleWatcher:
                     self._on_new_mail()
                     while not self._stop.is_set():
                         self._idle_once(client)
-            except (MailboxError, OSError, IMAPClientError, imaplib.IMAP4.error):
+            except (OutreachError, OSError, IMAPClientError, imaplib.IMAP4.error):
+                # OutreachError: mail server failures, and a token that could not be had.
                 failures += 1
                 self._stop.wait(min(60.0, 2.0**failures))
 

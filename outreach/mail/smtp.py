@@ -8,6 +8,7 @@ is safe; after it, the server may have the message (DeliveryUnknown).
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ from outreach.errors import (
     PermanentFailure,
     TemporaryFailure,
 )
-from outreach.mail import ServerLogin
+from outreach.mail import ServerLogin, xoauth2_string
 from outreach.models.accounts import TlsMode
 
 # Waiting long for the answer to the final dot is deliberate: giving up early
@@ -85,15 +86,39 @@ async def _connect_and_login(client: aiosmtplib.SMTP, login: ServerLogin) -> Non
     except aiosmtplib.SMTPResponseException as error:
         raise _failure(error) from None
     try:
-        await client.login(login.username, login.password, timeout=COMMAND_TIMEOUT)
+        if login.uses_oauth:
+            await _xoauth2(client, login)
+        else:
+            await client.login(login.username, login.password, timeout=COMMAND_TIMEOUT)
     except aiosmtplib.SMTPAuthenticationError as error:
+        what = "the sign-in (access token)" if login.uses_oauth else "the user name or password"
         raise MailboxAuthFailed(
-            f"the SMTP server refused the user name or password ({error.code} {error.message})"
+            f"the SMTP server refused {what} ({error.code} {error.message})"
         ) from None
     except aiosmtplib.SMTPResponseException as error:
         raise _failure(error) from None
     except (aiosmtplib.SMTPException, *_BROKEN) as error:
         raise TemporaryFailure(f"logging in to the SMTP server failed: {error}") from None
+
+
+async def _xoauth2(client: aiosmtplib.SMTP, login: ServerLogin) -> None:
+    """AUTH XOAUTH2 with the initial response on the command line, as Gmail and Outlook take it.
+
+    A refused token is answered with 334 and a base64 JSON error; the client
+    sends an empty line and the server then gives its final 535.
+    """
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo(timeout=COMMAND_TIMEOUT)
+    if not client.supports_extension("auth") or "xoauth2" not in client.server_auth_methods:
+        raise aiosmtplib.SMTPAuthenticationError(
+            504, "the server does not offer AUTH XOAUTH2, so it cannot take an access token"
+        )
+    initial = base64.b64encode(xoauth2_string(login.username, login.access_token).encode())
+    response = await client.execute_command(b"AUTH", b"XOAUTH2", initial, timeout=COMMAND_TIMEOUT)
+    if response.code == 334:
+        response = await client.execute_command(b"", timeout=COMMAND_TIMEOUT)
+    if response.code != 235:
+        raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
 
 
 def _envelope(message: EmailMessage) -> tuple[str, list[str]]:

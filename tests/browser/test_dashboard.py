@@ -11,8 +11,10 @@ import re
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
+from sqlalchemy import select
 
-from outreach.models import Message, MessageStatus
+from outreach.models import Message, MessageStatus, Target
+from outreach.targets import outreaches_in_order
 from tests.browser.conftest import LiveApp
 from tests.browser.live import HOSTILE_REPLY, log_in
 
@@ -245,3 +247,144 @@ def test_the_login_form_works_with_the_keyboard_alone(page: Page, live_app: Live
 
     expect(page).to_have_url(f"{live_app.url}/")
     expect(page.get_by_role("heading", name="Status board")).to_be_visible()
+
+
+# --- the target's page, and the board on a phone ----------------------------------------------
+
+
+def open_target(page: Page, live_app: LiveApp, name: str) -> None:
+    log_in(page, live_app.url, live_app.seeded.email)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Targets").click()
+    page.get_by_role("link", name=name, exact=True).click()
+    expect(page.locator("#target-name")).to_contain_text(name)
+
+
+def names_on_the_list(page: Page) -> list[str]:
+    return page.locator("#target-names > li .entry-head > a").all_inner_texts()
+
+
+def stored_order(live_app: LiveApp, name: str) -> list[str]:
+    with live_app.sessions() as session:
+        target = session.scalar(select(Target).where(Target.name == name))
+        assert target is not None
+        return [outreach.contact.name for outreach in outreaches_in_order(session, target)]
+
+
+def test_reordering_the_list_with_the_arrow_buttons(page: Page, live_app: LiveApp) -> None:
+    open_target(page, live_app, "Science policy")
+    assert names_on_the_list(page) == ["Priya Raman", "Lena Fischer"]
+    expect(page.get_by_role("button", name="Move Priya Raman up")).to_be_disabled()
+
+    page.get_by_role("button", name="Move Lena Fischer up").click()
+
+    expect(page.locator("#flashes").get_by_role("status")).to_have_text(
+        "Lena Fischer is now number 1 on the list."
+    )
+    assert names_on_the_list(page) == ["Lena Fischer", "Priya Raman"]
+    assert stored_order(live_app, "Science policy") == ["Lena Fischer", "Priya Raman"]
+
+    # The keyboard reaches the same button: focus it and press Enter.
+    page.get_by_role("button", name="Move Lena Fischer down").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#flashes").get_by_role("status")).to_have_text(
+        "Lena Fischer is now number 2 on the list."
+    )
+    assert stored_order(live_app, "Science policy") == ["Priya Raman", "Lena Fischer"]
+
+
+def test_reordering_the_list_by_dragging_a_name(page: Page, live_app: LiveApp) -> None:
+    open_target(page, live_app, "Science policy")
+    items = page.locator("#target-names > li")
+    lena = items.filter(has=page.get_by_role("link", name="Lena Fischer", exact=True))
+    priya = items.filter(has=page.get_by_role("link", name="Priya Raman", exact=True))
+    expect(lena.locator(".drag-handle")).to_be_visible()
+
+    lena.locator(".drag-handle").drag_to(priya, target_position={"x": 30, "y": 4})
+
+    # No page load: the script posted the new place and says so to screen readers.
+    expect(page.locator("#order-status")).to_have_text("Lena Fischer is now number 1 on the list.")
+    expect(page.locator("#flashes")).to_have_count(0)
+    assert names_on_the_list(page) == ["Lena Fischer", "Priya Raman"]
+    assert stored_order(live_app, "Science policy") == ["Lena Fischer", "Priya Raman"]
+    # The arrows now post the places next to the new one.
+    expect(page.get_by_role("button", name="Move Lena Fischer up")).to_be_disabled()
+    expect(page.get_by_role("button", name="Move Priya Raman down")).to_be_disabled()
+    page.get_by_role("button", name="Move Priya Raman up").click()
+    expect(page.locator("#flashes").get_by_role("status")).to_have_text(
+        "Priya Raman is now number 1 on the list."
+    )
+    assert stored_order(live_app, "Science policy") == ["Priya Raman", "Lena Fischer"]
+
+
+def test_pausing_and_resuming_a_target(page: Page, live_app: LiveApp) -> None:
+    open_target(page, live_app, "Science policy")
+
+    page.get_by_role("button", name="Pause").click()
+
+    expect(page.locator("#paused-notice")).to_be_visible()
+    expect(page.locator("#paused-tag")).to_have_text("paused")
+    expect(page.locator("#flashes").get_by_role("status")).to_contain_text(
+        "“Science policy” is paused"
+    )
+    with live_app.sessions() as session:
+        assert session.scalar(select(Target.paused).where(Target.name == "Science policy"))
+
+    page.get_by_role("button", name="Resume").click()
+
+    expect(page.locator("#flashes").get_by_role("status")).to_contain_text(
+        "“Science policy” is running again."
+    )
+    expect(page.locator("#paused-notice")).to_have_count(0)
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    with live_app.sessions() as session:
+        assert not session.scalar(select(Target.paused).where(Target.name == "Science policy"))
+
+
+def test_a_settings_mistake_is_shown_by_its_field(page: Page, live_app: LiveApp) -> None:
+    open_target(page, live_app, "Science policy")
+    form = page.locator("#target-settings")
+
+    form.get_by_label("Requests out at a time").fill("0")
+    form.get_by_role("button", name="Save settings").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "The settings were not saved: see the reasons by the fields."
+    )
+    expect(form.locator(".field.has-error .field-error")).to_have_text(
+        "Give a number of requests from 1 to 10."
+    )
+    form.get_by_label("Requests out at a time").fill("2")
+    form.get_by_label("Send one polite follow-up when there is no answer").uncheck()
+    form.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#target-rules")).to_have_text(
+        "2 requests out at a time · no follow-up; moving on after 5 business days"
+    )
+
+
+def test_the_board_on_a_phone_reads_as_cards_without_sideways_scrolling(
+    page: Page, live_app: LiveApp
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_app.url, live_app.seeded.email)
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(page.locator("#funnel")).to_be_visible()
+    expect(page.locator("#goal")).to_be_visible()
+    expect(page.locator("#status-board thead")).to_have_css("position", "absolute")
+    tom = page.locator("#status-board tbody tr").filter(
+        has=page.get_by_role("link", name="Tom Okafor", exact=True)
+    )
+    expect(tom.locator(".badge")).to_have_text("replied")
+    tom.scroll_into_view_if_needed()
+    # Nothing of the row is cut off at the right edge.
+    expect(tom.locator(".badge")).to_be_in_viewport(ratio=1)
+    expect(tom.locator("td.when")).to_be_in_viewport(ratio=1)
+    # Each row is one card: the name above what happens next.
+    name_box = tom.locator("td.contact").bounding_box()
+    detail_box = tom.locator("td.detail").bounding_box()
+    assert name_box is not None and detail_box is not None
+    assert detail_box["y"] > name_box["y"] and detail_box["width"] > 300
+    # Every navigation link is on screen.
+    page.evaluate("window.scrollTo(0, 0)")
+    for link in page.get_by_role("navigation", name="Main").get_by_role("link").all():
+        expect(link).to_be_in_viewport()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit
 
 from imapclient import IMAPClient
 
@@ -103,7 +104,7 @@ service lmtp {
     port = $port_lmtp
   }
 }
-"""
+$extra"""
 )
 
 # As root Dovecot drops to its packaged service users; mail belongs to "dovecot".
@@ -200,6 +201,7 @@ class DovecotServer:
                 privileges=privileges,
                 # chroot needs root; the rootless branch switches it off here and in imap-login.
                 anvil_extra="" if is_root else "  chroot =\n",
+                extra=self._extra_config(directory),
             )
         )
         self._write_users()
@@ -217,6 +219,10 @@ class DovecotServer:
         except BaseException:
             self.stop()
             raise
+
+    def _extra_config(self, directory: Path) -> str:
+        """More configuration, appended last (later settings win); subclasses add theirs."""
+        return ""
 
     def stop(self) -> None:
         """Kill the master and its children, reap it, and remove the temp dir."""
@@ -328,3 +334,75 @@ def start_dovecot(tls: TlsFiles, users: Mapping[str, str] | None = None) -> Dove
     server = DovecotServer(tls, users)
     server.start()
     return server
+
+
+# The oauth2 passdb asks the authorization server about each token (RFC 7662, POST).
+_OAUTH2_PASSDB = Template(
+    """\
+# XOAUTH2 and OAUTHBEARER checked by the test authorization server's introspection.
+auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $args
+}
+"""
+)
+_OAUTH2_ARGS = Template(
+    """\
+introspection_mode = post
+introspection_url = http://$client_id:$client_secret@$host:$port/introspect
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+)
+
+
+class OAuthDovecotServer(DovecotServer):
+    """A Dovecot that also takes OAuth2 access tokens (SASL XOAUTH2 and OAUTHBEARER).
+
+    A token is accepted when the authorization server's introspection endpoint
+    says it is active and its "username" is the login name (Dovecot's oauth2
+    passdb). Password logins (users from `add_user`) work as on DovecotServer,
+    which the tests use to look into the mailboxes; mail is delivered by LMTP.
+    """
+
+    def __init__(
+        self,
+        tls: TlsFiles,
+        introspect_url: str,
+        client_id: str,
+        client_secret: str,
+        users: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(tls, users)
+        self.introspect_url = introspect_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+
+    def _extra_config(self, directory: Path) -> str:
+        parts = urlsplit(self.introspect_url)
+        args = directory / "dovecot-oauth2.conf.ext"
+        args.write_text(
+            _OAUTH2_ARGS.substitute(
+                client_id=self.client_id,
+                client_secret=self.client_secret,
+                host=parts.hostname,
+                port=parts.port,
+            )
+        )
+        # The auth process reads it; when we are root it runs as the "dovecot" user.
+        args.chmod(0o644)
+        return _OAUTH2_PASSDB.substitute(args=args)
+
+    def connect_oauth(self, user: str, access_token: str) -> IMAPClient:
+        """An IMAPClient logged in with XOAUTH2 over plain IMAP on loopback."""
+        client = IMAPClient(self.host, port=self.imap_port, ssl=False, timeout=10)
+        try:
+            client.oauth2_login(user, access_token)
+        except BaseException:
+            client.shutdown()
+            raise
+        return client

@@ -1,4 +1,11 @@
-"""Pytest plugin: session-wide real servers (SMTP, IMAP/LMTP, Redis, PostgreSQL) for the suite."""
+"""Pytest plugin: session-wide real servers (SMTP, IMAP/LMTP, Redis, PostgreSQL) for the suite.
+
+OAuth2 (see tests/servers/oauth.py): `oauth_server` (the authorization server),
+`oauth_dovecot` (Dovecot taking XOAUTH2/OAUTHBEARER tokens by introspection),
+`oauth_smtpd` (SMTP taking AUTH XOAUTH2 the same way; `oauth_smtp` is it emptied
+for one test), `oauth_account` (a fresh login known to all three), and
+`oauth_env(...)` for the OUTREACH_* variables that point a provider at them.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from .dovecot import DovecotServer
+from .dovecot import DovecotServer, OAuthDovecotServer
+from .oauth import OAuthServer
 from .postgres import PostgresServer
 from .redis import RedisServer, start_redis
-from .smtpd import RecordingSMTPServer
+from .smtpd import OAuthSMTPServer, RecordingSMTPServer
 from .tls import TlsFiles, make_tls_files
 
 IMAP_USER = "student@example.test"
@@ -117,3 +125,96 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_server() -> Iterator[OAuthServer]:
+    """The session's OAuth2 authorization server on 127.0.0.1 (see tests/servers/oauth.py)."""
+    server = OAuthServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot(tls_files: TlsFiles, oauth_server: OAuthServer) -> Iterator[OAuthDovecotServer]:
+    """A Dovecot whose oauth2 passdb asks `oauth_server` about XOAUTH2/OAUTHBEARER tokens."""
+    _require_binary("dovecot", "dovecot-imapd dovecot-lmtpd")
+    server = OAuthDovecotServer(
+        tls_files,
+        oauth_server.introspect_url,
+        oauth_server.resource_client_id,
+        oauth_server.resource_client_secret,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def oauth_smtpd(tls_files: TlsFiles, oauth_server: OAuthServer) -> Iterator[OAuthSMTPServer]:
+    """The session's SMTP server taking AUTH XOAUTH2 for tokens `oauth_server` says are active."""
+    server = OAuthSMTPServer(
+        tls_files,
+        oauth_server.introspect_url,
+        oauth_server.resource_client_id,
+        oauth_server.resource_client_secret,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def oauth_smtp(oauth_smtpd: OAuthSMTPServer) -> Iterator[OAuthSMTPServer]:
+    """oauth_smtpd emptied for this test, accepting mail, and reset again afterwards."""
+    oauth_smtpd.clear()
+    oauth_smtpd.reset_reply()
+    oauth_smtpd.refused_tokens = 0
+    yield oauth_smtpd
+    oauth_smtpd.reset_reply()
+    oauth_smtpd.clear()
+
+
+@pytest.fixture
+def oauth_account(
+    oauth_server: OAuthServer, oauth_dovecot: OAuthDovecotServer
+) -> Iterator[MailAccount]:
+    """A fresh account on the authorization server with an empty mailbox on `oauth_dovecot`.
+
+    The password signs in on the consent page, and (for test set-up and checks
+    only) logs in to Dovecot; Outreach itself uses tokens. The authorization
+    server's token lifetime and delay are reset after the test.
+    """
+    account = MailAccount(
+        user=f"oauth-{secrets.token_hex(6)}@example.test", password=secrets.token_urlsafe(12)
+    )
+    oauth_server.add_account(account.user, account.password)
+    oauth_dovecot.add_user(account.user, account.password)
+    yield account
+    oauth_server.reset()
+
+
+def oauth_env(
+    provider: str,
+    server: OAuthServer,
+    dovecot: DovecotServer,
+    smtpd: RecordingSMTPServer,
+    tls: TlsFiles,
+) -> dict[str, str]:
+    """OUTREACH_* variables for a process: `provider` signs in at `server` and its mail
+    servers are the test Dovecot and SMTP server (STARTTLS, trusting the suite's CA)."""
+    return {
+        **server.env(
+            provider,
+            imap=f"{dovecot.host}:{dovecot.imap_port}:starttls",
+            smtp=f"{smtpd.host}:{smtpd.port}:starttls",
+        ),
+        "OUTREACH_CA_FILE": str(tls.ca_pem),
+    }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import logging
 import ssl
 import threading
@@ -13,6 +16,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -203,5 +207,82 @@ class RecordingSMTPServer:
 def start_smtp_server(tls: TlsFiles, users: Mapping[str, str] | None = None) -> RecordingSMTPServer:
     """Start a RecordingSMTPServer and return it running."""
     server = RecordingSMTPServer(tls, users)
+    server.start()
+    return server
+
+
+class OAuthSMTPServer(RecordingSMTPServer):
+    """A RecordingSMTPServer that also offers AUTH XOAUTH2, like Gmail and Outlook.
+
+    A token is accepted only when the authorization server's introspection
+    endpoint (RFC 7662, asked over HTTP with the resource servers' credentials)
+    says it is active and belongs to the user named in the XOAUTH2 string. A
+    refused token is answered as Gmail does: 334 with a base64 JSON error, then,
+    after the client's empty line, 535. The accepted message's auth_user is
+    that user. PLAIN/LOGIN work for `users`, as on RecordingSMTPServer.
+    """
+
+    def __init__(
+        self,
+        tls: TlsFiles,
+        introspect_url: str,
+        client_id: str,
+        client_secret: str,
+        users: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(tls, users if users is not None else {})
+        self.introspect_url = introspect_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        # How many AUTH XOAUTH2 attempts were refused, for tests of the retry.
+        self.refused_tokens = 0
+
+    def _introspect(self, token: str) -> dict[str, Any]:
+        response = httpx.post(
+            self.introspect_url,
+            data={"token": token, "token_type_hint": "access_token"},
+            auth=(self.client_id, self.client_secret),
+            timeout=10,
+        )
+        answer = response.json() if response.status_code == 200 else {}
+        return answer if isinstance(answer, dict) else {}
+
+    # aiosmtpd finds auth_<MECHANISM> methods on the handler and advertises them.
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        if len(args) == 2:
+            blob = args[1]
+        else:
+            answer = await server.challenge_auth("")
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)
+            blob = base64.b64encode(answer).decode()
+        try:
+            text = base64.b64decode(blob, validate=True).decode("utf-8")
+            fields = dict(part.split("=", 1) for part in text.split("\x01") if part)
+            user = fields["user"]
+            scheme, token = fields["auth"].split(" ", 1)
+        except (ValueError, KeyError, binascii.Error, UnicodeDecodeError):
+            await server.push("501 5.5.2 Cannot decode the XOAUTH2 response")
+            return AuthResult(success=False, handled=True)
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(None, self._introspect, token)
+        username = str(answer.get("username") or "").lower()
+        if scheme == "Bearer" and answer.get("active") is True and username == user.lower():
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        self.refused_tokens += 1
+        error = json.dumps(
+            {"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"}
+        )
+        await server.challenge_auth(error)
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
+        )
+
+
+def start_oauth_smtp_server(
+    tls: TlsFiles, introspect_url: str, client_id: str, client_secret: str
+) -> OAuthSMTPServer:
+    """Start an OAuthSMTPServer and return it running."""
+    server = OAuthSMTPServer(tls, introspect_url, client_id, client_secret)
     server.start()
     return server

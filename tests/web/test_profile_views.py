@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from zoneinfo import available_timezones
 
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from outreach.models import User
 from outreach.sending import record_sent
 from tests.conftest import NOW
 from tests.factories import make_contact, make_mailbox
-from tests.web.conftest import Browser, start_target
+from tests.web.conftest import Browser, csrf_token_in, start_target
 
 INTRODUCTION = "I study marine biology and want to understand how science advice reaches ministers."
 
@@ -131,3 +132,156 @@ def test_a_form_without_a_time_zone_keeps_the_one_saved(
 
 def profile_of(user: User) -> dict[str, str]:
     return {"name": user.name, "introduction": user.introduction, "signature": user.signature}
+
+
+# --- holidays, drafts sent without review, the monthly goal ------------------------------------
+
+
+def full_profile(user: User, **changes: Any) -> dict[str, Any]:
+    """Everything the page's form posts, with `changes`."""
+    form: dict[str, Any] = {
+        **profile_of(user),
+        "time_zone": user.time_zone,
+        "holidays": user.holidays,
+        "auto_approve_shown": "1",
+        "monthly_goal": str(user.monthly_goal),
+    }
+    form.update(changes)
+    return form
+
+
+def field_block(page: str, name: str) -> str:
+    found = re.search(rf'<div class="field[^"]*">\s*<label for="{name}">.*?</div>', page, re.S)
+    assert found is not None, name
+    return found.group(0)
+
+
+def test_holidays_are_saved_one_per_line_with_notes(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    holidays = "2026-12-24  # Christmas Eve\r\n\r\n2026-12-25\r\n2026-12-31\r\n"
+
+    response = signed_in.post(
+        "/profile", full_profile(user, holidays=holidays), page="/profile", follow_redirects=True
+    )
+
+    assert "Your profile is saved." in response.get_data(as_text=True)
+    session.refresh(user)
+    assert user.holidays == "2026-12-24  # Christmas Eve\n2026-12-25\n2026-12-31"
+    assert "2026-12-24  # Christmas Eve\n2026-12-25" in signed_in.page("/profile")
+
+
+def test_holiday_lines_that_are_not_dates_are_named_by_the_field(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    response = signed_in.post(
+        "/profile",
+        full_profile(user, holidays="2026-12-24\nChristmas\n2026-12-31\n31/12/2026"),
+        page="/profile",
+    )
+
+    assert response.status_code == 400
+    block = field_block(response.get_data(as_text=True), "holidays")
+    assert (
+        "Lines 2 and 4 of your holidays (&#39;Christmas&#39;, &#39;31/12/2026&#39;) are not "
+        "dates written as year-month-day, such as 2026-12-25."
+    ) in block
+    # What was typed stays in the box, to be corrected.
+    assert "Christmas\n2026-12-31" in block
+    session.refresh(user)
+    assert user.holidays == ""
+
+
+def test_one_bad_holiday_line_is_quoted(signed_in: Browser, user: User) -> None:
+    response = signed_in.post(
+        "/profile", full_profile(user, holidays="2026-02-30"), page="/profile"
+    )
+
+    assert response.status_code == 400
+    assert (
+        "Line 1 of your holidays, &#39;2026-02-30&#39;, is not a date written as year-month-day"
+        in field_block(response.get_data(as_text=True), "holidays")
+    )
+
+
+def test_an_unknown_time_zone_is_reported_by_its_field(signed_in: Browser, user: User) -> None:
+    response = signed_in.post(
+        "/profile", full_profile(user, time_zone="Europe/Atlantis"), page="/profile"
+    )
+
+    assert response.status_code == 400
+    assert "&#39;Europe/Atlantis&#39; is not a time zone we know" in field_block(
+        response.get_data(as_text=True), "time_zone"
+    )
+
+
+def test_kinds_of_draft_sent_without_review_are_ticked_and_saved(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    page = signed_in.page("/profile")
+    assert "Drafts of the kinds you tick go out without you reading them first." in page
+    assert not re.search(r'<input checked[^>]*name="auto_approve"', page)
+
+    signed_in.post(
+        "/profile",
+        full_profile(user, auto_approve=["thank_you", "follow_up", "bounce"]),
+        page="/profile",
+    )
+
+    session.refresh(user)
+    # Kept in the cycle's order; a kind that is no draft is ignored.
+    assert user.auto_approve == "follow_up thank_you"
+    page = signed_in.page("/profile")
+    ticked = re.findall(
+        r'<input checked id="auto_approve-\d" name="auto_approve"[^>]*value="(\w+)"', page
+    )
+    assert ticked == ["follow_up", "thank_you"]
+
+    # Nothing ticked: every draft waits for review again.
+    signed_in.post("/profile", full_profile(user), page="/profile")
+    session.refresh(user)
+    assert user.auto_approve == ""
+
+
+def test_an_older_form_without_the_new_settings_keeps_them(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    user.auto_approve = "thank_you"
+    user.holidays = "2026-12-25"
+    user.monthly_goal = 3
+    session.commit()
+
+    signed_in.post("/profile", profile_of(user), page="/profile")
+
+    session.refresh(user)
+    assert (user.auto_approve, user.holidays, user.monthly_goal) == ("thank_you", "2026-12-25", 3)
+
+
+def test_the_monthly_goal_is_saved_and_checked(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    signed_in.post("/profile", full_profile(user, monthly_goal="4"), page="/profile")
+    session.refresh(user)
+    assert user.monthly_goal == 4
+
+    for wrong in ("0", "31", "many"):
+        response = signed_in.post(
+            "/profile", full_profile(user, monthly_goal=wrong), page="/profile"
+        )
+        assert response.status_code == 400, wrong
+        block = field_block(response.get_data(as_text=True), "monthly_goal")
+        assert "field-error" in block, wrong
+    session.refresh(user)
+    assert user.monthly_goal == 4
+
+
+def test_the_profile_form_needs_its_token(signed_in: Browser, user: User, session: Session) -> None:
+    page = signed_in.page("/profile")
+    form = page.split('id="profile-form"')[1].split("</form>")[0]
+    assert csrf_token_in(form)
+
+    response = signed_in.client.post("/profile", data=full_profile(user, monthly_goal="9"))
+
+    assert response.status_code == 400
+    session.refresh(user)
+    assert user.monthly_goal == 1

@@ -1,25 +1,45 @@
-"""The status board: where every contact stands, in every target."""
+"""The status board: where every contact stands, in every target, a page at a time.
+
+Above the table: the funnel (requests sent, replies, meetings, met, thanked)
+and the month's progress toward the user's own goal, with the last weeks drawn
+as bars. Every figure is one aggregate query, so the page costs the same for
+ten names or ten thousand.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach.accounts import primary_mailbox
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
+from outreach.pace import zone
+from outreach.progress_stats import (
+    GoalProgress,
+    funnel,
+    goal_progress,
+    state_counts,
+    weekly_activity,
+)
 from outreach.states import OutreachState
 from outreach.targets import list_targets
 from web.auth import current_user
 from web.db import get_session
 from web.forms import BoardFilterForm
-from web.helpers import now
+from web.helpers import local_date, now
 from web.progress import request_progress, with_outbox_detail
 
 bp = Blueprint("board", __name__)
+
+PER_PAGE = 50
+# Page links shown on each side of the current page before an ellipsis.
+NEARBY_PAGES = 2
 
 
 def _state_or_none(value: str | None) -> OutreachState | None:
@@ -30,36 +50,135 @@ def _state_or_none(value: str | None) -> OutreachState | None:
         return None
 
 
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, int(value or "1"))
+    except ValueError:
+        return 1
+
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    pages: int
+    total: int
+    per_page: int
+
+    @property
+    def first_shown(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_shown(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def numbers(self) -> list[int | None]:
+        """The page numbers to link, None where an ellipsis stands: 1 … 4 5 [6] 7 8 … 200."""
+        keep = {1, self.pages} | set(
+            range(max(1, self.page - NEARBY_PAGES), min(self.pages, self.page + NEARBY_PAGES) + 1)
+        )
+        shown: list[int | None] = []
+        previous = 0
+        for number in sorted(keep):
+            if number - previous > 1:
+                shown.append(None)
+            shown.append(number)
+            previous = number
+        return shown
+
+
+def make_pager(requested: int, total: int, per_page: int = PER_PAGE) -> Pager:
+    """A page past the end shows the last page rather than an empty table."""
+    pages = max(1, -(-total // per_page))
+    return Pager(page=min(requested, pages), pages=pages, total=total, per_page=per_page)
+
+
+def goal_in_words(goal: GoalProgress) -> str:
+    """ "1 more to reach your goal. Of this month's 2, 1 is still to come." """
+    if goal.reached:
+        words = "Goal reached. Well done!"
+    elif goal.total == 0:
+        words = "No meeting this month yet: replies that agree to talk lead to one."
+    else:
+        words = f"{goal.goal - goal.total} more to reach your goal."
+    if goal.booked:
+        verb = "is" if goal.booked == 1 else "are"
+        words += f" Of this month's {goal.total}, {goal.booked} {verb} still to come."
+    return words
+
+
+def local_day(value: datetime, time_zone: str) -> str:
+    """ "24 Nov 2026", in the user's zone."""
+    here = value.astimezone(zone(time_zone))
+    return f"{here.day} {here:%b %Y}"
+
+
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """Every outreach, newest change first; ?target=<id>&state=<state> filter it."""
+    """The board; ?target=<id>&state=<state>&page=<n> filter and page it."""
     session = get_session()
     user = current_user()
+    moment = now()
     targets = list_targets(session, user)
     filters = BoardFilterForm(request.args)
     filters.target.choices = [SelectChoice("", "All targets")] + [
         SelectChoice(str(target.id), target.name) for target in targets
     ]
     target_id = filters.target.data
+    if target_id is not None and target_id not in {target.id for target in targets}:
+        # Someone else's target (or none): the filter matches nothing of theirs.
+        target_id = None
+        filters.target.data = None
     state = _state_or_none(filters.state.data)
+    filtered = target_id is not None or state is not None
+
+    counts = state_counts(session, user, target_id=target_id)
+    total = counts.get(state, 0) if state is not None else sum(counts.values())
+    pager = make_pager(_page_number(request.args.get("page")), total)
     rows, in_outbox = with_outbox_detail(
-        status_board(session, user, now(), target_id=target_id, state=state),
+        status_board(
+            session,
+            user,
+            moment,
+            target_id=target_id,
+            state=state,
+            limit=PER_PAGE,
+            offset=pager.offset,
+        ),
         request_progress(session, user),
     )
-    filtered = target_id is not None or state is not None
 
     # Nothing at all yet: show the three steps instead of an empty table.
     first_steps = None
-    if not rows and not filtered:
+    if total == 0 and not filtered:
         first_steps = {
             "mailbox": primary_mailbox(session, user) is not None,
             "contacts": bool(list_contacts(session, user)),
             "target": bool(targets),
         }
-    counts = Counter(row.state for row in rows)
     summary = [
-        (state, STATE_LABELS[state], counts[state]) for state in OutreachState if counts[state]
+        (each, STATE_LABELS[each], counts[each]) for each in OutreachState if counts.get(each)
     ]
+    goal = goal_progress(session, user, moment)
+    query = {"target": target_id, "state": state.value if state else None}
+
+    def page_url(number: int) -> str:
+        arguments = {key: value for key, value in query.items() if value is not None}
+        if number > 1:
+            arguments["page"] = number
+        encoded = urlencode(arguments)
+        return url_for("board.index") + (f"?{encoded}" if encoded else "")
+
+    def state_url(each: OutreachState) -> str:
+        arguments: dict[str, object] = {"state": each.value}
+        if target_id is not None:
+            arguments["target"] = target_id
+        return url_for("board.index") + "?" + urlencode(arguments)
+
     return render_template(
         "board/index.html",
         rows=rows,
@@ -68,4 +187,17 @@ def index() -> ResponseReturnValue:
         first_steps=first_steps,
         summary=summary,
         in_outbox=in_outbox,
+        pager=pager,
+        page_url=page_url,
+        state_url=state_url,
+        funnel=funnel(session, user, target_id=target_id, counts=counts)
+        if first_steps is None
+        else [],
+        goal=goal,
+        goal_words=goal_in_words(goal),
+        weeks=weekly_activity(session, user, moment),
+        time_zone=user.time_zone,
+        local_day=local_day,
+        local_date=local_date,
+        target_name=next((t.name for t in targets if t.id == target_id), None),
     )

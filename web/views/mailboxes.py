@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from outreach.accounts import (
@@ -21,8 +30,9 @@ from outreach.presets import Preset, preset_for
 from web.auth import current_user
 from web.db import get_session
 from web.forms import MailboxForm, PaceForm
-from web.helpers import pace_in_words, sentence
+from web.helpers import now, pace_in_words, sentence
 from web.state import services
+from web.views import oauth
 
 bp = Blueprint("mailboxes", __name__)
 
@@ -54,8 +64,12 @@ def _page(
     form: MailboxForm,
     posted: tuple[int, PaceForm, str | None] | None = None,
     preset: Preset | None = None,
-) -> str:
-    """The page; `posted` is a refused pace form (mailbox id, form, the core's sentence)."""
+) -> Response:
+    """The page; `posted` is a refused pace form (mailbox id, form, the core's sentence).
+
+    It offers "Sign in with ..." for each provider this deployment has configured.
+    """
+    sign_in_providers = oauth.providers()
     mailboxes = list_mailboxes(get_session(), current_user())
     paces = {mailbox.id: pace_form(mailbox) for mailbox in mailboxes}
     problems: dict[int, str] = {}
@@ -64,7 +78,7 @@ def _page(
         paces[mailbox_id] = refused
         if problem:
             problems[mailbox_id] = problem
-    return render_template(
+    page = render_template(
         "mailboxes/index.html",
         form=form,
         mailboxes=mailboxes,
@@ -73,7 +87,9 @@ def _page(
         paces=paces,
         pace_problems=problems,
         pace_words={mailbox.id: pace_in_words(mailbox) for mailbox in mailboxes},
+        oauth_providers=sign_in_providers,
     )
+    return oauth.allow_provider_forms(make_response(page), sign_in_providers)
 
 
 def _blank_connect_form(address: str | None = None) -> MailboxForm:
@@ -154,7 +170,13 @@ def test(mailbox_id: int) -> ResponseReturnValue:
     session = get_session()
     mailbox = get_mailbox(session, current_user(), mailbox_id)
     settings = services().settings
-    report = check_mailbox(mailbox, services().secret_box, client_context(settings.ca_file))
+    report = check_mailbox(
+        mailbox,
+        services().secret_box,
+        client_context(settings.ca_file),
+        oauth.access_tokens(),
+        now(),
+    )
     session.commit()
     if report.ok:
         flash(

@@ -1,27 +1,42 @@
-"""Targets: a field or organisation with an ordered list of names."""
+"""Targets: a field or organisation with an ordered list of names, and how its cycle runs.
+
+The target's page lists its names in order with where each stands; the user
+reorders them (buttons, or drag and drop where JavaScript runs), adds and
+removes names, pauses and resumes the cycle, and changes its settings. Every
+route looks the target up through the core with the signed-in user, so
+someone else's target is a 404.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.errors import ValidationError
-from outreach.models import Contact, Message
+from outreach.models import Contact, Message, Target
+from outreach.progress_stats import names_per_target
+from outreach.states import OutreachState
 from outreach.targets import (
     add_to_target,
     create_target,
     fill_pipeline,
     get_target,
     list_targets,
+    move_entry,
     outreaches_in_order,
+    pause_target,
+    remove_from_target,
+    resume_target,
+    target_summary,
+    update_target_settings,
 )
 from web.auth import current_user
 from web.db import get_session
-from web.forms import AddNamesForm, TargetForm
+from web.forms import AddNamesForm, MoveForm, TargetForm, TargetSettingsForm
 from web.helpers import now, sentence
 from web.progress import request_progress, with_outbox_detail
 
@@ -49,7 +64,7 @@ def _index_page(form: TargetForm) -> str:
     session = get_session()
     user = current_user()
     targets = list_targets(session, user)
-    sizes = {target.id: len(outreaches_in_order(session, target)) for target in targets}
+    sizes = names_per_target(session, user)
     return render_template(
         "targets/index.html",
         targets=targets,
@@ -92,31 +107,69 @@ def create() -> ResponseReturnValue:
     return redirect(url_for("targets.detail", target_id=target.id))
 
 
-@bp.get("/targets/<int:target_id>")
-def detail(target_id: int) -> ResponseReturnValue:
-    """The target's names in order, each with where it stands.
+def addable_contacts(contacts: Sequence[Contact], on_list: set[int]) -> list[Contact]:
+    """Contacts not on this list: people someone suggested first, then the rest by name."""
+    left = [contact for contact in contacts if contact.id not in on_list]
+    return sorted(left, key=lambda contact: contact.referred_by_id is None)
 
-    :raise 404: when the target is not the user's.
-    """
+
+def _days(count: int) -> str:
+    return f"{count} business day{'s' if count != 1 else ''}"
+
+
+def rules_in_words(target: Target) -> str:
+    """ "1 request out at a time · one follow-up after 5 business days, then 5 more before ..." """
+    parts = [
+        f"{target.max_in_flight} request{'s' if target.max_in_flight != 1 else ''} out at a time"
+    ]
+    if target.send_follow_up:
+        parts.append(
+            f"one follow-up after {_days(target.wait_business_days)}, "
+            f"then {target.give_up_business_days} more before moving on"
+        )
+    else:
+        parts.append(f"no follow-up; moving on after {_days(target.wait_business_days)}")
+    if target.allow_same_organisation:
+        parts.append("two at one organisation allowed")
+    return " · ".join(parts)
+
+
+def _detail_page(target: Target, settings: TargetSettingsForm | None = None) -> str:
     session = get_session()
     user = current_user()
-    target = get_target(session, user, target_id)
     outreaches = outreaches_in_order(session, target)
     board, _ = with_outbox_detail(
         status_board(session, user, now(), target_id=target.id), request_progress(session, user)
     )
     rows = {row.contact_id: row for row in board}
     on_list = {outreach.contact_id for outreach in outreaches}
-    addable = [contact for contact in list_contacts(session, user) if contact.id not in on_list]
+    if settings is None:
+        settings = TargetSettingsForm(obj=target)
     return render_template(
         "targets/detail.html",
         target=target,
         outreaches=outreaches,
         rows=rows,
         labels=STATE_LABELS,
-        addable=addable,
+        addable=addable_contacts(list_contacts(session, user), on_list),
+        summary=target_summary(session, target),
         form=AddNamesForm(),
+        settings=settings,
+        rules_in_words=rules_in_words(target),
     )
+
+
+@bp.get("/targets/<int:target_id>")
+def detail(target_id: int) -> ResponseReturnValue:
+    """The target's names in order, each with where it stands and what happens next.
+
+    :raise 404: when the target is not the user's.
+    """
+    return _detail_page(get_target(get_session(), current_user(), target_id))
+
+
+def _back_to(target: Target) -> ResponseReturnValue:
+    return redirect(url_for("targets.detail", target_id=target.id))
 
 
 @bp.post("/targets/<int:target_id>/names")
@@ -131,7 +184,7 @@ def add_names(target_id: int) -> ResponseReturnValue:
     form = AddNamesForm()
     if not form.validate_on_submit() or not form.contact_ids.data:
         flash("Tick the names to add first.", "error")
-        return redirect(url_for("targets.detail", target_id=target.id))
+        return _back_to(target)
     try:
         for contact_id in in_list_order(form.contact_ids.data, list_contacts(session, user)):
             add_to_target(session, user, target, contact_id)
@@ -139,11 +192,152 @@ def add_names(target_id: int) -> ResponseReturnValue:
     except ValidationError as error:
         session.rollback()
         flash(sentence(error), "error")
-        return redirect(url_for("targets.detail", target_id=target.id))
+        return _back_to(target)
     session.commit()
     count = len(form.contact_ids.data)
     flash(
         f"{count} {'name' if count == 1 else 'names'} added.{drafted_sentence(drafted)}",
         "success",
     )
-    return redirect(url_for("targets.detail", target_id=target.id))
+    return _back_to(target)
+
+
+@bp.post("/targets/<int:target_id>/settings")
+def save_settings(target_id: int) -> ResponseReturnValue:
+    """Save how the cycle runs; a place freed by the change is filled at once.
+
+    :raise 404: when the target is not the user's.
+    """
+    session = get_session()
+    user = current_user()
+    target = get_target(session, user, target_id)
+    form = TargetSettingsForm()
+    if not form.validate_on_submit():
+        flash("The settings were not saved: see the reasons by the fields.", "error")
+        return _detail_page(target, form), 400
+    try:
+        update_target_settings(
+            session,
+            user,
+            target,
+            max_in_flight=form.max_in_flight.data,
+            wait_business_days=form.wait_business_days.data,
+            send_follow_up=form.send_follow_up.data,
+            give_up_business_days=form.give_up_business_days.data,
+            allow_same_organisation=form.allow_same_organisation.data,
+        )
+        drafted = fill_pipeline(session, user, target, now())
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return _detail_page(target, form), 400
+    session.commit()
+    flash(f"Settings saved.{drafted_sentence(drafted)}", "success")
+    return _back_to(target)
+
+
+@bp.post("/targets/<int:target_id>/pause")
+def pause(target_id: int) -> ResponseReturnValue:
+    """:raise 404: when the target is not the user's."""
+    session = get_session()
+    user = current_user()
+    target = get_target(session, user, target_id)
+    pause_target(session, user, target, now())
+    session.commit()
+    flash(
+        f"“{target.name}” is paused: no new request or follow-up is drafted until you resume. "
+        "Drafts already written stay in Drafts.",
+        "success",
+    )
+    return _back_to(target)
+
+
+@bp.post("/targets/<int:target_id>/resume")
+def resume(target_id: int) -> ResponseReturnValue:
+    """Resume; steps that fell due while paused are taken now.
+
+    :raise 404: when the target is not the user's.
+    """
+    session = get_session()
+    user = current_user()
+    target = get_target(session, user, target_id)
+    drafted = resume_target(session, user, target, now())
+    session.commit()
+    flash(f"“{target.name}” is running again.{drafted_sentence(drafted)}", "success")
+    return _back_to(target)
+
+
+def _wants_json() -> bool:
+    """The drag-and-drop script asks for JSON; a plain form post gets a page."""
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.post("/targets/<int:target_id>/names/<int:contact_id>/move")
+def move(target_id: int, contact_id: int) -> ResponseReturnValue:
+    """Put one name at `position` (1 is the top); the others close up.
+
+    :raise 404: when the target is not the user's or the contact not on its list.
+    """
+    session = get_session()
+    user = current_user()
+    target = get_target(session, user, target_id)
+    form = MoveForm()
+    problem = None
+    if not form.validate_on_submit():
+        problem = "Give the place on the list as a number."
+    else:
+        try:
+            move_entry(session, user, target, contact_id, form.position.data)
+        except ValidationError as error:
+            session.rollback()
+            problem = sentence(error)
+    if problem is not None:
+        if _wants_json():
+            return jsonify(error=problem), 400
+        flash(problem, "error")
+        return _back_to(target)
+    session.commit()
+    listed = outreaches_in_order(session, target)
+    order = [outreach.contact_id for outreach in listed]
+    name = listed[order.index(contact_id)].contact.name
+    message = f"{name} is now number {order.index(contact_id) + 1} on the list."
+    if _wants_json():
+        return jsonify(order=order, message=message)
+    flash(message, "success")
+    return redirect(url_for("targets.detail", target_id=target.id, _anchor="target-names"))
+
+
+@bp.post("/targets/<int:target_id>/names/<int:contact_id>/remove")
+def remove(target_id: int, contact_id: int) -> ResponseReturnValue:
+    """Take a name off the list (or stop it, when a request is out); the next name moves up.
+
+    :raise 404: when the target is not the user's or the contact not on its list.
+    """
+    session = get_session()
+    user = current_user()
+    target = get_target(session, user, target_id)
+    before = {o.contact_id: o for o in outreaches_in_order(session, target)}
+    outreach = before.get(contact_id)
+    name = outreach.contact.name if outreach is not None else "This person"
+    was_planned = outreach is not None and outreach.state is OutreachState.PLANNED
+    drafted_before = {ident for ident, o in before.items() if o.state is OutreachState.DRAFTED}
+    try:
+        remove_from_target(session, user, target, contact_id, now())
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return _back_to(target)
+    session.commit()
+    drafted = [
+        o.contact.name
+        for o in outreaches_in_order(session, target)
+        if o.state is OutreachState.DRAFTED and o.contact_id not in drafted_before
+    ]
+    if was_planned:
+        words = f"{name} is off the list."
+    else:
+        words = f"{name} is stopped: nothing more goes to them from this list."
+    if drafted:
+        words += f" A request to {', '.join(drafted)} is waiting for your approval in Drafts."
+    flash(words, "success")
+    return _back_to(target)

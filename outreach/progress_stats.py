@@ -1,0 +1,226 @@
+"""Figures for the home page: the funnel, the month's goal, the last weeks' work.
+
+Pure queries: each function reads, aggregates in the database where it can,
+and never writes. A fixed number of statements runs whatever the user's
+number of contacts, so the board stays quick with thousands of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach.models import Direction, Meeting, MeetingStatus, Message, MessageKind, Outreach, User
+from outreach.models import MessageStatus as Status
+from outreach.pace import zone
+from outreach.states import OutreachState
+
+S = OutreachState
+
+# The funnel reads the current state: an outreach in one of these states has
+# passed the stage. A cancelled meeting goes back to "replied", so it counts
+# as a reply and not as a meeting, which is what the user wants to see.
+REPLIED_STATES = frozenset({S.REPLIED, S.DECLINED, S.MEETING_SET, S.MET, S.THANKED})
+MEETING_STATES = frozenset({S.MEETING_SET, S.MET, S.THANKED})
+MET_STATES = frozenset({S.MET, S.THANKED})
+THANKED_STATES = frozenset({S.THANKED})
+
+# Meetings that count toward the goal: agreed on, whether held yet or not.
+COUNTED_MEETINGS = (MeetingStatus.SCHEDULED, MeetingStatus.HELD)
+
+WEEKS_SHOWN = 8
+
+
+def state_counts(
+    session: Session, user: User, *, target_id: int | None = None
+) -> dict[OutreachState, int]:
+    """How many of the user's outreaches are in each state (states with none are absent)."""
+    query = (
+        select(Outreach.state, func.count())
+        .where(Outreach.user_id == user.id)
+        .group_by(Outreach.state)
+    )
+    if target_id is not None:
+        query = query.where(Outreach.target_id == target_id)
+    return {state: count for state, count in session.execute(query)}
+
+
+def names_per_target(session: Session, user: User) -> dict[int, int]:
+    """How many names each of the user's targets has on its list (targets with none are absent)."""
+    rows = session.execute(
+        select(Outreach.target_id, func.count())
+        .where(Outreach.user_id == user.id)
+        .group_by(Outreach.target_id)
+    )
+    return {target_id: count for target_id, count in rows}
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    key: str
+    label: str
+    count: int
+    # Percent of the stage before (None for the first stage, or when that one is 0).
+    rate: int | None
+
+
+def _percent(part: int, whole: int) -> int | None:
+    return round(100 * part / whole) if whole else None
+
+
+def funnel(
+    session: Session,
+    user: User,
+    *,
+    target_id: int | None = None,
+    counts: Mapping[OutreachState, int] | None = None,
+) -> list[FunnelStage]:
+    """Requests sent, then how many replied, agreed to meet, met, and were thanked.
+
+    "Sent" counts outreaches whose request went out (a bounce included: it was
+    sent); every later stage is read from where each outreach stands now.
+    `counts` is `state_counts` for the same target, when the caller has it already.
+    """
+    sent_query = select(func.count(func.distinct(Message.outreach_id))).where(
+        Message.user_id == user.id,
+        Message.direction == Direction.OUTBOUND,
+        Message.kind == MessageKind.REQUEST,
+        Message.status == Status.SENT,
+    )
+    if target_id is not None:
+        sent_query = sent_query.join(Outreach, Outreach.id == Message.outreach_id).where(
+            Outreach.target_id == target_id
+        )
+    sent = session.scalar(sent_query) or 0
+    if counts is None:
+        counts = state_counts(session, user, target_id=target_id)
+
+    def reached(states: frozenset[OutreachState]) -> int:
+        return sum(counts.get(state, 0) for state in states)
+
+    figures = [
+        ("sent", "Requests sent", sent),
+        ("replied", "Replied", reached(REPLIED_STATES)),
+        ("meetings", "Agreed to meet", reached(MEETING_STATES)),
+        ("met", "Met", reached(MET_STATES)),
+        ("thanked", "Thanked", reached(THANKED_STATES)),
+    ]
+    stages: list[FunnelStage] = []
+    previous: int | None = None
+    for key, label, count in figures:
+        rate = None if previous is None else _percent(count, previous)
+        stages.append(FunnelStage(key, label, count, rate))
+        previous = count
+    return stages
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    goal: int
+    month: str  # "December 2026"
+    # Meetings this month already held (or whose time has come) and still to come.
+    held: int
+    booked: int
+
+    @property
+    def total(self) -> int:
+        return self.held + self.booked
+
+    @property
+    def reached(self) -> bool:
+        return self.total >= self.goal
+
+    @property
+    def percent(self) -> int:
+        """How far along, for a progress bar: 0 to 100."""
+        return min(100, _percent(self.total, self.goal) or 0) if self.goal > 0 else 100
+
+
+def _local_midnight(day: date, time_zone: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone(time_zone))
+
+
+def goal_progress(session: Session, user: User, now: datetime) -> GoalProgress:
+    """This calendar month's meetings, in the user's time zone, against their monthly goal."""
+    today = now.astimezone(zone(user.time_zone)).date()
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    rows = session.execute(
+        select(Meeting.starts_at, Meeting.status).where(
+            Meeting.user_id == user.id,
+            Meeting.status.in_(COUNTED_MEETINGS),
+            Meeting.starts_at >= _local_midnight(first, user.time_zone),
+            Meeting.starts_at < _local_midnight(following, user.time_zone),
+        )
+    )
+    held = booked = 0
+    for starts_at, status in rows:
+        if status is MeetingStatus.HELD or starts_at <= now:
+            held += 1
+        else:
+            booked += 1
+    return GoalProgress(goal=user.monthly_goal, month=f"{first:%B %Y}", held=held, booked=booked)
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    monday: date
+    requests: int
+    meetings: int
+
+    @property
+    def label(self) -> str:
+        """ "23 Nov": the week's Monday."""
+        return f"{self.monday.day} {self.monday:%b}"
+
+
+def weekly_activity(
+    session: Session, user: User, now: datetime, weeks: int = WEEKS_SHOWN
+) -> list[WeekFigures]:
+    """Requests sent and meetings, per week (Monday to Sunday in the user's zone), oldest first.
+
+    The last week is the current one. A meeting counts in the week it takes place.
+    """
+    time_zone = zone(user.time_zone)
+    today = now.astimezone(time_zone).date()
+    this_monday = today - timedelta(days=today.weekday())
+    first_monday = this_monday - timedelta(weeks=weeks - 1)
+    start = _local_midnight(first_monday, user.time_zone)
+    end = _local_midnight(this_monday + timedelta(weeks=1), user.time_zone)
+
+    def week_of(moment: datetime) -> int:
+        return (moment.astimezone(time_zone).date() - first_monday).days // 7
+
+    requests = [0] * weeks
+    meetings = [0] * weeks
+    sent_at = session.scalars(
+        select(Message.sent_at).where(
+            Message.user_id == user.id,
+            Message.direction == Direction.OUTBOUND,
+            Message.kind == MessageKind.REQUEST,
+            Message.status == Status.SENT,
+            Message.sent_at >= start,
+            Message.sent_at < end,
+        )
+    )
+    for moment in sent_at:
+        if moment is not None:
+            requests[week_of(moment)] += 1
+    starts = session.scalars(
+        select(Meeting.starts_at).where(
+            Meeting.user_id == user.id,
+            Meeting.status.in_(COUNTED_MEETINGS),
+            Meeting.starts_at >= start,
+            Meeting.starts_at < end,
+        )
+    )
+    for moment in starts:
+        meetings[week_of(moment)] += 1
+    return [
+        WeekFigures(first_monday + timedelta(weeks=index), requests[index], meetings[index])
+        for index in range(weeks)
+    ]

@@ -1,0 +1,239 @@
+"""The cycle's clock: take every time-based step that is due, for every user.
+
+A worker runs `run_due_steps` every sweep interval (workers/jobs.py). Each step
+is idempotent and safe when several workers run at once:
+
+- Whoever acts on a target takes its row lock first (targets.lock_target), then
+  re-reads the outreach, so a second worker sees the step already taken.
+- The step itself is a compare-and-set on the outreach's (state, next_step_at):
+  only the worker whose UPDATE still matches what it read goes on to draft.
+
+So a follow-up is never drafted twice, and running the scheduler twice at the
+same moment changes nothing the second time (docs/decisions/0007-cycle-scheduler.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from outreach import cycle, meetings
+from outreach.drafts import cancel_unsent, draft_follow_up, maybe_auto_approve
+from outreach.errors import ValidationError
+from outreach.models import Message, MessageKind, MessageStatus, Outreach, Target, User
+from outreach.states import OutreachState, Trigger
+from outreach.targets import (
+    calendar_of,
+    cycle_message_counts,
+    fill_pipeline,
+    lock_target,
+    rules_of,
+)
+from outreach.timeline import advance, record
+
+log = logging.getLogger(__name__)
+
+# An approved follow-up in one of these is on its way: the cycle does not give up on it.
+_IN_OUTBOX = (
+    MessageStatus.APPROVED,
+    MessageStatus.QUEUED,
+    MessageStatus.RETRYING,
+    MessageStatus.SENDING,
+    MessageStatus.UNKNOWN,
+)
+
+
+@dataclass
+class StepReport:
+    """What a run did: one line per step, and the drafts it wrote."""
+
+    lines: list[str] = field(default_factory=list)
+    drafts: list[Message] = field(default_factory=list)
+
+
+def run_due_steps(session: Session, now: datetime) -> list[str]:
+    """Take every step due at `now`, for all users: follow-ups, giving up, filling lists,
+    then the meetings' steps. Returns one line per step taken; [] when nothing was due.
+    """
+    report = take_due_steps(session, now)
+    report.lines.extend(fill_every_target(session, now).lines)
+    report.lines.extend(meetings.run_due(session, now))
+    return report.lines
+
+
+def take_due_steps(session: Session, now: datetime, *, target_id: int | None = None) -> StepReport:
+    """The clock steps (follow-up, giving up) due at `now`, optionally for one target."""
+    query = (
+        select(Outreach.id)
+        .join(Target, Target.id == Outreach.target_id)
+        .where(
+            Outreach.state.in_(cycle.CLOCKED),
+            Outreach.next_step_at.is_not(None),
+            Outreach.next_step_at <= now,
+            Outreach.handled_by_user.is_(False),
+            Target.paused.is_(False),
+        )
+        .order_by(Outreach.next_step_at, Outreach.id)
+    )
+    if target_id is not None:
+        query = query.where(Outreach.target_id == target_id)
+    report = StepReport()
+    for outreach_id in list(session.scalars(query)):
+        _take_step(session, outreach_id, now, report)
+    return report
+
+
+def _follow_up_status(session: Session, outreach_id: int) -> tuple[bool, bool]:
+    """(a follow-up exists, it is approved and still in the outbox)."""
+    statuses = set(
+        session.scalars(
+            select(Message.status).where(
+                Message.outreach_id == outreach_id,
+                Message.kind == MessageKind.FOLLOW_UP,
+                Message.status != MessageStatus.CANCELLED,
+            )
+        )
+    )
+    return bool(statuses), bool(statuses & set(_IN_OUTBOX))
+
+
+def _take_step(session: Session, outreach_id: int, now: datetime, report: StepReport) -> None:
+    outreach = session.get(Outreach, outreach_id)
+    if outreach is None:
+        return
+    target = session.get(Target, outreach.target_id)
+    user = session.get(User, outreach.user_id)
+    if target is None or user is None:
+        return
+    # The target first, then the outreach: the order every writer uses, so no deadlock.
+    lock_target(session, target.id)
+    session.refresh(target)
+    session.refresh(outreach)
+    follow_up_exists, follow_up_in_outbox = _follow_up_status(session, outreach.id)
+    due = cycle.Due(
+        state=outreach.state,
+        next_step_at=outreach.next_step_at,
+        handled_by_user=outreach.handled_by_user,
+        messages=cycle_message_counts(session, [outreach.id]).get(outreach.id, 0),
+        follow_up_exists=follow_up_exists,
+        follow_up_in_outbox=follow_up_in_outbox,
+    )
+    rules = rules_of(target)
+    step = cycle.due_step(due, rules, now)
+    if step is cycle.Step.NOTHING:
+        return
+    calendar = calendar_of(user)
+    after = cycle.next_step_after(step, rules, now, calendar)
+    claimed = session.execute(
+        update(Outreach)
+        .where(
+            Outreach.id == outreach.id,
+            Outreach.state == due.state,
+            Outreach.next_step_at == due.next_step_at,
+        )
+        .values(next_step_at=after)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return  # another worker took this step a moment ago
+    session.refresh(outreach)
+    name = outreach.contact.name
+    if step is cycle.Step.DRAFT_FOLLOW_UP:
+        try:
+            draft = draft_follow_up(session, user, outreach, now)
+        except ValidationError as problem:
+            record(
+                session,
+                user_id=user.id,
+                kind="cycle:follow_up_skipped",
+                detail=f"no follow-up drafted: {problem}",
+                now=now,
+                contact_id=outreach.contact_id,
+                outreach_id=outreach.id,
+            )
+            _give_up(session, user, target, outreach, now, report)
+            return
+        maybe_auto_approve(session, user, draft, now)
+        report.drafts.append(draft)
+        report.lines.append(f"follow-up drafted for {name} ({target.name})")
+    elif step is cycle.Step.POSTPONE:
+        report.lines.append(f"{name}'s follow-up is still in the outbox; looking again later")
+    else:
+        _give_up(session, user, target, outreach, now, report)
+
+
+def _give_up(
+    session: Session,
+    user: User,
+    target: Target,
+    outreach: Outreach,
+    now: datetime,
+    report: StepReport,
+) -> None:
+    """No answer in time: mark "no reply" and draft the request to the next name."""
+    cancel_unsent(
+        session,
+        outreach,
+        now,
+        "cancelled: not approved before the cycle moved on",
+        kinds=(MessageKind.FOLLOW_UP,),
+    )
+    followed_up = outreach.state is OutreachState.FOLLOWED_UP
+    advance(
+        session,
+        outreach,
+        Trigger.WAIT_EXPIRED,
+        now,
+        "no answer after the follow-up; moving on to the next name"
+        if followed_up
+        else "no answer in time; moving on to the next name",
+    )
+    outreach.next_step_at = None
+    report.lines.append(f"{outreach.contact.name}: no reply ({target.name})")
+    drafted = fill_pipeline(session, user, target, now)
+    report.drafts.extend(drafted)
+    report.lines.extend(_drafted_lines(drafted, target))
+
+
+def _drafted_lines(drafted: list[Message], target: Target) -> list[str]:
+    return [
+        f"request drafted for {draft.contact.name if draft.contact else 'a contact'} "
+        f"({target.name})"
+        for draft in drafted
+    ]
+
+
+def fill_every_target(session: Session, now: datetime) -> StepReport:
+    """Draft the next names wherever a place is free: after a reply, a resume, or a
+    step another process could not finish. Targets with no free place are not touched.
+    """
+    in_flight = (
+        select(Outreach.target_id, func.count().label("busy"))
+        .where(Outreach.state.in_(cycle.IN_FLIGHT))
+        .group_by(Outreach.target_id)
+        .subquery()
+    )
+    planned = select(Outreach.target_id).where(Outreach.state == OutreachState.PLANNED)
+    query = (
+        select(Target)
+        .outerjoin(in_flight, in_flight.c.target_id == Target.id)
+        .where(
+            Target.paused.is_(False),
+            Target.id.in_(planned),
+            func.coalesce(in_flight.c.busy, 0) < Target.max_in_flight,
+        )
+        .order_by(Target.id)
+    )
+    report = StepReport()
+    for target in list(session.scalars(query)):
+        user = session.get(User, target.user_id)
+        if user is None:
+            continue
+        drafted = fill_pipeline(session, user, target, now)
+        report.drafts.extend(drafted)
+        report.lines.extend(_drafted_lines(drafted, target))
+    return report

@@ -1,0 +1,64 @@
+"""Forms of the meetings pages; each POST form carries a CSRF token (Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS
+
+
+class MeetingForm(FlaskForm):  # type: ignore[misc]
+    # Ownership of the outreach is checked by the core; an unknown id gives a 404.
+    outreach_id = SelectField("With", coerce=int, validate_choice=False)
+    day = DateField("Date", validators=[InputRequired("Give the day of the meeting.")])
+    start = TimeField("Time", validators=[InputRequired("Give the time the meeting starts.")])
+    duration_minutes = IntegerField(
+        "Length in minutes",
+        default=30,
+        validators=[
+            InputRequired("Give the meeting's length in minutes."),
+            NumberRange(min=1, max=MAX_DURATION_MINUTES),
+        ],
+    )
+    place = TextAreaField(
+        "Place or call details",
+        validators=[Length(max=2000)],
+        description="An address, or the call's link and any phone number and code.",
+    )
+
+
+class NotesForm(FlaskForm):  # type: ignore[misc]
+    learned = TextAreaField("What you learned", validators=[Length(max=20_000)])
+    specific_detail = StringField(
+        "Something specific from the conversation",
+        validators=[Length(max=500)],
+        description='Completes "I especially appreciated ..." in your thank-you, e.g. '
+        '"your advice to write for the institute\'s blog". The thank-you needs it.',
+    )
+
+
+# One answer box per standard question, named answer_<key>.
+for _key, _question in QUESTIONS:
+    setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[Length(max=20_000)]))
+
+
+class ReferralForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        "Name", validators=[DataRequired("Give the person's name."), Length(max=200)]
+    )
+    email = StringField(
+        "Email address", validators=[DataRequired("Give their address."), Length(max=320)]
+    )
+    role = StringField("Role", validators=[Length(max=200)])
+    organisation = StringField("Organisation", validators=[Length(max=200)])
+    add_to_list = BooleanField("Add them to the end of this target's list", default=True)
