@@ -139,26 +139,31 @@ def status_board(
 ) -> list[BoardRow]:
     """The user's outreaches, newest change first, optionally filtered and one page of them.
 
-    `limit` and `offset` page through the rows in the database (one statement
-    whatever the page), so a board of ten thousand names reads only the page shown.
+    `limit` and `offset` page through the rows in the database, so a board of
+    ten thousand names reads only the page shown: the page's ids are picked
+    from the outreaches alone (a narrow sort), then only those rows are joined
+    to their contact and target. Sorting the wide joined rows instead took
+    seven times as long with 10,000 names on SQLite.
     """
+    newest_first = (Outreach.state_changed_at.desc(), Outreach.id.desc())
+    chosen = select(Outreach.id).where(Outreach.user_id == user.id).order_by(*newest_first)
+    if target_id is not None:
+        chosen = chosen.where(Outreach.target_id == target_id)
+    if state is not None:
+        chosen = chosen.where(Outreach.state == state)
+    if contact_id is not None:
+        chosen = chosen.where(Outreach.contact_id == contact_id)
+    if limit is not None:
+        chosen = chosen.limit(limit)
+    if offset:
+        chosen = chosen.offset(offset)
     query = (
         select(Outreach, Contact, Target)
         .join(Contact, Contact.id == Outreach.contact_id)
         .join(Target, Target.id == Outreach.target_id)
-        .where(Outreach.user_id == user.id)
-        .order_by(Outreach.state_changed_at.desc(), Outreach.id.desc())
+        .where(Outreach.id.in_(chosen.scalar_subquery()))
+        .order_by(*newest_first)
     )
-    if target_id is not None:
-        query = query.where(Outreach.target_id == target_id)
-    if state is not None:
-        query = query.where(Outreach.state == state)
-    if contact_id is not None:
-        query = query.where(Outreach.contact_id == contact_id)
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
     calendar = calendar_of(user)
     follow_ups = _pending_follow_ups(session, user)
     rows: list[BoardRow] = []

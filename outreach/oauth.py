@@ -456,7 +456,7 @@ def revoke_grant(
 
 def sign_in_again(provider_label: str) -> str:
     """What the dashboard and the CLI say when only a new sign-in helps."""
-    return f"{provider_label} no longer accepts this sign-in: sign in again on the Mailboxes page"
+    return f"{provider_label} no longer accepts this sign-in: sign in again on the Mailbox page"
 
 
 def mark_sign_in_required(

@@ -34,10 +34,7 @@ VARIABLES: dict[str, str] = {
     "meeting_date": 'The day of your meeting, e.g. "Thursday 3 December" (meeting messages).',
     "meeting_time": 'The time of your meeting in your time zone, e.g. "14:00" (meeting messages).',
     "meeting_place": "Where the meeting is, or how to join the call (meeting messages).",
-    "specific_detail": (
-        "Something specific from the conversation, from your meeting notes; "
-        "the thank-you needs it."
-    ),
+    "specific_detail": "Something specific from your meeting notes; the thank-you needs it.",
 }
 
 

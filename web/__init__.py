@@ -59,6 +59,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         # slowly is not lost to an expired form.
         WTF_CSRF_TIME_LIMIT=None,
     )
+    # Where "Find my settings" looks and how long it may take; tests replace the
+    # lookup with one pointed at their servers on 127.0.0.1.
+    app.config.setdefault(mailboxes.DISCOVERY_LOOKUP, mailboxes.DEFAULT_LOOKUP)
+    app.config.setdefault(mailboxes.DISCOVERY_SECONDS, mailboxes.DEFAULT_DISCOVERY_SECONDS)
     app.jinja_env.undefined = StrictUndefined
     app.add_template_filter(when)
     app.add_template_filter(sentence)
@@ -93,6 +97,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     app.context_processor(_navigation)
+    # A mailbox that needs the user shows on every page, with its way to fix it.
+    app.context_processor(mailboxes.banner_context)
+    app.after_request(mailboxes.allow_banner_sign_in)
     app.after_request(_security_headers)
     app.add_url_rule("/healthz", "healthz", _healthz)
     return app

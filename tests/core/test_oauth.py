@@ -316,7 +316,7 @@ def test_a_revoked_grant_pauses_the_mailbox_keeps_the_message_and_a_new_sign_in_
     assert mailbox.status is MailboxStatus.NEEDS_SIGN_IN and mailbox.sending_paused
     assert mailbox.last_error is not None
     assert mailbox.last_error.startswith(
-        "Google no longer accepts this sign-in: sign in again on the Mailboxes page"
+        "Google no longer accepts this sign-in: sign in again on the Mailbox page"
     )
     waiting = session.get(Message, request.id)
     assert waiting is not None and waiting.status is MessageStatus.QUEUED

@@ -1,4 +1,4 @@
-"""The home page's figures: the funnel, the month's goal and the last eight weeks."""
+"""The home page's figures (funnel, monthly goal, last eight weeks) and the board's pages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from outreach.accounts import primary_mailbox
+from outreach.board import status_board
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.models import Meeting, MeetingStatus, Outreach, Target, User
@@ -19,7 +20,7 @@ from outreach.progress_stats import (
 )
 from outreach.sending import record_sent
 from outreach.states import OutreachState, Trigger
-from outreach.targets import create_target, fill_pipeline
+from outreach.targets import create_target, fill_pipeline, outreaches_in_order
 from outreach.timeline import advance
 from tests.conftest import NOW
 from tests.factories import make_contact, make_mailbox, make_user
@@ -209,3 +210,28 @@ def test_the_last_eight_weeks_count_requests_sent_and_meetings_per_week(
     assert weeks[-1].label == "23 Nov"
     assert [week.requests for week in weeks] == [3, 0, 0, 0, 0, 0, 1, 2]
     assert [week.meetings for week in weeks] == [0, 0, 0, 0, 0, 0, 1, 1]
+
+
+def test_the_board_reads_one_page_at_a_time_newest_change_first(session: Session) -> None:
+    user = make_user(session)
+    contacts = [
+        make_contact(session, user, name=f"Person {n}", organisation=f"Org {n}") for n in range(7)
+    ]
+    target = create_target(session, user, "Paged", [contact.id for contact in contacts])
+    for minutes, outreach in enumerate(outreaches_in_order(session, target)):
+        outreach.state_changed_at = NOW - timedelta(minutes=minutes)
+    session.flush()
+
+    pages = [
+        [row.contact_name for row in status_board(session, user, NOW, limit=3, offset=offset)]
+        for offset in (0, 3, 6)
+    ]
+
+    assert pages == [
+        ["Person 0", "Person 1", "Person 2"],
+        ["Person 3", "Person 4", "Person 5"],
+        ["Person 6"],
+    ]
+    one = status_board(session, user, NOW, contact_id=contacts[4].id)
+    assert [row.contact_name for row in one] == ["Person 4"]
+    assert status_board(session, user, NOW, state=OutreachState.REPLIED, limit=3) == []

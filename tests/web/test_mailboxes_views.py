@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from flask import Flask
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
+from outreach.autodiscover import Lookup
+from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
+from outreach.mail.tls import client_context
 from outreach.models import Mailbox, MailboxStatus, MessageStatus, TlsMode, User
 from tests.conftest import NOW
 from tests.factories import make_contact, make_mailbox, make_user
+from tests.servers.autodiscovery import AutoconfigServer, DnsServer, autodiscovery_servers
 from tests.servers.net import free_port
-from tests.web.conftest import Browser, start_target
+from tests.servers.tls import TlsFiles
+from tests.web.conftest import Browser, build_app, csrf_token_in, start_target
+from web.views.mailboxes import DISCOVERY_LOOKUP, DISCOVERY_SECONDS
 
 SECRET = "app-password-1234"
 
@@ -49,7 +61,7 @@ def test_connect_a_mailbox(signed_in: Browser, session: Session, secret_box: Sec
     assert mailbox.username == "me@uni.example"
     assert SECRET not in mailbox.secret_encrypted
     assert secret_box.decrypt(mailbox.secret_encrypted) == SECRET
-    assert f'<tr data-mailbox-id="{mailbox.id}" data-status="ok">' in page
+    assert f'<tr data-mailbox-id="{mailbox.id}" data-status="ok" id="mailbox-{mailbox.id}">' in page
 
 
 def test_a_refused_form_does_not_echo_the_password(signed_in: Browser, session: Session) -> None:
@@ -91,7 +103,8 @@ def test_testing_an_unreachable_mailbox_says_what_failed(
     page = response.get_data(as_text=True)
     assert '<p class="flash flash-error" role="alert">IMAP:' in page
     assert '<p class="flash flash-error" role="alert">SMTP:' in page
-    assert f'<tr data-mailbox-id="{mailbox.id}" data-status="needs_attention">' in page
+    row = f'<tr data-mailbox-id="{mailbox.id}" data-status="needs_attention"'
+    assert f'{row} id="mailbox-{mailbox.id}">' in page
     assert "needs attention" in page
     session.expire_all()
     stored = session.get(Mailbox, mailbox.id)
@@ -281,7 +294,7 @@ def test_the_connect_form_is_filled_in_for_a_known_provider(signed_in: Browser) 
 def test_an_unknown_domain_leaves_the_settings_to_the_user(signed_in: Browser) -> None:
     page = signed_in.get("/mailbox?address=sam@uni.example").get_data(as_text=True)
 
-    assert 'id="preset-advice"' not in page
+    assert 'data-outcome=' not in page and 'id="provider-advice"' not in page
     assert 'value="imap.gmail.com"' not in page
 
 
@@ -330,3 +343,204 @@ def test_another_users_mailbox_password_cannot_be_changed(
     assert (response.status_code, without_token.status_code) == (404, 400)
     session.refresh(theirs)
     assert theirs.secret_encrypted == before
+
+
+# --- "Find my settings" ------------------------------------------------------------------------
+
+AUTOCONFIG = b"""<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="example.org">
+    <domain>example.org</domain>
+    <displayName>Example Mail</displayName>
+    <incomingServer type="imap">
+      <hostname>imap.example.org</hostname><port>993</port><socketType>SSL</socketType>
+      <username>%EMAILLOCALPART%</username>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>smtp.example.org</hostname><port>587</port><socketType>STARTTLS</socketType>
+      <username>%EMAILLOCALPART%</username>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>
+"""
+
+
+@pytest.fixture
+def discovery_servers(tls_files: TlsFiles) -> Iterator[tuple[DnsServer, AutoconfigServer]]:
+    with autodiscovery_servers(tls_files) as pair:
+        yield pair
+
+
+def lookup_at(
+    dns_server: DnsServer, autoconfig_url: str, tls_files: TlsFiles, *, tries: int = 1
+) -> Lookup:
+    """Discovery pointed at the test's DNS server and an autoconfig URL on 127.0.0.1.
+
+    Each question waits at most one second.
+    """
+    return Lookup(
+        autoconfig_urls=(autoconfig_url,) * tries,
+        nameservers=("127.0.0.1",),
+        dns_port=dns_server.port,
+        timeout=1.0,
+        ssl_context=client_context(tls_files.ca_pem),
+        allow_private_addresses=True,
+    )
+
+
+@pytest.fixture
+def discovering(
+    app: Flask, discovery_servers: tuple[DnsServer, AutoconfigServer], tls_files: TlsFiles
+) -> tuple[DnsServer, AutoconfigServer]:
+    """The dashboard's "Find my settings" asks the test's DNS and autoconfig servers."""
+    dns_server, web = discovery_servers
+    app.config[DISCOVERY_LOOKUP] = lookup_at(
+        dns_server, web.url("/autoconfig/{domain}/config-v1.1.xml"), tls_files
+    )
+    return discovery_servers
+
+
+def find_settings(browser: Browser, address: str) -> TestResponse:
+    return browser.post("/mailbox/discover", {"address": address}, page="/mailbox")
+
+
+def test_find_my_settings_fills_the_form_from_the_autoconfig_file(
+    signed_in: Browser, discovering: tuple[DnsServer, AutoconfigServer]
+) -> None:
+    _, web = discovering
+    web.files["/autoconfig/example.org/config-v1.1.xml"] = AUTOCONFIG
+
+    response = find_settings(signed_in, "ada@example.org")
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert (
+        "Filled in from the settings found in example.org&#39;s autoconfig file (Example Mail). "
+        "Its servers expect the part before the @ as the user name." in page
+    )
+    assert input_tag(page, "imap_host").count('value="imap.example.org"') == 1
+    assert 'value="993"' in input_tag(page, "imap_port")
+    assert 'value="smtp.example.org"' in input_tag(page, "smtp_host")
+    assert 'value="ada"' in input_tag(page, "username")
+    assert 'value="ada@example.org"' in input_tag(page, "email_address")
+    assert 'data-source="autoconfig"' in page
+
+
+def test_find_my_settings_uses_the_dns_srv_records(
+    signed_in: Browser, discovering: tuple[DnsServer, AutoconfigServer]
+) -> None:
+    dns_server, _ = discovering
+    dns_server.add("_imaps._tcp.example.net", "SRV", "0 1 993 mail.example.net.")
+    dns_server.add("_submission._tcp.example.net", "SRV", "0 1 587 mail.example.net.")
+
+    page = find_settings(signed_in, "grace@example.net").get_data(as_text=True)
+
+    assert "Filled in from example.net&#39;s DNS SRV records. Check them below" in page
+    assert 'value="mail.example.net"' in input_tag(page, "imap_host")
+    assert 'value="mail.example.net"' in input_tag(page, "smtp_host")
+    assert 'value="grace@example.net"' in input_tag(page, "username")
+
+
+def test_a_domain_on_microsoft_365_is_guessed_and_offers_sign_in_first(
+    settings: Settings,
+    engine: Engine,
+    user: User,
+    discovery_servers: tuple[DnsServer, AutoconfigServer],
+    tls_files: TlsFiles,
+) -> None:
+    dns_server, web = discovery_servers
+    dns_server.add("uni.example.edu", "MX", "10 uni-example-edu.mail.protection.outlook.com.")
+    with_microsoft = Settings.from_env(
+        {
+            "OUTREACH_INSTANCE_DIR": str(settings.instance_dir),
+            "OUTREACH_SECRET_KEY": settings.secret_key,
+            "OUTREACH_ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
+            "OUTREACH_MICROSOFT_CLIENT_ID": "outreach-tests",
+            "OUTREACH_MICROSOFT_CLIENT_SECRET": "not-a-real-secret",
+        }
+    )
+    for app in build_app(with_microsoft):
+        app.config[DISCOVERY_LOOKUP] = lookup_at(dns_server, web.url("/{domain}.xml"), tls_files)
+        browser = Browser(app.test_client())
+        browser.login(user.email)
+
+        response = find_settings(browser, "prof@uni.example.edu")
+
+        page = response.get_data(as_text=True)
+        assert "Guessed from uni.example.edu&#39;s MX records: Microsoft 365." in page
+        assert 'value="outlook.office365.com"' in input_tag(page, "imap_host")
+        # Signing in is offered first, for the address typed, and the page lets it leave.
+        sign_in = page.index('data-action="sign-in-microsoft">Sign in with Microsoft</button>')
+        assert sign_in < page.index('id="connect-mailbox"')
+        assert 'name="login_hint" value="prof@uni.example.edu"' in page
+        assert "Or connect with a password" in page
+        assert "ask your IT team whether IMAP with a password is allowed" in page
+        policy = response.headers["Content-Security-Policy"]
+        assert "form-action 'self' https://login.microsoftonline.com" in policy
+
+
+def test_nothing_found_says_so_and_leaves_the_fields_to_the_user(
+    signed_in: Browser, discovering: tuple[DnsServer, AutoconfigServer]
+) -> None:
+    page = find_settings(signed_in, "sam@nowhere.example").get_data(as_text=True)
+
+    assert "No settings were found for nowhere.example" in page
+    assert 'data-outcome="nothing"' in page
+    assert 'value=""' in input_tag(page, "imap_host")
+    assert 'value="sam@nowhere.example"' in input_tag(page, "email_address")
+
+
+@contextmanager
+def silent_https_server() -> Iterator[str]:
+    """A TCP port that accepts connections (the kernel does) and never says a word."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/{{domain}}.xml"
+
+
+@pytest.mark.parametrize("silent", ["dns", "https"])
+def test_a_server_that_never_answers_costs_only_the_wait(
+    signed_in: Browser,
+    app: Flask,
+    discovery_servers: tuple[DnsServer, AutoconfigServer],
+    tls_files: TlsFiles,
+    silent: str,
+) -> None:
+    dns_server, web = discovery_servers
+    dns_server.silent = silent == "dns"
+    with silent_https_server() as silent_url:
+        url = silent_url if silent == "https" else web.url("/{domain}.xml")
+        # Each question may take 1 s, and two or more go unanswered: the page waits 1.5 s.
+        app.config[DISCOVERY_LOOKUP] = lookup_at(dns_server, url, tls_files, tries=2)
+        app.config[DISCOVERY_SECONDS] = 1.5
+        token = csrf_token_in(signed_in.page("/mailbox"))
+        started = time.monotonic()
+
+        response = signed_in.post(
+            "/mailbox/discover", {"address": "sam@slow.example", "csrf_token": token}
+        )
+
+        took = time.monotonic() - started
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 1.4 < took < 3.0, took
+    assert "Looking up the settings for slow.example took too long" in page
+    assert 'value=""' in input_tag(page, "imap_host")
+    assert 'value="sam@slow.example"' in input_tag(page, "email_address")
+
+
+def test_find_my_settings_wants_a_whole_address_and_the_token(
+    signed_in: Browser, discovering: tuple[DnsServer, AutoconfigServer]
+) -> None:
+    dns_server, web = discovering
+
+    response = find_settings(signed_in, "sam at example")
+    without_token = signed_in.client.post("/mailbox/discover", data={"address": "a@example.org"})
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Please type your whole email address, such as sam@example.org." in page
+    assert 'aria-invalid="true"' in page
+    assert without_token.status_code == 400
+    assert dns_server.queries == [] and web.requests == []

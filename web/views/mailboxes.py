@@ -1,11 +1,23 @@
-"""Connect the user's own mailbox, test that both of its servers let us in, set its pace."""
+"""Connect the user's own mailbox, test that both of its servers let us in, set its pace.
+
+Also what every page shows about a mailbox that needs the user: the banner's
+data (a context processor) and the Content-Security-Policy its sign-in button needs.
+"""
 
 from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as LookupTimeout
+from dataclasses import dataclass
+from enum import StrEnum
 
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -13,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from outreach.accounts import (
     MailboxSettings,
@@ -20,21 +33,38 @@ from outreach.accounts import (
     connect_mailbox,
     get_mailbox,
     list_mailboxes,
+    normalise_email,
     update_pace,
 )
+from outreach.autodiscover import Discovery, Lookup, Source, UsernameStyle, discover, from_preset
 from outreach.connection_check import check_mailbox
 from outreach.errors import ValidationError
 from outreach.mail.tls import client_context
-from outreach.models import Mailbox, TlsMode
-from outreach.presets import Preset, preset_for
-from web.auth import current_user
+from outreach.models import Mailbox, MailboxStatus, TlsMode
+from outreach.oauth import LABELS, OAuthProvider
+from outreach.presets import preset_for
+from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import MailboxForm, PaceForm
 from web.helpers import now, pace_in_words, sentence
 from web.state import services
 from web.views import oauth
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("mailboxes", __name__)
+
+# App config keys: where "Find my settings" looks (an outreach.autodiscover.Lookup;
+# tests point it at servers on 127.0.0.1) and how long the page waits for it in all.
+DISCOVERY_LOOKUP = "OUTREACH_DISCOVERY_LOOKUP"
+DISCOVERY_SECONDS = "OUTREACH_DISCOVERY_SECONDS"
+# Each HTTP request and DNS query waits this long; the whole search at most
+# DEFAULT_DISCOVERY_SECONDS, whatever hangs (the system resolver included).
+DEFAULT_LOOKUP = Lookup(timeout=3.0)
+DEFAULT_DISCOVERY_SECONDS = 8.0
+# A few searches at once. Beyond that a request waits its turn (and may run out
+# of time) instead of starting threads without end for addresses typed in a form.
+_searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="find-settings")
 
 # Settings of the big providers, shown beside the form (IMAP host, SMTP host).
 PRESETS = [
@@ -60,16 +90,98 @@ def pace_form(mailbox: Mailbox) -> PaceForm:
     )
 
 
+class Outcome(StrEnum):
+    """How a search for a mailbox's settings ended."""
+
+    FOUND = "found"
+    NOTHING = "nothing"  # every source answered, none knew the address
+    TOO_SLOW = "too-slow"  # the page stopped waiting
+    NOT_AN_ADDRESS = "not-an-address"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What "Find my settings" (or the preset for an address) tells the page."""
+
+    address: str
+    outcome: Outcome
+    discovery: Discovery | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+    @property
+    def where(self) -> str:
+        """Where the settings came from, or why none were filled in: one or two sentences."""
+        domain = self.domain
+        found = self.discovery
+        if self.outcome is Outcome.NOT_AN_ADDRESS:
+            return "Please type your whole email address, such as sam@example.org."
+        if self.outcome is Outcome.TOO_SLOW:
+            return (
+                f"Looking up the settings for {domain} took too long, so Outreach stopped "
+                "waiting. Please fill them in below (your provider's help pages list them), "
+                "or try again in a moment."
+            )
+        if found is None:
+            return (
+                f"No settings were found for {domain}: it is not one of the big providers "
+                "Outreach knows, and it publishes no autoconfig file or DNS records for mail "
+                "programs. Please fill them in below; your provider or IT team can tell you "
+                "the IMAP and SMTP servers."
+            )
+        if found.source is Source.PRESET:
+            where = f"Filled in for {found.provider}, from Outreach's own list of providers."
+        elif found.source is Source.AUTOCONFIG:
+            by = "" if found.provider.lower() == domain else f" ({found.provider})"
+            where = f"Filled in from the settings found in {domain}'s autoconfig file{by}."
+        elif found.source is Source.SRV:
+            where = f"Filled in from {domain}'s DNS SRV records."
+        else:
+            where = f"Guessed from {domain}'s MX records: {found.provider}."
+        if found.username_style is UsernameStyle.LOCAL_PART:
+            where += " Its servers expect the part before the @ as the user name."
+        elif found.username_style is UsernameStyle.OTHER:
+            where += " Its servers expect a login name of their own: check the user name."
+        return where + " Check them below before you connect."
+
+
+def _discover_within(address: str) -> Finding:
+    """Search for `address`'s settings, waiting at most the app's DISCOVERY_SECONDS.
+
+    The search runs in a worker thread so that nothing it waits on, the system's
+    resolver included, can hold the page longer than that; a search the page gave
+    up on finishes in the background within its own timeouts.
+    """
+    lookup = current_app.config.get(DISCOVERY_LOOKUP, DEFAULT_LOOKUP)
+    seconds = float(current_app.config.get(DISCOVERY_SECONDS, DEFAULT_DISCOVERY_SECONDS))
+    search = _searches.submit(discover, address, lookup)
+    try:
+        found = search.result(timeout=seconds)
+    except LookupTimeout:
+        search.cancel()
+        return Finding(address, Outcome.TOO_SLOW)
+    except Exception:
+        # A bug in a source must not cost the person the page: the fields stay theirs.
+        log.exception("finding the settings for a %s address failed", address.rpartition("@")[2])
+        return Finding(address, Outcome.NOTHING)
+    return Finding(address, Outcome.FOUND if found else Outcome.NOTHING, found)
+
+
 def _page(
     form: MailboxForm,
     posted: tuple[int, PaceForm, str | None] | None = None,
-    preset: Preset | None = None,
+    finding: Finding | None = None,
 ) -> Response:
     """The page; `posted` is a refused pace form (mailbox id, form, the core's sentence).
 
-    It offers "Sign in with ..." for each provider this deployment has configured.
+    It offers "Sign in with ..." for each provider this deployment has configured,
+    first of all for the provider `finding` says hosts the address.
     """
     sign_in_providers = oauth.providers()
+    discovery = finding.discovery if finding else None
+    suggested = sign_in_providers.get(discovery.oauth_provider or "") if discovery else None
     mailboxes = list_mailboxes(get_session(), current_user())
     paces = {mailbox.id: pace_form(mailbox) for mailbox in mailboxes}
     problems: dict[int, str] = {}
@@ -83,7 +195,8 @@ def _page(
         form=form,
         mailboxes=mailboxes,
         presets=PRESETS,
-        preset=preset,
+        finding=finding,
+        suggested_provider=suggested,
         paces=paces,
         pace_problems=problems,
         pace_words={mailbox.id: pace_in_words(mailbox) for mailbox in mailboxes},
@@ -92,33 +205,66 @@ def _page(
     return oauth.allow_provider_forms(make_response(page), sign_in_providers)
 
 
-def _blank_connect_form(address: str | None = None) -> MailboxForm:
-    """The connect form, filled from a provider preset when the address has one."""
+def _blank_connect_form(address: str | None = None, found: Discovery | None = None) -> MailboxForm:
+    """The connect form for `address` (default: the user's own), filled from `found`."""
     user = current_user()
     email = (address or user.email).strip()
-    preset = preset_for(email)
-    if preset is None:
+    if found is None:
         return MailboxForm(formdata=None, email_address=email, display_name=user.name)
     return MailboxForm(
         formdata=None,
         email_address=email,
         display_name=user.name,
-        imap_host=preset.imap_host,
-        imap_port=preset.imap_port,
-        imap_tls=preset.imap_tls.value,
-        smtp_host=preset.smtp_host,
-        smtp_port=preset.smtp_port,
-        smtp_tls=preset.smtp_tls.value,
-        username=email,
+        imap_host=found.imap_host,
+        imap_port=found.imap_port,
+        imap_tls=found.imap_tls.value,
+        smtp_host=found.smtp_host,
+        smtp_port=found.smtp_port,
+        smtp_tls=found.smtp_tls.value,
+        username=found.username,
     )
+
+
+def _looks_like_address(text: str) -> bool:
+    try:
+        normalise_email(text)
+    except ValidationError:
+        return False
+    return len(text) <= 320
+
+
+def _preset_finding(address: str) -> Finding | None:
+    """The big providers' settings, known without asking the network; None for others."""
+    found = from_preset(address)
+    return None if found is None else Finding(address.strip(), Outcome.FOUND, found)
 
 
 @bp.get("/mailbox")
 def index() -> ResponseReturnValue:
-    """The mailboxes; `?address=` fills the connect form from that provider's preset."""
-    address = request.args.get("address")
-    preset = preset_for(address or current_user().email)
-    return _page(_blank_connect_form(address), preset=preset)
+    """The mailboxes; `?address=` fills the connect form from that provider's preset.
+
+    Only presets here: looking further (HTTPS, DNS) is "Find my settings", a POST.
+    """
+    address = (request.args.get("address") or current_user().email).strip()
+    finding = _preset_finding(address)
+    form = _blank_connect_form(address, finding.discovery if finding else None)
+    return _page(form, finding=finding)
+
+
+@bp.post("/mailbox/discover")
+def find_settings() -> ResponseReturnValue:
+    """Fill in the connect form from what the address's provider publishes.
+
+    Presets, then autoconfig, SRV and MX records (outreach.autodiscover); the
+    page says where the settings came from, or that none were found, and comes
+    back within the app's DISCOVERY_SECONDS whatever the network does.
+    """
+    address = request.form.get("address", "").strip()
+    if not _looks_like_address(address):
+        finding = Finding(address, Outcome.NOT_AN_ADDRESS)
+        return _page(_blank_connect_form(address[:320] or None), finding=finding), 400
+    finding = _discover_within(address)
+    return _page(_blank_connect_form(address, finding.discovery), finding=finding)
 
 
 @bp.post("/mailbox")
@@ -246,3 +392,74 @@ def pace(mailbox_id: int) -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("mailboxes.index", _anchor=f"pace-{mailbox.id}"))
+
+
+# --- the banner on every page ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailboxAlert:
+    """A mailbox that needs the user, as the banner shows it."""
+
+    mailbox_id: int
+    address: str
+    needs_sign_in: bool
+    # What went wrong, as stored by the process that found it; "" when nothing was said.
+    problem: str
+    sending_paused: bool
+    # The configured provider to sign in again with; None for a password mailbox, or
+    # when this deployment no longer has an app registered for it.
+    provider: OAuthProvider | None
+    provider_label: str
+
+
+_ALERTS_KEY = "mailbox_alerts"
+_NEEDS_USER = (MailboxStatus.NEEDS_ATTENTION, MailboxStatus.NEEDS_SIGN_IN)
+
+
+def mailbox_alerts() -> list[MailboxAlert]:
+    """The signed-in user's mailboxes that need them: one query, once per request."""
+    if _ALERTS_KEY in g:
+        cached: list[MailboxAlert] = g.get(_ALERTS_KEY)
+        return cached
+    alerts: list[MailboxAlert] = []
+    if is_signed_in():
+        rows = get_session().scalars(
+            select(Mailbox)
+            .where(Mailbox.user_id == current_user().id, Mailbox.status.in_(_NEEDS_USER))
+            .order_by(Mailbox.id)
+        )
+        configured = oauth.providers()
+        for mailbox in rows:
+            name = mailbox.oauth_provider or ""
+            sign_in = mailbox.status is MailboxStatus.NEEDS_SIGN_IN
+            alerts.append(
+                MailboxAlert(
+                    mailbox_id=mailbox.id,
+                    address=mailbox.email_address,
+                    needs_sign_in=sign_in,
+                    problem=sentence(mailbox.last_error) if mailbox.last_error else "",
+                    sending_paused=mailbox.sending_paused,
+                    provider=configured.get(name) if sign_in else None,
+                    provider_label=LABELS.get(name, name.title() or "Your provider"),
+                )
+            )
+    g.setdefault(_ALERTS_KEY, alerts)
+    return alerts
+
+
+def banner_context() -> dict[str, object]:
+    """For base.html: the mailboxes to show in the banner at the top of every page."""
+    return {"mailbox_alerts": mailbox_alerts()}
+
+
+def allow_banner_sign_in(response: Response) -> Response:
+    """Let the banner's "Sign in again with ..." form lead on to the provider.
+
+    All configured providers are allowed, so a page that already allowed some
+    of them for its own sign-in forms (the Mailbox page) keeps them.
+    """
+    alerts = g.get(_ALERTS_KEY)
+    if alerts and any(alert.provider is not None for alert in alerts):
+        return oauth.allow_provider_forms(response, oauth.providers())
+    return response
