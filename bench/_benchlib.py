@@ -281,10 +281,20 @@ def seed(
             )
             for n in range(count)
         ]
-        target = targets.create_target(
-            session, user, "Science policy", [p.id for p in people], max_in_flight=count
-        )
-        drafted = targets.fill_pipeline(session, user, target, now)
+        # A target lets at most MAX_IN_FLIGHT_LIMIT requests out at once: one per chunk.
+        drafted = []
+        per_target = targets.MAX_IN_FLIGHT_LIMIT
+        for start in range(0, count, per_target):
+            chunk = [p.id for p in people[start : start + per_target]]
+            target = targets.create_target(
+                session,
+                user,
+                f"Science policy {start // per_target + 1}",
+                chunk,
+                max_in_flight=len(chunk),
+                allow_same_organisation=True,
+            )
+            drafted += targets.fill_pipeline(session, user, target, now)
         for draft in drafted:
             drafts.approve(session, user, draft.id, now)
         session.flush()

@@ -445,13 +445,34 @@ def seed_contacts(session: Any, user: Any, count: int, tag: str) -> list[int]:
 def seed_drafts(
     session: Any, user: Any, name: str, contact_ids: Sequence[int], drafted: int
 ) -> list[int]:
-    """create_target(max_in_flight=drafted) + fill_pipeline: `drafted` request drafts."""
-    from outreach.targets import create_target, fill_pipeline
+    """`drafted` request drafts over `contact_ids`, through create_target + fill_pipeline.
 
-    target = create_target(session, user, name, list(contact_ids), max_in_flight=max(drafted, 1))
-    if drafted == 0:
-        return []
-    return [message.id for message in fill_pipeline(session, user, target, utcnow())]
+    A target lets at most MAX_IN_FLIGHT_LIMIT requests out at once, so the names are
+    spread over as many targets as that takes ("name", "name 2", ...), the first
+    `drafted` names drafted; the rest wait on the lists as planned names.
+    """
+    from outreach.targets import MAX_IN_FLIGHT_LIMIT, create_target, fill_pipeline
+
+    ids = list(contact_ids)
+    per_target = MAX_IN_FLIGHT_LIMIT
+    to_draft = min(drafted, len(ids))
+    # Full targets for the names to draft, then one target holding the planned rest.
+    chunks = [(ids[i : i + per_target], True) for i in range(0, to_draft, per_target)]
+    if to_draft < len(ids):
+        chunks.append((ids[to_draft:], False))
+    draft_ids: list[int] = []
+    for index, (chunk, draft) in enumerate(chunks):
+        target = create_target(
+            session,
+            user,
+            name if index == 0 else f"{name} {index + 1}",
+            chunk,
+            max_in_flight=len(chunk) if draft else 1,
+            allow_same_organisation=True,
+        )
+        if draft:
+            draft_ids += [message.id for message in fill_pipeline(session, user, target, utcnow())]
+    return draft_ids
 
 
 def approve_all(session: Any, user: Any, message_ids: Sequence[int]) -> None:

@@ -69,6 +69,8 @@ class NextStep:
 
     # The follow-up's status, when one exists and has not gone out or been cancelled.
     follow_up: MessageStatus | None = None
+    # A follow-up was drafted at some time (perhaps discarded): none comes next.
+    follow_up_drafted: bool = False
 
 
 def describe(
@@ -109,7 +111,7 @@ def describe(
         where = f"waiting, day {min(max(elapsed, 1), wait)} of {wait}"
     if at is None:
         return where
-    upcoming = "follow-up" if target.send_follow_up else "gives up"
+    upcoming = "follow-up" if target.send_follow_up and not extra.follow_up_drafted else "gives up"
     return f"{where}; {upcoming} on {short_date(at, calendar, now)}"
 
 
@@ -165,9 +167,10 @@ def status_board(
         .order_by(*newest_first)
     )
     calendar = calendar_of(user)
-    follow_ups = _pending_follow_ups(session, user)
+    follow_ups = _follow_ups(session, user)
     rows: list[BoardRow] = []
     for outreach, contact, target in session.execute(query):
+        follow_up = follow_ups.get(outreach.id)
         rows.append(
             BoardRow(
                 contact_id=contact.id,
@@ -184,7 +187,10 @@ def status_board(
                     target,
                     now,
                     calendar,
-                    NextStep(follow_ups.get(outreach.id)),
+                    NextStep(
+                        None if follow_up in _SETTLED else follow_up,
+                        follow_up_drafted=follow_up is not None,
+                    ),
                 ),
                 next_step_at=outreach.next_step_at,
             )
@@ -192,18 +198,17 @@ def status_board(
     return rows
 
 
-def _pending_follow_ups(session: Session, user: User) -> dict[int, MessageStatus]:
-    """For each outreach with a follow-up not yet sent nor cancelled: its status."""
+def _follow_ups(session: Session, user: User) -> dict[int, MessageStatus]:
+    """For each outreach with a follow-up: the status of its latest one."""
     rows = session.execute(
-        select(Message.outreach_id, Message.status).where(
-            Message.user_id == user.id,
-            Message.kind == MessageKind.FOLLOW_UP,
-            Message.status.not_in(
-                (MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.FAILED)
-            ),
-        )
+        select(Message.outreach_id, Message.status)
+        .where(Message.user_id == user.id, Message.kind == MessageKind.FOLLOW_UP)
+        .order_by(Message.id)
     )
     return {outreach_id: status for outreach_id, status in rows if outreach_id}
+
+
+_SETTLED = (MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.FAILED)
 
 
 def pending_draft_count(session: Session, user: User) -> int:

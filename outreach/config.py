@@ -66,6 +66,20 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "as host:port:tls (tls is ssl, starttls or none). Only tests and unusual set-ups "
         "need them.",
     ),
+    "OUTREACH_SANDBOX": (
+        "on",
+        "off: `outreach up` does not start the sandbox's local mail servers.",
+    ),
+    "OUTREACH_SANDBOX_SMTP_PORT": ("2525", "Port of the sandbox's SMTP server on 127.0.0.1."),
+    "OUTREACH_SANDBOX_IMAP_PORT": ("1143", "Port of the sandbox's IMAP server on 127.0.0.1."),
+    "OUTREACH_SANDBOX_REPLY_DELAY": (
+        "5-45",
+        "Seconds before a simulated sandbox contact answers: a range (low-high) or one number.",
+    ),
+    "OUTREACH_SANDBOX_DAY_SECONDS": (
+        "60",
+        "How long a business day lasts in the sandbox, in seconds (for sandbox contacts only).",
+    ),
 }
 
 # The OAuth2 providers Outreach knows, and the endpoints and servers each uses by default.
@@ -110,6 +124,27 @@ def _parse_number(name: str, value: str, kind: type[int] | type[float]) -> float
     if number <= 0:
         raise ConfigurationError(f"{name} must be greater than zero, not '{value}'")
     return number
+
+
+def _parse_port(name: str, value: str) -> int:
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise ConfigurationError(f"{name} must be a port number between 1 and 65535, not '{value}'")
+    return int(value)
+
+
+def _parse_delay(name: str, value: str) -> tuple[float, float]:
+    """A range like "5-45" (a random delay in it) or one number of seconds ("10")."""
+    low_text, _, high_text = value.partition("-")
+    try:
+        low = float(low_text)
+        high = float(high_text) if high_text.strip() else low
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be seconds, like 5-45 or 10, not '{value}'"
+        ) from None
+    if low < 0 or high < low:
+        raise ConfigurationError(f"{name} must be a range like 5-45 (low to high), not '{value}'")
+    return low, high
 
 
 def _read_or_create(path: Path, make: str) -> str:
@@ -232,6 +267,13 @@ class Settings:
     public_url: str | None = None
     # Every known OAuth2 provider, configured or not (see outreach.oauth.configured_providers).
     oauth_clients: tuple[OAuthClientSettings, ...] = ()
+    # The sandbox (outreach.sandbox): whether `outreach up` runs it, its ports on
+    # 127.0.0.1, the simulated contacts' answer delay and its business day, in seconds.
+    sandbox_enabled: bool = True
+    sandbox_smtp_port: int = 2525
+    sandbox_imap_port: int = 1143
+    sandbox_reply_delay: tuple[float, float] = (5.0, 45.0)
+    sandbox_day_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -302,5 +344,20 @@ class Settings:
             public_url=public_url,
             oauth_clients=tuple(
                 OAuthClientSettings.from_env(provider, env) for provider in OAUTH_DEFAULTS
+            ),
+            sandbox_enabled=_parse_bool("OUTREACH_SANDBOX", env.get("OUTREACH_SANDBOX") or "on"),
+            sandbox_smtp_port=_parse_port(
+                "OUTREACH_SANDBOX_SMTP_PORT", env.get("OUTREACH_SANDBOX_SMTP_PORT") or "2525"
+            ),
+            sandbox_imap_port=_parse_port(
+                "OUTREACH_SANDBOX_IMAP_PORT", env.get("OUTREACH_SANDBOX_IMAP_PORT") or "1143"
+            ),
+            sandbox_reply_delay=_parse_delay(
+                "OUTREACH_SANDBOX_REPLY_DELAY", env.get("OUTREACH_SANDBOX_REPLY_DELAY") or "5-45"
+            ),
+            sandbox_day_seconds=_parse_number(
+                "OUTREACH_SANDBOX_DAY_SECONDS",
+                env.get("OUTREACH_SANDBOX_DAY_SECONDS") or "60",
+                float,
             ),
         )

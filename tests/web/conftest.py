@@ -139,6 +139,11 @@ def start_target(
     name: str = "Science policy",
     **options: Any,
 ) -> tuple[Target, list[Message]]:
-    """A target over `contacts` with its first request(s) drafted, as the dashboard does it."""
+    """A target over `contacts` with its first request(s) drafted, as the dashboard does it.
+
+    The factory's contacts share one organisation, so several may be out at once
+    unless a test says otherwise.
+    """
+    options.setdefault("allow_same_organisation", True)
     target = create_target(session, user, name, [contact.id for contact in contacts], **options)
     return target, fill_pipeline(session, user, target, NOW)

@@ -158,6 +158,16 @@ def test_the_mailbox_and_outbox_pages_do_not_say_it_twice(
     assert banner(outbox_page) == "" and "is paused" in outbox_page
 
 
+def test_the_outbox_still_offers_to_sign_in_again(
+    signed_in: Browser, user: User, session: Session, secret_box: SecretBox
+) -> None:
+    oauth_mailbox(session, user, secret_box, "google", "sam@gmail.com")
+
+    shown = banner(signed_in.page("/outbox"))
+
+    assert ">Sign in again with Google</button>" in shown
+
+
 def test_the_banner_costs_one_query_per_page(
     signed_in: Browser, app: Flask, user: User, session: Session, secret_box: SecretBox
 ) -> None:

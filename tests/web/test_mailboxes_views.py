@@ -294,7 +294,7 @@ def test_the_connect_form_is_filled_in_for_a_known_provider(signed_in: Browser) 
 def test_an_unknown_domain_leaves_the_settings_to_the_user(signed_in: Browser) -> None:
     page = signed_in.get("/mailbox?address=sam@uni.example").get_data(as_text=True)
 
-    assert 'data-outcome=' not in page and 'id="provider-advice"' not in page
+    assert "data-outcome=" not in page and 'id="provider-advice"' not in page
     assert 'value="imap.gmail.com"' not in page
 
 
@@ -544,3 +544,36 @@ def test_find_my_settings_wants_a_whole_address_and_the_token(
     assert 'aria-invalid="true"' in page
     assert without_token.status_code == 400
     assert dns_server.queries == [] and web.requests == []
+
+
+def test_settings_found_elsewhere_do_not_offer_google_or_microsoft(
+    settings: Settings,
+    user: User,
+    discovery_servers: tuple[DnsServer, AutoconfigServer],
+    tls_files: TlsFiles,
+) -> None:
+    dns_server, web = discovery_servers
+    web.files["/autoconfig/example.org/config-v1.1.xml"] = AUTOCONFIG
+    with_google = Settings.from_env(
+        {
+            "OUTREACH_INSTANCE_DIR": str(settings.instance_dir),
+            "OUTREACH_SECRET_KEY": settings.secret_key,
+            "OUTREACH_ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
+            "OUTREACH_GOOGLE_CLIENT_ID": "outreach-tests",
+            "OUTREACH_GOOGLE_CLIENT_SECRET": "not-a-real-secret",
+        }
+    )
+    for app in build_app(with_google):
+        app.config[DISCOVERY_LOOKUP] = lookup_at(
+            dns_server, web.url("/autoconfig/{domain}/config-v1.1.xml"), tls_files
+        )
+        browser = Browser(app.test_client())
+        browser.login(user.email)
+
+        before = browser.page("/mailbox")
+        after = find_settings(browser, "ada@example.org").get_data(as_text=True)
+        nothing = find_settings(browser, "ada@nowhere.example").get_data(as_text=True)
+
+        assert "Sign in with Google" in before
+        assert "Sign in with Google" not in after
+        assert "Sign in with Google" in nothing

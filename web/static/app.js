@@ -105,7 +105,13 @@ document.addEventListener("submit", (event) => {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
     })
-      .then((response) => response.json().then((answer) => ({ ok: response.ok, answer })))
+      .then((response) =>
+        // A refused token answers with a page, not JSON: the generic sentence then.
+        response
+          .json()
+          .catch(() => ({}))
+          .then((answer) => ({ ok: response.ok, answer })),
+      )
       .then(({ ok, answer }) => {
         if (!ok) {
           throw new Error(answer.error || "The new order was not saved.");

@@ -114,7 +114,7 @@ def detail(contact_id: int) -> ResponseReturnValue:
         for index, entry in enumerate(entries)
     ]
     standing, _ = with_outbox_detail(
-        [row for row in status_board(session, user, now()) if row.contact_id == contact.id],
+        status_board(session, user, now(), contact_id=contact.id),
         request_progress(session, user),
     )
     return render_template(

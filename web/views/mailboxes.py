@@ -412,6 +412,11 @@ class MailboxAlert:
     provider: OAuthProvider | None
     provider_label: str
 
+    @property
+    def password_refused(self) -> bool:
+        """Sending paused for a refused password: the Outbox's own notice says that one."""
+        return self.sending_paused and not self.needs_sign_in
+
 
 _ALERTS_KEY = "mailbox_alerts"
 _NEEDS_USER = (MailboxStatus.NEEDS_ATTENTION, MailboxStatus.NEEDS_SIGN_IN)

@@ -1,0 +1,81 @@
+""""Try it with the sandbox": a pretend mailbox and contacts, for a newcomer without one.
+
+The button on the Mailbox page does what `outreach sandbox --user` does for the
+signed-in person (outreach.sandbox.demo) and lands on the board. Every page
+says when the person is in the sandbox (templates/sandbox/_banner.html, fed by
+`sandbox_context`).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, url_for
+from flask.typing import ResponseReturnValue
+
+from outreach.errors import ValidationError
+from outreach.sandbox import SANDBOX_LABEL, is_sandbox
+from outreach.sandbox.demo import SandboxPorts, sandbox_mailbox, set_up_sandbox
+from web.auth import current_user, is_signed_in
+from web.db import get_session
+from web.helpers import now, sentence
+from web.state import services
+
+bp = Blueprint("sandbox", __name__)
+
+
+@bp.post("/sandbox")
+def start() -> ResponseReturnValue:
+    """Set the signed-in person up in the sandbox, draft the first requests, show the board."""
+    session = get_session()
+    settings = services().settings
+    try:
+        setup = set_up_sandbox(
+            session,
+            current_user(),
+            services().secret_box,
+            SandboxPorts(smtp=settings.sandbox_smtp_port, imap=settings.sandbox_imap_port),
+            now(),
+        )
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return redirect(url_for("mailboxes.index"))
+    session.commit()
+    drafted = len(setup.drafted)
+    message = (
+        f"{SANDBOX_LABEL}. Your sandbox mailbox {setup.mailbox.email_address} is ready, with "
+        f"{len(setup.target.entries)} pretend contacts in “{setup.target.name}”. "
+    )
+    if drafted:
+        message += (
+            f"{drafted} request{'s' if drafted != 1 else ''} wait for your approval in Drafts; "
+            "approve them and watch the answers arrive here."
+        )
+    if setup.introduction_added:
+        message += " Your profile had no introduction, so an example one was put in."
+    flash(message, "success")
+    return redirect(url_for("board.index"))
+
+
+@bp.app_context_processor
+def sandbox_context() -> dict[str, object]:
+    """For every page: the person's sandbox mailbox address (None outside the sandbox)."""
+    context: dict[str, object] = {
+        "sandbox_label": SANDBOX_LABEL,
+        "sandbox_address": None,
+        "sandbox_blocked": False,
+        "sandbox_day_seconds": f"{services().settings.sandbox_day_seconds:g}",
+    }
+    if not is_signed_in():
+        return context
+    user = current_user()
+    session = get_session()
+    mailbox = sandbox_mailbox(session, user)
+    if mailbox is not None:
+        context["sandbox_address"] = mailbox.email_address
+    else:
+        from outreach.accounts import list_mailboxes
+
+        context["sandbox_blocked"] = any(
+            not is_sandbox(other) for other in list_mailboxes(session, user)
+        )
+    return context
