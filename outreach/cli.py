@@ -528,7 +528,7 @@ def mailbox_test(user_email: str, mailbox_id: int | None) -> None:
     if report.sign_in_required:
         click.echo(f"  {report.problems[-1]}", err=True)
         _fail(
-            f"the mailbox {address} needs you to sign in again: open the Mailboxes page "
+            f"the mailbox {address} needs you to sign in again: open the Mailbox page "
             "of the dashboard and sign in with your provider; queued messages wait until then"
         )
     if not report.ok:

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.servers.net import free_port, stop_process
-from workers.processes import REDIS_URL_FILE, group_members
+from tests.servers.net import free_port, free_ports, stop_process
+from workers.processes import REDIS_URL_FILE, default_children, group_members
 
 REPO = Path(__file__).resolve().parent.parent
 STARTED = re.compile(r"started (\w+) \(pid (\d+)\)")
@@ -40,6 +40,9 @@ def _base_env(instance: Path, port: int) -> dict[str, str]:
         OUTREACH_POLL_INTERVAL="1",
         PYTHONUNBUFFERED="1",
     )
+    # The sandbox's servers run too: on ports of their own, beside any other test's.
+    smtp_port, imap_port = free_ports(2)
+    env.update(OUTREACH_SANDBOX_SMTP_PORT=str(smtp_port), OUTREACH_SANDBOX_IMAP_PORT=str(imap_port))
     return env
 
 
@@ -146,13 +149,15 @@ def test_up_serves_the_dashboard_and_ctrl_c_stops_every_child(
         time.sleep(0.2)
     up.wait_for_log(f"Outreach is running at http://127.0.0.1:{port}/", timeout=10)
 
-    assert set(up.children()) == {"web", "worker", "poller"}
+    assert set(up.children()) == {"web", "worker", "poller", "sandbox"}
     # No OUTREACH_REDIS_URL: the bundled Valkey runs, and says where for other commands.
     assert "started the bundled Valkey at redis://127.0.0.1:" in up.log()
     assert (instance / REDIS_URL_FILE).read_text().startswith("redis://127.0.0.1:")
     assert (instance / "outreach.sqlite").exists()  # migrated before starting
     # Let the worker reach Redis for real before we stop it.
     up.wait_for_log("Listening on", timeout=20)
+    # The sandbox's mail servers answer too, so "Try it with the sandbox" needs nothing else.
+    up.wait_for_log("Sandbox: no real email is sent", timeout=20)
 
     up.ctrl_c()
     try:
@@ -164,6 +169,15 @@ def test_up_serves_the_dashboard_and_ctrl_c_stops_every_child(
     assert "did not stop in time" not in up.log()
     _assert_nothing_left(up)
     assert not (instance / REDIS_URL_FILE).exists()
+
+
+def test_outreach_sandbox_off_leaves_the_sandbox_out_of_up() -> None:
+    assert [child.name for child in default_children(sandbox=False)] == [
+        "web",
+        "worker",
+        "poller",
+    ]
+    assert default_children()[-1].argv[-1] == "sandbox"
 
 
 SUPERVISE = textwrap.dedent(

@@ -29,6 +29,7 @@ from web.views import (
     oauth,
     outbox,
     profile,
+    sandbox,
     targets,
 )
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         outbox.bp,
         profile.bp,
         message_templates.bp,
+        sandbox.bp,
     ):
         app.register_blueprint(blueprint)
 

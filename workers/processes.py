@@ -58,7 +58,7 @@ def default_children(sandbox: bool = True) -> tuple[ChildSpec, ...]:
     """The dashboard, a worker and the poller; and the sandbox's mail servers unless
     OUTREACH_SANDBOX=off, so a newcomer can try everything with nothing else running."""
     command = (sys.executable, "-m", "outreach.cli")
-    children = (
+    children: tuple[ChildSpec, ...] = (
         ChildSpec("web", (*command, "web")),
         ChildSpec("worker", (*command, "worker")),
         ChildSpec("poller", (*command, "poller")),

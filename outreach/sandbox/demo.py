@@ -170,8 +170,8 @@ def _mailbox(session: Session, user: User, box: SecretBox, ports: SandboxPorts) 
         secrets.token_urlsafe(24),
     )
     # The sandbox answers in seconds; so may it be written to.
-    mailbox.min_gap_seconds = 2
-    mailbox.max_gap_seconds = 6
+    mailbox.min_gap_seconds = 1
+    mailbox.max_gap_seconds = 3
     mailbox.daily_cap = 100
     return mailbox
 

@@ -313,3 +313,30 @@ def test_a_withdrawn_sign_in_shows_on_every_page_and_signing_in_again_starts_the
     expect(page.get_by_role("heading", name="Choose an account")).to_be_visible()
     assert f"login_hint={live_app.seeded.email.replace('@', '%40')}" in consent_page.requests[0]
     assert csp_violations == []
+
+
+def test_a_refused_password_shows_on_the_board_and_leads_to_the_mailbox(
+    page: Page, live_app: LiveApp
+) -> None:
+    with live_app.sessions() as session:
+        mailbox = session.scalar(select(Mailbox))
+        assert mailbox is not None
+        mailbox.status = MailboxStatus.NEEDS_ATTENTION
+        mailbox.sending_paused = True
+        mailbox.last_error = "SMTP: the server refused the user name or password"
+        session.commit()
+        mailbox_id = mailbox.id
+    log_in(page, live_app.url, live_app.seeded.email)
+
+    alert = page.locator("#mailbox-alerts .mailbox-alert")
+    expect(alert).to_contain_text(f"{live_app.seeded.email} needs your attention.")
+    expect(alert).to_contain_text("What went wrong: SMTP: the server refused the user name")
+    shoot(page, "banner-4-refused-password")
+
+    alert.get_by_role("link", name="Check the mailbox and test it").click()
+
+    expect(page).to_have_url(f"{live_app.url}/mailbox#mailbox-{mailbox_id}")
+    row = page.locator(f"#mailbox-{mailbox_id}")
+    expect(row).to_have_attribute("data-status", "needs_attention")
+    expect(row.get_by_role("button", name="Test connection")).to_be_in_viewport()
+    expect(page.locator("#mailbox-alerts")).to_have_count(0)

@@ -281,7 +281,10 @@ def test_the_loop_runs_on_oauth2_and_survives_a_withdrawn_grant(
         assert 'data-status="needs_sign_in"' in page
         assert "Google no longer accepts Outreach" in page
         assert "Sign in again with Google" in page
-        assert "Google no longer accepts this sign-in" in browser.get("/outbox")
+        # The Outbox says why the message waits, and the banner how to fix it (not a password).
+        outbox = browser.get("/outbox")
+        assert "sign in again" in outbox and "Sign in again with Google" in outbox
+        assert "refused the password" not in outbox
 
         # 6. Signing in again picks up where it stopped: the waiting message goes out once.
         page = browser.sign_in_with_google(oauth_account, oauth_server.authorize_url)

@@ -21,6 +21,7 @@ from outreach.errors import ValidationError
 from outreach.models import (
     Direction,
     Mailbox,
+    MailboxStatus,
     Message,
     MessageStatus,
     User,
@@ -164,7 +165,12 @@ def outbox(session: Session, user: User, moment: datetime) -> dict[str, list[Out
 def index() -> ResponseReturnValue:
     session = get_session()
     user = current_user()
-    paused = [mailbox for mailbox in list_mailboxes(session, user) if mailbox.sending_paused]
+    # A refused password is explained here; a sign-in that expired has its own banner.
+    paused = [
+        mailbox
+        for mailbox in list_mailboxes(session, user)
+        if mailbox.sending_paused and mailbox.status is not MailboxStatus.NEEDS_SIGN_IN
+    ]
     return render_template(
         "outbox/index.html",
         groups=outbox(session, user, now()),

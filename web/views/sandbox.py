@@ -1,4 +1,4 @@
-""""Try it with the sandbox": a pretend mailbox and contacts, for a newcomer without one.
+""" "Try it with the sandbox": a pretend mailbox and contacts, for a newcomer without one.
 
 The button on the Mailbox page does what `outreach sandbox --user` does for the
 signed-in person (outreach.sandbox.demo) and lands on the board. Every page

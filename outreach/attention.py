@@ -1,0 +1,245 @@
+"""What needs the user's attention today, for the top of the home page.
+
+Drafts waiting for approval, meetings today and tomorrow, invitations to
+confirm, thank-yous overdue, replies nobody has answered with a meeting yet,
+and a mailbox that needs the user. Each part is one query, so the panel costs
+the same for ten names or ten thousand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from outreach.board import pending_draft_count
+from outreach.meetings import overdue_thank_yous
+from outreach.models import (
+    Contact,
+    Event,
+    Mailbox,
+    MailboxStatus,
+    Meeting,
+    MeetingStatus,
+    Outreach,
+    Target,
+    User,
+)
+from outreach.pace import zone
+from outreach.states import OutreachState
+
+# Replies listed by name; beyond these the panel gives the number and a link.
+REPLIES_SHOWN = 5
+MAILBOX_NEEDS_USER = (MailboxStatus.NEEDS_ATTENTION, MailboxStatus.NEEDS_SIGN_IN)
+# A meeting still open: proposed from an invitation, or agreed.
+_OPEN_MEETING = (MeetingStatus.PROPOSED, MeetingStatus.SCHEDULED)
+
+
+@dataclass(frozen=True)
+class UpcomingMeeting:
+    meeting_id: int
+    contact_id: int
+    contact_name: str
+    starts_at: datetime
+    # Whether it is today (else tomorrow), in the user's time zone.
+    today: bool
+    place: str
+
+
+@dataclass(frozen=True)
+class OverdueThankYou:
+    meeting_id: int
+    contact_id: int
+    contact_name: str
+    held_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitingReply:
+    contact_id: int
+    contact_name: str
+    target_name: str
+    # When the reply moved the outreach to "replied".
+    since: datetime
+
+
+@dataclass(frozen=True)
+class MailboxProblem:
+    mailbox_id: int
+    address: str
+    needs_sign_in: bool
+
+
+@dataclass(frozen=True)
+class Attention:
+    drafts_waiting: int
+    meetings_soon: list[UpcomingMeeting]
+    invitations_to_confirm: int
+    overdue_thank_yous: list[OverdueThankYou]
+    # Oldest first, at most REPLIES_SHOWN of them; `replies_waiting` counts them all.
+    replies: list[WaitingReply]
+    replies_waiting: int
+    mailboxes: list[MailboxProblem]
+
+    @property
+    def all_done(self) -> bool:
+        return not (
+            self.drafts_waiting
+            or self.meetings_soon
+            or self.invitations_to_confirm
+            or self.overdue_thank_yous
+            or self.replies_waiting
+            or self.mailboxes
+        )
+
+
+def _local_midnight(day: date, time_zone: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone(time_zone)).astimezone(UTC)
+
+
+def meetings_today_and_tomorrow(
+    session: Session, user: User, now: datetime
+) -> list[UpcomingMeeting]:
+    """Agreed meetings from the start of today to the end of tomorrow, in the user's zone."""
+    today = now.astimezone(zone(user.time_zone)).date()
+    start = _local_midnight(today, user.time_zone)
+    tomorrow = _local_midnight(today + timedelta(days=1), user.time_zone)
+    end = _local_midnight(today + timedelta(days=2), user.time_zone)
+    meetings = session.scalars(
+        select(Meeting)
+        .where(
+            Meeting.user_id == user.id,
+            Meeting.status == MeetingStatus.SCHEDULED,
+            Meeting.starts_at >= start,
+            Meeting.starts_at < end,
+        )
+        .options(selectinload(Meeting.contact))
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    return [
+        UpcomingMeeting(
+            meeting_id=meeting.id,
+            contact_id=meeting.contact_id,
+            contact_name=meeting.contact.name,
+            starts_at=meeting.starts_at,
+            today=meeting.starts_at < tomorrow,
+            place=meeting.place.strip().splitlines()[0] if meeting.place.strip() else "",
+        )
+        for meeting in meetings
+    ]
+
+
+def _replied_without_meeting(user: User) -> list[ColumnElement[bool]]:
+    """The conditions of a reply no meeting has followed yet."""
+    open_meeting = exists().where(
+        Meeting.outreach_id == Outreach.id, Meeting.status.in_(_OPEN_MEETING)
+    )
+    return [
+        Outreach.user_id == user.id,
+        Outreach.state == OutreachState.REPLIED,
+        ~open_meeting,
+    ]
+
+
+def waiting_replies(
+    session: Session, user: User, limit: int = REPLIES_SHOWN
+) -> tuple[list[WaitingReply], int]:
+    """Replies with no meeting recorded, oldest first (at most `limit`), and how many in all."""
+    conditions = _replied_without_meeting(user)
+    total = session.scalar(select(func.count()).select_from(Outreach).where(*conditions)) or 0
+    if not total:
+        return [], 0
+    rows = session.execute(
+        select(Outreach.state_changed_at, Contact.id, Contact.name, Target.name)
+        .join(Contact, Contact.id == Outreach.contact_id)
+        .join(Target, Target.id == Outreach.target_id)
+        .where(*conditions)
+        .order_by(Outreach.state_changed_at, Outreach.id)
+        .limit(limit)
+    )
+    replies = [
+        WaitingReply(contact_id=contact_id, contact_name=name, target_name=target, since=since)
+        for since, contact_id, name, target in rows
+    ]
+    return replies, total
+
+
+def mailboxes_needing_user(session: Session, user: User) -> list[MailboxProblem]:
+    rows = session.scalars(
+        select(Mailbox)
+        .where(Mailbox.user_id == user.id, Mailbox.status.in_(MAILBOX_NEEDS_USER))
+        .order_by(Mailbox.id)
+    )
+    return [
+        MailboxProblem(
+            mailbox_id=mailbox.id,
+            address=mailbox.email_address,
+            needs_sign_in=mailbox.status is MailboxStatus.NEEDS_SIGN_IN,
+        )
+        for mailbox in rows
+    ]
+
+
+def invitations_to_confirm(session: Session, user: User) -> int:
+    """Meetings read from a calendar invitation that wait for the user to confirm them."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Meeting)
+            .where(Meeting.user_id == user.id, Meeting.status == MeetingStatus.PROPOSED)
+        )
+        or 0
+    )
+
+
+def needs_attention(session: Session, user: User, now: datetime) -> Attention:
+    """Everything the home page's "Needs your attention today" panel lists."""
+    replies, replies_total = waiting_replies(session, user)
+    return Attention(
+        drafts_waiting=pending_draft_count(session, user),
+        meetings_soon=meetings_today_and_tomorrow(session, user, now),
+        invitations_to_confirm=invitations_to_confirm(session, user),
+        overdue_thank_yous=[
+            OverdueThankYou(
+                meeting_id=meeting.id,
+                contact_id=meeting.contact_id,
+                contact_name=meeting.contact.name,
+                held_at=meeting.held_at or meeting.starts_at,
+            )
+            for meeting in overdue_thank_yous(session, user, now)
+        ],
+        replies=replies,
+        replies_waiting=replies_total,
+        mailboxes=mailboxes_needing_user(session, user),
+    )
+
+
+def home_version(session: Session, user: User, now: datetime) -> str:
+    """A short fingerprint of what the home page shows; it changes when any of it does.
+
+    One small query, for the board's live updates to ask every few seconds.
+    Every step of an outreach, every message noted and every meeting change
+    leaves an Event (the latest id); adding names to a target adds outreaches
+    (their count and latest change); a mailbox can come to need the user
+    without an event. The user's day and the hour count too: "sent today",
+    meetings today and thank-yous overdue move on with the clock alone.
+    """
+    latest_event = select(func.max(Event.id)).where(Event.user_id == user.id).scalar_subquery()
+    mailbox_trouble = (
+        select(func.count(Mailbox.id))
+        .where(Mailbox.user_id == user.id, Mailbox.status.in_(MAILBOX_NEEDS_USER))
+        .scalar_subquery()
+    )
+    count, changed, event_id, trouble = session.execute(
+        select(
+            func.count(Outreach.id),
+            func.max(Outreach.state_changed_at),
+            latest_event,
+            mailbox_trouble,
+        ).where(Outreach.user_id == user.id)
+    ).one()
+    day = now.astimezone(zone(user.time_zone))
+    changed_at = f"{changed:%Y%m%d%H%M%S%f}" if changed is not None else "0"
+    return f"{event_id or 0}.{count}.{changed_at}.{trouble}.{day:%Y%m%d}.{now:%H}"
