@@ -93,6 +93,20 @@ AWAITING_ANSWER = frozenset({S.WAITING, S.FOLLOWED_UP, S.NO_REPLY})
 ANSWERED = frozenset({S.REPLIED, S.DECLINED, S.MEETING_SET, S.MET, S.THANKED})
 
 
+# A misread message can be corrected by the user: the outreach then returns to where
+# it stood before that message moved it. Only these returns are allowed, and only
+# while nothing else has happened since (outreach.corrections checks that).
+CORRECTABLE: dict[OutreachState, frozenset[OutreachState]] = {
+    S.REPLIED: frozenset({S.WAITING, S.FOLLOWED_UP, S.NO_REPLY}),
+    S.DECLINED: frozenset({S.WAITING, S.FOLLOWED_UP, S.NO_REPLY, S.REPLIED}),
+    S.BOUNCED: frozenset({S.DRAFTED, S.WAITING, S.FOLLOWED_UP, S.NO_REPLY}),
+}
+
+
+def can_revert(state: OutreachState, to: OutreachState) -> bool:
+    return to in CORRECTABLE.get(state, frozenset())
+
+
 def apply(state: OutreachState, trigger: Trigger) -> OutreachState:
     """Return the state that `trigger` leads to from `state`.
 

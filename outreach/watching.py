@@ -26,9 +26,11 @@ from outreach.drafts import cancel_unsent
 from outreach.errors import MailboxError
 from outreach.mail import FetchedHeaders, MailSource
 from outreach.matching import (
+    POSSIBLE_REPLY,
     Match,
     ThreadRef,
     address_of,
+    by_domain,
     match_reply,
     message_ids_in,
     normalise_message_id,
@@ -145,6 +147,7 @@ def sync_mailbox(
     report = SyncReport()
     sent_ids, inbound_ids = _known_ids(session, mailbox.user_id)
     by_address = _open_by_address(session, mailbox.user_id)
+    domains = by_domain(by_address)
     own = frozenset({mailbox.email_address.lower()})
     for folder in folders:
         state = _sync_state(session, mailbox, folder)
@@ -173,6 +176,7 @@ def sync_mailbox(
                         sent_ids,
                         inbound_ids,
                         by_address,
+                        domains,
                         own,
                         now,
                     )
@@ -206,6 +210,7 @@ def _take_in(
     sent_ids: dict[str, ThreadRef],
     inbound_ids: set[str],
     by_address: dict[str, tuple[int, int]],
+    domains: dict[str, tuple[int, int]],
     own: frozenset[str],
     now: datetime,
 ) -> bool:
@@ -243,6 +248,7 @@ def _take_in(
             headers.get("from"),
             sent_ids,
             by_address if kind is InboundKind.REPLY else {},
+            domains if kind is InboundKind.REPLY else None,
         )
     raw: bytes | None = None
     if match is None and kind is InboundKind.BOUNCE:
@@ -354,6 +360,32 @@ _CANCELLED_BECAUSE = {
 }
 
 
+def take_answer(
+    session: Session,
+    outreach: Outreach,
+    trigger: Trigger,
+    now: datetime,
+    detail: str,
+    message_id: int | None,
+) -> None:
+    """A person's reply, a decline or a failed address: move the outreach and what follows.
+
+    Used for what the poller reads and for what the user corrects by hand, so a
+    correction drives the cycle exactly as if it had been detected.
+    """
+    moves_on = trigger in {Trigger.DECLINE_RECEIVED, Trigger.BOUNCE_RECEIVED}
+    if moves_on:
+        # The target before the outreach: the order the scheduler locks them in.
+        lock_target(session, outreach.target_id)
+    advance(session, outreach, trigger, now, detail, message_id)
+    outreach.next_step_at = None
+    outreach.away_until = None
+    # A person answered, declined or the address failed: nothing more goes to them.
+    cancel_unsent(session, outreach, now, _CANCELLED_BECAUSE[trigger])
+    if moves_on:
+        _next_name(session, outreach, now)
+
+
 def _next_name(session: Session, outreach: Outreach, now: datetime) -> None:
     """A decline or a bounce frees the place at once: draft the next name now."""
     user = session.get(User, outreach.user_id)
@@ -362,7 +394,7 @@ def _next_name(session: Session, outreach: Outreach, now: datetime) -> None:
         fill_pipeline(session, user, target, now)
 
 
-def _pause_for_auto_reply(
+def pause_for_auto_reply(
     session: Session, outreach: Outreach, return_date: date | None, now: datetime
 ) -> str:
     """Hold the clock while they are away; returns the timeline's words for it."""
@@ -420,18 +452,25 @@ def _apply(
         detail = f"they declined (matched by {message.match_rule}); the next name is up"
     if details.suggests_others:
         detail += "; they suggest other people to talk to"
+    if outreach is not None and message.match_rule == POSSIBLE_REPLY:
+        # Only the domain matched: the user says whether it answers the request.
+        sender = message.from_address or "someone"
+        record(
+            session,
+            user_id=message.user_id,
+            kind="inbound:possible_reply",
+            detail=(
+                f"possible reply from {sender}, at the same organisation's domain: "
+                "confirm or dismiss it; nothing changes until you do"
+            ),
+            now=now,
+            contact_id=message.contact_id,
+            outreach_id=message.outreach_id,
+            message_id=message.id,
+        )
+        return
     if outreach is not None and trigger is not None and can_apply(outreach.state, trigger):
-        moves_on = trigger in {Trigger.DECLINE_RECEIVED, Trigger.BOUNCE_RECEIVED}
-        if moves_on:
-            # The target before the outreach: the order the scheduler locks them in.
-            lock_target(session, outreach.target_id)
-        advance(session, outreach, trigger, now, detail, message.id)
-        outreach.next_step_at = None
-        outreach.away_until = None
-        # A person answered, declined or the address failed: nothing more goes to them.
-        cancel_unsent(session, outreach, now, _CANCELLED_BECAUSE[trigger])
-        if moves_on:
-            _next_name(session, outreach, now)
+        take_answer(session, outreach, trigger, now, detail, message.id)
         return
     if outreach is not None and kind is InboundKind.OWN_MESSAGE:
         # The user is handling this conversation: no automated follow-up any more.
@@ -454,7 +493,7 @@ def _apply(
         and outreach.state in CLOCKED
         and outreach.next_step_at is not None
     ):
-        detail = _pause_for_auto_reply(session, outreach, details.return_date, now)
+        detail = pause_for_auto_reply(session, outreach, details.return_date, now)
     elif outreach is not None and kind is InboundKind.REPLY and outreach.state in ANSWERED:
         detail = f"another reply received (matched by {message.match_rule})"
     record(

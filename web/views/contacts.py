@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     jsonify,
     redirect,
@@ -18,6 +19,7 @@ from flask import (
     session as cookie,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from outreach import contacts as core
@@ -30,8 +32,10 @@ from outreach.contacts import (
     get_contact,
     list_contacts,
 )
+from outreach.corrections import VERDICT_WORDS, Verdict, correct, current_verdict
+from outreach.drafts import get_message
 from outreach.errors import ValidationError
-from outreach.models import Contact
+from outreach.models import Contact, Direction, Message
 from outreach.vcard import looks_like_vcard
 from web.auth import current_user
 from web.db import get_session
@@ -117,9 +121,71 @@ def detail(contact_id: int) -> ResponseReturnValue:
         status_board(session, user, now(), contact_id=contact.id),
         request_progress(session, user),
     )
+    verdicts = {
+        entry.message.id: correction_state(session, entry.message)
+        for entry, with_message in shown
+        if with_message and entry.message is not None
+    }
     return render_template(
-        "contacts/detail.html", contact=contact, entries=shown, standing=standing
+        "contacts/detail.html",
+        contact=contact,
+        entries=shown,
+        standing=standing,
+        verdicts=verdicts,
+        verdict_words=VERDICT_WORDS,
+        match_words=MATCH_WORDS,
     )
+
+
+# How each matching rule reads on the timeline (outreach.matching's rule names).
+MATCH_WORDS = {
+    "thread": "it answers the thread of a message you sent",
+    "sender": "it comes from their address",
+    "recipient": "you wrote it to their address",
+    "bounce_body": "the failure report quotes a message you sent",
+    "domain": "only its sender's domain matches theirs: a possible reply",
+    "domain, confirmed by you": "its sender's domain matches theirs, and you confirmed it",
+    "domain, dismissed by you": "its sender's domain matches theirs; you said it is unrelated",
+}
+
+
+def correction_state(session: Session, message: Message) -> str | None:
+    """The verdict a received message reads as now ('' for a pending possible reply).
+
+    None for messages that cannot be corrected (sent ones, or not linked to a request).
+    """
+    if message.direction is not Direction.INBOUND or message.outreach_id is None:
+        return None
+    verdict = current_verdict(session, message)
+    return verdict.value if verdict is not None else ""
+
+
+@bp.post("/contacts/<int:contact_id>/messages/<int:message_id>/correction")
+def correct_message(contact_id: int, message_id: int) -> ResponseReturnValue:
+    """Say what a received message really is; the cycle follows as if it had been read so.
+
+    :raise 404: when the contact or the message is not the user's, or they do not belong together.
+    """
+    session = get_session()
+    user = current_user()
+    contact = get_contact(session, user, contact_id)
+    message = get_message(session, user, message_id)
+    if message.contact_id != contact.id:
+        abort(404)
+    try:
+        verdict = Verdict(request.form.get("verdict", ""))
+    except ValueError:
+        flash("Choose what the message is.", "error")
+        return redirect(url_for("contacts.detail", contact_id=contact.id))
+    try:
+        correct(session, user, message.id, verdict, now())
+    except ValidationError as error:
+        session.rollback()
+        flash(sentence(error), "error")
+        return redirect(url_for("contacts.detail", contact_id=contact.id))
+    session.commit()
+    flash(f"Noted: that message is {VERDICT_WORDS[verdict]}.", "success")
+    return redirect(url_for("contacts.detail", contact_id=contact.id) + f"#message-{message.id}")
 
 
 # --- import: upload, columns, check, store in slices, result ----------------------------------

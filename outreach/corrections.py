@@ -1,0 +1,302 @@
+"""The user corrects how an inbound message was read; the cycle follows as if detected.
+
+Classification is careful but not infallible: an out-of-office that reads like a
+person, a colleague's answer from the same organisation (a *possible reply*,
+matched by domain only), a polite "no" that sounded like a "yes". On the contact's
+page the user says what the message really is, and:
+
+1. whatever the message did to the outreach is undone, returning it to where it
+   stood before (only while nothing else has happened since: `states.CORRECTABLE`);
+2. the new reading is applied through the same code the poller uses
+   (`watching.take_answer`, `watching.pause_for_auto_reply`), so a correction
+   drives the cycle exactly as a detection would: a decline drafts the next name,
+   a reply stops all automation, an automatic reply pauses the clock.
+
+Correcting to the reading already in force changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.autoreply import find_return_date
+from outreach.cycle import CLOCKED, clock_after_sending
+from outreach.drafts import get_message
+from outreach.errors import ValidationError
+from outreach.matching import (
+    CONFIRMED_POSSIBLE_REPLY,
+    DISMISSED_POSSIBLE_REPLY,
+    POSSIBLE_REPLY,
+)
+from outreach.models import (
+    Contact,
+    Direction,
+    Event,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    Target,
+    User,
+)
+from outreach.states import OutreachState, Trigger, can_apply, can_revert
+from outreach.targets import calendar_of, rules_of
+from outreach.timeline import record
+from outreach.watching import pause_for_auto_reply, take_answer
+
+
+class Verdict(StrEnum):
+    """What the user says an inbound message is."""
+
+    REPLY = "reply"
+    DECLINE = "decline"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    NOT_RELATED = "not_related"
+
+
+VERDICT_WORDS = {
+    Verdict.REPLY: "a reply from them",
+    Verdict.DECLINE: "a reply saying no",
+    Verdict.AUTO_REPLY: "an automatic reply (out of office)",
+    Verdict.BOUNCE: "a failed delivery (the address does not work)",
+    Verdict.NOT_RELATED: "nothing to do with this request",
+}
+
+# The state each reading moves an outreach to, when it moves it at all.
+_CAUSES = {
+    Verdict.REPLY: OutreachState.REPLIED,
+    Verdict.DECLINE: OutreachState.DECLINED,
+    Verdict.BOUNCE: OutreachState.BOUNCED,
+}
+_TRIGGERS = {
+    Verdict.REPLY: Trigger.REPLY_RECEIVED,
+    Verdict.DECLINE: Trigger.DECLINE_RECEIVED,
+    Verdict.BOUNCE: Trigger.BOUNCE_RECEIVED,
+}
+_KINDS = {
+    Verdict.REPLY: MessageKind.REPLY,
+    Verdict.DECLINE: MessageKind.REPLY,
+    Verdict.AUTO_REPLY: MessageKind.AUTO_REPLY,
+    Verdict.BOUNCE: MessageKind.BOUNCE,
+}
+
+
+@dataclass(frozen=True)
+class PossibleReply:
+    """A message matched only by its sender's domain, waiting for the user's word."""
+
+    message_id: int
+    contact_id: int
+    contact_name: str
+    sender: str
+    subject: str
+    received_at: datetime | None
+
+
+def pending_possible_replies(session: Session, user: User) -> list[PossibleReply]:
+    """Possible replies the user has not confirmed or dismissed yet, oldest first."""
+    rows = session.execute(
+        select(Message, Contact.name)
+        .join(Contact, Contact.id == Message.contact_id)
+        .where(
+            Message.user_id == user.id,
+            Message.direction == Direction.INBOUND,
+            Message.match_rule == POSSIBLE_REPLY,
+        )
+        .order_by(Message.received_at, Message.id)
+    )
+    return [
+        PossibleReply(
+            message_id=message.id,
+            contact_id=message.contact_id or 0,
+            contact_name=name,
+            sender=message.from_address,
+            subject=message.subject,
+            received_at=message.received_at,
+        )
+        for message, name in rows
+    ]
+
+
+def current_verdict(session: Session, message: Message) -> Verdict | None:
+    """How the message reads now: None while it is an unanswered possible reply."""
+    if message.match_rule == POSSIBLE_REPLY:
+        return None
+    if message.match_rule == DISMISSED_POSSIBLE_REPLY or (message.match_rule or "").endswith(
+        "not related"
+    ):
+        return Verdict.NOT_RELATED
+    caused = _state_caused_by(session, message)
+    if caused is OutreachState.DECLINED:
+        return Verdict.DECLINE
+    if message.kind is MessageKind.AUTO_REPLY:
+        return Verdict.AUTO_REPLY
+    if message.kind is MessageKind.BOUNCE:
+        return Verdict.BOUNCE
+    return Verdict.REPLY
+
+
+def correct(
+    session: Session, user: User, message_id: int, verdict: Verdict, now: datetime
+) -> Message:
+    """Read message `message_id` as `verdict` and let the cycle follow.
+
+    :raise NotFound: when the message is not the user's.
+    :raise ValidationError: when it cannot be corrected (not received, not linked
+        to a request, or the contact has moved on since it was read).
+    """
+    message = get_message(session, user, message_id)
+    if message.direction is not Direction.INBOUND:
+        raise ValidationError("only messages you received can be corrected")
+    outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
+    if outreach is None:
+        raise ValidationError("this message is not linked to one of your requests")
+    if current_verdict(session, message) is verdict:
+        return message
+    name = outreach.contact.name
+    said = f"you said this message is {VERDICT_WORDS[verdict]}"
+    _undo(session, outreach, message, name, now)
+    possible = message.match_rule == POSSIBLE_REPLY
+    if verdict is Verdict.NOT_RELATED:
+        message.match_rule = DISMISSED_POSSIBLE_REPLY if possible else "corrected: not related"
+        _note(session, message, now, f"{said}; it no longer counts for {name}")
+        return message
+    message.kind = _KINDS[verdict]
+    if possible:
+        message.match_rule = CONFIRMED_POSSIBLE_REPLY
+    elif not (message.match_rule or "").startswith("corrected"):
+        message.match_rule = f"corrected by you (was {message.match_rule})"[:64]
+    trigger = _TRIGGERS.get(verdict)
+    if trigger is not None:
+        if not can_apply(outreach.state, trigger):
+            raise ValidationError(
+                f"{name} is now '{_words(outreach.state)}', "
+                f"so this cannot count as {VERDICT_WORDS[verdict]}"
+            )
+        detail = f"{said}; {name} is now '{_words(_CAUSES[verdict])}'"
+        take_answer(session, outreach, trigger, now, detail, message.id)
+        return message
+    # An automatic reply: it pauses the clock (if it runs) and changes nothing else.
+    if outreach.state in CLOCKED and outreach.next_step_at is not None:
+        received = message.received_at or now
+        back = find_return_date(message.body_text, received)
+        _note(
+            session, message, now, f"{said}; " + pause_for_auto_reply(session, outreach, back, now)
+        )
+    else:
+        _note(session, message, now, f"{said}; nothing else changes")
+    return message
+
+
+def _undo(session: Session, outreach: Outreach, message: Message, name: str, now: datetime) -> None:
+    """Return the outreach to where it stood before `message` moved it, if it did."""
+    moved = _transition_caused_by(session, message)
+    if moved is None:
+        return
+    caused, before = moved
+    if outreach.state is not caused or not can_revert(caused, before):
+        raise ValidationError(
+            f"{name} has moved on since this message was read (now "
+            f"'{_words(outreach.state)}'), so it can no longer be corrected here"
+        )
+    outreach.state = before
+    outreach.state_changed_at = now
+    outreach.next_step_at = _clock_for(session, outreach, before)
+    record(
+        session,
+        user_id=outreach.user_id,
+        kind=f"state:{before.value}",
+        detail=f"corrected by you: back to '{_words(before)}'",
+        now=now,
+        contact_id=outreach.contact_id,
+        outreach_id=outreach.id,
+        message_id=message.id,
+    )
+
+
+def _clock_for(session: Session, outreach: Outreach, state: OutreachState) -> datetime | None:
+    """The follow-up / give-up moment the outreach had in `state`, from what was sent."""
+    if state not in CLOCKED or outreach.handled_by_user:
+        return None
+    kind = MessageKind.FOLLOW_UP if state is OutreachState.FOLLOWED_UP else MessageKind.REQUEST
+    sent_at = session.scalar(
+        select(Message.sent_at)
+        .where(
+            Message.outreach_id == outreach.id,
+            Message.kind == kind,
+            Message.status == MessageStatus.SENT,
+        )
+        .order_by(Message.sent_at.desc())
+        .limit(1)
+    )
+    target = session.get(Target, outreach.target_id)
+    user = session.get(User, outreach.user_id)
+    if sent_at is None or target is None or user is None:
+        return None
+    return clock_after_sending(state, rules_of(target), sent_at, calendar_of(user))
+
+
+def _transition_caused_by(
+    session: Session, message: Message
+) -> tuple[OutreachState, OutreachState] | None:
+    """(the state the message moved its outreach to, the state before), if it moved it."""
+    events = list(
+        session.scalars(
+            select(Event)
+            .where(Event.outreach_id == message.outreach_id, Event.kind.like("state:%"))
+            .order_by(Event.id)
+        )
+    )
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.message_id != message.id:
+            continue
+        caused = _state_of(event)
+        if caused is None or caused in {OutreachState.WAITING, OutreachState.FOLLOWED_UP}:
+            # Our own undo's record ("back to waiting"), not the message's doing.
+            return None
+        before = next(
+            (
+                state
+                for earlier in reversed(events[:index])
+                if (state := _state_of(earlier)) is not None
+            ),
+            None,
+        )
+        return (caused, before) if before is not None else None
+    return None
+
+
+def _state_caused_by(session: Session, message: Message) -> OutreachState | None:
+    moved = _transition_caused_by(session, message)
+    return moved[0] if moved is not None else None
+
+
+def _state_of(event: Event) -> OutreachState | None:
+    try:
+        return OutreachState(event.kind.removeprefix("state:"))
+    except ValueError:
+        return None
+
+
+def _words(state: OutreachState) -> str:
+    return state.value.replace("_", " ")
+
+
+def _note(session: Session, message: Message, now: datetime, detail: str) -> None:
+    record(
+        session,
+        user_id=message.user_id,
+        kind="corrected",
+        detail=detail,
+        now=now,
+        contact_id=message.contact_id,
+        outreach_id=message.outreach_id,
+        message_id=message.id,
+    )
