@@ -293,9 +293,31 @@ def update_pace(
 
 
 def primary_mailbox(session: Session, user: User) -> Mailbox | None:
-    return session.scalar(
-        select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id).limit(1)
+    """The user's real mailbox, the first connected; the sandbox only when it is all they have."""
+    from outreach.sandbox import is_sandbox
+
+    mailboxes = list(
+        session.scalars(select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id))
     )
+    real = [mailbox for mailbox in mailboxes if not is_sandbox(mailbox)]
+    chosen = real or mailboxes
+    return chosen[0] if chosen else None
+
+
+def mailbox_for(session: Session, user: User, to_address: str) -> Mailbox | None:
+    """The mailbox a message to `to_address` goes out from.
+
+    A sandbox contact is written to from the sandbox mailbox and a real person from
+    a real one, never the other way round: real mail must not vanish into the
+    sandbox, and the sandbox's made-up addresses must not reach a real server.
+    """
+    from outreach.sandbox import is_sandbox
+
+    wanted = is_sandbox(to_address)
+    mailboxes = session.scalars(
+        select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id)
+    )
+    return next((mailbox for mailbox in mailboxes if is_sandbox(mailbox) == wanted), None)
 
 
 def _secret(mailbox: Mailbox, box: SecretBox) -> str:

@@ -2,7 +2,7 @@
 
 Drafts waiting for approval, meetings today and tomorrow, invitations to
 confirm, thank-yous overdue, replies nobody has answered with a meeting yet,
-and a mailbox that needs the user. Each part is one query, so the panel costs
+possible replies to confirm, and a mailbox that needs the user. Each part is one query, so the panel costs
 the same for ten names or ten thousand.
 """
 
@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.board import pending_draft_count
+from outreach.corrections import PossibleReply, pending_possible_replies
 from outreach.meetings import overdue_thank_yous
 from outreach.models import (
     Contact,
@@ -81,6 +82,8 @@ class Attention:
     # Oldest first, at most REPLIES_SHOWN of them; `replies_waiting` counts them all.
     replies: list[WaitingReply]
     replies_waiting: int
+    # Messages matched only by the sender's domain, for the user to confirm or dismiss.
+    possible_replies: list[PossibleReply]
     mailboxes: list[MailboxProblem]
 
     @property
@@ -91,6 +94,7 @@ class Attention:
             or self.invitations_to_confirm
             or self.overdue_thank_yous
             or self.replies_waiting
+            or self.possible_replies
             or self.mailboxes
         )
 
@@ -212,6 +216,7 @@ def needs_attention(session: Session, user: User, now: datetime) -> Attention:
         ],
         replies=replies,
         replies_waiting=replies_total,
+        possible_replies=pending_possible_replies(session, user),
         mailboxes=mailboxes_needing_user(session, user),
     )
 

@@ -68,7 +68,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     ),
     "OUTREACH_SANDBOX": (
         "on",
-        "off: `outreach up` does not start the sandbox's local mail servers.",
+        "off: no sandbox; `outreach up` does not start its local mail servers, "
+        "and the dashboard does not offer it.",
     ),
     "OUTREACH_SANDBOX_SMTP_PORT": ("2525", "Port of the sandbox's SMTP server on 127.0.0.1."),
     "OUTREACH_SANDBOX_IMAP_PORT": ("1143", "Port of the sandbox's IMAP server on 127.0.0.1."),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach import templates
-from outreach.accounts import primary_mailbox
+from outreach.accounts import mailbox_for, primary_mailbox
 from outreach.compose import make_message_id, one_line, reply_subject
 from outreach.cycle import MAX_MESSAGES_PER_PERSON
 from outreach.errors import NotFound, TemplateError, ValidationError
@@ -288,7 +288,12 @@ def approve(session: Session, user: User, message_id: int, now: datetime) -> Mes
     contact = message.contact
     if contact is not None and contact.do_not_contact:
         raise ValidationError(f"{contact.name} is marked do-not-contact")
-    mailbox = primary_mailbox(session, user)
+    mailbox = mailbox_for(session, user, message.to_address)
+    if mailbox is None and primary_mailbox(session, user) is not None:
+        raise ValidationError(
+            "sandbox contacts are written to from the sandbox mailbox, and real people from "
+            "a real one: there is no mailbox here for this address"
+        )
     if mailbox is None:
         raise ValidationError("connect your mailbox before approving a message")
     message.mailbox_id = mailbox.id

@@ -37,6 +37,7 @@ from pymap.backend.dict import Login as DictLogin
 from pymap.backend.dict import Session as DictSession
 from pymap.exceptions import AuthorizationFailure, InvalidAuth
 from pymap.imap import IMAPService
+from pymap.interfaces.login import IdentityInterface
 from pymap.user import UserMetadata
 from pysasl.creds.server import ServerCredentials
 from pysasl.identity import ClearIdentity
@@ -48,7 +49,7 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
 from outreach.models import Mailbox
-from outreach.sandbox import SANDBOX_LABEL, is_sandbox
+from outreach.sandbox import SANDBOX_LABEL, behaviour_of, is_sandbox
 from outreach.sandbox.people import answer
 from outreach.sandbox.timewarp import TimeWarp
 
@@ -58,7 +59,7 @@ HOST = "127.0.0.1"
 SENT_FOLDER = "Sent"
 
 # username -> the password Outreach stored for that sandbox mailbox, or None.
-PasswordLookup = Callable[[str], "str | None"]
+PasswordLookup = Callable[[str], str | None]
 
 
 def database_passwords(factory: sessionmaker[Session], box: SecretBox) -> PasswordLookup:
@@ -117,7 +118,7 @@ class _Login(DictLogin):
             self.users_dict[name] = UserMetadata(self.config, name)
         return _Identity(name, self, None, frozenset())
 
-    async def authorize(self, authenticated: Any, authzid: str) -> _Identity:
+    async def authorize(self, authenticated: IdentityInterface, authzid: str) -> _Identity:
         if authzid != authenticated.name:
             raise AuthorizationFailure()
         return _Identity(authzid, self, None, frozenset())
@@ -157,6 +158,8 @@ class _Authenticator:
     def __call__(
         self, server: SMTP, session: SmtpSession, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
+        # aiosmtpd calls this synchronously: one indexed lookup, a few milliseconds, once
+        # per message the worker sends; the loop can afford it.
         if isinstance(data, LoginPassword):
             login = data.login.decode("utf-8", "replace")
             stored = self._lookup(login)
@@ -212,6 +215,9 @@ class SandboxServers:
         print(f"[sandbox] {text}", flush=True)
 
     def plan_answer(self, login: str, raw: bytes, recipient: str) -> None:
+        if behaviour_of(recipient) is None:
+            self.say(f"{recipient} is no sandbox contact: nothing is delivered to them")
+            return
         reply = answer(raw, recipient, self.clock(), self.rng)
         if reply is None:
             self.say(f"{recipient} received a message and stays silent")

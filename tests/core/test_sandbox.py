@@ -66,6 +66,32 @@ def test_a_sandbox_mailbox_is_known_by_its_domain(session: Session, secret_box: 
     assert not is_sandbox("maya@notoutreach-sandbox.invalid")
 
 
+def test_real_people_are_never_written_to_from_the_sandbox_nor_the_reverse(
+    session: Session, secret_box: SecretBox
+) -> None:
+    """A user who tried the sandbox and then connected their own mailbox."""
+    from outreach.accounts import primary_mailbox
+    from outreach.drafts import approve
+    from outreach.targets import fill_pipeline
+
+    user = make_user(session)
+    pretend = make_mailbox(session, user, secret_box, email_address=f"sam.2@{SANDBOX_DOMAIN}")
+    real = make_mailbox(session, user, secret_box)
+    person = make_contact(session, user, email="maya@uni.example")
+    simulated = make_contact(session, user, email=f"agrees.maya@{PEOPLE_DOMAIN}")
+    now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    drafted = []
+    for contact in (person, simulated):
+        target = create_target(session, user, f"List {contact.id}", [contact.id])
+        drafted += fill_pipeline(session, user, target, now)
+
+    approved = {message.to_address: approve(session, user, message.id, now) for message in drafted}
+
+    assert primary_mailbox(session, user) is real
+    assert approved["maya@uni.example"].mailbox_id == real.id
+    assert approved[f"agrees.maya@{PEOPLE_DOMAIN}"].mailbox_id == pretend.id
+
+
 def test_a_simulated_contact_behaves_as_its_address_says() -> None:
     assert behaviour_of(f"agrees.maya.chen@{PEOPLE_DOMAIN}") is Behaviour.AGREES
     assert behaviour_of(f"Declines.Tom@{PEOPLE_DOMAIN}") is Behaviour.DECLINES
@@ -421,3 +447,35 @@ def test_a_taken_port_is_said_in_a_sentence(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "the sandbox could not listen on 127.0.0.1" in result.stderr
     assert "OUTREACH_SANDBOX_SMTP_PORT" in result.stderr
+
+
+def test_outreach_sandbox_user_sets_up_the_demo_from_the_command_line(tmp_path: Path) -> None:
+    smtp_port, imap_port = free_ports(2)
+    env = _sandbox_env(tmp_path, smtp_port, imap_port)
+    command = [sys.executable, "-m", "outreach.cli"]
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+        )
+
+    assert run("db", "upgrade").returncode == 0
+    created = run(
+        "user",
+        "create",
+        "--email",
+        "kim@uni.example",
+        "--name",
+        "Kim Lee",
+        stdin="a long passphrase\n",
+    )
+    assert created.returncode == 0, created.stderr
+    result = run("sandbox", "--user", "kim@uni.example", "--no-servers")
+    assert result.returncode == 0, result.stderr
+    assert "Sandbox: no real email is sent" in result.stdout
+    assert f"kim.1@{SANDBOX_DOMAIN}" in result.stdout
+    assert "12 demo contacts (12 new); 5 request(s) drafted" in result.stdout
+    unknown = run("sandbox", "--user", "nobody@uni.example", "--no-servers")
+    assert (
+        unknown.returncode == 1 and "there is no account for nobody@uni.example" in unknown.stderr
+    )

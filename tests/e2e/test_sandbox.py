@@ -19,17 +19,21 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from playwright.sync_api import sync_playwright
 from redis import Redis
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import Contact, Event, Mailbox, User
 from outreach.sandbox import SANDBOX_LABEL
+from tests.browser.live import VIEWPORT, launch_chromium, log_in
 from tests.e2e.test_loop import Browser, Processes, wait_until
 from tests.servers.net import free_ports, wait_for_port
 from tests.servers.redis import RedisServer
 
 EMAIL = "sam.student@uni.example"
+PASSWORD = "a long phrase"
+SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture
@@ -77,6 +81,20 @@ def _row(page: str, contact_id: int) -> str:
     return found.group(0) if found else ""
 
 
+def _screenshot_board(base_url: str) -> None:
+    """The board as the newcomer sees it now, for /tmp/shots and the README."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            page = chromium.new_page(viewport=VIEWPORT)
+            log_in(page, base_url, EMAIL, PASSWORD)
+            page.locator("#status-board").scroll_into_view_if_needed()
+            page.screenshot(path=SHOTS / "sandbox-outcomes.png", full_page=True)
+        finally:
+            chromium.close()
+
+
 def test_a_newcomer_sees_every_outcome_of_the_sandbox_on_the_board(
     sandbox_processes: Processes,
 ) -> None:
@@ -99,7 +117,7 @@ def test_a_newcomer_sees_every_outcome_of_the_sandbox_on_the_board(
     browser = Browser(f"http://127.0.0.1:{port}", procs.logs_text)
 
     browser.post(
-        "/signup", "/signup", {"name": "Sam Student", "email": EMAIL, "password": "a long phrase"}
+        "/signup", "/signup", {"name": "Sam Student", "email": EMAIL, "password": PASSWORD}
     )
     engine = create_engine(env["OUTREACH_DATABASE_URL"])
     try:
@@ -145,7 +163,9 @@ def test_a_newcomer_sees_every_outcome_of_the_sandbox_on_the_board(
                 and bool(away_seen)
             )
 
-        wait_until(board_shows_everything, 75, "every sandbox outcome on the board", procs.logs_text)
+        wait_until(
+            board_shows_everything, 75, "every sandbox outcome on the board", procs.logs_text
+        )
         assert "clock paused" in away_seen[0]
 
         # The compressed time is said where it happened, on Sofia's timeline.
@@ -159,5 +179,6 @@ def test_a_newcomer_sees_every_outcome_of_the_sandbox_on_the_board(
         assert all("business day passed in 3 seconds" in detail for detail in compressed)
         # The next names were drafted (and, auto-approved, sent) as places freed up.
         assert len(seen) > 5
+        _screenshot_board(f"http://127.0.0.1:{port}")
     finally:
         engine.dispose()

@@ -366,7 +366,7 @@ def test_the_cycle_rules_hold_over_random_event_sequences(
         assert model.snapshot() == before
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(rules=rules_strategy, organisations=st.lists(st.sampled_from(ORGANISATIONS), max_size=8))
 def test_silence_walks_down_the_list_with_one_follow_up_each(
     rules: cycle.Rules, organisations: list[str]

@@ -62,15 +62,13 @@
     }
   };
 
-  // "Tom Okafor is now replied." for one change; the first few names for more.
+  // "Tom Okafor: now replied." for one change; the first few names for more.
   const describeChanges = (before, after) => {
     const changes = [];
     after.forEach((row, key) => {
       const old = before.get(key);
-      if (!old) {
-        changes.push(`${row.name} is now ${row.label}`);
-      } else if (old.state !== row.state) {
-        changes.push(`${row.name} is now ${row.label}`);
+      if (!old || old.state !== row.state) {
+        changes.push(`${row.name}: now ${row.label}`);
       }
     });
     before.forEach((row, key) => {
@@ -166,7 +164,8 @@
         if (!html) {
           return;
         }
-        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("board-live");
+        const answer = new DOMParser().parseFromString(html, "text/html");
+        const fresh = answer.getElementById("board-live");
         if (!fresh) {
           return;
         }

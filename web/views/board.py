@@ -165,6 +165,17 @@ def live_version(data_version: str) -> str:
     return hashlib.sha256(f"{data_version}|{asked}".encode()).hexdigest()[:20]
 
 
+def day_in_words(value: datetime, time_zone: str, moment: datetime) -> str:
+    """ "today", "yesterday" or "on 24 Nov 2026", by the user's calendar."""
+    day = value.astimezone(zone(time_zone)).date()
+    today = moment.astimezone(zone(time_zone)).date()
+    if day == today:
+        return "today"
+    if (today - day).days == 1:
+        return "yesterday"
+    return f"on {local_day(value, time_zone)}"
+
+
 def clock_time(value: datetime, time_zone: str) -> str:
     """ "15:00", in the user's zone."""
     return f"{value.astimezone(zone(time_zone)):%H:%M}"
@@ -251,5 +262,6 @@ def _board(user: User, moment: datetime) -> dict[str, Any]:
         target_name=next((t.name for t in targets if t.id == target_id), None),
         attention=needs_attention(session, user, moment),
         clock_time=clock_time,
+        day_in_words=lambda value: day_in_words(value, user.time_zone, moment),
         live_url=url_for("board.live"),
     )

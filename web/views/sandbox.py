@@ -27,6 +27,9 @@ def start() -> ResponseReturnValue:
     """Set the signed-in person up in the sandbox, draft the first requests, show the board."""
     session = get_session()
     settings = services().settings
+    if not settings.sandbox_enabled:
+        flash("The sandbox is switched off on this Outreach (OUTREACH_SANDBOX=off).", "error")
+        return redirect(url_for("mailboxes.index"))
     try:
         setup = set_up_sandbox(
             session,
@@ -41,8 +44,9 @@ def start() -> ResponseReturnValue:
         return redirect(url_for("mailboxes.index"))
     session.commit()
     drafted = len(setup.drafted)
+    # The banner above it already says this is the sandbox.
     message = (
-        f"{SANDBOX_LABEL}. Your sandbox mailbox {setup.mailbox.email_address} is ready, with "
+        f"Your sandbox mailbox {setup.mailbox.email_address} is ready, with "
         f"{len(setup.target.entries)} pretend contacts in “{setup.target.name}”. "
     )
     if drafted:
@@ -63,6 +67,7 @@ def sandbox_context() -> dict[str, object]:
         "sandbox_label": SANDBOX_LABEL,
         "sandbox_address": None,
         "sandbox_blocked": False,
+        "sandbox_offered": services().settings.sandbox_enabled,
         "sandbox_day_seconds": f"{services().settings.sandbox_day_seconds:g}",
     }
     if not is_signed_in():
