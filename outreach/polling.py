@@ -21,6 +21,36 @@ from outreach.oauth import AccessTokens, OAuthError
 from outreach.watching import SyncReport, sync_mailbox
 
 
+@dataclass
+class Backoff:
+    """How long to leave a failing mailbox alone before trying it again.
+
+    A server that is down, refuses us or drops the link is tried again after 5 s,
+    then 10 s, 20 s, ... up to 5 min, each wait shortened or lengthened at random
+    by up to a fifth so that many pollers do not knock at once. Success starts over.
+    Times are monotonic seconds (time.monotonic), never the wall clock.
+    """
+
+    first: float = 5.0
+    longest: float = 300.0
+    failures: int = 0
+    next_try: float = 0.0
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_try
+
+    def failed(self, now: float, jitter: float = 1.0) -> float:
+        """Count a failure; returns the wait before the next try. `jitter` is in [0.8, 1.2]."""
+        self.failures += 1
+        wait = min(self.first * 2.0 ** (self.failures - 1), self.longest) * jitter
+        self.next_try = now + wait
+        return wait
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.next_try = 0.0
+
+
 @dataclass(frozen=True)
 class PollResult:
     mailbox_id: int

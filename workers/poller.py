@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -41,7 +43,7 @@ from outreach.mail.imap import IdleWatcher
 from outreach.mail.tls import client_context
 from outreach.models import Mailbox
 from outreach.oauth import AccessTokens
-from outreach.polling import PollResult, mailboxes_to_watch, poll_mailbox
+from outreach.polling import Backoff, PollResult, mailboxes_to_watch, poll_mailbox
 
 log = logging.getLogger("outreach.poller")
 
@@ -69,6 +71,7 @@ def run(settings: Settings, once: bool = False) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     last_problem: dict[int, str] = {}
+    backoffs: dict[int, Backoff] = {}
     log.info("poller %s started; checking every %.0f s", owner, settings.poll_interval)
     try:
         while not stop.is_set():
@@ -81,6 +84,9 @@ def run(settings: Settings, once: bool = False) -> None:
                     if not leases.acquire(session, mailbox_id, owner, _utcnow(), lease):
                         continue
                 mine.add(mailbox_id)
+                backoff = backoffs.setdefault(mailbox_id, Backoff())
+                if not backoff.due(time.monotonic()):
+                    continue  # failing: left alone until its next try (the lease is kept)
                 try:
                     result = poll_mailbox(factory, mailbox_id, box, context, _utcnow, tokens)
                 except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
@@ -88,15 +94,23 @@ def run(settings: Settings, once: bool = False) -> None:
                         mailbox_id, ok=False, problem=f"unexpected error: {error!r}"
                     )
                 if result.ok:
+                    backoff.succeeded()
                     if mailbox_id in last_problem:
                         log.info("mailbox %s is reachable again", mailbox_id)
                         del last_problem[mailbox_id]
                     if result.report and result.report.matched:
                         log.info("mailbox %s: %s new answers", mailbox_id, result.report.matched)
-                elif last_problem.get(mailbox_id) != result.problem:
-                    # Logged once per change, so a long outage does not flood the log.
-                    log.warning("mailbox %s: %s", mailbox_id, result.problem)
-                    last_problem[mailbox_id] = result.problem
+                else:
+                    wait = backoff.failed(time.monotonic(), random.uniform(0.8, 1.2))
+                    if last_problem.get(mailbox_id) != result.problem:
+                        # Logged once per change, so a long outage does not flood the log.
+                        log.warning(
+                            "mailbox %s: %s (next try in %.0f s)",
+                            mailbox_id,
+                            result.problem,
+                            wait,
+                        )
+                        last_problem[mailbox_id] = result.problem
             if once:
                 break
             _keep_watchers(factory, box, context, mine, watchers, wake, tokens)
