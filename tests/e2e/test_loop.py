@@ -253,8 +253,13 @@ def test_request_is_sent_once_and_the_reply_shows_on_the_board(
         with Session(engine) as session:
             stored = session.scalar(select(Message).where(Message.id == draft_id))
             assert stored is not None
+
+            def recorded_sent() -> bool:
+                session.expire_all()
+                return stored.status is MessageStatus.SENT
+
             wait_until(
-                lambda: (session.expire_all(), stored.status)[1] is MessageStatus.SENT,
+                recorded_sent,
                 20,
                 "the send to be recorded",
                 logs,
