@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -37,7 +38,7 @@ from tests.factories import make_approved_requests, make_contact
 from tests.servers.smtpd import RecordingSMTPServer
 
 
-def approved_request(session: Session, world: World, now: datetime, **contact: str) -> Message:
+def approved_request(session: Session, world: World, now: datetime, **contact: Any) -> Message:
     (draft,) = make_approved_requests(session, world.user, now, **contact)
     return draft
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, leases, targets, watching
 from outreach.accounts import imap_login
-from outreach.classify import InboundKind
+from outreach.classify import InboundKind, classify
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
@@ -326,7 +326,7 @@ def test_a_message_that_breaks_reading_is_recorded_and_the_rest_still_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     request = sent_request(session, world, now, "ivy@org.example", secret_box)
-    real_classify = watching.classify
+    real_classify = classify
 
     def fragile(headers: dict[str, str], own: frozenset[str]) -> InboundKind:
         # Fault injection: stands for any input our code cannot cope with.
