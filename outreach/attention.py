@@ -2,12 +2,13 @@
 
 Drafts waiting for approval, meetings today and tomorrow, invitations to
 confirm, thank-yous overdue, replies nobody has answered with a meeting yet,
-possible replies to confirm, and a mailbox that needs the user. Each part is one query, so the panel costs
-the same for ten names or ten thousand.
+possible replies to confirm, and a mailbox that needs the user. Each part is
+one query, so the panel costs the same for ten names or ten thousand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -198,8 +199,17 @@ def invitations_to_confirm(session: Session, user: User) -> int:
     )
 
 
-def needs_attention(session: Session, user: User, now: datetime) -> Attention:
-    """Everything the home page's "Needs your attention today" panel lists."""
+def needs_attention(
+    session: Session,
+    user: User,
+    now: datetime,
+    mailboxes: Sequence[MailboxProblem] | None = None,
+) -> Attention:
+    """Everything the home page's "Needs your attention today" panel lists.
+
+    `mailboxes`, when given, are the user's mailboxes that need them, already
+    read for this page (the dashboard's banner reads them once per request).
+    """
     replies, replies_total = waiting_replies(session, user)
     return Attention(
         drafts_waiting=pending_draft_count(session, user),
@@ -217,7 +227,9 @@ def needs_attention(session: Session, user: User, now: datetime) -> Attention:
         replies=replies,
         replies_waiting=replies_total,
         possible_replies=pending_possible_replies(session, user),
-        mailboxes=mailboxes_needing_user(session, user),
+        mailboxes=list(mailboxes)
+        if mailboxes is not None
+        else mailboxes_needing_user(session, user),
     )
 
 
@@ -234,7 +246,7 @@ def home_version(session: Session, user: User, now: datetime) -> str:
     latest_event = select(func.max(Event.id)).where(Event.user_id == user.id).scalar_subquery()
     mailbox_trouble = (
         select(func.count(Mailbox.id))
-        .where(Mailbox.user_id == user.id, Mailbox.status.in_(MAILBOX_NEEDS_USER))
+        .where(Mailbox.user_id == user.id, Mailbox.status != MailboxStatus.OK)
         .scalar_subquery()
     )
     count, changed, event_id, trouble = session.execute(

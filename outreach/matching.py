@@ -2,6 +2,9 @@
 
 Rules, strongest first; the rule that matched is recorded and shown to the user:
 1. `thread`: In-Reply-To or References names a Message-ID we sent.
+   `gmail_thread`: on Gmail, the message's thread id (X-GM-THRID) is the one
+   of a message we sent: a reply whose client dropped In-Reply-To and
+   References, from any address, still belongs to that thread.
 2. `sender`: the From address is a contact with an outreach in progress.
 3. `domain`: the From address shares its domain with such a contact (a colleague
    answering for them, a personal address at the same organisation). Only a
@@ -78,6 +81,9 @@ PUBLIC_MAIL_DOMAINS = frozenset(
     }
 )
 
+# The rule name of a match by Gmail's thread id (X-GM-THRID).
+GMAIL_THREAD = "gmail_thread"
+
 # The rule name of a same-domain match, and what it becomes once the user decides.
 POSSIBLE_REPLY = "domain"
 CONFIRMED_POSSIBLE_REPLY = "domain, confirmed by you"
@@ -126,12 +132,16 @@ def match_reply(
     sent_ids: Mapping[str, ThreadRef],
     open_outreaches_by_address: Mapping[str, tuple[int, int]],
     open_outreaches_by_domain: Mapping[str, tuple[int, int]] | None = None,
+    gm_thread_id: int | None = None,
+    sent_threads: Mapping[int, ThreadRef] | None = None,
 ) -> Match | None:
     """Return which outreach the message belongs to, or None.
 
     `sent_ids` maps our normalised Message-IDs to what they were about;
     `open_outreaches_by_address` maps a contact's address to (contact_id, outreach_id);
-    `open_outreaches_by_domain` (see `by_domain`) the same by domain, for rule 3.
+    `open_outreaches_by_domain` (see `by_domain`) the same by domain, for rule 3;
+    `gm_thread_id` is the message's Gmail thread id (None elsewhere) and
+    `sent_threads` maps our sent messages' Gmail thread ids to what they were about.
     """
     # In-Reply-To first, then References from newest to oldest.
     candidates = message_ids_in(in_reply_to) + list(reversed(message_ids_in(references)))
@@ -139,6 +149,10 @@ def match_reply(
         ref = sent_ids.get(candidate)
         if ref is not None:
             return Match("thread", ref.contact_id, ref.outreach_id)
+    if gm_thread_id is not None and sent_threads:
+        ref = sent_threads.get(gm_thread_id)
+        if ref is not None:
+            return Match(GMAIL_THREAD, ref.contact_id, ref.outreach_id)
     sender = address_of(from_header)
     if sender and sender in open_outreaches_by_address:
         contact_id, outreach_id = open_outreaches_by_address[sender]

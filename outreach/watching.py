@@ -121,6 +121,25 @@ def _known_ids(session: Session, user_id: int) -> tuple[dict[str, ThreadRef], se
     return sent, inbound
 
 
+def _known_threads(session: Session, user_id: int) -> dict[int, ThreadRef]:
+    """The Gmail thread ids of our outbound messages (for matching by X-GM-THRID)."""
+    rows = session.execute(
+        select(Message.gm_thread_id, Message.outreach_id, Message.contact_id)
+        .where(
+            Message.user_id == user_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.gm_thread_id.is_not(None),
+        )
+        .order_by(Message.id)
+    )
+    # Should two outreaches ever share a thread, the newest message names it.
+    return {
+        thread_id: ThreadRef(outreach_id=outreach_id, contact_id=contact_id)
+        for thread_id, outreach_id, contact_id in rows
+        if thread_id is not None
+    }
+
+
 def _open_by_address(session: Session, user_id: int) -> dict[str, tuple[int, int]]:
     rows = session.execute(
         select(Contact.email, Contact.id, Outreach.id)
@@ -146,10 +165,13 @@ def sync_mailbox(
     """
     report = SyncReport()
     sent_ids, inbound_ids = _known_ids(session, mailbox.user_id)
+    threads = _known_threads(session, mailbox.user_id)
     by_address = _open_by_address(session, mailbox.user_id)
     domains = by_domain(by_address)
     own = frozenset({mailbox.email_address.lower()})
-    for folder in folders:
+    # The Sent folder first: our own messages come before the answers to them,
+    # so a reply read in the same round finds their ids and Gmail thread ids.
+    for folder in sorted(folders, key=lambda name: name != mailbox.sent_folder):
         state = _sync_state(session, mailbox, folder)
         last_uid = state.last_uid
         batch = source.fetch_new(folder, last_uid)
@@ -175,6 +197,7 @@ def sync_mailbox(
                         fetched,
                         sent_ids,
                         inbound_ids,
+                        threads,
                         by_address,
                         domains,
                         own,
@@ -209,6 +232,7 @@ def _take_in(
     fetched: FetchedHeaders,
     sent_ids: dict[str, ThreadRef],
     inbound_ids: set[str],
+    threads: dict[int, ThreadRef],
     by_address: dict[str, tuple[int, int]],
     domains: dict[str, tuple[int, int]],
     own: frozenset[str],
@@ -219,7 +243,13 @@ def _take_in(
     message_id = headers.get("message-id", "")
     ids = message_ids_in(message_id)
     key = ids[0] if ids else ""
+    thread_id = fetched.gm_thread_id
     if key and (key in inbound_ids or key in sent_ids):
+        if key in sent_ids and thread_id is not None:
+            # The copy of our own message on Gmail: its thread id lets replies
+            # that dropped In-Reply-To and References be matched to the outreach.
+            _remember_thread_id(session, mailbox.user_id, key, thread_id)
+            threads[thread_id] = sent_ids[key]
         return False  # already recorded, or a copy of our own message
     original = message_ids_in(headers.get("x-microsoft-original-message-id"))
     if key and original and original[0] in sent_ids:
@@ -238,6 +268,8 @@ def _take_in(
             headers.get("to"),
             sent_ids,
             by_address,
+            gm_thread_id=thread_id,
+            sent_threads=threads,
         )
         if match is not None and match.rule == "sender":
             match = Match("recipient", match.contact_id, match.outreach_id)
@@ -249,6 +281,8 @@ def _take_in(
             sent_ids,
             by_address if kind is InboundKind.REPLY else {},
             domains if kind is InboundKind.REPLY else None,
+            gm_thread_id=thread_id,
+            sent_threads=threads,
         )
     raw: bytes | None = None
     if match is None and kind is InboundKind.BOUNCE:
@@ -270,12 +304,15 @@ def _take_in(
         kind,
         match,
         now,
+        thread_id,
     )
     if key and kind is InboundKind.OWN_MESSAGE:
         # A reply to the user's own message must thread to the outreach too.
         sent_ids[key] = ThreadRef(match.outreach_id, match.contact_id)
     elif key:
         inbound_ids.add(key)
+    if thread_id is not None and kind is InboundKind.OWN_MESSAGE:
+        threads[thread_id] = ThreadRef(match.outreach_id, match.contact_id)
     details = classify_message(raw, own, now)
     _apply(session, stored, kind, now, details)
     if kind is InboundKind.REPLY:
@@ -294,6 +331,20 @@ def _remember_provider_id(session: Session, user_id: int, ours: str, theirs: str
     )
     if message is not None:
         message.provider_message_id = theirs
+
+
+def _remember_thread_id(session: Session, user_id: int, key: str, thread_id: int) -> None:
+    # `key` is normalised; stored ids are too (ours are generated in lower case,
+    # the others are stored through message_ids_in).
+    message = session.scalar(
+        select(Message).where(
+            Message.user_id == user_id,
+            Message.direction == Direction.OUTBOUND,
+            (Message.message_id == key) | (Message.provider_message_id == key),
+        )
+    )
+    if message is not None and message.gm_thread_id != thread_id:
+        message.gm_thread_id = thread_id
 
 
 def _match_bounce(raw: bytes, sent_ids: dict[str, ThreadRef]) -> Match | None:
@@ -316,6 +367,7 @@ def _store(
     kind: InboundKind,
     match: Match,
     now: datetime,
+    gm_thread_id: int | None = None,
 ) -> Message:
     ids = message_ids_in(headers.get("message-id"))
     own = kind is InboundKind.OWN_MESSAGE
@@ -339,6 +391,8 @@ def _store(
         uid=uid,
         received_at=now,
         match_rule=match.rule,
+        # Kept on the user's own messages only: replies in their thread match them.
+        gm_thread_id=gm_thread_id if own else None,
     )
     session.add(message)
     session.flush()

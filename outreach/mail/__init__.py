@@ -56,8 +56,16 @@ class MailSender(Protocol):
 
 @dataclass(frozen=True)
 class FetchedHeaders:
+    """The header fields of one message, and its Gmail thread id where the server has them.
+
+    `gm_thread_id` is Gmail's X-GM-THRID (IMAP extension X-GM-EXT-1): every
+    message of a conversation carries the same one, even a reply whose client
+    dropped In-Reply-To and References. None on servers without the extension.
+    """
+
     uid: int
     raw_headers: bytes
+    gm_thread_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ HEADER_FIELDS = (
     b"X-MS-EXCHANGE-GENERATED-MESSAGE-SOURCE X-MS-EXCHANGE-INBOX-RULES-LOOP"
 )
 _HEADER_ITEM = b"BODY.PEEK[HEADER.FIELDS (" + HEADER_FIELDS + b")]"
+# Gmail's thread id (developers.google.com/gmail/imap/imap-extensions), asked for
+# in the same FETCH as the header fields when the server offers X-GM-EXT-1.
+GMAIL_EXTENSION = b"X-GM-EXT-1"
+_GMAIL_THREAD_ITEM = b"X-GM-THRID"
 TIMEOUT = 60.0
 # Large folders are fetched in slices: some servers refuse very long UID sets.
 FETCH_CHUNK = 200
@@ -41,6 +45,7 @@ class ImapSource:
         self._context = context
         self._client: IMAPClient | None = None
         self._selected: str | None = None
+        self._gmail: bool | None = None
 
     def __enter__(self) -> Self:
         return self.open()
@@ -109,6 +114,16 @@ class ImapSource:
         found: str | None = self.client.find_special_folder(b"\\Sent")
         return found
 
+    def is_gmail(self) -> bool:
+        """Whether the server offers Gmail's IMAP extension (X-GM-EXT-1).
+
+        The capabilities come with the login's answer on most servers, so this
+        usually costs no round trip; asked once per connection in any case.
+        """
+        if self._gmail is None:
+            self._gmail = GMAIL_EXTENSION in self.client.capabilities()
+        return self._gmail
+
     def watched_folders(self, sent_folder: str | None) -> list[str]:
         """The folders a reply or the user's own mail can be in.
 
@@ -116,7 +131,7 @@ class ImapSource:
         anything a filter archived. Elsewhere, the INBOX and the Sent folder.
         """
         try:
-            if b"X-GM-EXT-1" in self.client.capabilities():
+            if self.is_gmail():
                 all_mail: str | None = self.client.find_special_folder(b"\\All")
                 if all_mail:
                     return [all_mail]
@@ -133,10 +148,11 @@ class ImapSource:
             # (RFC 3501 6.4.8), so the result is filtered again here.
             found = self.client.search(["UID", f"{after_uid + 1}:*"])
             uids = sorted(uid for uid in found if uid > after_uid)
+            items = [_HEADER_ITEM, _GMAIL_THREAD_ITEM] if self.is_gmail() else [_HEADER_ITEM]
             messages: list[FetchedHeaders] = []
             for start in range(0, len(uids), FETCH_CHUNK):
                 chunk = uids[start : start + FETCH_CHUNK]
-                response = self.client.fetch(chunk, [_HEADER_ITEM])
+                response = self.client.fetch(chunk, items)
                 for uid in chunk:
                     data = response.get(uid)
                     if data is None:
@@ -145,7 +161,13 @@ class ImapSource:
                         (value for key, value in data.items() if key.startswith(b"BODY[HEADER")),
                         b"",
                     )
-                    messages.append(FetchedHeaders(uid=uid, raw_headers=bytes(raw)))
+                    messages.append(
+                        FetchedHeaders(
+                            uid=uid,
+                            raw_headers=bytes(raw),
+                            gm_thread_id=_thread_id(data.get(_GMAIL_THREAD_ITEM)),
+                        )
+                    )
         except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
             raise TemporaryFailure(f"reading {folder} failed: {error}") from None
         return FolderBatch(folder=folder, uidvalidity=uidvalidity, messages=messages)
@@ -159,6 +181,20 @@ class ImapSource:
             raise TemporaryFailure(f"reading message {uid} in {folder} failed: {error}") from None
         data = response.get(uid, {})
         return bytes(data.get(b"BODY[]", b""))
+
+
+def _thread_id(value: object) -> int | None:
+    """X-GM-THRID as a signed 64-bit number, the way the database keeps it.
+
+    Gmail's ids are unsigned 64-bit numbers; the upper half (never seen in
+    practice) wraps to negative numbers, so equal ids still compare equal.
+    imapclient already parses the atom into an int.
+    """
+    if isinstance(value, bytes) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**64:
+        return None
+    return value - 2**64 if value >= 2**63 else value
 
 
 def _text(error: Exception) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.models.base import Base, enum_column, utcnow
@@ -60,6 +60,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_user_message_id", "user_id", "message_id"),
         Index("ix_messages_status", "status"),
+        Index("ix_messages_user_gm_thread_id", "user_id", "gm_thread_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +81,9 @@ class Message(Base):
     # The id a provider gave our message instead of ours (Outlook.com rewrites it
     # and keeps ours in X-Microsoft-Original-Message-ID); replies may cite either.
     provider_message_id: Mapped[str | None] = mapped_column(String(998))
+    # Gmail's thread id (X-GM-THRID) of our message, read from its copy in the
+    # mailbox: a reply in that thread matches even without In-Reply-To/References.
+    gm_thread_id: Mapped[int | None] = mapped_column(BigInteger)
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     references: Mapped[str] = mapped_column(Text, default="")
     from_address: Mapped[str] = mapped_column(String(320), default="")

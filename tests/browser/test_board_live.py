@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, expect
 from sqlalchemy import select
 
-from outreach.models import Message, MessageKind, Target, User
+from outreach.models import Mailbox, MailboxStatus, Message, MessageKind, Target, User
 from tests.browser.conftest import LiveApp
 from tests.browser.live import approve_and_send, log_in, receive
 
@@ -154,3 +154,21 @@ def test_the_board_on_a_phone_updates_in_place(page: Page, live_app: LiveApp) ->
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SHOTS / "board-live-phone.png", full_page=True)
+
+
+def test_only_the_parts_that_changed_are_replaced(page: Page, live_app: LiveApp) -> None:
+    open_board(page, live_app)
+    page.evaluate("document.getElementById('status-board').dataset.untouched = 'yes'")
+
+    # The poller finds the mailbox refusing the password: only the panel has news.
+    with live_app.sessions() as session:
+        mailbox = session.scalars(select(Mailbox)).one()
+        mailbox.status = MailboxStatus.NEEDS_ATTENTION
+        session.commit()
+    page.clock.run_for(POLL_MS + 100)
+
+    expect(page.locator("#attention")).to_contain_text("has a problem")
+    expect(page.locator("#status-board")).to_have_attribute("data-untouched", "yes")
+    assert page.evaluate("window.sameLoad") is True
+    # No row changed, so there is nothing to announce.
+    expect(page.get_by_role("status")).to_have_text("")

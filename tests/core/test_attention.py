@@ -11,8 +11,8 @@ from outreach.attention import home_version, needs_attention
 from outreach.corrections import Verdict, correct
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
-from outreach.meetings import MeetingDetails, MeetingNotes
 from outreach.matching import POSSIBLE_REPLY
+from outreach.meetings import MeetingDetails, MeetingNotes
 from outreach.models import (
     Direction,
     Mailbox,

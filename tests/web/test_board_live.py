@@ -12,8 +12,20 @@ from sqlalchemy.orm import Session
 
 from outreach import clock, meetings
 from outreach.crypto import SecretBox
+from outreach.matching import POSSIBLE_REPLY
 from outreach.meetings import MeetingDetails
-from outreach.models import Mailbox, MailboxStatus, Meeting, MeetingStatus, Outreach, User
+from outreach.models import (
+    Direction,
+    Mailbox,
+    MailboxStatus,
+    Meeting,
+    MeetingStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    User,
+)
 from outreach.sending import record_sent
 from outreach.states import Trigger
 from outreach.timeline import advance
@@ -238,3 +250,32 @@ def test_meetings_thank_yous_and_invitations_link_to_their_meeting(
     assert '<a href="/meetings">1 calendar invitation</a>' in page
     # An invitation waiting to be confirmed is not a reply nobody answered.
     assert "reply" not in attention_items(page)
+
+
+def test_a_possible_reply_links_to_the_message_to_confirm(
+    signed_in: Browser, user: User, session: Session, secret_box: SecretBox
+) -> None:
+    outreach = waiting_request(session, user, secret_box, "Ada Able")
+    # What the poller stores for a colleague's answer matched by the domain alone.
+    colleague = Message(
+        user_id=user.id,
+        contact_id=outreach.contact_id,
+        outreach_id=outreach.id,
+        direction=Direction.INBOUND,
+        kind=MessageKind.REPLY,
+        status=MessageStatus.RECEIVED,
+        from_address="assistant@org.example",
+        received_at=NOW,
+        match_rule=POSSIBLE_REPLY,
+    )
+    session.add(colleague)
+    session.commit()
+
+    page = signed_in.page("/")
+
+    assert attention_items(page) == ["possible-reply"]
+    assert "A message from assistant@org.example may be a reply from Ada Able:" in page
+    assert (
+        f'<a href="/contacts/{outreach.contact_id}#message-{colleague.id}">say whether it is</a>'
+        in page
+    )

@@ -20,6 +20,12 @@
   let busy = false;
   let stopped = false;
 
+  // Each part's markup as the server last sent it, to replace only the parts that changed.
+  const served = new Map();
+  document.querySelectorAll("[data-live-region]").forEach((region) => {
+    served.set(region.id, region.innerHTML);
+  });
+
   const rowKey = (row) => `${row.dataset.contactId}:${row.dataset.targetId}`;
 
   // The rows shown, by contact and target: their state, name and state in words.
@@ -101,14 +107,18 @@
     const key = region ? focusKey(active) : null;
     const { scrollX, scrollY } = window;
 
+    const replaced = new Set();
     fresh.querySelectorAll("[data-live-region]").forEach((incoming) => {
       const current = document.getElementById(incoming.id);
-      if (current) {
+      // A part that did not change stays as it is, so nobody reading it loses their place.
+      if (current && served.get(incoming.id) !== incoming.innerHTML) {
+        served.set(incoming.id, incoming.innerHTML);
         current.replaceWith(document.importNode(incoming, true));
+        replaced.add(incoming.id);
       }
     });
 
-    if (region && key) {
+    if (region && key && replaced.has(region.id)) {
       const newRegion = document.getElementById(region.id);
       const twin = newRegion ? findTwin(newRegion, key) : null;
       if (twin) {

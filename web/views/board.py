@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach.accounts import primary_mailbox
-from outreach.attention import home_version, needs_attention
+from outreach.attention import MailboxProblem, home_version, needs_attention
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.models import User
@@ -38,6 +38,7 @@ from web.db import get_session
 from web.forms import BoardFilterForm
 from web.helpers import local_date, now
 from web.progress import request_progress, with_outbox_detail
+from web.views.mailboxes import mailbox_alerts
 
 bp = Blueprint("board", __name__)
 
@@ -129,7 +130,7 @@ def index() -> ResponseReturnValue:
     moment = now()
     return render_template(
         "board/index.html",
-        version=live_version(home_version(session, user, moment)),
+        version=live_version(user, home_version(session, user, moment)),
         **_board(user, moment),
     )
 
@@ -145,7 +146,7 @@ def live() -> ResponseReturnValue:
     session = get_session()
     user = current_user()
     moment = now()
-    version = live_version(home_version(session, user, moment))
+    version = live_version(user, home_version(session, user, moment))
     if version in request.if_none_match:
         response = Response(status=304)
     else:
@@ -159,10 +160,10 @@ def live() -> ResponseReturnValue:
     return response
 
 
-def live_version(data_version: str) -> str:
-    """The ETag of the live fragment: the data's version and the filter and page asked for."""
+def live_version(user: User, data_version: str) -> str:
+    """The ETag of the live fragment: whose, the data's version, and the filter and page asked."""
     asked = "&".join(f"{key}={request.args.get(key, '')}" for key in ("target", "state", "page"))
-    return hashlib.sha256(f"{data_version}|{asked}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{user.id}|{data_version}|{asked}".encode()).hexdigest()[:20]
 
 
 def day_in_words(value: datetime, time_zone: str, moment: datetime) -> str:
@@ -260,7 +261,16 @@ def _board(user: User, moment: datetime) -> dict[str, Any]:
         local_day=local_day,
         local_date=local_date,
         target_name=next((t.name for t in targets if t.id == target_id), None),
-        attention=needs_attention(session, user, moment),
+        attention=needs_attention(
+            session,
+            user,
+            moment,
+            # The banner's list, read once for the whole page.
+            [
+                MailboxProblem(alert.mailbox_id, alert.address, alert.needs_sign_in)
+                for alert in mailbox_alerts()
+            ],
+        ),
         clock_time=clock_time,
         day_in_words=lambda value: day_in_words(value, user.time_zone, moment),
         live_url=url_for("board.live"),

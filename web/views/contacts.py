@@ -140,6 +140,7 @@ def detail(contact_id: int) -> ResponseReturnValue:
 # How each matching rule reads on the timeline (outreach.matching's rule names).
 MATCH_WORDS = {
     "thread": "it answers the thread of a message you sent",
+    "gmail_thread": "it is in the Gmail thread of a message you sent",
     "sender": "it comes from their address",
     "recipient": "you wrote it to their address",
     "bounce_body": "the failure report quotes a message you sent",
