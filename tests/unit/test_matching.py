@@ -72,3 +72,41 @@ def test_the_most_recently_active_contact_of_a_shared_domain_is_named() -> None:
     }
     assert domain_of("x@Sub.Org.Example.") == "sub.org.example"
     assert domain_of("no-at-sign") == ""
+
+
+# Gmail's thread id (X-GM-THRID): our request's thread, and another outreach's.
+THREADS = {1766161213520123456: ThreadRef(outreach_id=10, contact_id=1), 42: ThreadRef(30, 3)}
+
+
+def test_a_message_in_the_gmail_thread_of_our_request_matches_from_any_address() -> None:
+    match = match_reply(
+        None,
+        None,
+        "assistant@elsewhere.example",
+        SENT,
+        OPEN,
+        gm_thread_id=1766161213520123456,
+        sent_threads=THREADS,
+    )
+    assert match is not None and (match.rule, match.outreach_id, match.contact_id) == (
+        "gmail_thread",
+        10,
+        1,
+    )
+
+
+def test_in_reply_to_wins_over_the_gmail_thread_and_the_thread_over_the_sender() -> None:
+    by_ids = match_reply(
+        "<a1@uni.example>", None, None, SENT, {}, gm_thread_id=42, sent_threads=THREADS
+    )
+    assert by_ids is not None and (by_ids.rule, by_ids.outreach_id) == ("thread", 10)
+    by_thread = match_reply(None, None, "bo@org.example", SENT, OPEN, by_domain(OPEN), 42, THREADS)
+    assert by_thread is not None and (by_thread.rule, by_thread.outreach_id) == ("gmail_thread", 30)
+
+
+def test_a_gmail_thread_we_never_wrote_in_or_none_at_all_changes_nothing() -> None:
+    assert match_reply(None, None, "news@shop.example", SENT, OPEN, None, 7, THREADS) is None
+    assert match_reply(None, None, "news@shop.example", SENT, OPEN, None, None, THREADS) is None
+    # Without thread ids (a server other than Gmail) the sender rule works as before.
+    match = match_reply(None, None, "bo@org.example", SENT, OPEN, gm_thread_id=42)
+    assert match is not None and match.rule == "sender"
