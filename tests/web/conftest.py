@@ -141,9 +141,10 @@ def start_target(
 ) -> tuple[Target, list[Message]]:
     """A target over `contacts` with its first request(s) drafted, as the dashboard does it.
 
-    The factory's contacts share one organisation, so several may be out at once
-    unless a test says otherwise.
+    The factory's contacts share one organisation, so a list of several lets them be
+    out at once unless a test says otherwise; a list of one or none keeps the default.
     """
-    options.setdefault("allow_same_organisation", True)
+    if len(contacts) > 1:
+        options.setdefault("allow_same_organisation", True)
     target = create_target(session, user, name, [contact.id for contact in contacts], **options)
     return target, fill_pipeline(session, user, target, NOW)
