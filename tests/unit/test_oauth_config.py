@@ -127,7 +127,11 @@ def test_the_sign_in_url_asks_for_offline_access_with_pkce_and_a_fresh_state(
     tmp_path: Path,
 ) -> None:
     (google,) = configured_providers(
-        settings(tmp_path, OUTREACH_GOOGLE_CLIENT_ID="g", OUTREACH_GOOGLE_CLIENT_SECRET="gs")
+        settings(
+            tmp_path,
+            OUTREACH_GOOGLE_CLIENT_ID="g",
+            OUTREACH_GOOGLE_CLIENT_SECRET="the-secret-stays-on-the-server",
+        )
     ).values()
 
     first = start_authorization(google, REDIRECT, login_hint="sam@gmail.com")
@@ -145,4 +149,6 @@ def test_the_sign_in_url_asks_for_offline_access_with_pkce_and_a_fresh_state(
     assert query["login_hint"] == "sam@gmail.com" and query["state"] == first.state
     assert 43 <= len(first.code_verifier) <= 128
     assert first.state != second.state and first.code_verifier != second.code_verifier
-    assert "gs" not in first.url
+    # The client secret goes only to the token endpoint, never through the browser.
+    assert "the-secret-stays-on-the-server" not in first.url
+    assert "client_secret" not in query
