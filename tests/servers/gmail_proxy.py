@@ -64,6 +64,11 @@ class GmailProxy:
 
     def stop(self) -> None:
         self._stopped.set()
+        # Closing alone does not wake a thread blocked in accept() on Linux; shutdown does.
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             sockets, self._sockets = self._sockets, []
