@@ -230,17 +230,21 @@ def get_message(session: Session, user: User, message_id: int) -> Message:
     return message
 
 
-def list_drafts(session: Session, user: User) -> list[Message]:
-    """Drafts waiting for the user's decision, oldest first."""
-    return list(
-        session.scalars(
-            select(Message)
-            .where(Message.user_id == user.id, Message.status == MessageStatus.DRAFT)
-            # The page shows each draft's contact: one query for all, not one per draft.
-            .options(selectinload(Message.contact))
-            .order_by(Message.created_at, Message.id)
-        )
+def list_drafts(
+    session: Session, user: User, *, limit: int | None = None, offset: int = 0
+) -> list[Message]:
+    """Drafts waiting for the user's decision, oldest first (one page of them with `limit`)."""
+    query = (
+        select(Message)
+        .where(Message.user_id == user.id, Message.status == MessageStatus.DRAFT)
+        # The page shows each draft's contact: one query for all, not one per draft.
+        .options(selectinload(Message.contact))
+        .order_by(Message.created_at, Message.id)
+        .offset(offset)
     )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
 
 
 def edit_draft(

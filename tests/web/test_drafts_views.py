@@ -308,3 +308,24 @@ def test_without_the_queue_the_approval_is_kept(
     fresh = reload(session, ready_draft)
     assert fresh.status is MessageStatus.APPROVED
     assert fresh.message_id is not None
+
+
+def test_a_long_queue_of_drafts_is_read_page_by_page(
+    signed_in: Browser, session: Session, user: User
+) -> None:
+    people = [make_contact(session, user) for _ in range(30)]
+    _, drafts = start_target(session, user, people, max_in_flight=30)
+    session.commit()
+    assert len(drafts) == 30
+
+    first = signed_in.page("/drafts")
+    second = signed_in.page("/drafts?page=2")
+
+    assert first.count('<article class="draft') == 25
+    assert second.count('<article class="draft') == 5
+    assert "Showing 1–25 of 30 drafts" in first and 'rel="next"' in first
+    assert "Showing 26–30 of 30 drafts" in second
+    # Oldest first, each draft on exactly one page.
+    shown = [f'id="draft-{draft.id}"' in first + second for draft in drafts]
+    assert all(shown)
+    assert f'id="draft-{drafts[0].id}"' in first and f'id="draft-{drafts[-1].id}"' in second

@@ -9,7 +9,6 @@ ten names or ten thousand.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -37,14 +36,13 @@ from web.auth import current_user
 from web.db import get_session
 from web.forms import BoardFilterForm
 from web.helpers import local_date, now
+from web.paging import make_pager, page_number
 from web.progress import request_progress, with_outbox_detail
 from web.views.mailboxes import mailbox_alerts
 
 bp = Blueprint("board", __name__)
 
 PER_PAGE = 50
-# Page links shown on each side of the current page before an ellipsis.
-NEARBY_PAGES = 2
 
 
 def _state_or_none(value: str | None) -> OutreachState | None:
@@ -53,53 +51,6 @@ def _state_or_none(value: str | None) -> OutreachState | None:
     except ValueError:
         # An unknown state in a hand-written URL shows everyone, not an error.
         return None
-
-
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or "1"))
-    except ValueError:
-        return 1
-
-
-@dataclass(frozen=True)
-class Pager:
-    page: int
-    pages: int
-    total: int
-    per_page: int
-
-    @property
-    def first_shown(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last_shown(self) -> int:
-        return min(self.total, self.page * self.per_page)
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
-
-    def numbers(self) -> list[int | None]:
-        """The page numbers to link, None where an ellipsis stands: 1 … 4 5 [6] 7 8 … 200."""
-        keep = {1, self.pages} | set(
-            range(max(1, self.page - NEARBY_PAGES), min(self.pages, self.page + NEARBY_PAGES) + 1)
-        )
-        shown: list[int | None] = []
-        previous = 0
-        for number in sorted(keep):
-            if number - previous > 1:
-                shown.append(None)
-            shown.append(number)
-            previous = number
-        return shown
-
-
-def make_pager(requested: int, total: int, per_page: int = PER_PAGE) -> Pager:
-    """A page past the end shows the last page rather than an empty table."""
-    pages = max(1, -(-total // per_page))
-    return Pager(page=min(requested, pages), pages=pages, total=total, per_page=per_page)
 
 
 def goal_in_words(goal: GoalProgress) -> str:
@@ -200,7 +151,7 @@ def _board(user: User, moment: datetime) -> dict[str, Any]:
 
     counts = state_counts(session, user, target_id=target_id)
     total = counts.get(state, 0) if state is not None else sum(counts.values())
-    pager = make_pager(_page_number(request.args.get("page")), total)
+    pager = make_pager(page_number(request.args.get("page")), total, PER_PAGE)
     rows, in_outbox = with_outbox_detail(
         status_board(
             session,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
 from outreach.accounts import primary_mailbox
+from outreach.board import pending_draft_count
 from outreach.drafts import approve, discard, edit_draft, get_message, list_drafts
 from outreach.errors import ConfigurationError, ValidationError
 from outreach.models import Message, MessageKind, MessageStatus, Outreach
@@ -21,6 +22,7 @@ from web.auth import current_user
 from web.db import get_session
 from web.forms import ApproveSelectionForm, DraftForm
 from web.helpers import now, sentence
+from web.paging import make_pager, page_number
 from web.progress import going_out_count
 from web.state import services
 from web.views.targets import drafted_sentence
@@ -59,13 +61,20 @@ def queue_for_sending(messages: Sequence[Message]) -> bool:
     return True
 
 
+# Drafts on one page: each is shown in full, so a long queue is read page by page.
+DRAFTS_PER_PAGE = 25
+
+
 @bp.get("/drafts")
 def index() -> ResponseReturnValue:
     session = get_session()
     user = current_user()
+    requested = page_number(request.args.get("page"))
+    pager = make_pager(requested, pending_draft_count(session, user), DRAFTS_PER_PAGE)
     return render_template(
         "drafts/index.html",
-        drafts=list_drafts(session, user),
+        drafts=list_drafts(session, user, limit=pager.per_page, offset=pager.offset),
+        pager=pager,
         mailbox=primary_mailbox(session, user),
         kinds=KIND_LABELS,
         form=ApproveSelectionForm(),
