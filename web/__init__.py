@@ -6,7 +6,7 @@ and redirects (or renders). Everything else lives in `outreach/`.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
 
@@ -111,13 +111,20 @@ def _navigation() -> dict[str, object]:
     """What every page's navigation shows: who is signed in, how many drafts and decisions wait."""
     if not auth.is_signed_in():
         return {"signed_in_user": None, "pending_drafts": 0, "pending_decisions": 0}
+    # Worked out once per request: a page made of several templates renders each one
+    # with the context processors, and these counts would be queried again every time.
+    cached: dict[str, object] | None = g.get("navigation")
+    if cached is not None:
+        return cached
     user = auth.current_user()
     session = db.get_session()
-    return {
+    navigation: dict[str, object] = {
         "signed_in_user": user,
         "pending_drafts": pending_draft_count(session, user),
         "pending_decisions": needs_decision_count(session, user),
     }
+    g.navigation = navigation
+    return navigation
 
 
 def _security_headers(response: Response) -> Response:
