@@ -9,12 +9,13 @@ from datetime import datetime
 from outreach import clock
 from outreach.accounts import imap_login, smtp_login, uses_oauth
 from outreach.crypto import SecretBox
-from outreach.errors import MailboxError
+from outreach.errors import MailboxAuthFailed, MailboxError
 from outreach.mail import ServerLogin
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
 from outreach.models import Mailbox, MailboxStatus
 from outreach.oauth import LABELS, AccessTokens, OAuthError, SignInRequired, sign_in_again
+from outreach.presets import preset_for
 
 
 @dataclass
@@ -25,6 +26,8 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     # OAuth2 only: the provider no longer accepts the sign-in; nothing but a new one helps.
     sign_in_required: bool = False
+    # A server refused the user name or password (as opposed to not being reached).
+    password_refused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -50,7 +53,12 @@ def check_mailbox(
         _try_imap(report, imap_login(mailbox, box), context)
     except MailboxError as error:
         report.problems.append(f"IMAP: {error}")
+        report.password_refused = isinstance(error, MailboxAuthFailed)
     _try_smtp(report, smtp_login(mailbox, box), context)
+    preset = preset_for(mailbox.email_address)
+    if report.password_refused and preset is not None:
+        # Most refusals at the big providers mean "use an app password": say how.
+        report.problems.append(f"{preset.provider}: {preset.advice}")
     _record(mailbox, report)
     return report
 
@@ -70,6 +78,7 @@ def _try_smtp(report: CheckReport, login: ServerLogin, context: ssl.SSLContext) 
         report.smtp_ok = True
     except MailboxError as error:
         report.problems.append(f"SMTP: {error}")
+        report.password_refused = report.password_refused or isinstance(error, MailboxAuthFailed)
 
 
 def _check_oauth(

@@ -19,6 +19,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from outreach.errors import MailboxAuthFailed, OutreachError, TemporaryFailure
 from outreach.mail import FetchedHeaders, FolderBatch, ServerLogin
+from outreach.mail.problems import connection_problem
 from outreach.models.accounts import TlsMode
 
 HEADER_FIELDS = (
@@ -66,9 +67,7 @@ class ImapSource:
             if login.tls is TlsMode.STARTTLS:
                 client.starttls(self._context)
         except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.error) as error:
-            raise TemporaryFailure(
-                f"could not connect to {login.host}:{login.port}: {error}"
-            ) from None
+            raise TemporaryFailure(connection_problem(login.host, login.port, error)) from None
         try:
             if login.uses_oauth:
                 # SASL XOAUTH2; imapclient builds the user=...^Aauth=Bearer ... string.

@@ -24,6 +24,7 @@ from outreach.errors import (
     TemporaryFailure,
 )
 from outreach.mail import ServerLogin, xoauth2_string
+from outreach.mail.problems import connection_problem
 from outreach.models.accounts import TlsMode
 
 # Waiting long for the answer to the final dot is deliberate: giving up early
@@ -82,7 +83,7 @@ async def _connect_and_login(client: aiosmtplib.SMTP, login: ServerLogin) -> Non
     try:
         await client.connect()
     except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as error:
-        raise TemporaryFailure(f"could not connect to {login.host}:{login.port}: {error}") from None
+        raise TemporaryFailure(connection_problem(login.host, login.port, error)) from None
     except aiosmtplib.SMTPResponseException as error:
         raise _failure(error) from None
     try:
