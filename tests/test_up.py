@@ -242,3 +242,37 @@ def test_a_child_that_ignores_sigterm_is_killed_with_its_helpers(
     assert code == 0, up.log()
     assert "stubborn did not stop in time; killing it" in up.log()
     _assert_nothing_left(up)
+
+
+OPTIONAL = textwrap.dedent(
+    """
+    import sys
+    from outreach.config import Settings
+    from workers.processes import ChildSpec, run_up
+
+    python = sys.executable
+    children = [
+        ChildSpec("steady", (python, "-c", "import time; time.sleep(120)")),
+        ChildSpec("extra", (python, "-c", "raise SystemExit(1)"), optional=True),
+    ]
+    sys.exit(run_up(Settings.from_env(), children, stop_timeout=5.0))
+    """
+)
+
+
+def test_an_optional_child_that_stops_leaves_the_rest_running(
+    tmp_path: Path, start_up: StartUp
+) -> None:
+    """The sandbox is optional: a taken port must not keep `make run` from starting."""
+    env = _base_env(tmp_path / "instance", free_port())
+    env["OUTREACH_REDIS_URL"] = "redis://127.0.0.1:1/0"  # not used by these children
+    up = start_up([sys.executable, "-c", OPTIONAL], env)
+
+    up.wait_for_log("extra stopped (exit status 1); everything else keeps running", timeout=20)
+    time.sleep(1.0)
+    assert up.proc.poll() is None, up.log()
+    assert "stopping the rest" not in up.log()
+
+    up.ctrl_c()
+    assert up.proc.wait(timeout=15) == 0, up.log()
+    _assert_nothing_left(up)

@@ -52,6 +52,9 @@ class ChildSpec:
 
     name: str
     argv: tuple[str, ...]
+    # An optional child (the sandbox) may stop without stopping the others: the
+    # product works without it, and a taken port must not keep `make run` from starting.
+    optional: bool = False
 
 
 def default_children(sandbox: bool = True) -> tuple[ChildSpec, ...]:
@@ -64,7 +67,7 @@ def default_children(sandbox: bool = True) -> tuple[ChildSpec, ...]:
         ChildSpec("poller", (*command, "poller")),
     )
     if sandbox:
-        children += (ChildSpec("sandbox", (*command, "sandbox")),)
+        children += (ChildSpec("sandbox", (*command, "sandbox"), optional=True),)
     return children
 
 
@@ -212,10 +215,19 @@ class _Supervisor:
             self.say(f"started {spec.name} (pid {proc.pid})")
 
     def dead_child(self) -> tuple[ChildSpec, int] | None:
-        for spec, proc in self.children:
+        """A required child that has stopped; an optional one is let go with a message."""
+        for spec, proc in list(self.children):
             code = proc.poll()
-            if code is not None:
-                return spec, code
+            if code is None:
+                continue
+            if spec.optional:
+                self.say(
+                    f"{spec.name} stopped ({_describe(code)}); everything else keeps running "
+                    "without it"
+                )
+                self.children.remove((spec, proc))
+                continue
+            return spec, code
         return None
 
     def wait_for_web(self, timeout: float) -> bool:
