@@ -26,6 +26,7 @@ from outreach.models import (
     TlsMode,
     User,
 )
+from outreach.sandbox import is_sandbox
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -294,8 +295,6 @@ def update_pace(
 
 def primary_mailbox(session: Session, user: User) -> Mailbox | None:
     """The user's real mailbox, the first connected; the sandbox only when it is all they have."""
-    from outreach.sandbox import is_sandbox
-
     mailboxes = list(
         session.scalars(select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id))
     )
@@ -311,8 +310,6 @@ def mailbox_for(session: Session, user: User, to_address: str) -> Mailbox | None
     a real one, never the other way round: real mail must not vanish into the
     sandbox, and the sandbox's made-up addresses must not reach a real server.
     """
-    from outreach.sandbox import is_sandbox
-
     wanted = is_sandbox(to_address)
     mailboxes = session.scalars(
         select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id)

@@ -17,6 +17,7 @@ Correcting to the reading already in force changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -124,22 +125,47 @@ def pending_possible_replies(session: Session, user: User) -> list[PossibleReply
     ]
 
 
-def current_verdict(session: Session, message: Message) -> Verdict | None:
-    """How the message reads now: None while it is an unanswered possible reply."""
+# Per outreach, its state changes in order: (the message that caused it, the new state).
+StateHistory = list[tuple[int | None, OutreachState]]
+
+
+def current_verdict(
+    session: Session, message: Message, history: StateHistory | None = None
+) -> Verdict | None:
+    """How the message reads now: None while it is an unanswered possible reply.
+
+    `history` is the outreach's state history when the caller already has it.
+    """
     if message.match_rule == POSSIBLE_REPLY:
         return None
     if message.match_rule == DISMISSED_POSSIBLE_REPLY or (message.match_rule or "").endswith(
         "not related"
     ):
         return Verdict.NOT_RELATED
-    caused = _state_caused_by(session, message)
-    if caused is OutreachState.DECLINED:
+    if history is None:
+        history = _history_of(session, message.outreach_id)
+    moved = _transition_in(history, message.id)
+    if moved is not None and moved[0] is OutreachState.DECLINED:
         return Verdict.DECLINE
     if message.kind is MessageKind.AUTO_REPLY:
         return Verdict.AUTO_REPLY
     if message.kind is MessageKind.BOUNCE:
         return Verdict.BOUNCE
     return Verdict.REPLY
+
+
+def verdicts_of(session: Session, messages: Sequence[Message]) -> dict[int, Verdict | None]:
+    """current_verdict for each received message linked to an outreach, in one query."""
+    received = [
+        message
+        for message in messages
+        if message.direction is Direction.INBOUND and message.outreach_id is not None
+    ]
+    histories = _histories(session, [message.outreach_id for message in received])
+    return {
+        message.id: current_verdict(session, message, histories.get(message.outreach_id or 0, []))
+        for message in received
+    }
 
 
 def correct(
@@ -245,42 +271,51 @@ def _clock_for(session: Session, outreach: Outreach, state: OutreachState) -> da
 def _transition_caused_by(
     session: Session, message: Message
 ) -> tuple[OutreachState, OutreachState] | None:
-    """(the state the message moved its outreach to, the state before), if it moved it."""
-    events = list(
-        session.scalars(
-            select(Event)
-            .where(Event.outreach_id == message.outreach_id, Event.kind.like("state:%"))
-            .order_by(Event.id)
-        )
+    return _transition_in(_history_of(session, message.outreach_id), message.id)
+
+
+def _history_of(session: Session, outreach_id: int | None) -> StateHistory:
+    if outreach_id is None:
+        return []
+    return _histories(session, [outreach_id])[outreach_id]
+
+
+def _histories(session: Session, outreach_ids: Sequence[int | None]) -> dict[int, StateHistory]:
+    """The state histories of these outreaches, read in one query."""
+    wanted = {outreach_id for outreach_id in outreach_ids if outreach_id is not None}
+    histories: dict[int, StateHistory] = {outreach_id: [] for outreach_id in wanted}
+    if not wanted:
+        return histories
+    rows = session.execute(
+        select(Event.outreach_id, Event.message_id, Event.kind)
+        .where(Event.outreach_id.in_(wanted), Event.kind.like("state:%"))
+        .order_by(Event.id)
     )
-    for index in range(len(events) - 1, -1, -1):
-        event = events[index]
-        if event.message_id != message.id:
+    for outreach_id, message_id, kind in rows:
+        state = _state_of(kind)
+        if outreach_id is not None and state is not None:
+            histories[outreach_id].append((message_id, state))
+    return histories
+
+
+def _transition_in(
+    history: StateHistory, message_id: int
+) -> tuple[OutreachState, OutreachState] | None:
+    """(the state the message moved its outreach to, the state before), if it moved it."""
+    for index in range(len(history) - 1, -1, -1):
+        cause, caused = history[index]
+        if cause != message_id:
             continue
-        caused = _state_of(event)
-        if caused is None or caused in {OutreachState.WAITING, OutreachState.FOLLOWED_UP}:
+        if caused in {OutreachState.WAITING, OutreachState.FOLLOWED_UP}:
             # Our own undo's record ("back to waiting"), not the message's doing.
             return None
-        before = next(
-            (
-                state
-                for earlier in reversed(events[:index])
-                if (state := _state_of(earlier)) is not None
-            ),
-            None,
-        )
-        return (caused, before) if before is not None else None
+        return (caused, history[index - 1][1]) if index > 0 else None
     return None
 
 
-def _state_caused_by(session: Session, message: Message) -> OutreachState | None:
-    moved = _transition_caused_by(session, message)
-    return moved[0] if moved is not None else None
-
-
-def _state_of(event: Event) -> OutreachState | None:
+def _state_of(kind: str) -> OutreachState | None:
     try:
-        return OutreachState(event.kind.removeprefix("state:"))
+        return OutreachState(kind.removeprefix("state:"))
     except ValueError:
         return None
 

@@ -19,7 +19,6 @@ from flask import (
     session as cookie,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from outreach import contacts as core
@@ -32,10 +31,10 @@ from outreach.contacts import (
     get_contact,
     list_contacts,
 )
-from outreach.corrections import VERDICT_WORDS, Verdict, correct, current_verdict
+from outreach.corrections import VERDICT_WORDS, Verdict, correct, verdicts_of
 from outreach.drafts import get_message
 from outreach.errors import ValidationError
-from outreach.models import Contact, Direction, Message
+from outreach.models import Contact
 from outreach.vcard import looks_like_vcard
 from web.auth import current_user
 from web.db import get_session
@@ -121,10 +120,13 @@ def detail(contact_id: int) -> ResponseReturnValue:
         status_board(session, user, now(), contact_id=contact.id),
         request_progress(session, user),
     )
+    # What each received message reads as: "" for a possible reply awaiting the user.
+    read_as = verdicts_of(
+        session, [entry.message for entry, shown_here in shown if shown_here and entry.message]
+    )
     verdicts = {
-        entry.message.id: correction_state(session, entry.message)
-        for entry, with_message in shown
-        if with_message and entry.message is not None
+        message_id: verdict.value if verdict is not None else ""
+        for message_id, verdict in read_as.items()
     }
     return render_template(
         "contacts/detail.html",
@@ -148,17 +150,6 @@ MATCH_WORDS = {
     "domain, confirmed by you": "its sender's domain matches theirs, and you confirmed it",
     "domain, dismissed by you": "its sender's domain matches theirs; you said it is unrelated",
 }
-
-
-def correction_state(session: Session, message: Message) -> str | None:
-    """The verdict a received message reads as now ('' for a pending possible reply).
-
-    None for messages that cannot be corrected (sent ones, or not linked to a request).
-    """
-    if message.direction is not Direction.INBOUND or message.outreach_id is None:
-        return None
-    verdict = current_verdict(session, message)
-    return verdict.value if verdict is not None else ""
 
 
 @bp.post("/contacts/<int:contact_id>/messages/<int:message_id>/correction")
