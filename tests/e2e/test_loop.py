@@ -114,6 +114,50 @@ class Browser:
         return self._open(path, data.encode())
 
 
+def sign_up_and_connect(
+    browser: Browser,
+    mail_account: MailAccount,
+    dovecot: DovecotServer,
+    smtp: RecordingSMTPServer,
+    **profile: str,
+) -> str:
+    """Sign up through the dashboard, introduce yourself, connect the test mailbox.
+
+    Returns the Mailbox page the last step lands on; `profile` adds profile fields.
+    """
+    browser.post(
+        "/signup",
+        "/signup",
+        {"name": "Sam Student", "email": mail_account.user, "password": "a long passphrase"},
+    )
+    browser.post(
+        "/profile",
+        "/profile",
+        {
+            "name": "Sam Student",
+            "introduction": "I am finishing a biology degree and exploring science policy.",
+            "signature": "Sam Student",
+            **profile,
+        },
+    )
+    return browser.post(
+        "/mailbox",
+        "/mailbox",
+        {
+            "email_address": mail_account.user,
+            "display_name": "Sam Student",
+            "imap_host": "127.0.0.1",
+            "imap_port": str(dovecot.imap_port),
+            "imap_tls": "starttls",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": str(smtp.port),
+            "smtp_tls": "starttls",
+            "username": mail_account.user,
+            "password": mail_account.password,
+        },
+    )
+
+
 def wait_until(
     check: Callable[[], bool], timeout: float, what: str, logs: Callable[[], str]
 ) -> None:
@@ -123,13 +167,6 @@ def wait_until(
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs()}")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def e2e_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres").create_database())
-    return f"sqlite:///{tmp_path / 'instance' / 'outreach.sqlite'}"
 
 
 @pytest.fixture
@@ -180,36 +217,7 @@ def test_request_is_sent_once_and_the_reply_shows_on_the_board(
     browser = Browser(f"http://127.0.0.1:{port}", processes.logs_text)
 
     # 1. Sign up, introduce yourself, connect the mailbox.
-    browser.post(
-        "/signup",
-        "/signup",
-        {"name": "Sam Student", "email": mail_account.user, "password": "a long passphrase"},
-    )
-    browser.post(
-        "/profile",
-        "/profile",
-        {
-            "name": "Sam Student",
-            "introduction": "I am finishing a biology degree and exploring science policy.",
-            "signature": "Sam Student",
-        },
-    )
-    page = browser.post(
-        "/mailbox",
-        "/mailbox",
-        {
-            "email_address": mail_account.user,
-            "display_name": "Sam Student",
-            "imap_host": "127.0.0.1",
-            "imap_port": str(dovecot.imap_port),
-            "imap_tls": "starttls",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": str(smtp.port),
-            "smtp_tls": "starttls",
-            "username": mail_account.user,
-            "password": mail_account.password,
-        },
-    )
+    page = sign_up_and_connect(browser, mail_account, dovecot, smtp)
     assert 'data-mailbox-id="' in page, page
 
     # 2. A contact, and a target holding them: the request is drafted at once.

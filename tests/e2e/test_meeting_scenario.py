@@ -34,7 +34,6 @@ from tests.servers.smtpd import RecordingSMTPServer
 from tests.unit.test_invitations import google_invitation
 
 # The loop's fixtures: a fresh database (SQLite, then PostgreSQL) and the process set.
-e2e_database = loop.e2e_database
 processes = loop.processes
 
 LONDON = ZoneInfo("Europe/London")
@@ -74,37 +73,7 @@ def test_reply_with_invitation_meeting_confirmation_thank_you_and_referral(
     browser = Browser(f"http://127.0.0.1:{port}", logs)
 
     # 1. The user, their mailbox, a contact on a target; the request is approved and sent.
-    browser.post(
-        "/signup",
-        "/signup",
-        {"name": "Sam Student", "email": mail_account.user, "password": "a long passphrase"},
-    )
-    browser.post(
-        "/profile",
-        "/profile",
-        {
-            "name": "Sam Student",
-            "introduction": "I am finishing a biology degree and exploring science policy.",
-            "signature": "Sam Student",
-            "time_zone": "Europe/London",
-        },
-    )
-    browser.post(
-        "/mailbox",
-        "/mailbox",
-        {
-            "email_address": mail_account.user,
-            "display_name": "Sam Student",
-            "imap_host": "127.0.0.1",
-            "imap_port": str(dovecot.imap_port),
-            "imap_tls": "starttls",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": str(smtp.port),
-            "smtp_tls": "starttls",
-            "username": mail_account.user,
-            "password": mail_account.password,
-        },
-    )
+    loop.sign_up_and_connect(browser, mail_account, dovecot, smtp, time_zone="Europe/London")
     browser.post(
         "/contacts",
         "/contacts",

@@ -89,13 +89,6 @@ class Browser:
         return page
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def e2e_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres").create_database())
-    return f"sqlite:///{tmp_path / 'instance' / 'outreach.sqlite'}"
-
-
 @pytest.fixture
 def processes(
     tmp_path: Path,
