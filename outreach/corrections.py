@@ -47,7 +47,7 @@ from outreach.models import (
 )
 from outreach.states import OutreachState, Trigger, can_apply, can_revert
 from outreach.targets import calendar_of, rules_of
-from outreach.timeline import record
+from outreach.timeline import note_message, record
 from outreach.watching import pause_for_auto_reply, take_answer
 
 
@@ -191,7 +191,7 @@ def correct(
     possible = message.match_rule == POSSIBLE_REPLY
     if verdict is Verdict.NOT_RELATED:
         message.match_rule = DISMISSED_POSSIBLE_REPLY if possible else "corrected: not related"
-        _note(session, message, now, f"{said}; it no longer counts for {name}")
+        note_message(session, message, "corrected", f"{said}; it no longer counts for {name}", now)
         return message
     message.kind = _KINDS[verdict]
     if possible:
@@ -212,11 +212,10 @@ def correct(
     if outreach.state in CLOCKED and outreach.next_step_at is not None:
         received = message.received_at or now
         back = find_return_date(message.body_text, received)
-        _note(
-            session, message, now, f"{said}; " + pause_for_auto_reply(session, outreach, back, now)
-        )
+        paused = pause_for_auto_reply(session, outreach, back, now)
+        note_message(session, message, "corrected", f"{said}; {paused}", now)
     else:
-        _note(session, message, now, f"{said}; nothing else changes")
+        note_message(session, message, "corrected", f"{said}; nothing else changes", now)
     return message
 
 
@@ -322,16 +321,3 @@ def _state_of(kind: str) -> OutreachState | None:
 
 def _words(state: OutreachState) -> str:
     return state.value.replace("_", " ")
-
-
-def _note(session: Session, message: Message, now: datetime, detail: str) -> None:
-    record(
-        session,
-        user_id=message.user_id,
-        kind="corrected",
-        detail=detail,
-        now=now,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
