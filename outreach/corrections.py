@@ -231,8 +231,7 @@ def _undo(session: Session, outreach: Outreach, message: Message, name: str, now
             f"'{_words(outreach.state)}'), so it can no longer be corrected here"
         )
     outreach.state = before
-    outreach.state_changed_at = now
-    outreach.next_step_at = _clock_for(session, outreach, before)
+    _restore_clock(session, outreach, before, now)
     record(
         session,
         user_id=outreach.user_id,
@@ -245,10 +244,18 @@ def _undo(session: Session, outreach: Outreach, message: Message, name: str, now
     )
 
 
-def _clock_for(session: Session, outreach: Outreach, state: OutreachState) -> datetime | None:
-    """The follow-up / give-up moment the outreach had in `state`, from what was sent."""
-    if state not in CLOCKED or outreach.handled_by_user:
-        return None
+def _restore_clock(
+    session: Session, outreach: Outreach, state: OutreachState, now: datetime
+) -> None:
+    """Give the outreach back the dates it had in `state`, from the message that began it.
+
+    WAITING began when the request was sent and FOLLOWED_UP when the follow-up was:
+    the board's "day 3 of 5" counts from there, and the next step falls where it fell.
+    """
+    outreach.state_changed_at = now
+    outreach.next_step_at = None
+    if state not in CLOCKED:
+        return
     kind = MessageKind.FOLLOW_UP if state is OutreachState.FOLLOWED_UP else MessageKind.REQUEST
     sent_at = session.scalar(
         select(Message.sent_at)
@@ -260,11 +267,15 @@ def _clock_for(session: Session, outreach: Outreach, state: OutreachState) -> da
         .order_by(Message.sent_at.desc())
         .limit(1)
     )
+    if sent_at is None:
+        return
+    outreach.state_changed_at = sent_at
     target = session.get(Target, outreach.target_id)
     user = session.get(User, outreach.user_id)
-    if sent_at is None or target is None or user is None:
-        return None
-    return clock_after_sending(state, rules_of(target), sent_at, calendar_of(user))
+    if target is not None and user is not None and not outreach.handled_by_user:
+        outreach.next_step_at = clock_after_sending(
+            state, rules_of(target), sent_at, calendar_of(user)
+        )
 
 
 def _transition_caused_by(

@@ -146,6 +146,8 @@ def test_a_misread_auto_reply_corrected_puts_the_clock_back_where_it_was(
 
     outreach = outreach_of(session, request)
     assert outreach.state is OutreachState.WAITING
+    # Waiting since the request went out, not since the correction: "day N of 5" stays true.
+    assert outreach.state_changed_at == request.sent_at
     assert inbound(session)[0].kind is MessageKind.AUTO_REPLY
     # The follow-up clock is back, pushed past the return date the text gives.
     wait_ends = UTC_CALENDAR.add(request.sent_at or now, 5)
