@@ -34,6 +34,7 @@ from outreach.targets import (
     target_summary,
     update_target_settings,
 )
+from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import AddNamesForm, MoveForm, TargetForm, TargetSettingsForm
@@ -88,7 +89,7 @@ def create() -> ResponseReturnValue:
     form = TargetForm()
     if not form.validate_on_submit():
         return _index_page(form), 400
-    try:
+    with attempt(session) as outcome:
         target = create_target(
             session,
             user,
@@ -98,11 +99,8 @@ def create() -> ResponseReturnValue:
             wait_business_days=form.wait_business_days.data,
         )
         drafted = fill_pipeline(session, user, target, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _index_page(form), 400
-    session.commit()
     flash(f"Target “{target.name}” created.{drafted_sentence(drafted)}", "success")
     return redirect(url_for("targets.detail", target_id=target.id))
 
@@ -185,15 +183,12 @@ def add_names(target_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit() or not form.contact_ids.data:
         flash("Tick the names to add first.", "error")
         return _back_to(target)
-    try:
+    with attempt(session) as outcome:
         for contact_id in in_list_order(form.contact_ids.data, list_contacts(session, user)):
             add_to_target(session, user, target, contact_id)
         drafted = fill_pipeline(session, user, target, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _back_to(target)
-    session.commit()
     count = len(form.contact_ids.data)
     flash(
         f"{count} {'name' if count == 1 else 'names'} added.{drafted_sentence(drafted)}",
@@ -215,7 +210,7 @@ def save_settings(target_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("The settings were not saved: see the reasons by the fields.", "error")
         return _detail_page(target, form), 400
-    try:
+    with attempt(session) as outcome:
         update_target_settings(
             session,
             user,
@@ -227,11 +222,8 @@ def save_settings(target_id: int) -> ResponseReturnValue:
             allow_same_organisation=form.allow_same_organisation.data,
         )
         drafted = fill_pipeline(session, user, target, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _detail_page(target, form), 400
-    session.commit()
     flash(f"Settings saved.{drafted_sentence(drafted)}", "success")
     return _back_to(target)
 
@@ -321,13 +313,10 @@ def remove(target_id: int, contact_id: int) -> ResponseReturnValue:
     name = outreach.contact.name if outreach is not None else "This person"
     was_planned = outreach is not None and outreach.state is OutreachState.PLANNED
     drafted_before = {ident for ident, o in before.items() if o.state is OutreachState.DRAFTED}
-    try:
+    with attempt(session) as outcome:
         remove_from_target(session, user, target, contact_id, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _back_to(target)
-    session.commit()
     drafted = [
         o.contact.name
         for o in outreaches_in_order(session, target)
