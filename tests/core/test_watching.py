@@ -479,3 +479,35 @@ def test_personal_headers_over_an_out_of_office_body_pause_the_contact_not_answe
     assert outreach.next_step_at is not None and outreach.next_step_at.date() > date(2026, 12, 7)
     stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
     assert stored is not None and stored.kind is MessageKind.AUTO_REPLY
+
+
+def test_a_read_receipt_in_the_thread_is_noted_and_holds_nothing(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "pia@org.example", secret_box)
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None
+    due = outreach.next_step_at
+    receipt = reply_to(
+        request,
+        sender="pia@org.example",
+        body="--M\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\r\n--M--",
+        **{"Content-Type": 'multipart/report; report-type=disposition-notification; boundary="M"'},
+    )
+    dovecot.deliver(receipt, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    # Its headers alone read as an auto-reply; the whole message is no answer at all.
+    assert state_of(session, request) is OutreachState.WAITING
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None and outreach.next_step_at == due
+    assert session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED)) is None
+    notes = session.scalars(select(Event.detail).where(Event.kind == "inbound:other")).all()
+    assert len(notes) == 1 and "not an answer (matched by thread)" in notes[0]

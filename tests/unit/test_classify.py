@@ -128,7 +128,7 @@ replies/thunderbird_suggests_de       reply        S
 
 @pytest.mark.parametrize("line_end", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
 @pytest.mark.parametrize("case", MESSAGES.strip().splitlines(), ids=lambda case: case.split()[0])
-def test_classify_message(case: str, line_end: bytes) -> None:
+def test_read_message(case: str, line_end: bytes) -> None:
     name, kind, flags = case.split()
     # As written, and with CRLF line ends, as IMAP servers hand messages out.
     raw = (CORPUS / f"{name}.eml").read_bytes().replace(b"\n", line_end)
@@ -184,7 +184,7 @@ def test_a_reading_is_refined_once() -> None:
         final.with_body(OUT_OF_OFFICE, NOW)
 
 
-def test_classify_message_never_raises_on_a_surprise(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_message_never_raises_on_a_surprise(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(raw: bytes) -> None:
         raise RuntimeError("boom")
 
