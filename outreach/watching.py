@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.classify import Classification, InboundKind, classify, classify_message
+from outreach.classify import InboundKind, Reading, read_headers
 from outreach.cycle import (
     AWAY_WITHOUT_DATE_BUSINESS_DAYS,
     CLOCKED,
@@ -258,7 +258,8 @@ def _take_in(
         _remember_provider_id(session, mailbox.user_id, original[0], ids[0])
         sent_ids[key] = sent_ids[original[0]]
         return False
-    kind = classify(headers, own)
+    reading = read_headers(headers, own)
+    kind = reading.kind
     if kind is InboundKind.OWN_MESSAGE:
         # The user's own mail (from the Sent folder, or All Mail): it is
         # matched by the thread or by whom it went to, never by sender.
@@ -293,6 +294,14 @@ def _take_in(
         return False
     if raw is None:
         raw = source.fetch_body(folder, fetched.uid)
+    # The cycle acts on what the whole message is, not on what its headers suggested.
+    reading = reading.with_body(raw, now)
+    kind = reading.kind
+    if kind is InboundKind.OTHER:
+        _note_other(session, mailbox, reading, match, now)
+        return False
+    if kind is not InboundKind.REPLY and match.rule in _REPLIES_ONLY:
+        return False  # as if the headers had told: only a reply is matched by its sender
     stored = _store(
         session,
         mailbox,
@@ -313,11 +322,30 @@ def _take_in(
         inbound_ids.add(key)
     if thread_id is not None and kind is InboundKind.OWN_MESSAGE:
         threads[thread_id] = ThreadRef(match.outreach_id, match.contact_id)
-    details = classify_message(raw, own, now)
-    _apply(session, stored, kind, now, details)
+    _apply(session, stored, kind, now, reading)
     if kind is InboundKind.REPLY:
         read_invitation(session, stored, raw, now)  # a calendar invitation proposes a meeting
     return True
+
+
+# Matched by whom it came from, not by the thread: rules only a person's reply may use.
+_REPLIES_ONLY = frozenset({"sender", POSSIBLE_REPLY})
+
+
+def _note_other(
+    session: Session, mailbox: Mailbox, reading: Reading, match: Match, now: datetime
+) -> None:
+    """A receipt, a report of no failure, or an unreadable message: noted, nothing moves."""
+    what = reading.problem or "a read receipt or a delivery notice that reports no failure"
+    record(
+        session,
+        user_id=mailbox.user_id,
+        kind=f"inbound:{InboundKind.OTHER.value}",
+        detail=f"a message that is not an answer (matched by {match.rule}): {what}",
+        now=now,
+        contact_id=match.contact_id,
+        outreach_id=match.outreach_id,
+    )
 
 
 def _remember_provider_id(session: Session, user_id: int, ours: str, theirs: str) -> None:
@@ -476,7 +504,7 @@ def _apply(
     message: Message,
     kind: InboundKind,
     now: datetime,
-    details: Classification,
+    details: Reading,
 ) -> None:
     detail = f"{_DESCRIPTIONS[kind]} (matched by {message.match_rule})"
     outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
