@@ -2,6 +2,10 @@
 
 Nothing leaves without approval. Approval fixes the Message-ID, so even a reply
 that arrives seconds after sending can be matched to the outreach.
+
+Drafting a request moves its outreach PLANNED -> DRAFTED with timeline.advance:
+it is itself what follows a freed place (outreach.transitions), so it sits below
+that module. Discarding a draft frees a place: that is target_actions.discard.
 """
 
 from __future__ import annotations

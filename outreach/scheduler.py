@@ -10,6 +10,8 @@ is idempotent and safe when several workers run at once:
 
 So a follow-up is never drafted twice, and running the scheduler twice at the
 same moment changes nothing the second time (docs/decisions/0007-cycle-scheduler.md).
+Giving up goes through outreach.transitions, which drafts the next name; the
+meetings' own steps are in outreach.meetings.due_steps.
 """
 
 from __future__ import annotations

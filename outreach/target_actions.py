@@ -27,10 +27,10 @@ from outreach.targets import (
     entry_and_outreach,
     fill_pipeline,
     get_target,
-    require_owner,
+    set_paused,
     update_target_settings,
 )
-from outreach.timeline import note_message, record
+from outreach.timeline import note_message
 from outreach.transitions import transition
 
 
@@ -110,17 +110,7 @@ def resume_target(session: Session, user: User, target: Target, now: datetime) -
     """Start the target's cycle again: steps that fell due meanwhile are taken now,
     and free places get their next requests. Returns the drafts written.
     """
-    require_owner(user, target)
-    if target.paused:
-        target.paused = False
-        record(
-            session,
-            user_id=user.id,
-            kind="target:resumed",
-            detail=f"list “{target.name}” resumed",
-            now=now,
-        )
-        session.flush()
+    set_paused(session, user, target, False, now)
     drafted = take_due_steps(session, now, target_id=target.id).drafts
     return drafted + fill_pipeline(session, user, target, now)
 
@@ -193,12 +183,8 @@ def add_suggested_person(
     *,
     add_to_list: bool = True,
 ) -> ReferralResult:
-    """A name the contact suggested becomes a contact "referred by" them; with
-    `add_to_list`, they join the meeting's target and, if a place is free, get
-    their request at once (in the result's `drafted`).
-
-    :raise NotFound: when the meeting is not the user's.
-    :raise ValidationError: for a missing name or a bad address.
+    """meetings.notes.add_referral, and the person's request drafted at once when
+    they join the list and a place is free (in the result's `drafted`).
     """
     result = add_referral(session, user, meeting_id, referral, now, add_to_list=add_to_list)
     if result.outreach is None:

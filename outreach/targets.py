@@ -276,15 +276,24 @@ def pause_target(session: Session, user: User, target: Target, now: datetime) ->
     Clocks keep their dates; a step that falls due while paused is taken on resume
     (target_actions.resume_target).
     """
+    set_paused(session, user, target, True, now)
+
+
+def set_paused(session: Session, user: User, target: Target, paused: bool, now: datetime) -> None:
+    """Pause or unpause the target's cycle, with a line on the timeline when it changes.
+
+    Unpausing alone takes no step: target_actions.resume_target takes those due.
+    """
     require_owner(user, target)
-    if target.paused:
+    if target.paused is paused:
         return
-    target.paused = True
+    target.paused = paused
+    word = "paused" if paused else "resumed"
     record(
         session,
         user_id=user.id,
-        kind="target:paused",
-        detail=f"list “{target.name}” paused",
+        kind=f"target:{word}",
+        detail=f"list “{target.name}” {word}",
         now=now,
     )
     session.flush()
