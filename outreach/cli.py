@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import accounts, board, clock, contacts, drafts, targets
+from outreach import accounts, board, clock, contacts, drafts, target_actions
 from outreach.classify import InboundKind, Reading, read_message
 from outreach.config import Settings
 from outreach.contacts import guess_columns
@@ -833,15 +833,15 @@ def target_create(
             if found is None:
                 raise NotFound(f"{address} is not on your contact list; add or import it first")
             contact_ids.append(found.id)
-        created = targets.create_target(
+        created, drafted = target_actions.start_target(
             session,
             owner,
             name,
             contact_ids,
+            _utcnow(),
             max_in_flight=max_in_flight,
             wait_business_days=wait_days,
         )
-        drafted = targets.fill_pipeline(session, owner, created, _utcnow())
         names = f"{len(wanted)} name" + ("" if len(wanted) == 1 else "s")
         click.echo(f"created the target '{created.name}' (id {created.id}) with {names}")
         for message in drafted:
