@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.board import pending_draft_count
 from outreach.corrections import PossibleReply, pending_possible_replies
-from outreach.meetings import overdue_thank_yous
+from outreach.meetings.finding import overdue_thank_yous
 from outreach.models import (
     Contact,
     Event,

@@ -35,8 +35,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import accounts, board, clock, contacts, drafts, targets
-from outreach.classify import Classification, MessageClass, classify_message
+from outreach import accounts, board, clock, contacts, drafts, target_actions
+from outreach.classify import InboundKind, Reading, read_message
 from outreach.config import Settings
 from outreach.contacts import guess_columns
 from outreach.crypto import SecretBox
@@ -833,15 +833,15 @@ def target_create(
             if found is None:
                 raise NotFound(f"{address} is not on your contact list; add or import it first")
             contact_ids.append(found.id)
-        created = targets.create_target(
+        created, drafted = target_actions.start_target(
             session,
             owner,
             name,
             contact_ids,
+            _utcnow(),
             max_in_flight=max_in_flight,
             wait_business_days=wait_days,
         )
-        drafted = targets.fill_pipeline(session, owner, created, _utcnow())
         names = f"{len(wanted)} name" + ("" if len(wanted) == 1 else "s")
         click.echo(f"created the target '{created.name}' (id {created.id}) with {names}")
         for message in drafted:
@@ -1037,7 +1037,7 @@ def status(user_email: str, as_json: bool) -> None:
 # --- classify ---------------------------------------------------------------------------------
 
 
-def classification_json(file: str, result: Classification) -> dict[str, object]:
+def classification_json(file: str, result: Reading) -> dict[str, object]:
     bounce = result.bounce
     return {
         "file": file,
@@ -1061,7 +1061,7 @@ def classification_json(file: str, result: Classification) -> dict[str, object]:
     }
 
 
-def _classification_line(file: str, result: Classification) -> str:
+def _classification_line(file: str, result: Reading) -> str:
     parts = [result.kind.value]
     bounce = result.bounce
     if bounce is not None:
@@ -1123,11 +1123,11 @@ def classify_command(files: tuple[Path, ...], as_json: bool, own: tuple[str, ...
             raw = path.read_bytes()
         except OSError as error:
             unreadable += 1
-            result = Classification(
-                MessageClass.OTHER, problem=f"the file could not be read: {error.strerror or error}"
+            result = Reading(
+                InboundKind.OTHER, problem=f"the file could not be read: {error.strerror or error}"
             )
         else:
-            result = classify_message(raw, own_addresses, _arrival(raw, now))
+            result = read_message(raw, own_addresses, _arrival(raw, now))
         if as_json:
             line = json.dumps(classification_json(str(path), result), ensure_ascii=False)
         else:

@@ -30,7 +30,6 @@ from outreach import pace
 from outreach.accounts import smtp_login, uses_oauth
 from outreach.compose import OutgoingEmail, build_message
 from outreach.crypto import SecretBox
-from outreach.cycle import UTC_CALENDAR, Rules, clock_after_sending
 from outreach.db import session_scope
 from outreach.errors import (
     DeliveryUnknown,
@@ -50,16 +49,12 @@ from outreach.models import (
     MessageStatus,
     Outreach,
     SendPhase,
-    Target,
     User,
 )
 from outreach.oauth import AccessTokens, OAuthError, SignInRequired
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
-from outreach.targets import calendar_of, rules_of
 from outreach.timeline import advance, note_message
-
-# The keep-in-touch reminder's default distance after the thank-you.
-KEEP_IN_TOUCH_AFTER = timedelta(days=91)
+from outreach.transitions import transition
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
 # Temporary failures are retried with back-off for this long, then shown as failed.
@@ -316,22 +311,9 @@ def record_sent(session: Session, message_id: int, now: datetime, how: str = "")
         MessageKind.FOLLOW_UP: Trigger.FOLLOW_UP_SENT,
         MessageKind.THANK_YOU: Trigger.THANK_YOU_SENT,
     }.get(message.kind)
-    if trigger is Trigger.THANK_YOU_SENT and can_apply(outreach.state, trigger):
-        advance(session, outreach, trigger, now, message_id=message.id)
-        # A short update months later keeps the connection alive.
-        outreach.keep_in_touch_at = now + KEEP_IN_TOUCH_AFTER
-    elif trigger is not None and can_apply(outreach.state, trigger):
-        after = advance(session, outreach, trigger, now, message_id=message.id)
-        target = session.get(Target, outreach.target_id)
-        user = session.get(User, outreach.user_id)
-        rules = rules_of(target) if target is not None else Rules()
-        calendar = calendar_of(user) if user is not None else UTC_CALENDAR
-        # The request starts the wait for the follow-up; the follow-up, the wait
-        # before giving up. The user writing themselves stops the clock for good.
-        if outreach.handled_by_user:
-            outreach.next_step_at = None
-        else:
-            outreach.next_step_at = clock_after_sending(after, rules, now, calendar)
+    if trigger is not None and can_apply(outreach.state, trigger):
+        # The clock for the next step, or the keep-in-touch day, is set there.
+        transition(session, outreach, trigger, now, message_id=message.id)
 
 
 def _pause_mailbox(

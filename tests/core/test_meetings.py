@@ -33,10 +33,11 @@ from outreach.models import (
     Outreach,
     User,
 )
-from outreach.sending import KEEP_IN_TOUCH_AFTER, record_sent
+from outreach.sending import record_sent
 from outreach.states import OutreachState, Trigger
 from outreach.targets import fill_pipeline, get_target
 from outreach.timeline import advance
+from outreach.transitions import KEEP_IN_TOUCH_AFTER
 from outreach.watching import sync_mailbox
 from tests.conftest import World
 from tests.core.test_watching import reply_to, sent_request

@@ -15,9 +15,9 @@ from wtforms import SelectChoice
 
 from outreach import meetings
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
-from outreach.models import Meeting, MeetingStatus, Message, MessageStatus, User
+from outreach.models import Meeting, MeetingStatus, MessageStatus, User
 from outreach.pace import zone
-from outreach.targets import fill_pipeline, get_target
+from outreach.target_actions import add_suggested_person
 from web.attempt import attempt
 from web.auth import current_user, is_signed_in
 from web.db import get_session
@@ -333,7 +333,7 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _notes_page(meeting.id, referral=form), 400
     with attempt(session) as outcome:
-        result = meetings.add_referral(
+        result = add_suggested_person(
             session,
             user,
             meeting.id,
@@ -346,16 +346,12 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
             now(),
             add_to_list=bool(form.add_to_list.data),
         )
-        drafted: list[Message] = []
-        if result.outreach is not None:
-            target = get_target(session, user, result.outreach.target_id)
-            drafted = fill_pipeline(session, user, target, now())
     if outcome.refused:
         return _notes_page(meeting.id, referral=form), 400
     contact = result.contact
     said = "added to your contacts" if result.created else "was already on your contacts"
     listed = " and to the end of this target's list" if result.outreach is not None else ""
-    flash(f"{contact.name} {said}{listed}.{drafted_sentence(drafted)}", "success")
+    flash(f"{contact.name} {said}{listed}.{drafted_sentence(result.drafted)}", "success")
     return redirect(url_for("meetings.notes", meeting_id=meeting.id, _anchor="referrals"))
 
 

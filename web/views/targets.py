@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from outreach import target_actions
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.errors import ValidationError
@@ -21,18 +22,12 @@ from outreach.models import Contact, Message, Target
 from outreach.progress_stats import names_per_target
 from outreach.states import OutreachState
 from outreach.targets import (
-    add_to_target,
-    create_target,
-    fill_pipeline,
     get_target,
     list_targets,
     move_entry,
     outreaches_in_order,
     pause_target,
-    remove_from_target,
-    resume_target,
     target_summary,
-    update_target_settings,
 )
 from web.attempt import attempt
 from web.auth import current_user
@@ -90,15 +85,15 @@ def create() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _index_page(form), 400
     with attempt(session) as outcome:
-        target = create_target(
+        target, drafted = target_actions.start_target(
             session,
             user,
             form.name.data,
             in_list_order(form.contact_ids.data or [], contacts),
+            now(),
             max_in_flight=form.max_in_flight.data,
             wait_business_days=form.wait_business_days.data,
         )
-        drafted = fill_pipeline(session, user, target, now())
     if outcome.refused:
         return _index_page(form), 400
     flash(f"Target “{target.name}” created.{drafted_sentence(drafted)}", "success")
@@ -184,9 +179,13 @@ def add_names(target_id: int) -> ResponseReturnValue:
         flash("Tick the names to add first.", "error")
         return _back_to(target)
     with attempt(session) as outcome:
-        for contact_id in in_list_order(form.contact_ids.data, list_contacts(session, user)):
-            add_to_target(session, user, target, contact_id)
-        drafted = fill_pipeline(session, user, target, now())
+        drafted = target_actions.add_names(
+            session,
+            user,
+            target,
+            in_list_order(form.contact_ids.data, list_contacts(session, user)),
+            now(),
+        )
     if outcome.refused:
         return _back_to(target)
     count = len(form.contact_ids.data)
@@ -211,17 +210,17 @@ def save_settings(target_id: int) -> ResponseReturnValue:
         flash("The settings were not saved: see the reasons by the fields.", "error")
         return _detail_page(target, form), 400
     with attempt(session) as outcome:
-        update_target_settings(
+        drafted = target_actions.change_settings(
             session,
             user,
             target,
+            now(),
             max_in_flight=form.max_in_flight.data,
             wait_business_days=form.wait_business_days.data,
             send_follow_up=form.send_follow_up.data,
             give_up_business_days=form.give_up_business_days.data,
             allow_same_organisation=form.allow_same_organisation.data,
         )
-        drafted = fill_pipeline(session, user, target, now())
     if outcome.refused:
         return _detail_page(target, form), 400
     flash(f"Settings saved.{drafted_sentence(drafted)}", "success")
@@ -253,7 +252,7 @@ def resume(target_id: int) -> ResponseReturnValue:
     session = get_session()
     user = current_user()
     target = get_target(session, user, target_id)
-    drafted = resume_target(session, user, target, now())
+    drafted = target_actions.resume_target(session, user, target, now())
     session.commit()
     flash(f"“{target.name}” is running again.{drafted_sentence(drafted)}", "success")
     return _back_to(target)
@@ -314,7 +313,7 @@ def remove(target_id: int, contact_id: int) -> ResponseReturnValue:
     was_planned = outreach is not None and outreach.state is OutreachState.PLANNED
     drafted_before = {ident for ident, o in before.items() if o.state is OutreachState.DRAFTED}
     with attempt(session) as outcome:
-        remove_from_target(session, user, target, contact_id, now())
+        target_actions.remove_from_target(session, user, target, contact_id, now())
     if outcome.refused:
         return _back_to(target)
     drafted = [
