@@ -23,6 +23,7 @@ from outreach import templates
 from outreach.accounts import normalise_email
 from outreach.compose import one_line
 from outreach.contacts import ContactInput, add_contact, find_by_email, get_contact
+from outreach.cycle import zone_of
 from outreach.drafts import cancel_unsent, maybe_auto_approve, template_for, values_for
 from outreach.errors import MissingVariable, NotFound, TemplateError, ValidationError
 from outreach.invitations import Invitation, InvitationError, calendar_parts, invitations_in
@@ -39,7 +40,6 @@ from outreach.models import (
     Target,
     User,
 )
-from outreach.pace import zone
 from outreach.states import AWAITING_ANSWER, OutreachState, Trigger, can_apply
 from outreach.targets import add_to_target
 from outreach.timeline import advance, note_message, record
@@ -87,7 +87,7 @@ def local_to_utc(day: date, at: time, time_zone: str) -> datetime:
     On the night clocks go back, the first of the two moments is taken; a time
     skipped when clocks go forward is moved on by the jump, as a clock would.
     """
-    local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=zone(time_zone))
+    local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=zone_of(time_zone))
     return local.astimezone(UTC)
 
 
@@ -97,12 +97,12 @@ def ends_at(meeting: Meeting) -> datetime:
 
 def when_in_words(moment: datetime, time_zone: str) -> str:
     """ "Thursday 3 December 2026, 14:00 (Europe/London)"."""
-    here = moment.astimezone(zone(time_zone))
+    here = moment.astimezone(zone_of(time_zone))
     return f"{here:%A} {here.day} {here:%B %Y, %H:%M} ({time_zone or 'UTC'})"
 
 
 def _meeting_values(meeting: Meeting, time_zone: str) -> dict[str, str]:
-    here = meeting.starts_at.astimezone(zone(time_zone))
+    here = meeting.starts_at.astimezone(zone_of(time_zone))
     place = meeting.place.strip().splitlines()
     return {
         "meeting_date": f"{here:%A} {here.day} {here:%B}",
@@ -849,7 +849,7 @@ def draft_thank_you(session: Session, user: User, meeting: Meeting, now: datetim
 
 def confirmation_due_at(meeting: Meeting, time_zone: str) -> datetime:
     """The same wall-clock time the day before, in the user's zone."""
-    local = meeting.starts_at.astimezone(zone(time_zone))
+    local = meeting.starts_at.astimezone(zone_of(time_zone))
     return (local - timedelta(days=1)).astimezone(UTC)
 
 
@@ -1067,7 +1067,7 @@ def export_csv(records: Sequence[InterviewRecord], time_zone: str) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for item in records:
-        here = item.meeting.starts_at.astimezone(zone(time_zone))
+        here = item.meeting.starts_at.astimezone(zone_of(time_zone))
         row = [
             item.contact.name,
             item.contact.email,
