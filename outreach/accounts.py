@@ -277,17 +277,29 @@ def update_pace(
     mailbox.max_gap_seconds = max_gap_seconds
     # A queued message's next try was worked out from the old pace; the send
     # itself re-checks the new one, so making it due early is always safe.
+    make_held_messages_due(session, mailbox.id)
+    return mailbox
+
+
+def make_held_messages_due(session: Session, mailbox_id: int, forget_reason: bool = False) -> None:
+    """Make the mailbox's queued messages that wait for a later try due at once.
+
+    The send re-checks the pace and the mailbox, so this is always safe.
+    `forget_reason` also clears why they waited (a mailbox working again).
+    """
+    values: dict[str, object] = {"next_attempt_at": None}
+    if forget_reason:
+        values["waiting_reason"] = None
     session.execute(
         update(Message)
         .where(
-            Message.mailbox_id == mailbox.id,
+            Message.mailbox_id == mailbox_id,
             Message.status == MessageStatus.QUEUED,
             Message.next_attempt_at.is_not(None),
         )
-        .values(next_attempt_at=None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return mailbox
 
 
 def primary_mailbox(session: Session, user: User) -> Mailbox | None:

@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.accounts import normalise_email, set_servers
+from outreach.accounts import make_held_messages_due, normalise_email, set_servers
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import OAuthError, SignInRequired
-from outreach.models import AuthMethod, Mailbox, MailboxStatus, Message, MessageStatus, User
+from outreach.models import AuthMethod, Mailbox, MailboxStatus, User
 from outreach.oauth.flow import Grant
 from outreach.oauth.providers import LABELS, OAuthProvider, configured_providers
 from outreach.oauth.token_endpoint import expires_at, post_token
@@ -86,16 +86,7 @@ def connect_oauth_mailbox(
     mailbox.last_error = None
     mailbox.sending_paused = False
     session.flush()
-    session.execute(
-        update(Message)
-        .where(
-            Message.mailbox_id == mailbox.id,
-            Message.status == MessageStatus.QUEUED,
-            Message.next_attempt_at.is_not(None),
-        )
-        .values(next_attempt_at=None, waiting_reason=None)
-        .execution_options(synchronize_session=False)
-    )
+    make_held_messages_due(session, mailbox.id, forget_reason=True)
     return mailbox
 
 
