@@ -55,7 +55,7 @@ from outreach.models import (
 )
 from outreach.oauth.tokens import AccessTokens
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
-from outreach.timeline import advance, note_message
+from outreach.timeline import note_message
 from outreach.transitions import transition
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
@@ -358,7 +358,7 @@ def _record_refusal(
             outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
             if outreach is not None and can_apply(outreach.state, Trigger.BOUNCE_RECEIVED):
                 detail = f"the address was refused: {message.error}"
-                advance(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
+                transition(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
     return DeliveryResult(Outcome.FAILED, str(error))
 
 
