@@ -27,7 +27,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import pace
-from outreach.accounts import smtp_login, uses_oauth
 from outreach.compose import OutgoingEmail, build_message
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
@@ -35,11 +34,14 @@ from outreach.errors import (
     DeliveryUnknown,
     MailboxAuthFailed,
     NotFound,
+    OAuthError,
     PermanentFailure,
+    SignInRequired,
     TemporaryFailure,
     ValidationError,
 )
 from outreach.mail import MailSender, ServerLogin
+from outreach.mailbox_login import MailboxLogin
 from outreach.models import (
     Contact,
     Mailbox,
@@ -51,9 +53,9 @@ from outreach.models import (
     SendPhase,
     User,
 )
-from outreach.oauth import AccessTokens, OAuthError, SignInRequired
+from outreach.oauth.tokens import AccessTokens
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
-from outreach.timeline import advance, note_message
+from outreach.timeline import note_message
 from outreach.transitions import transition
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
@@ -219,9 +221,7 @@ def deliver(
             _note(session, message, "failed", message.error, now)
             return DeliveryResult(Outcome.FAILED, message.error)
         email = build_message(outgoing_email(message, mailbox, user, contact, now))
-        login = smtp_login(mailbox, box)
-        mailbox_id = mailbox.id
-        oauth_provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
+        login = MailboxLogin.smtp(mailbox, box)
         attempts = message.attempts
         first_approved = message.approved_at or now
 
@@ -233,19 +233,12 @@ def deliver(
                 .values(send_phase=SendPhase.DATA)
             )
 
-    def send(login: ServerLogin) -> None:
-        sender.send(login, email, before_data)
+    def send(server: ServerLogin) -> None:
+        sender.send(server, email, before_data)
 
     try:
-        if oauth_provider is None:
-            send(login)
-        elif tokens is None:
-            raise OAuthError(
-                "this process cannot renew OAuth2 sign-ins; it was started without them"
-            )
-        else:
-            # Renews the token when due; a refused one is renewed once and tried again.
-            tokens.login_with(mailbox_id, oauth_provider, login, clock, send)
+        # An OAuth2 token is renewed when due, and once more if the server refuses it.
+        login.log_in(send, tokens, clock)
     except SignInRequired as error:
         return _pause_mailbox(factory, message_id, clock(), str(error), sign_in=True)
     except MailboxAuthFailed as error:
@@ -325,7 +318,7 @@ def _pause_mailbox(
 ) -> DeliveryResult:
     """Wrong credentials: pause the mailbox's sending; the message waits, nothing is lost.
 
-    `sign_in`: the OAuth2 grant is gone; outreach.oauth already marked the
+    `sign_in`: the OAuth2 grant is gone; outreach.oauth.tokens already marked the
     mailbox NEEDS_SIGN_IN, and only a new sign-in resumes sending.
     """
     with session_scope(factory) as session:
@@ -365,7 +358,7 @@ def _record_refusal(
             outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
             if outreach is not None and can_apply(outreach.state, Trigger.BOUNCE_RECEIVED):
                 detail = f"the address was refused: {message.error}"
-                advance(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
+                transition(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
     return DeliveryResult(Outcome.FAILED, str(error))
 
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Update, select, update
 from sqlalchemy.orm import Session
 
+from outreach.cycle import zone_of
 from outreach.meetings.letters import draft_for_meeting, draft_thank_you
 from outreach.meetings.scheduling import cancel_unsent_of
 from outreach.meetings.times import ends_at
 from outreach.models import Contact, Meeting, MeetingStatus, MessageKind, Outreach, User
-from outreach.pace import zone
 from outreach.states import OutreachState, Trigger, can_apply
 from outreach.transitions import transition
 
@@ -26,7 +26,7 @@ THANK_YOU_WITHIN = timedelta(days=2)
 
 def confirmation_due_at(meeting: Meeting, time_zone: str) -> datetime:
     """The same wall-clock time the day before, in the user's zone."""
-    local = meeting.starts_at.astimezone(zone(time_zone))
+    local = meeting.starts_at.astimezone(zone_of(time_zone))
     return (local - timedelta(days=1)).astimezone(UTC)
 
 

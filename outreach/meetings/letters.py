@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from outreach import templates
 from outreach.compose import one_line
+from outreach.cycle import zone_of
 from outreach.drafts import maybe_auto_approve, template_for, values_for
 from outreach.errors import MissingVariable, TemplateError
 from outreach.models import (
@@ -21,12 +22,11 @@ from outreach.models import (
     Target,
     User,
 )
-from outreach.pace import zone
 from outreach.timeline import note_message
 
 
 def _meeting_values(meeting: Meeting, time_zone: str) -> dict[str, str]:
-    here = meeting.starts_at.astimezone(zone(time_zone))
+    here = meeting.starts_at.astimezone(zone_of(time_zone))
     place = meeting.place.strip().splitlines()
     return {
         "meeting_date": f"{here:%A} {here.day} {here:%B}",

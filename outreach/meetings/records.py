@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
+from outreach.cycle import zone_of
 from outreach.meetings.finding import get_meeting, list_meetings
 from outreach.meetings.notes import QUESTION_KEYS, answers_of, referrals_of
 from outreach.models import Contact, Meeting, MeetingStatus, Outreach, Target, User
-from outreach.pace import zone
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def export_csv(records: Sequence[InterviewRecord], time_zone: str) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for item in records:
-        here = item.meeting.starts_at.astimezone(zone(time_zone))
+        here = item.meeting.starts_at.astimezone(zone_of(time_zone))
         row = [
             item.contact.name,
             item.contact.email,

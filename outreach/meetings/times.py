@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from outreach.cycle import zone_of
 from outreach.models import Meeting
-from outreach.pace import zone
 
 
 def local_to_utc(day: date, at: time, time_zone: str) -> datetime:
@@ -14,7 +14,7 @@ def local_to_utc(day: date, at: time, time_zone: str) -> datetime:
     On the night clocks go back, the first of the two moments is taken; a time
     skipped when clocks go forward is moved on by the jump, as a clock would.
     """
-    local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=zone(time_zone))
+    local = datetime.combine(day, at.replace(tzinfo=None), tzinfo=zone_of(time_zone))
     return local.astimezone(UTC)
 
 
@@ -24,7 +24,7 @@ def ends_at(meeting: Meeting) -> datetime:
 
 def when_in_words(moment: datetime, time_zone: str) -> str:
     """ "Thursday 3 December 2026, 14:00 (Europe/London)"."""
-    here = moment.astimezone(zone(time_zone))
+    here = moment.astimezone(zone_of(time_zone))
     return f"{here:%A} {here.day} {here:%B %Y, %H:%M} ({time_zone or 'UTC'})"
 
 

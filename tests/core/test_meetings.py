@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, meetings
-from outreach.accounts import imap_login
 from outreach.board import status_board
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import NotFound, ValidationError
 from outreach.mail.imap import ImapSource
+from outreach.mailbox_login import imap_login
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
 from outreach.models import (
     Contact,

@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, leases, targets, watching
-from outreach.accounts import imap_login
 from outreach.classify import InboundKind, Reading, read_headers
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
+from outreach.mailbox_login import imap_login
 from outreach.mime import parse_headers
 from outreach.models import Contact, Event, Message, MessageKind, MessageStatus, Outreach, TlsMode
 from outreach.polling import poll_mailbox

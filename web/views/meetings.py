@@ -14,9 +14,9 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach import meetings
+from outreach.cycle import zone_of
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
-from outreach.pace import zone
 from outreach.target_actions import add_suggested_person
 from web.attempt import attempt
 from web.auth import current_user, is_signed_in
@@ -40,7 +40,7 @@ def when_local(moment: datetime | None, time_zone: str) -> str:
     """ "Thu 3 Dec 2026, 14:00" in the user's zone."""
     if moment is None:
         return ""
-    here = moment.astimezone(zone(time_zone))
+    here = moment.astimezone(zone_of(time_zone))
     return f"{here:%a} {here.day} {here:%b %Y, %H:%M}"
 
 
@@ -166,7 +166,7 @@ def _edit_form(meeting: Meeting, user: User) -> MeetingForm:
     form = MeetingForm()
     form.outreach_id.choices = [SelectChoice(str(meeting.outreach_id), meeting.contact.name)]
     if not form.is_submitted():
-        here = meeting.starts_at.astimezone(zone(user.time_zone))
+        here = meeting.starts_at.astimezone(zone_of(user.time_zone))
         form.outreach_id.data = meeting.outreach_id
         form.day.data = here.date()
         form.start.data = here.time().replace(tzinfo=None)
