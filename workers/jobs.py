@@ -26,6 +26,7 @@ from outreach.oauth import AccessTokens
 from outreach.sending import deliver, due_for_sending, recover_abandoned
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile
+from workers.queues import enqueue_reconcile, enqueue_send, redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,6 @@ def sweep_outbox() -> int:
     Rows left by a dead worker are recovered, every message due for sending
     gets a send job, and the Sent folder is consulted where it must be.
     """
-    from workers.queues import enqueue_reconcile, enqueue_send, redis_connection
-
     settings, factory = _runtime()
     now = utcnow()
     with session_scope(factory) as session:
