@@ -58,10 +58,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib as lib  # noqa: E402
 
-from outreach.accounts import imap_login  # noqa: E402
 from outreach.db import session_scope  # noqa: E402
 from outreach.mail.imap import FETCH_CHUNK, ImapSource  # noqa: E402
 from outreach.mail.tls import client_context  # noqa: E402
+from outreach.mailbox_login import imap_login  # noqa: E402
 from outreach.models import Mailbox  # noqa: E402
 from outreach.polling import poll_mailbox  # noqa: E402
 from outreach.watching import sync_mailbox  # noqa: E402

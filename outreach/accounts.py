@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -15,15 +15,12 @@ from sqlalchemy.orm import Session
 
 from outreach.crypto import SecretBox
 from outreach.errors import NotFound, ValidationError
-from outreach.mail import ServerLogin
+from outreach.mail import MailServer, MailServers
 from outreach.models import (
-    AuthMethod,
     Mailbox,
-    MailboxStatus,
     Message,
     MessageKind,
     MessageStatus,
-    TlsMode,
     User,
 )
 from outreach.sandbox import is_sandbox
@@ -139,26 +136,29 @@ def update_profile(
     return user
 
 
-@dataclass(frozen=True)
-class MailboxSettings:
+@dataclass(frozen=True, kw_only=True)
+class MailboxSettings(MailServers):
+    """A mailbox to connect with a password: its two servers, address and names."""
+
     email_address: str
     display_name: str
-    imap_host: str
-    imap_port: int
-    imap_tls: TlsMode
-    smtp_host: str
-    smtp_port: int
-    smtp_tls: TlsMode
     username: str
 
 
-def _check_server(host: str, port: int, what: str) -> str:
-    host = host.strip()
+def _checked(server: MailServer, what: str) -> MailServer:
+    """The server with its host name trimmed; ValidationError when it cannot be one."""
+    host = server.host.strip()
     if not host or any(ch.isspace() for ch in host):
         raise ValidationError(f"the {what} host name is missing or has spaces in it")
-    if not 0 < port < 65536:
+    if not 0 < server.port < 65536:
         raise ValidationError(f"the {what} port must be between 1 and 65535")
-    return host
+    return replace(server, host=host)
+
+
+def set_servers(mailbox: Mailbox, servers: MailServers) -> None:
+    """Store where the mailbox's IMAP and SMTP servers are on its row."""
+    mailbox.imap_host, mailbox.imap_port, mailbox.imap_tls = astuple(servers.imap)
+    mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_tls = astuple(servers.smtp)
 
 
 def connect_mailbox(
@@ -167,19 +167,16 @@ def connect_mailbox(
     """Store a mailbox for `user`, its password encrypted."""
     if not password:
         raise ValidationError("the mailbox password (or app password) is missing")
+    address = normalise_email(settings.email_address)
+    servers = MailServers.joining(_checked(settings.imap, "IMAP"), _checked(settings.smtp, "SMTP"))
     mailbox = Mailbox(
         user_id=user.id,
-        email_address=normalise_email(settings.email_address),
+        email_address=address,
         display_name=" ".join(settings.display_name.split()) or user.name,
-        imap_host=_check_server(settings.imap_host, settings.imap_port, "IMAP"),
-        imap_port=settings.imap_port,
-        imap_tls=settings.imap_tls,
-        smtp_host=_check_server(settings.smtp_host, settings.smtp_port, "SMTP"),
-        smtp_port=settings.smtp_port,
-        smtp_tls=settings.smtp_tls,
         username=settings.username.strip() or settings.email_address.strip(),
         secret_encrypted=box.encrypt(password),
     )
+    set_servers(mailbox, servers)
     existing = session.scalar(
         select(Mailbox).where(
             Mailbox.user_id == user.id, Mailbox.email_address == mailbox.email_address
@@ -280,17 +277,29 @@ def update_pace(
     mailbox.max_gap_seconds = max_gap_seconds
     # A queued message's next try was worked out from the old pace; the send
     # itself re-checks the new one, so making it due early is always safe.
+    make_held_messages_due(session, mailbox.id)
+    return mailbox
+
+
+def make_held_messages_due(session: Session, mailbox_id: int, forget_reason: bool = False) -> None:
+    """Make the mailbox's queued messages that wait for a later try due at once.
+
+    The send re-checks the pace and the mailbox, so this is always safe.
+    `forget_reason` also clears why they waited (a mailbox working again).
+    """
+    values: dict[str, object] = {"next_attempt_at": None}
+    if forget_reason:
+        values["waiting_reason"] = None
     session.execute(
         update(Message)
         .where(
-            Message.mailbox_id == mailbox.id,
+            Message.mailbox_id == mailbox_id,
             Message.status == MessageStatus.QUEUED,
             Message.next_attempt_at.is_not(None),
         )
-        .values(next_attempt_at=None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return mailbox
 
 
 def primary_mailbox(session: Session, user: User) -> Mailbox | None:
@@ -315,49 +324,6 @@ def mailbox_for(session: Session, user: User, to_address: str) -> Mailbox | None
         select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id)
     )
     return next((mailbox for mailbox in mailboxes if is_sandbox(mailbox) == wanted), None)
-
-
-def _secret(mailbox: Mailbox, box: SecretBox) -> str:
-    # An OAuth2 mailbox has no password: its access token is added by outreach.oauth.
-    if mailbox.auth_method is AuthMethod.OAUTH2:
-        return ""
-    return box.decrypt(mailbox.secret_encrypted)
-
-
-def imap_login(mailbox: Mailbox, box: SecretBox) -> ServerLogin:
-    """How to log in to the mailbox's IMAP server.
-
-    For an OAuth2 mailbox this holds no secret yet: `outreach.oauth.AccessTokens`
-    supplies the access token (`login_with`), so that refreshing happens in one place.
-    """
-    return ServerLogin(
-        host=mailbox.imap_host,
-        port=mailbox.imap_port,
-        tls=mailbox.imap_tls,
-        username=mailbox.username,
-        password=_secret(mailbox, box),
-    )
-
-
-def smtp_login(mailbox: Mailbox, box: SecretBox) -> ServerLogin:
-    """How to log in to the mailbox's SMTP server (see `imap_login` for OAuth2)."""
-    return ServerLogin(
-        host=mailbox.smtp_host,
-        port=mailbox.smtp_port,
-        tls=mailbox.smtp_tls,
-        username=mailbox.username,
-        password=_secret(mailbox, box),
-    )
-
-
-def uses_oauth(mailbox: Mailbox) -> bool:
-    """Whether the mailbox logs in with an OAuth2 access token rather than a password."""
-    return mailbox.auth_method is AuthMethod.OAUTH2
-
-
-def needs_sign_in(mailbox: Mailbox) -> bool:
-    """Whether only a new sign-in with the provider can make the mailbox work again."""
-    return mailbox.status is MailboxStatus.NEEDS_SIGN_IN
 
 
 # --- the profile's settings (used by update_profile) --------------------------------------

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.board import pending_draft_count
 from outreach.corrections import PossibleReply, pending_possible_replies
-from outreach.meetings import overdue_thank_yous
+from outreach.cycle import zone_of
+from outreach.meetings.finding import overdue_thank_yous
 from outreach.models import (
     Contact,
     Event,
@@ -29,7 +30,6 @@ from outreach.models import (
     Target,
     User,
 )
-from outreach.pace import zone
 from outreach.states import OutreachState
 
 # Replies listed by name; beyond these the panel gives the number and a link.
@@ -101,14 +101,14 @@ class Attention:
 
 
 def _local_midnight(day: date, time_zone: str) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone(time_zone)).astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=zone_of(time_zone)).astimezone(UTC)
 
 
 def meetings_today_and_tomorrow(
     session: Session, user: User, now: datetime
 ) -> list[UpcomingMeeting]:
     """Agreed meetings from the start of today to the end of tomorrow, in the user's zone."""
-    today = now.astimezone(zone(user.time_zone)).date()
+    today = now.astimezone(zone_of(user.time_zone)).date()
     start = _local_midnight(today, user.time_zone)
     tomorrow = _local_midnight(today + timedelta(days=1), user.time_zone)
     end = _local_midnight(today + timedelta(days=2), user.time_zone)
@@ -257,6 +257,6 @@ def home_version(session: Session, user: User, now: datetime) -> str:
             mailbox_trouble,
         ).where(Outreach.user_id == user.id)
     ).one()
-    day = now.astimezone(zone(user.time_zone))
+    day = now.astimezone(zone_of(user.time_zone))
     changed_at = f"{changed:%Y%m%d%H%M%S%f}" if changed is not None else "0"
     return f"{event_id or 0}.{count}.{changed_at}.{trouble}.{day:%Y%m%d}.{now:%H}"

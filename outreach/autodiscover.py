@@ -40,8 +40,9 @@ import dns.exception
 import dns.resolver
 import httpx
 
+from outreach.mail import MailServer, MailServers
 from outreach.models.accounts import TlsMode
-from outreach.presets import PRESETS, Preset, preset_for
+from outreach.presets import Preset, preset_for, preset_named
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +75,10 @@ class UsernameStyle(StrEnum):
     OTHER = "a login name of its own"
 
 
-@dataclass(frozen=True)
-class Discovery:
+@dataclass(frozen=True, kw_only=True)
+class Discovery(MailServers):
     """Settings found for an address, and where they came from."""
 
-    imap_host: str
-    imap_port: int
-    imap_tls: TlsMode
-    smtp_host: str
-    smtp_port: int
-    smtp_tls: TlsMode
     username: str
     username_style: UsernameStyle
     source: Source
@@ -132,13 +127,9 @@ def _split(address: str) -> tuple[str, str] | None:
 def _from_preset(
     address: str, preset: Preset, source: Source, provider: str = "", advice: str = ""
 ) -> Discovery:
-    return Discovery(
-        imap_host=preset.imap_host,
-        imap_port=preset.imap_port,
-        imap_tls=preset.imap_tls,
-        smtp_host=preset.smtp_host,
-        smtp_port=preset.smtp_port,
-        smtp_tls=preset.smtp_tls,
+    return Discovery.joining(
+        preset.imap,
+        preset.smtp,
         username=address.strip(),
         username_style=UsernameStyle.ADDRESS,
         source=source,
@@ -207,8 +198,8 @@ def _fill(template: str, local: str, domain: str, address: str) -> str:
 
 def _server(
     elements: Iterable[Element], kind: str, local: str, domain: str, address: str
-) -> tuple[str, int, TlsMode, str] | None:
-    """The first server of `kind` that uses TLS: (host, port, TLS mode, username template)."""
+) -> tuple[MailServer, str] | None:
+    """The first server of `kind` that uses TLS, and its username template."""
     for element in elements:
         if element.get("type", "").lower() != kind:
             continue
@@ -220,7 +211,7 @@ def _server(
             continue
         if not 0 < int(port) < 65536:
             continue
-        return host, int(port), tls, _text(element, "username")
+        return MailServer(host, int(port), tls), _text(element, "username")
     return None
 
 
@@ -243,18 +234,14 @@ def parse_autoconfig(data: bytes, address: str) -> Discovery | None:
     smtp = _server(provider.findall("outgoingServer"), "smtp", local, domain, address)
     if imap is None or smtp is None:
         return None
-    template = imap[3] or "%EMAILADDRESS%"
+    template = imap[1] or "%EMAILADDRESS%"
     style = {
         "%EMAILADDRESS%": UsernameStyle.ADDRESS,
         "%EMAILLOCALPART%": UsernameStyle.LOCAL_PART,
     }.get(template, UsernameStyle.OTHER)
-    return Discovery(
-        imap_host=imap[0],
-        imap_port=imap[1],
-        imap_tls=imap[2],
-        smtp_host=smtp[0],
-        smtp_port=smtp[1],
-        smtp_tls=smtp[2],
+    return Discovery.joining(
+        imap[0],
+        smtp[0],
         username=_fill(template, local, domain, address),
         username_style=style,
         source=Source.AUTOCONFIG,
@@ -335,7 +322,7 @@ def _query(resolver: dns.resolver.Resolver, name: str, kind: str) -> list[Any]:
 
 def _best_srv(
     resolver: dns.resolver.Resolver, services: Iterable[tuple[str, TlsMode]], domain: str
-) -> tuple[str, int, TlsMode] | None:
+) -> MailServer | None:
     """The first service that has a usable record: lowest priority, then highest weight.
 
     A record whose target is "." says the domain does not offer that service.
@@ -348,7 +335,7 @@ def _best_srv(
         for record in records:
             host = record.target.to_text(omit_final_dot=True).lower()
             if host and host != "." and _HOSTNAME.match(host) and record.port:
-                return host, int(record.port), tls
+                return MailServer(host, int(record.port), tls)
     return None
 
 
@@ -366,13 +353,9 @@ def from_srv(address: str, lookup: Lookup) -> Discovery | None:
     )
     if smtp is None:
         return None
-    return Discovery(
-        imap_host=imap[0],
-        imap_port=imap[1],
-        imap_tls=imap[2],
-        smtp_host=smtp[0],
-        smtp_port=smtp[1],
-        smtp_tls=smtp[2],
+    return Discovery.joining(
+        imap,
+        smtp,
         username=address.strip(),
         username_style=UsernameStyle.ADDRESS,
         source=Source.SRV,
@@ -396,10 +379,6 @@ _MX_HOSTS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
 )
 
 
-def _preset_named(provider: str) -> Preset | None:
-    return next((preset for _, preset in PRESETS if preset.provider == provider), None)
-
-
 def from_mx(address: str, lookup: Lookup) -> Discovery | None:
     parts = _split(address)
     if parts is None:
@@ -409,7 +388,7 @@ def from_mx(address: str, lookup: Lookup) -> Discovery | None:
         host = record.exchange.to_text(omit_final_dot=True).lower()
         for suffixes, preset_name, provider, advice in _MX_HOSTS:
             if any(host == suffix or host.endswith("." + suffix) for suffix in suffixes):
-                preset = _preset_named(preset_name)
+                preset = preset_named(preset_name)
                 if preset is not None:
                     return _from_preset(address, preset, Source.MX, provider, advice)
     return None

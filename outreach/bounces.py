@@ -22,7 +22,7 @@ Nothing here does I/O or reads the clock, and no input makes it raise.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
@@ -430,34 +430,6 @@ def _first_address(text: str) -> str:
     return found.group(0) if found else ""
 
 
-def _read_exchange(text: str) -> _Found | None:
-    head = re.search(
-        r"delivery has failed to these recipients or groups:|your message to (\S+@\S+?) "
-        r"couldn't be delivered|the following recipient\(s\) cannot be reached:"
-        r"|delivery to the following recipients (?:failed|has been delayed)",
-        text,
-        re.IGNORECASE,
-    )
-    if head is None:
-        return None
-    found = _Found(format="exchange")
-    found.delayed = "delayed" in head.group(0).lower()
-    found.recipient = head.group(1) or _first_address(text[head.end() : head.end() + 2000])
-    # Administrators' line: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##" or
-    # "Remote Server returned '550 5.1.1 ...'".
-    admin = re.search(
-        r"(?m)^[ \t]*#([45]\d\d[ -][^\n]*?)(?:##|$)|Remote Server returned '([^'\n]+)'", text
-    )
-    if admin is not None:
-        found.diagnostic = _clean_diagnostic(next(group for group in admin.groups() if group))
-    else:
-        # Exchange 2003 puts its words and "<mail.corp.example #5.1.1>" under the recipient.
-        found.diagnostic = _technical_details(text) or _clean_diagnostic(
-            _paragraph_after(text, head.end()).strip()
-        )
-    return found
-
-
 def _technical_details(text: str) -> str:
     """Exchange's and Gmail's "Technical details [of temporary failure]:" paragraph."""
     details = re.search(
@@ -468,32 +440,78 @@ def _technical_details(text: str) -> str:
     return _clean_diagnostic(_paragraph_after(text, details.end()))
 
 
-def _read_gmail(text: str) -> _Found | None:
-    head = re.search(
+def _exchange_admin_line(text: str) -> str | None:
+    """Administrators' line: "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##" or
+    "Remote Server returned '550 5.1.1 ...'"."""
+    admin = re.search(
+        r"(?m)^[ \t]*#([45]\d\d[ -][^\n]*?)(?:##|$)|Remote Server returned '([^'\n]+)'", text
+    )
+    return _clean_diagnostic(next(g for g in admin.groups() if g)) if admin else None
+
+
+_GMAIL_RESPONSE = re.compile(
+    r"(?:the response from the remote server was|the error that the other server "
+    r"returned was|the response was)\s*:?\s*\n",
+    re.IGNORECASE,
+)
+
+
+def _gmail_response(text: str) -> str | None:
+    response = _GMAIL_RESPONSE.search(text)
+    return _clean_diagnostic(_paragraph_after(text, response.end())) if response else None
+
+
+@dataclass(frozen=True)
+class _HeadedLayout:
+    """Exchange's and Gmail's layout: a heading that names the recipient (its first group)
+    or is followed by the address, and says "delayed" when delivery is only late.
+
+    The diagnostic is what `server_said` finds; failing that, the "Technical details"
+    paragraph, or else the paragraph after (or from) the heading.
+    """
+
+    format: str
+    heading: re.Pattern[str]
+    server_said: Callable[[str], str | None]
+    fallback_after_heading: bool
+
+    def read(self, text: str) -> _Found | None:
+        head = self.heading.search(text)
+        if head is None:
+            return None
+        recipient = head.group(1) or _first_address(text[head.end() : head.end() + 2000])
+        diagnostic = self.server_said(text)
+        if diagnostic is None:
+            start = head.end() if self.fallback_after_heading else head.start()
+            diagnostic = _technical_details(text) or _clean_diagnostic(
+                _paragraph_after(text, start)
+            )
+        return _Found(recipient, diagnostic, self.format, "delayed" in head.group(0).lower())
+
+
+_EXCHANGE = _HeadedLayout(
+    "exchange",
+    re.compile(
+        r"delivery has failed to these recipients or groups:|your message to (\S+@\S+?) "
+        r"couldn't be delivered|the following recipient\(s\) cannot be reached:"
+        r"|delivery to the following recipients (?:failed|has been delayed)",
+        re.IGNORECASE,
+    ),
+    _exchange_admin_line,
+    # Exchange 2003 puts its words and "<mail.corp.example #5.1.1>" under the recipient.
+    fallback_after_heading=True,
+)
+_GMAIL = _HeadedLayout(
+    "gmail",
+    re.compile(
         r"your message wasn't delivered to (\S+@[^\s,]+?) because"
         r"|delivery to the following recipients? (failed permanently|has been delayed):"
         r"|\*\* (?:address not found|message not delivered|message blocked) \*\*",
-        text,
         re.IGNORECASE,
-    )
-    if head is None:
-        return None
-    found = _Found(format="gmail")
-    found.delayed = "delayed" in head.group(0).lower()
-    found.recipient = head.group(1) or _first_address(text[head.end() : head.end() + 2000])
-    response = re.search(
-        r"(?:the response from the remote server was|the error that the other server "
-        r"returned was|the response was)\s*:?\s*\n",
-        text,
-        re.IGNORECASE,
-    )
-    if response is not None:
-        found.diagnostic = _clean_diagnostic(_paragraph_after(text, response.end()))
-    else:
-        found.diagnostic = _technical_details(text) or _clean_diagnostic(
-            _paragraph_after(text, head.start())
-        )
-    return found
+    ),
+    _gmail_response,
+    fallback_after_heading=False,
+)
 
 
 def _read_generic(text: str, headers: Mapping[str, str]) -> _Found | None:
@@ -529,7 +547,7 @@ def _read_generic(text: str, headers: Mapping[str, str]) -> _Found | None:
 
 
 def _read_text(text: str, headers: Mapping[str, str]) -> _Found | None:
-    for reader in (_read_qmail, _read_exchange, _read_gmail, _read_postfix):
+    for reader in (_read_qmail, _EXCHANGE.read, _GMAIL.read, _read_postfix):
         found = reader(text)
         if found is not None:
             return found

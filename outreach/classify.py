@@ -1,27 +1,31 @@
 """Tell apart a person's reply, an auto-reply, a bounce and the user's own mail (pure).
 
-Two entry points:
+One reading of an inbound message, in two steps:
 
-- `classify(headers, own_addresses)`: from the header fields alone, as the poller has them
-  before it fetches a body. Always one of the four InboundKinds.
-- `classify_message(raw, own_addresses, received_at)`: from the whole message, with the
-  bounce's details (outreach.bounces), the auto-reply's return date (outreach.autoreply),
-  and, for a person's reply, whether it declines, asks not to be contacted again, or
-  suggests other people. Its kind may also be "other": a message that cannot be parsed
-  (then `problem` says why), a read receipt, a delivery report that reports no failure, or
-  a MAILER-DAEMON notice that names no failed recipient. It never raises.
+- `read_headers(headers, own_addresses)`: from the header fields alone, as the poller has
+  them before it fetches a body (it matches the message to an outreach with this). Its kind
+  is never OTHER.
+- `reading.with_body(raw, received_at)`: the same reading refined once by the whole message:
+  the bounce's details (outreach.bounces), the auto-reply's return date (outreach.autoreply),
+  and, for a person's reply, whether it declines, asks not to be contacted again, or suggests
+  other people. The body may change the kind: an out-of-office whose headers look personal
+  is an AUTO_REPLY here, and the kind may become OTHER: a message that cannot be parsed (then
+  `problem` says why), a read receipt, a delivery report that reports no failure, or a
+  MAILER-DAEMON notice that names no failed recipient. It never raises.
+
+`read_message(raw, own_addresses, received_at)` does both, for a message at hand whole.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
 from outreach.autoreply import AutoReply, auto_reply_signals, detect_auto_reply
-from outreach.bounces import Bounce, is_daemon_address, looks_like_bounce, parse_bounce
+from outreach.bounces import Bounce, looks_like_bounce, parse_bounce
 from outreach.matching import address_of
 from outreach.mime import parse_headers, text_of
 from outreach.quoting import strip_quoted_history
@@ -32,15 +36,7 @@ class InboundKind(StrEnum):
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
     OWN_MESSAGE = "own_message"
-
-
-class MessageClass(StrEnum):
-    """classify_message's kinds: InboundKind's four, plus OTHER."""
-
-    REPLY = "reply"
-    AUTO_REPLY = "auto_reply"
-    BOUNCE = "bounce"
-    OWN_MESSAGE = "own_message"
+    # Only once the body is read: not a person's answer, nothing to act on.
     OTHER = "other"
 
 
@@ -48,24 +44,6 @@ def _is_receipt(headers: Mapping[str, str]) -> bool:
     """A read receipt (RFC 8098 disposition notification): machine-written, not a reply."""
     content_type = headers.get("content-type", "").lower()
     return "multipart/report" in content_type and "disposition-notification" in content_type
-
-
-def classify(headers: Mapping[str, str], own_addresses: frozenset[str]) -> InboundKind:
-    """Classify a message from its headers (lower-cased names -> values).
-
-    The order matters: a bounce often carries Auto-Submitted too (RFC 3464
-    reports are machine-generated; Postfix writes "auto-replied"), so it is
-    recognised first. A read receipt counts as an auto-reply: it must never
-    count as the contact's answer.
-    """
-    sender = address_of(headers.get("from"))
-    if looks_like_bounce(headers):
-        return InboundKind.BOUNCE
-    if sender and sender in own_addresses:
-        return InboundKind.OWN_MESSAGE
-    if auto_reply_signals(headers) or _is_receipt(headers):
-        return InboundKind.AUTO_REPLY
-    return InboundKind.REPLY
 
 
 # --- what a person's reply says -------------------------------------------------------------
@@ -205,81 +183,110 @@ def read_reply(text: str) -> ReplySignals:
     )
 
 
-# --- the whole message ----------------------------------------------------------------------
+# --- the reading ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Classification:
-    """How one raw message is classified, with whatever details its kind has."""
+class Reading:
+    """What one inbound message is, with whatever details its kind has.
 
-    kind: MessageClass
+    From `read_headers` only the kind is known (`body_read` False); `with_body` fills in
+    the details and gives the final kind.
+    """
+
+    kind: InboundKind
     bounce: Bounce | None = None
     auto_reply: AutoReply | None = None
     declines: bool = False
     unsubscribe: bool = False
     suggests_others: bool = False
     problem: str | None = None
+    body_read: bool = False
 
     @property
     def return_date(self) -> date | None:
         return self.auto_reply.return_date if self.auto_reply is not None else None
 
-    @property
-    def inbound_kind(self) -> InboundKind | None:
-        """The poller's kind, or None for OTHER."""
-        if self.kind is MessageClass.OTHER:
-            return None
-        return InboundKind(self.kind.value)
+    def with_body(self, raw: bytes, received_at: datetime) -> Reading:
+        """This reading refined by the whole raw message (RFC 5322 bytes). Never raises.
+
+        `received_at` is when the message arrived (it dates a return date given without
+        a year). A reading is refined once: the body is the last word on it.
+        """
+        if self.body_read:
+            raise ValueError("this reading has taken its message's body in already")
+        try:
+            refined = _refine(self.kind, raw, received_at)
+        except Exception as error:  # hostile input must never stop the caller
+            refined = _unreadable(error)
+        return replace(refined, body_read=True)
 
 
-def _classify(raw: bytes, own_addresses: frozenset[str], received_at: datetime) -> Classification:
+def read_headers(headers: Mapping[str, str], own_addresses: frozenset[str]) -> Reading:
+    """Read a message from its headers (lower-cased names -> values).
+
+    `own_addresses` are the user's own addresses, lower-cased. The order matters: a bounce
+    often carries Auto-Submitted too (RFC 3464 reports are machine-generated; Postfix writes
+    "auto-replied"), so it is recognised first. A read receipt counts as an auto-reply here:
+    it must never count as the contact's answer (its body makes it OTHER).
+    """
+    sender = address_of(headers.get("from"))
+    if looks_like_bounce(headers):
+        return Reading(InboundKind.BOUNCE)
+    if sender and sender in own_addresses:
+        return Reading(InboundKind.OWN_MESSAGE)
+    if auto_reply_signals(headers) or _is_receipt(headers):
+        return Reading(InboundKind.AUTO_REPLY)
+    return Reading(InboundKind.REPLY)
+
+
+def _refine(kind: InboundKind, raw: bytes, received_at: datetime) -> Reading:
+    """What the whole message is, given what its headers said (`kind`)."""
     headers = parse_headers(raw)
     if not headers:
-        return Classification(
-            MessageClass.OTHER,
+        return Reading(
+            InboundKind.OTHER,
             problem="no header fields could be read: this does not look like an email message",
         )
     bounce = parse_bounce(raw)
     if bounce is not None:
-        return Classification(MessageClass.BOUNCE, bounce=bounce)
-    sender = address_of(headers.get("from"))
-    if looks_like_bounce(headers) or is_daemon_address(sender):
+        return Reading(InboundKind.BOUNCE, bounce=bounce)
+    if kind is InboundKind.BOUNCE:
         # A delivery report that reports no failure, or a notice we cannot read a failed
         # recipient from: not a person's answer either way.
-        return Classification(MessageClass.OTHER)
-    if sender and sender in own_addresses:
-        return Classification(MessageClass.OWN_MESSAGE)
+        return Reading(InboundKind.OTHER)
+    if kind is InboundKind.OWN_MESSAGE:
+        return Reading(InboundKind.OWN_MESSAGE)
     if _is_receipt(headers):
-        return Classification(MessageClass.OTHER)
+        return Reading(InboundKind.OTHER)
     text = text_of(raw)
     auto_reply = detect_auto_reply(headers, text, received_at)
     if auto_reply is not None:
-        return Classification(MessageClass.AUTO_REPLY, auto_reply=auto_reply)
-    if not sender:
-        return Classification(
-            MessageClass.OTHER, problem="the message has no sender address in its From field"
+        return Reading(InboundKind.AUTO_REPLY, auto_reply=auto_reply)
+    if not address_of(headers.get("from")):
+        return Reading(
+            InboundKind.OTHER, problem="the message has no sender address in its From field"
         )
     signals = read_reply(text)
-    return Classification(
-        MessageClass.REPLY,
+    return Reading(
+        InboundKind.REPLY,
         declines=signals.declines,
         unsubscribe=signals.unsubscribe,
         suggests_others=signals.suggests_others,
     )
 
 
-def classify_message(
-    raw: bytes, own_addresses: frozenset[str], received_at: datetime
-) -> Classification:
-    """Classify a whole raw message (RFC 5322 bytes). Never raises.
+def _unreadable(error: Exception) -> Reading:
+    return Reading(
+        InboundKind.OTHER,
+        problem=f"the message could not be read ({type(error).__name__}: {error})"[:300],
+    )
 
-    `own_addresses` are the user's own addresses, lower-cased; `received_at` is when the
-    message arrived (it dates a return date given without a year).
-    """
+
+def read_message(raw: bytes, own_addresses: frozenset[str], received_at: datetime) -> Reading:
+    """Read a whole raw message at once: its headers, then its body. Never raises."""
     try:
-        return _classify(raw, own_addresses, received_at)
+        from_headers = read_headers(parse_headers(raw), own_addresses)
     except Exception as error:  # hostile input must never stop the caller
-        return Classification(
-            MessageClass.OTHER,
-            problem=f"the message could not be read ({type(error).__name__}: {error})"[:300],
-        )
+        return replace(_unreadable(error), body_read=True)
+    return from_headers.with_body(raw, received_at)

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from outreach.errors import ConfigurationError
+from outreach.mail import MailServer
+from outreach.models.accounts import TlsMode
 
 # Each documented setting: environment variable -> (default, what it means).
 # README.md's configuration table is written from this mapping.
@@ -83,16 +85,15 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     ),
 }
 
-# The OAuth2 providers Outreach knows, and the endpoints and servers each uses by default.
-# Microsoft's URLs hold {tenant}, filled in from OUTREACH_MICROSOFT_TENANT.
+# The OAuth2 providers Outreach knows, and the endpoints each uses by default; their
+# mail servers are those of outreach.presets unless OUTREACH_<PROVIDER>_IMAP/_SMTP say
+# otherwise. Microsoft's URLs hold {tenant}, filled in from OUTREACH_MICROSOFT_TENANT.
 OAUTH_DEFAULTS: dict[str, dict[str, str]] = {
     "google": {
         "AUTHORIZE_URL": "https://accounts.google.com/o/oauth2/v2/auth",
         "TOKEN_URL": "https://oauth2.googleapis.com/token",
         "REVOKE_URL": "https://oauth2.googleapis.com/revoke",
         "USERINFO_URL": "https://openidconnect.googleapis.com/v1/userinfo",
-        "IMAP": "imap.gmail.com:993:ssl",
-        "SMTP": "smtp.gmail.com:465:ssl",
     },
     "microsoft": {
         "AUTHORIZE_URL": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
@@ -100,8 +101,6 @@ OAUTH_DEFAULTS: dict[str, dict[str, str]] = {
         # Microsoft has no revocation endpoint; the address comes from the id_token.
         "REVOKE_URL": "",
         "USERINFO_URL": "",
-        "IMAP": "outlook.office365.com:993:ssl",
-        "SMTP": "smtp.office365.com:587:starttls",
     },
 }
 _TLS_NAMES = ("ssl", "starttls", "none")
@@ -172,16 +171,10 @@ def _parse_url(name: str, value: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class MailServer:
-    """Where a provider's IMAP or SMTP server is: host, port and how TLS is used."""
-
-    host: str
-    port: int
-    tls: str  # a TlsMode value: "ssl", "starttls" or "none"
-
-
-def _parse_server(name: str, value: str) -> MailServer:
+def _parse_server(name: str, value: str) -> MailServer | None:
+    """A server given as host:port:tls; None when `value` is empty (the provider's own)."""
+    if not value.strip():
+        return None
     host, _, rest = value.strip().rpartition(":")
     host, _, port = host.rpartition(":")
     tls = rest.lower()
@@ -190,7 +183,7 @@ def _parse_server(name: str, value: str) -> MailServer:
             f"{name} must look like host:port:tls with tls one of ssl, starttls or none, "
             f"not '{value}'"
         )
-    return MailServer(host=host, port=int(port), tls=tls)
+    return MailServer(host=host, port=int(port), tls=TlsMode(tls))
 
 
 @dataclass(frozen=True)
@@ -198,7 +191,8 @@ class OAuthClientSettings:
     """One OAuth2 provider's app registration and endpoints, as configured.
 
     `client_id` is empty when the provider is not set up; outreach.oauth then
-    leaves its sign-in button out.
+    leaves its sign-in button out. `imap` and `smtp` are None unless overridden:
+    the provider's usual servers then come from outreach.presets.
     """
 
     provider: str  # "google" | "microsoft"
@@ -208,8 +202,8 @@ class OAuthClientSettings:
     token_url: str
     revoke_url: str | None
     userinfo_url: str | None
-    imap: MailServer
-    smtp: MailServer
+    imap: MailServer | None
+    smtp: MailServer | None
 
     @classmethod
     def from_env(cls, provider: str, env: Mapping[str, str]) -> OAuthClientSettings:
@@ -242,8 +236,8 @@ class OAuthClientSettings:
             token_url=urls["TOKEN_URL"] or "",
             revoke_url=urls["REVOKE_URL"],
             userinfo_url=urls["USERINFO_URL"],
-            imap=_parse_server(prefix + "IMAP", values["IMAP"]),
-            smtp=_parse_server(prefix + "SMTP", values["SMTP"]),
+            imap=_parse_server(prefix + "IMAP", env.get(prefix + "IMAP") or ""),
+            smtp=_parse_server(prefix + "SMTP", env.get(prefix + "SMTP") or ""),
         )
 
 
@@ -266,7 +260,7 @@ class Settings:
     poll_lease: float = 45.0
     # The dashboard's address as browsers reach it (no trailing slash), when configured.
     public_url: str | None = None
-    # Every known OAuth2 provider, configured or not (see outreach.oauth.configured_providers).
+    # Every known OAuth2 provider, configured or not (outreach.oauth.providers reads them).
     oauth_clients: tuple[OAuthClientSettings, ...] = ()
     # The sandbox (outreach.sandbox): whether `outreach up` runs it, its ports on
     # 127.0.0.1, the simulated contacts' answer delay and its business day, in seconds.

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from outreach import clock
-from outreach.accounts import imap_login, smtp_login, uses_oauth
 from outreach.crypto import SecretBox
-from outreach.errors import MailboxAuthFailed, MailboxError
+from outreach.errors import MailboxAuthFailed, MailboxError, OAuthError, SignInRequired
 from outreach.mail import ServerLogin
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
+from outreach.mailbox_login import MailboxLogin, uses_oauth
 from outreach.models import Mailbox, MailboxStatus
-from outreach.oauth import LABELS, AccessTokens, OAuthError, SignInRequired, sign_in_again
+from outreach.oauth.providers import LABELS
+from outreach.oauth.tokens import AccessTokens, sign_in_again
 from outreach.presets import preset_for
 
 
@@ -46,50 +47,8 @@ def check_mailbox(
     An OAuth2 mailbox needs `tokens` (the process's AccessTokens), which fetch
     or renew its access token; `now` defaults to the shared clock.
     """
-    if uses_oauth(mailbox):
-        return _check_oauth(mailbox, box, context, tokens, now)
     report = CheckReport()
-    try:
-        _try_imap(report, imap_login(mailbox, box), context)
-    except MailboxError as error:
-        report.problems.append(f"IMAP: {error}")
-        report.password_refused = isinstance(error, MailboxAuthFailed)
-    _try_smtp(report, smtp_login(mailbox, box), context)
-    preset = preset_for(mailbox.email_address)
-    if report.password_refused and preset is not None:
-        # Most refusals at the big providers mean "use an app password": say how.
-        report.problems.append(f"{preset.provider}: {preset.advice}")
-    _record(mailbox, report)
-    return report
-
-
-def _try_imap(report: CheckReport, login: ServerLogin, context: ssl.SSLContext) -> None:
-    """Log in to IMAP (raises MailboxAuthFailed) and look for the Sent folder."""
-    with ImapSource(login, context) as source:
-        report.imap_ok = True
-        report.sent_folder = source.find_sent_folder()
-        if report.sent_folder is None:
-            report.problems.append("IMAP: no Sent folder was found")
-
-
-def _try_smtp(report: CheckReport, login: ServerLogin, context: ssl.SSLContext) -> None:
-    try:
-        SmtpSender(context).check_login(login)
-        report.smtp_ok = True
-    except MailboxError as error:
-        report.problems.append(f"SMTP: {error}")
-        report.password_refused = report.password_refused or isinstance(error, MailboxAuthFailed)
-
-
-def _check_oauth(
-    mailbox: Mailbox,
-    box: SecretBox,
-    context: ssl.SSLContext,
-    tokens: AccessTokens | None,
-    now: datetime | None,
-) -> CheckReport:
-    report = CheckReport()
-    if tokens is None:
+    if uses_oauth(mailbox) and tokens is None:
         # A wiring mistake, not the mailbox's fault: its status is left as it is.
         report.problems.append(
             "this part of Outreach was started without its OAuth2 settings, so it cannot "
@@ -101,7 +60,12 @@ def _check_oauth(
         return now if now is not None else clock.now()
 
     def imap_attempt(login: ServerLogin) -> None:
-        _try_imap(report, login, context)
+        """Log in to IMAP (raises MailboxAuthFailed) and look for the Sent folder."""
+        with ImapSource(login, context) as source:
+            report.imap_ok = True
+            report.sent_folder = source.find_sent_folder()
+            if report.sent_folder is None:
+                report.problems.append("IMAP: no Sent folder was found")
 
     def smtp_attempt(login: ServerLogin) -> None:
         SmtpSender(context).check_login(login)
@@ -109,19 +73,26 @@ def _check_oauth(
 
     try:
         for what, attempt, login in (
-            ("IMAP", imap_attempt, imap_login(mailbox, box)),
-            ("SMTP", smtp_attempt, smtp_login(mailbox, box)),
+            ("IMAP", imap_attempt, MailboxLogin.imap(mailbox, box)),
+            ("SMTP", smtp_attempt, MailboxLogin.smtp(mailbox, box)),
         ):
             try:
-                tokens.login_with(mailbox.id, mailbox.oauth_provider, login, moment, attempt)
+                login.log_in(attempt, tokens, moment)
             except SignInRequired:
                 raise
             except (OAuthError, MailboxError) as error:
                 report.problems.append(f"{what}: {error}")
+                # Only a password is refused as such; a refused token ends in SignInRequired.
+                refused = isinstance(error, MailboxAuthFailed)
+                report.password_refused = report.password_refused or refused
     except SignInRequired:
         label = LABELS.get(mailbox.oauth_provider or "", "The provider")
         report.sign_in_required = True
         report.problems.append(sign_in_again(label))
+    preset = preset_for(mailbox.email_address)
+    if report.password_refused and preset is not None:
+        # Most refusals at the big providers mean "use an app password": say how.
+        report.problems.append(f"{preset.provider}: {preset.advice}")
     _record(mailbox, report)
     return report
 
@@ -130,7 +101,7 @@ def _record(mailbox: Mailbox, report: CheckReport) -> None:
     if report.sent_folder:
         mailbox.sent_folder = report.sent_folder
     if report.sign_in_required:
-        # The same as outreach.oauth stored in its own transaction; set here too so the
+        # The same as outreach.oauth.tokens stored in its own transaction; set here too so the
         # caller's session, committing after us, does not write an older status back.
         mailbox.status = MailboxStatus.NEEDS_SIGN_IN
         mailbox.sending_paused = True

@@ -8,7 +8,7 @@ page the user says what the message really is, and:
 1. whatever the message did to the outreach is undone, returning it to where it
    stood before (only while nothing else has happened since: `states.CORRECTABLE`);
 2. the new reading is applied through the same code the poller uses
-   (`watching.take_answer`, `watching.pause_for_auto_reply`), so a correction
+   (`transitions.transition`, `transitions.pause_for_absence`), so a correction
    drives the cycle exactly as a detection would: a decline drafts the next name,
    a reply stops all automation, an automatic reply pauses the clock.
 
@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.autoreply import find_return_date
-from outreach.cycle import CLOCKED, clock_after_sending
+from outreach.cycle import CLOCKED
 from outreach.drafts import get_message
 from outreach.errors import ValidationError
 from outreach.matching import (
@@ -42,13 +42,11 @@ from outreach.models import (
     MessageKind,
     MessageStatus,
     Outreach,
-    Target,
     User,
 )
 from outreach.states import OutreachState, Trigger, can_apply, can_revert
-from outreach.targets import calendar_of, rules_of
 from outreach.timeline import note_message, record
-from outreach.watching import pause_for_auto_reply, take_answer
+from outreach.transitions import pause_for_absence, start_clock, transition
 
 
 class Verdict(StrEnum):
@@ -206,13 +204,13 @@ def correct(
                 f"so this cannot count as {VERDICT_WORDS[verdict]}"
             )
         detail = f"{said}; {name} is now '{_words(_CAUSES[verdict])}'"
-        take_answer(session, outreach, trigger, now, detail, message.id)
+        transition(session, outreach, trigger, now, detail, message.id)
         return message
     # An automatic reply: it pauses the clock (if it runs) and changes nothing else.
     if outreach.state in CLOCKED and outreach.next_step_at is not None:
         received = message.received_at or now
         back = find_return_date(message.body_text, received)
-        paused = pause_for_auto_reply(session, outreach, back, now)
+        paused = pause_for_absence(session, outreach, back, now)
         note_message(session, message, "corrected", f"{said}; {paused}", now)
     else:
         note_message(session, message, "corrected", f"{said}; nothing else changes", now)
@@ -270,12 +268,7 @@ def _restore_clock(
     if sent_at is None:
         return
     outreach.state_changed_at = sent_at
-    target = session.get(Target, outreach.target_id)
-    user = session.get(User, outreach.user_id)
-    if target is not None and user is not None and not outreach.handled_by_user:
-        outreach.next_step_at = clock_after_sending(
-            state, rules_of(target), sent_at, calendar_of(user)
-        )
+    start_clock(session, outreach, state, sent_at)
 
 
 def _transition_caused_by(

@@ -1,14 +1,19 @@
-"""Use cases for drafts: write them from templates, edit, approve, discard.
+"""Use cases for drafts: write them from templates, edit, approve, cancel.
 
 Nothing leaves without approval. Approval fixes the Message-ID, so even a reply
 that arrives seconds after sending can be matched to the outreach.
+
+Drafting a request moves its outreach PLANNED -> DRAFTED with timeline.advance:
+it is itself what follows a freed place (outreach.transitions), so it sits below
+that module. Discarding a draft frees a place: that is target_actions.discard.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach import templates
@@ -28,7 +33,6 @@ from outreach.models import (
     User,
 )
 from outreach.states import OutreachState, Trigger
-from outreach.targets import cycle_message_counts
 from outreach.timeline import advance, note_message
 
 
@@ -163,6 +167,23 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
         session, draft, "drafted", "follow-up drafted, in the same thread as the request", now
     )
     return draft
+
+
+def cycle_message_counts(session: Session, outreach_ids: Sequence[int]) -> dict[int, int]:
+    """Requests and follow-ups (not cancelled) per outreach: the two-message rule counts these."""
+    if not outreach_ids:
+        return {}
+    rows = session.execute(
+        select(Message.outreach_id, func.count())
+        .where(
+            Message.outreach_id.in_(outreach_ids),
+            Message.direction == Direction.OUTBOUND,
+            Message.kind.in_((MessageKind.REQUEST, MessageKind.FOLLOW_UP)),
+            Message.status != MessageStatus.CANCELLED,
+        )
+        .group_by(Message.outreach_id)
+    )
+    return {outreach_id: count for outreach_id, count in rows if outreach_id is not None}
 
 
 def _check_may_write(session: Session, outreach: Outreach) -> None:
@@ -306,27 +327,6 @@ def approve(session: Session, user: User, message_id: int, now: datetime) -> Mes
     message.status = MessageStatus.APPROVED
     message.approved_at = now
     note_message(session, message, "approved", f"approved for sending to {message.to_address}", now)
-    return message
-
-
-def discard(session: Session, user: User, message_id: int, now: datetime) -> Message:
-    """Reject a draft. A rejected request takes its contact off the target."""
-    message = get_message(session, user, message_id)
-    if message.status not in {MessageStatus.DRAFT, MessageStatus.APPROVED}:
-        raise ValidationError(f"this message is {message.status.value} and cannot be discarded")
-    message.status = MessageStatus.CANCELLED
-    outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
-    if outreach is not None and outreach.state is OutreachState.DRAFTED:
-        advance(
-            session,
-            outreach,
-            Trigger.STOPPED_BY_USER,
-            now,
-            "request discarded; taken off this target",
-            message.id,
-        )
-    else:
-        note_message(session, message, "discarded", "draft discarded", now)
     return message
 
 

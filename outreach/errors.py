@@ -73,3 +73,14 @@ class DeliveryUnknown(MailboxError):
     The server may or may not have accepted it. Retrying could send it twice, so
     the answer is found by looking in the Sent folder, or asked of the user.
     """
+
+
+class OAuthError(OutreachError):
+    """Raised when signing in with Google or Microsoft, or renewing its token, failed.
+
+    The message is a sentence for the user.
+    """
+
+
+class SignInRequired(OAuthError):
+    """The provider no longer accepts the grant (revoked, expired): the user must sign in again."""

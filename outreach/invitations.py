@@ -21,8 +21,8 @@ from typing import Any
 
 import icalendar
 
+from outreach.cycle import zone_of
 from outreach.errors import OutreachError
-from outreach.pace import zone
 
 # No real invitation comes near these; anything larger is an attempt to waste our time.
 MAX_CALENDAR_BYTES = 512 * 1024
@@ -137,7 +137,7 @@ def parse_calendar(data: bytes, time_zone: str = "UTC") -> list[Invitation]:
     masters = [event for event in events if event.get("RECURRENCE-ID") is None] or events
     by_uid: dict[str, Invitation] = {}
     for event in masters[:MAX_EVENTS]:
-        invitation = _read_event(event, method, zone(time_zone))
+        invitation = _read_event(event, method, zone_of(time_zone))
         by_uid.setdefault(invitation.uid, invitation)
     return list(by_uid.values())
 

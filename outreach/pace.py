@@ -10,22 +10,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from outreach.cycle import zone_of
 from outreach.models import Mailbox, MailboxStatus
 
 # How long to wait before asking again when another worker won the race.
 RACE_RETRY = timedelta(seconds=2)
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -40,7 +34,7 @@ class Window:
     @classmethod
     def of(cls, mailbox: Mailbox, time_zone: str) -> Window:
         days = frozenset(int(ch) for ch in mailbox.window_days if ch.isdigit() and int(ch) < 7)
-        return cls(days, mailbox.window_start_hour, mailbox.window_end_hour, zone(time_zone))
+        return cls(days, mailbox.window_start_hour, mailbox.window_end_hour, zone_of(time_zone))
 
     def is_open(self, now: datetime) -> bool:
         local = now.astimezone(self.tz)

@@ -10,14 +10,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.accounts import imap_login, uses_oauth
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
-from outreach.errors import MailboxAuthFailed, TemporaryFailure
-from outreach.mail import ServerLogin
+from outreach.errors import MailboxAuthFailed, OAuthError, TemporaryFailure
 from outreach.mail.imap import ImapSource
+from outreach.mailbox_login import MailboxLogin
 from outreach.models import Mailbox, MailboxStatus
-from outreach.oauth import AccessTokens, OAuthError
+from outreach.oauth.tokens import AccessTokens
 from outreach.watching import SyncReport, sync_mailbox
 
 
@@ -86,12 +85,11 @@ def poll_mailbox(
             return PollResult(mailbox_id, ok=False, problem="the mailbox is gone")
         if mailbox.status is MailboxStatus.NEEDS_SIGN_IN:
             return PollResult(mailbox_id, ok=False, problem=mailbox.last_error or "sign in again")
-        login = imap_login(mailbox, box)
-        oauth_provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
+        login = MailboxLogin.imap(mailbox, box)
     try:
-        source = _open(login, context, tokens, mailbox_id, oauth_provider, clock)
+        source = login.log_in(lambda server: ImapSource(server, context).open(), tokens, clock)
     except OAuthError as error:
-        # SignInRequired included: outreach.oauth marked the mailbox; it is skipped from now on.
+        # SignInRequired included: the mailbox is marked; it is skipped from now on.
         return PollResult(mailbox_id, ok=False, problem=str(error))
     except MailboxAuthFailed as error:
         _mark(factory, mailbox_id, str(error))
@@ -116,28 +114,6 @@ def poll_mailbox(
     except TemporaryFailure as error:
         return PollResult(mailbox_id, ok=False, problem=str(error))
     return PollResult(mailbox_id, ok=True, report=report)
-
-
-def _open(
-    login: ServerLogin,
-    context: ssl.SSLContext,
-    tokens: AccessTokens | None,
-    mailbox_id: int,
-    oauth_provider: str | None,
-    clock: Callable[[], datetime],
-) -> ImapSource:
-    """A logged-in ImapSource; for OAuth2 through the one place tokens come from."""
-    if oauth_provider is None:
-        return ImapSource(login, context).open()
-    if tokens is None:
-        raise OAuthError("this process cannot renew OAuth2 sign-ins; it was started without them")
-    return tokens.login_with(
-        mailbox_id,
-        oauth_provider,
-        login,
-        clock,
-        lambda with_token: ImapSource(with_token, context).open(),
-    )
 
 
 def _mark(factory: sessionmaker[Session], mailbox_id: int, problem: str) -> None:

@@ -14,9 +14,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from outreach.cycle import zone_of
 from outreach.models import Direction, Meeting, MeetingStatus, Message, MessageKind, Outreach, User
 from outreach.models import MessageStatus as Status
-from outreach.pace import zone
 from outreach.states import OutreachState
 
 S = OutreachState
@@ -141,12 +141,12 @@ class GoalProgress:
 
 
 def _local_midnight(day: date, time_zone: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone(time_zone))
+    return datetime.combine(day, time(0), tzinfo=zone_of(time_zone))
 
 
 def goal_progress(session: Session, user: User, now: datetime) -> GoalProgress:
     """This calendar month's meetings, in the user's time zone, against their monthly goal."""
-    today = now.astimezone(zone(user.time_zone)).date()
+    today = now.astimezone(zone_of(user.time_zone)).date()
     first = today.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     rows = session.execute(
@@ -185,7 +185,7 @@ def weekly_activity(
 
     The last week is the current one. A meeting counts in the week it takes place.
     """
-    time_zone = zone(user.time_zone)
+    time_zone = zone_of(user.time_zone)
     today = now.astimezone(time_zone).date()
     this_monday = today - timedelta(days=today.weekday())
     first_monday = this_monday - timedelta(weeks=weeks - 1)

@@ -10,6 +10,8 @@ is idempotent and safe when several workers run at once:
 
 So a follow-up is never drafted twice, and running the scheduler twice at the
 same moment changes nothing the second time (docs/decisions/0007-cycle-scheduler.md).
+Giving up goes through outreach.transitions, which drafts the next name; the
+meetings' own steps are in outreach.meetings.due_steps.
 """
 
 from __future__ import annotations
@@ -21,19 +23,15 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from outreach import cycle, meetings
-from outreach.drafts import cancel_unsent, draft_follow_up, maybe_auto_approve
+from outreach import cycle
+from outreach.drafts import cycle_message_counts, draft_follow_up, maybe_auto_approve
 from outreach.errors import ValidationError
+from outreach.meetings.due_steps import run_due as run_meeting_steps
 from outreach.models import Message, MessageKind, MessageStatus, Outreach, Target, User
 from outreach.states import OutreachState, Trigger
-from outreach.targets import (
-    calendar_of,
-    cycle_message_counts,
-    fill_pipeline,
-    lock_target,
-    rules_of,
-)
-from outreach.timeline import advance, record
+from outreach.targets import calendar_of, fill_pipeline, lock_target, rules_of
+from outreach.timeline import record
+from outreach.transitions import transition
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ def run_due_steps(session: Session, now: datetime) -> list[str]:
     """
     report = take_due_steps(session, now)
     report.lines.extend(fill_every_target(session, now).lines)
-    report.lines.extend(meetings.run_due(session, now))
+    report.lines.extend(run_meeting_steps(session, now))
     return report.lines
 
 
@@ -157,7 +155,7 @@ def _take_step(session: Session, outreach_id: int, now: datetime, report: StepRe
                 contact_id=outreach.contact_id,
                 outreach_id=outreach.id,
             )
-            _give_up(session, user, target, outreach, now, report)
+            _give_up(session, target, outreach, now, report)
             return
         maybe_auto_approve(session, user, draft, now)
         report.drafts.append(draft)
@@ -165,27 +163,19 @@ def _take_step(session: Session, outreach_id: int, now: datetime, report: StepRe
     elif step is cycle.Step.POSTPONE:
         report.lines.append(f"{name}'s follow-up is still in the outbox; looking again later")
     else:
-        _give_up(session, user, target, outreach, now, report)
+        _give_up(session, target, outreach, now, report)
 
 
 def _give_up(
     session: Session,
-    user: User,
     target: Target,
     outreach: Outreach,
     now: datetime,
     report: StepReport,
 ) -> None:
-    """No answer in time: mark "no reply" and draft the request to the next name."""
-    cancel_unsent(
-        session,
-        outreach,
-        now,
-        "cancelled: not approved before the cycle moved on",
-        kinds=(MessageKind.FOLLOW_UP,),
-    )
+    """No answer in time: mark "no reply"; the next name gets its request at once."""
     followed_up = outreach.state is OutreachState.FOLLOWED_UP
-    advance(
+    moved = transition(
         session,
         outreach,
         Trigger.WAIT_EXPIRED,
@@ -194,11 +184,9 @@ def _give_up(
         if followed_up
         else "no answer in time; moving on to the next name",
     )
-    outreach.next_step_at = None
     report.lines.append(f"{outreach.contact.name}: no reply ({target.name})")
-    drafted = fill_pipeline(session, user, target, now)
-    report.drafts.extend(drafted)
-    report.lines.extend(_drafted_lines(drafted, target))
+    report.drafts.extend(moved.drafted)
+    report.lines.extend(_drafted_lines(moved.drafted, target))
 
 
 def _drafted_lines(drafted: list[Message], target: Target) -> list[str]:

@@ -27,20 +27,21 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import pace
-from outreach.accounts import smtp_login, uses_oauth
 from outreach.compose import OutgoingEmail, build_message
 from outreach.crypto import SecretBox
-from outreach.cycle import UTC_CALENDAR, Rules, clock_after_sending
 from outreach.db import session_scope
 from outreach.errors import (
     DeliveryUnknown,
     MailboxAuthFailed,
     NotFound,
+    OAuthError,
     PermanentFailure,
+    SignInRequired,
     TemporaryFailure,
     ValidationError,
 )
 from outreach.mail import MailSender, ServerLogin
+from outreach.mailbox_login import MailboxLogin
 from outreach.models import (
     Contact,
     Mailbox,
@@ -50,16 +51,12 @@ from outreach.models import (
     MessageStatus,
     Outreach,
     SendPhase,
-    Target,
     User,
 )
-from outreach.oauth import AccessTokens, OAuthError, SignInRequired
+from outreach.oauth.tokens import AccessTokens
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
-from outreach.targets import calendar_of, rules_of
-from outreach.timeline import advance, note_message
-
-# The keep-in-touch reminder's default distance after the thank-you.
-KEEP_IN_TOUCH_AFTER = timedelta(days=91)
+from outreach.timeline import note_message
+from outreach.transitions import transition
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
 # Temporary failures are retried with back-off for this long, then shown as failed.
@@ -224,9 +221,7 @@ def deliver(
             _note(session, message, "failed", message.error, now)
             return DeliveryResult(Outcome.FAILED, message.error)
         email = build_message(outgoing_email(message, mailbox, user, contact, now))
-        login = smtp_login(mailbox, box)
-        mailbox_id = mailbox.id
-        oauth_provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
+        login = MailboxLogin.smtp(mailbox, box)
         attempts = message.attempts
         first_approved = message.approved_at or now
 
@@ -238,19 +233,12 @@ def deliver(
                 .values(send_phase=SendPhase.DATA)
             )
 
-    def send(login: ServerLogin) -> None:
-        sender.send(login, email, before_data)
+    def send(server: ServerLogin) -> None:
+        sender.send(server, email, before_data)
 
     try:
-        if oauth_provider is None:
-            send(login)
-        elif tokens is None:
-            raise OAuthError(
-                "this process cannot renew OAuth2 sign-ins; it was started without them"
-            )
-        else:
-            # Renews the token when due; a refused one is renewed once and tried again.
-            tokens.login_with(mailbox_id, oauth_provider, login, clock, send)
+        # An OAuth2 token is renewed when due, and once more if the server refuses it.
+        login.log_in(send, tokens, clock)
     except SignInRequired as error:
         return _pause_mailbox(factory, message_id, clock(), str(error), sign_in=True)
     except MailboxAuthFailed as error:
@@ -316,22 +304,9 @@ def record_sent(session: Session, message_id: int, now: datetime, how: str = "")
         MessageKind.FOLLOW_UP: Trigger.FOLLOW_UP_SENT,
         MessageKind.THANK_YOU: Trigger.THANK_YOU_SENT,
     }.get(message.kind)
-    if trigger is Trigger.THANK_YOU_SENT and can_apply(outreach.state, trigger):
-        advance(session, outreach, trigger, now, message_id=message.id)
-        # A short update months later keeps the connection alive.
-        outreach.keep_in_touch_at = now + KEEP_IN_TOUCH_AFTER
-    elif trigger is not None and can_apply(outreach.state, trigger):
-        after = advance(session, outreach, trigger, now, message_id=message.id)
-        target = session.get(Target, outreach.target_id)
-        user = session.get(User, outreach.user_id)
-        rules = rules_of(target) if target is not None else Rules()
-        calendar = calendar_of(user) if user is not None else UTC_CALENDAR
-        # The request starts the wait for the follow-up; the follow-up, the wait
-        # before giving up. The user writing themselves stops the clock for good.
-        if outreach.handled_by_user:
-            outreach.next_step_at = None
-        else:
-            outreach.next_step_at = clock_after_sending(after, rules, now, calendar)
+    if trigger is not None and can_apply(outreach.state, trigger):
+        # The clock for the next step, or the keep-in-touch day, is set there.
+        transition(session, outreach, trigger, now, message_id=message.id)
 
 
 def _pause_mailbox(
@@ -343,7 +318,7 @@ def _pause_mailbox(
 ) -> DeliveryResult:
     """Wrong credentials: pause the mailbox's sending; the message waits, nothing is lost.
 
-    `sign_in`: the OAuth2 grant is gone; outreach.oauth already marked the
+    `sign_in`: the OAuth2 grant is gone; outreach.oauth.tokens already marked the
     mailbox NEEDS_SIGN_IN, and only a new sign-in resumes sending.
     """
     with session_scope(factory) as session:
@@ -383,7 +358,7 @@ def _record_refusal(
             outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
             if outreach is not None and can_apply(outreach.state, Trigger.BOUNCE_RECEIVED):
                 detail = f"the address was refused: {message.error}"
-                advance(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
+                transition(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
     return DeliveryResult(Outcome.FAILED, str(error))
 
 

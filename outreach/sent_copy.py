@@ -14,21 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.accounts import imap_login, uses_oauth
 from outreach.compose import build_message, wire_bytes
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
-from outreach.errors import MailboxError
+from outreach.errors import MailboxError, OAuthError
 from outreach.mail import SentFolder, ServerLogin
+from outreach.mailbox_login import MailboxLogin
 from outreach.models import Contact, Mailbox, Message, MessageStatus, User
-from outreach.oauth import AccessTokens, OAuthError
+from outreach.oauth.tokens import AccessTokens
 from outreach.sending import outgoing_email, record_sent
 from outreach.timeline import note_message
 
@@ -83,20 +82,15 @@ def reconcile(
         if mailbox is None or user is None or contact is None:
             return "nothing to do"
         raw = wire_bytes(build_message(outgoing_email(message, mailbox, user, contact, clock())))
-        login = imap_login(mailbox, box)
-        mailbox_id = mailbox.id
-        oauth_provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
+        login = MailboxLogin.imap(mailbox, box)
         header_id = message.message_id
         folder = mailbox.sent_folder
         provider_files = mailbox.files_sent_copy
 
     try:
-        if oauth_provider is not None:
-            if tokens is None:
-                return "the Sent folder could not be checked: no OAuth2 sign-ins in this process"
-            token = tokens.token(mailbox_id, oauth_provider, clock())
-            login = replace(login, access_token=token)
-        with connect(login) as sent:
+        # `connect` logs in on entering; a refused token is only reported here, and
+        # the poller's next login renews it.
+        with connect(login.current(tokens, clock)) as sent:
             folder = folder or sent.find_sent_folder()
             if folder is None:
                 return _remember(factory, message_id, status, None, clock())

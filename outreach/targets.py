@@ -1,4 +1,9 @@
-"""Use cases for targets: a field or organisation with an ordered list of names."""
+"""Targets: a field or organisation with an ordered list of names, and its pipeline.
+
+These use cases change a list without drafting; `fill_pipeline` drafts the next
+names into free places. What the dashboard and the CLI do to a list, drafting
+what a change frees at once, is in outreach.target_actions.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,18 @@ from sqlalchemy.orm import Session
 
 from outreach import cycle
 from outreach.contacts import get_contact
+from outreach.drafts import cycle_message_counts, draft_request, maybe_auto_approve
 from outreach.errors import NotFound, ValidationError
 from outreach.models import (
     Contact,
-    Direction,
     Message,
-    MessageKind,
-    MessageStatus,
     Outreach,
     Target,
     TargetEntry,
     User,
 )
-from outreach.states import OutreachState, Trigger, can_apply
-from outreach.timeline import advance, record
+from outreach.states import OutreachState
+from outreach.timeline import record
 
 # Kept here for the callers that import it from this module.
 IN_FLIGHT = cycle.IN_FLIGHT
@@ -178,23 +181,6 @@ def lock_target(session: Session, target_id: int) -> None:
     )
 
 
-def cycle_message_counts(session: Session, outreach_ids: Sequence[int]) -> dict[int, int]:
-    """Requests and follow-ups (not cancelled) per outreach: the two-message rule counts these."""
-    if not outreach_ids:
-        return {}
-    rows = session.execute(
-        select(Message.outreach_id, func.count())
-        .where(
-            Message.outreach_id.in_(outreach_ids),
-            Message.direction == Direction.OUTBOUND,
-            Message.kind.in_((MessageKind.REQUEST, MessageKind.FOLLOW_UP)),
-            Message.status != MessageStatus.CANCELLED,
-        )
-        .group_by(Message.outreach_id)
-    )
-    return {outreach_id: count for outreach_id, count in rows if outreach_id is not None}
-
-
 def _in_flight_elsewhere(session: Session, target: Target) -> set[int]:
     """Contacts with a request out on the user's other targets: one at a time per person."""
     return set(
@@ -217,8 +203,6 @@ def fill_pipeline(session: Session, user: User, target: Target, now: datetime) -
     A paused target drafts nothing. Running it twice, or in two processes at
     once, changes nothing more.
     """
-    from outreach.drafts import draft_request, maybe_auto_approve
-
     if target.paused or not _next_names(session, target):
         # Nothing to draft: no lock taken, so a sweep over every list stays cheap.
         return []
@@ -272,11 +256,11 @@ def update_target_settings(
 
     Clocks already running keep their dates; the new waits apply from the next
     message sent. More places, or allowing two at one organisation, may free a
-    place: call fill_pipeline afterwards to draft the next names.
+    place: target_actions.change_settings also drafts the next names.
 
     :raise ValidationError: when a setting is out of range.
     """
-    _require_owner(user, target)
+    require_owner(user, target)
     _check_settings(max_in_flight, wait_business_days, give_up_business_days)
     target.max_in_flight = max_in_flight
     target.wait_business_days = wait_business_days
@@ -289,52 +273,41 @@ def update_target_settings(
 def pause_target(session: Session, user: User, target: Target, now: datetime) -> None:
     """Stop drafting for this target: no new requests, no follow-ups, no giving up.
 
-    Clocks keep their dates; a step that falls due while paused is taken on resume.
+    Clocks keep their dates; a step that falls due while paused is taken on resume
+    (target_actions.resume_target).
     """
-    _require_owner(user, target)
-    if target.paused:
+    set_paused(session, user, target, True, now)
+
+
+def set_paused(session: Session, user: User, target: Target, paused: bool, now: datetime) -> None:
+    """Pause or unpause the target's cycle, with a line on the timeline when it changes.
+
+    Unpausing alone takes no step: target_actions.resume_target takes those due.
+    """
+    require_owner(user, target)
+    if target.paused is paused:
         return
-    target.paused = True
+    target.paused = paused
+    word = "paused" if paused else "resumed"
     record(
         session,
         user_id=user.id,
-        kind="target:paused",
-        detail=f"list “{target.name}” paused",
+        kind=f"target:{word}",
+        detail=f"list “{target.name}” {word}",
         now=now,
     )
     session.flush()
 
 
-def resume_target(session: Session, user: User, target: Target, now: datetime) -> list[Message]:
-    """Start the target's cycle again: steps that fell due meanwhile are taken now,
-    and free places get their next requests. Returns the drafts written.
-    """
-    from outreach.scheduler import take_due_steps
-
-    _require_owner(user, target)
-    if target.paused:
-        target.paused = False
-        record(
-            session,
-            user_id=user.id,
-            kind="target:resumed",
-            detail=f"list “{target.name}” resumed",
-            now=now,
-        )
-        session.flush()
-    drafted = take_due_steps(session, now, target_id=target.id).drafts
-    return drafted + fill_pipeline(session, user, target, now)
-
-
-def _require_owner(user: User, target: Target) -> None:
+def require_owner(user: User, target: Target) -> None:
     if target.user_id != user.id:
         raise NotFound("no such target")
 
 
-def _entry_and_outreach(
+def entry_and_outreach(
     session: Session, user: User, target: Target, contact_id: int
 ) -> tuple[TargetEntry, Outreach]:
-    _require_owner(user, target)
+    require_owner(user, target)
     entry = session.scalar(
         select(TargetEntry).where(
             TargetEntry.target_id == target.id, TargetEntry.contact_id == contact_id
@@ -356,7 +329,7 @@ def move_entry(
     :raise NotFound: when the contact is not on this list.
     :raise ValidationError: when the position is not on the list.
     """
-    entry, _outreach = _entry_and_outreach(session, user, target, contact_id)
+    entry, _outreach = entry_and_outreach(session, user, target, contact_id)
     entries = list(
         session.scalars(
             select(TargetEntry)
@@ -371,45 +344,6 @@ def move_entry(
     for number, each in enumerate(entries, start=1):
         each.position = number
     session.flush()
-
-
-def remove_from_target(
-    session: Session, user: User, target: Target, contact_id: int, now: datetime
-) -> None:
-    """Take a name off the list.
-
-    A name not yet written to is removed. One in progress is stopped: its unsent
-    drafts are cancelled, it stays on the list with its history, and its place
-    goes to the next name. A person who answered cannot be removed: their
-    conversation is in your hands already.
-
-    :raise NotFound: when the contact is not on this list.
-    :raise ValidationError: when the person already answered or the outreach is over.
-    """
-    from outreach.drafts import cancel_unsent
-
-    entry, outreach = _entry_and_outreach(session, user, target, contact_id)
-    name = outreach.contact.name
-    if outreach.state is OutreachState.PLANNED:
-        session.delete(outreach)
-        session.delete(entry)
-        session.flush()
-        return
-    if not can_apply(outreach.state, Trigger.STOPPED_BY_USER):
-        raise ValidationError(
-            f"{name} is '{outreach.state.value.replace('_', ' ')}' on this list; "
-            "there is nothing left to stop"
-        )
-    cancel_unsent(session, outreach, now, "cancelled: taken off the list")
-    advance(
-        session,
-        outreach,
-        Trigger.STOPPED_BY_USER,
-        now,
-        f"taken off the list “{target.name}” by you",
-    )
-    outreach.next_step_at = None
-    fill_pipeline(session, user, target, now)
 
 
 # --- when the list runs out ------------------------------------------------------------------

@@ -10,18 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.classify import Classification, InboundKind, classify, classify_message
-from outreach.cycle import (
-    AWAY_WITHOUT_DATE_BUSINESS_DAYS,
-    CLOCKED,
-    UTC_CALENDAR,
-    clock_after_auto_reply,
-)
+from outreach.classify import InboundKind, Reading, read_headers
+from outreach.cycle import CLOCKED
 from outreach.drafts import cancel_unsent
 from outreach.errors import MailboxError
 from outreach.mail import FetchedHeaders, MailSource
@@ -35,7 +30,7 @@ from outreach.matching import (
     message_ids_in,
     normalise_message_id,
 )
-from outreach.meetings import read_invitation
+from outreach.meetings.invitations import read_invitation
 from outreach.mime import parse_headers, text_of
 from outreach.models import (
     Contact,
@@ -46,12 +41,10 @@ from outreach.models import (
     MessageKind,
     MessageStatus,
     Outreach,
-    Target,
-    User,
 )
 from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
-from outreach.targets import calendar_of, fill_pipeline, lock_target
-from outreach.timeline import advance, record
+from outreach.timeline import record
+from outreach.transitions import pause_for_absence, transition
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +251,8 @@ def _take_in(
         _remember_provider_id(session, mailbox.user_id, original[0], ids[0])
         sent_ids[key] = sent_ids[original[0]]
         return False
-    kind = classify(headers, own)
+    reading = read_headers(headers, own)
+    kind = reading.kind
     if kind is InboundKind.OWN_MESSAGE:
         # The user's own mail (from the Sent folder, or All Mail): it is
         # matched by the thread or by whom it went to, never by sender.
@@ -293,6 +287,14 @@ def _take_in(
         return False
     if raw is None:
         raw = source.fetch_body(folder, fetched.uid)
+    # The cycle acts on what the whole message is, not on what its headers suggested.
+    reading = reading.with_body(raw, now)
+    kind = reading.kind
+    if kind is InboundKind.OTHER:
+        _note_other(session, mailbox, reading, match, now)
+        return False
+    if kind is not InboundKind.REPLY and match.rule in _REPLIES_ONLY:
+        return False  # as if the headers had told: only a reply is matched by its sender
     stored = _store(
         session,
         mailbox,
@@ -313,11 +315,30 @@ def _take_in(
         inbound_ids.add(key)
     if thread_id is not None and kind is InboundKind.OWN_MESSAGE:
         threads[thread_id] = ThreadRef(match.outreach_id, match.contact_id)
-    details = classify_message(raw, own, now)
-    _apply(session, stored, kind, now, details)
+    _apply(session, stored, kind, now, reading)
     if kind is InboundKind.REPLY:
         read_invitation(session, stored, raw, now)  # a calendar invitation proposes a meeting
     return True
+
+
+# Matched by whom it came from, not by the thread: rules only a person's reply may use.
+_REPLIES_ONLY = frozenset({"sender", POSSIBLE_REPLY})
+
+
+def _note_other(
+    session: Session, mailbox: Mailbox, reading: Reading, match: Match, now: datetime
+) -> None:
+    """A receipt, a report of no failure, or an unreadable message: noted, nothing moves."""
+    what = reading.problem or "a read receipt or a delivery notice that reports no failure"
+    record(
+        session,
+        user_id=mailbox.user_id,
+        kind=f"inbound:{InboundKind.OTHER.value}",
+        detail=f"a message that is not an answer (matched by {match.rule}): {what}",
+        now=now,
+        contact_id=match.contact_id,
+        outreach_id=match.outreach_id,
+    )
 
 
 def _remember_provider_id(session: Session, user_id: int, ours: str, theirs: str) -> None:
@@ -407,76 +428,12 @@ _DESCRIPTIONS = {
 }
 
 
-_CANCELLED_BECAUSE = {
-    Trigger.REPLY_RECEIVED: "cancelled: they replied, so nothing automatic goes to them",
-    Trigger.DECLINE_RECEIVED: "cancelled: they declined",
-    Trigger.BOUNCE_RECEIVED: "cancelled: the address failed",
-}
-
-
-def take_answer(
-    session: Session,
-    outreach: Outreach,
-    trigger: Trigger,
-    now: datetime,
-    detail: str,
-    message_id: int | None,
-) -> None:
-    """A person's reply, a decline or a failed address: move the outreach and what follows.
-
-    Used for what the poller reads and for what the user corrects by hand, so a
-    correction drives the cycle exactly as if it had been detected.
-    """
-    moves_on = trigger in {Trigger.DECLINE_RECEIVED, Trigger.BOUNCE_RECEIVED}
-    if moves_on:
-        # The target before the outreach: the order the scheduler locks them in.
-        lock_target(session, outreach.target_id)
-    advance(session, outreach, trigger, now, detail, message_id)
-    outreach.next_step_at = None
-    outreach.away_until = None
-    # A person answered, declined or the address failed: nothing more goes to them.
-    cancel_unsent(session, outreach, now, _CANCELLED_BECAUSE[trigger])
-    if moves_on:
-        _next_name(session, outreach, now)
-
-
-def _next_name(session: Session, outreach: Outreach, now: datetime) -> None:
-    """A decline or a bounce frees the place at once: draft the next name now."""
-    user = session.get(User, outreach.user_id)
-    target = session.get(Target, outreach.target_id)
-    if user is not None and target is not None:
-        fill_pipeline(session, user, target, now)
-
-
-def pause_for_auto_reply(
-    session: Session, outreach: Outreach, return_date: date | None, now: datetime
-) -> str:
-    """Hold the clock while they are away; returns the timeline's words for it."""
-    user = session.get(User, outreach.user_id)
-    calendar = calendar_of(user) if user is not None else UTC_CALENDAR
-    before = outreach.next_step_at
-    outreach.next_step_at = clock_after_auto_reply(before, return_date, now, calendar)
-    if return_date is not None:
-        outreach.away_until = max(return_date, outreach.away_until or return_date)
-    when = outreach.next_step_at
-    resumes = f"{when.astimezone(calendar.zone):%a %d %b}" if when is not None else "later"
-    if return_date is not None:
-        return (
-            f"automatic reply: away until {return_date:%A %d %B %Y}; "
-            f"the clock waits until {resumes}"
-        )
-    return (
-        "automatic reply with no return date: the clock waits "
-        f"{AWAY_WITHOUT_DATE_BUSINESS_DAYS} business days, until {resumes}"
-    )
-
-
 def _apply(
     session: Session,
     message: Message,
     kind: InboundKind,
     now: datetime,
-    details: Classification,
+    details: Reading,
 ) -> None:
     detail = f"{_DESCRIPTIONS[kind]} (matched by {message.match_rule})"
     outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
@@ -524,7 +481,7 @@ def _apply(
         )
         return
     if outreach is not None and trigger is not None and can_apply(outreach.state, trigger):
-        take_answer(session, outreach, trigger, now, detail, message.id)
+        transition(session, outreach, trigger, now, detail, message.id)
         return
     if outreach is not None and kind is InboundKind.OWN_MESSAGE:
         # The user is handling this conversation: no automated follow-up any more.
@@ -547,7 +504,7 @@ def _apply(
         and outreach.state in CLOCKED
         and outreach.next_step_at is not None
     ):
-        detail = pause_for_auto_reply(session, outreach, details.return_date, now)
+        detail = pause_for_absence(session, outreach, details.return_date, now)
     elif outreach is not None and kind is InboundKind.REPLY and outreach.state in ANSWERED:
         detail = f"another reply received (matched by {message.match_rule})"
     record(

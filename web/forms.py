@@ -6,6 +6,8 @@ The forms check shape (present, a number, a choice); the core checks meaning
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -33,6 +35,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from outreach.accounts import (
     MAX_MONTHLY_GOAL,
     MIN_PASSWORD_LENGTH,
+    MailboxSettings,
     auto_approvable_kinds,
     check_holidays,
     check_time_zone,
@@ -40,6 +43,7 @@ from outreach.accounts import (
 )
 from outreach.board import STATE_LABELS
 from outreach.errors import ValidationError as CoreValidationError
+from outreach.mail import MailServer, MailServers
 from outreach.models import MessageKind, TlsMode
 from outreach.targets import MAX_IN_FLIGHT_LIMIT, MAX_WAIT_BUSINESS_DAYS
 from web.helpers import DAY_NAMES, sentence
@@ -184,32 +188,33 @@ class MoveForm(FlaskForm):  # type: ignore[misc]
     position = IntegerField("Place", validators=[InputRequired("Give a place on the list.")])
 
 
+def _server_fields(
+    what: str, port: int, tls: TlsMode, advice: str
+) -> tuple[StringField, IntegerField, SelectField]:
+    """Host, port and security of one of a mailbox's servers (MailServers' fields)."""
+    return (
+        StringField(f"{what} server", validators=[DataRequired(), Length(max=255)]),
+        IntegerField(
+            f"{what} port", default=port, validators=[InputRequired(), NumberRange(1, 65535)]
+        ),
+        SelectField(f"{what} security", choices=TLS_CHOICES, default=tls.value, description=advice),
+    )
+
+
 class MailboxForm(FlaskForm):  # type: ignore[misc]
+    """Connect a mailbox with a password; `settings()` gives what it holds to the core."""
+
     email_address = StringField("Email address", validators=[DataRequired(), Length(max=320)])
     display_name = StringField(
         "Name shown to recipients",
         validators=[Length(max=200)],
         description="Your own name when empty.",
     )
-    imap_host = StringField("IMAP server", validators=[DataRequired(), Length(max=255)])
-    imap_port = IntegerField(
-        "IMAP port", default=993, validators=[InputRequired(), NumberRange(1, 65535)]
+    imap_host, imap_port, imap_tls = _server_fields(
+        "IMAP", 993, TlsMode.SSL, "SSL/TLS on port 993, or STARTTLS on 143."
     )
-    imap_tls = SelectField(
-        "IMAP security",
-        choices=TLS_CHOICES,
-        default=TlsMode.SSL.value,
-        description="SSL/TLS on port 993, or STARTTLS on 143.",
-    )
-    smtp_host = StringField("SMTP server", validators=[DataRequired(), Length(max=255)])
-    smtp_port = IntegerField(
-        "SMTP port", default=587, validators=[InputRequired(), NumberRange(1, 65535)]
-    )
-    smtp_tls = SelectField(
-        "SMTP security",
-        choices=TLS_CHOICES,
-        default=TlsMode.STARTTLS.value,
-        description="STARTTLS on port 587, or SSL/TLS on 465.",
+    smtp_host, smtp_port, smtp_tls = _server_fields(
+        "SMTP", 587, TlsMode.STARTTLS, "STARTTLS on port 587, or SSL/TLS on 465."
     )
     username = StringField(
         "User name",
@@ -222,6 +227,26 @@ class MailboxForm(FlaskForm):  # type: ignore[misc]
         validators=[DataRequired()],
         description="Stored encrypted. Gmail, iCloud, Yahoo and Fastmail need an app password.",
     )
+
+    def settings(self) -> MailboxSettings:
+        """The validated form as the core takes it (the password apart)."""
+        return MailboxSettings.joining(
+            _server(self.imap_host, self.imap_port, self.imap_tls),
+            _server(self.smtp_host, self.smtp_port, self.smtp_tls),
+            email_address=self.email_address.data,
+            display_name=self.display_name.data or "",
+            username=self.username.data or "",
+        )
+
+    @staticmethod
+    def server_data(servers: MailServers) -> dict[str, object]:
+        """The form's server fields as `servers` (a preset, settings found) fill them."""
+        values = {item.name: getattr(servers, item.name) for item in fields(MailServers)}
+        return {name: getattr(value, "value", value) for name, value in values.items()}
+
+
+def _server(host: StringField, port: IntegerField, tls: SelectField) -> MailServer:
+    return MailServer(host.data, port.data, TlsMode(tls.data))
 
 
 class DraftForm(FlaskForm):  # type: ignore[misc]

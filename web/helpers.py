@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from outreach import clock
+from outreach.cycle import zone_of
 from outreach.models import Mailbox
-from outreach.pace import zone
 
 
 def now() -> datetime:
@@ -50,7 +50,7 @@ def local(value: datetime, time_zone: str, reference: datetime) -> str:
 
     "Wed 08:00" within the coming week, "Wed 2 Dec 08:00" further off or in the past.
     """
-    here = value.astimezone(zone(time_zone))
+    here = value.astimezone(zone_of(time_zone))
     ahead = value - reference
     if timedelta(0) <= ahead < timedelta(days=6):
         return f"{DAY_NAMES[here.weekday()]} {here:%H:%M}"
@@ -59,7 +59,7 @@ def local(value: datetime, time_zone: str, reference: datetime) -> str:
 
 def local_date(value: datetime, time_zone: str) -> str:
     """A moment in the user's zone with its date: "24 Nov 2026, 10:30"."""
-    here = value.astimezone(zone(time_zone))
+    here = value.astimezone(zone_of(time_zone))
     return f"{here.day} {here:%b %Y, %H:%M}"
 
 

@@ -22,7 +22,7 @@ from outreach.mail.imap import ImapSentFolder
 from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
 from outreach.models import Message
-from outreach.oauth import AccessTokens
+from outreach.oauth.tokens import AccessTokens
 from outreach.sending import deliver, due_for_sending, recover_abandoned
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile

@@ -6,8 +6,9 @@ Contract:
   mailbox is logged once per kind of failure and retried next round; it never
   stops the others. A mailbox waiting for its owner to sign in again with
   Google or Microsoft (NEEDS_SIGN_IN) is skipped until they have.
-- OAuth2 mailboxes log in with access tokens from outreach.oauth.AccessTokens,
-  which renews them (one process at a time) shortly before they expire.
+- Mailboxes are logged in to through outreach.mailbox_login; OAuth2 ones with
+  access tokens from outreach.oauth.tokens.AccessTokens, which renews them (one
+  process at a time) shortly before they expire.
 - Between rounds the poller sleeps for OUTREACH_POLL_INTERVAL, or less: for
   each mailbox it watches, an IMAP IDLE connection wakes it as soon as mail
   arrives, where the server offers IDLE.
@@ -26,23 +27,21 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import clock, leases
-from outreach.accounts import imap_login, uses_oauth
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
-from outreach.mail import ServerLogin
 from outreach.mail.imap import IdleWatcher
 from outreach.mail.tls import client_context
+from outreach.mailbox_login import MailboxLogin
 from outreach.models import Mailbox
-from outreach.oauth import AccessTokens
+from outreach.oauth.tokens import AccessTokens
 from outreach.polling import Backoff, PollResult, mailboxes_to_watch, poll_mailbox
 
 log = logging.getLogger("outreach.poller")
@@ -145,23 +144,8 @@ def _keep_watchers(
             mailbox = session.get(Mailbox, mailbox_id)
             if mailbox is None:
                 continue
-            login = imap_login(mailbox, box)
-            provider = mailbox.oauth_provider if uses_oauth(mailbox) else None
-        watcher = IdleWatcher(
-            _current_login(login, mailbox_id, provider, tokens), context, wake.set
-        )
+            login = MailboxLogin.imap(mailbox, box)
+        # A function: each (re)connection needs an OAuth2 mailbox's current token.
+        watcher = IdleWatcher(partial(login.current, tokens, _utcnow), context, wake.set)
         watcher.start()
         watchers[mailbox_id] = watcher
-
-
-def _current_login(
-    login: ServerLogin, mailbox_id: int, provider: str | None, tokens: AccessTokens
-) -> ServerLogin | Callable[[], ServerLogin]:
-    """The watcher's login; for OAuth2 a function, as each connection needs a current token."""
-    if provider is None:
-        return login
-
-    def with_token() -> ServerLogin:
-        return replace(login, access_token=tokens.token(mailbox_id, provider, _utcnow()))
-
-    return with_token

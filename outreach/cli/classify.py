@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from outreach.classify import Classification, MessageClass, classify_message
+from outreach.classify import InboundKind, Reading, read_message
 from outreach.cli.common import json_option, utcnow
 from outreach.mime import parse_headers
 
 
-def classification_json(file: str, result: Classification) -> dict[str, object]:
+def classification_json(file: str, result: Reading) -> dict[str, object]:
     bounce = result.bounce
     return {
         "file": file,
@@ -39,7 +39,7 @@ def classification_json(file: str, result: Classification) -> dict[str, object]:
     }
 
 
-def _classification_line(file: str, result: Classification) -> str:
+def _classification_line(file: str, result: Reading) -> str:
     parts = [result.kind.value]
     bounce = result.bounce
     if bounce is not None:
@@ -101,11 +101,11 @@ def classify_command(files: tuple[Path, ...], as_json: bool, own: tuple[str, ...
             raw = path.read_bytes()
         except OSError as error:
             unreadable += 1
-            result = Classification(
-                MessageClass.OTHER, problem=f"the file could not be read: {error.strerror or error}"
+            result = Reading(
+                InboundKind.OTHER, problem=f"the file could not be read: {error.strerror or error}"
             )
         else:
-            result = classify_message(raw, own_addresses, _arrival(raw, now))
+            result = read_message(raw, own_addresses, _arrival(raw, now))
         if as_json:
             line = json.dumps(classification_json(str(path), result), ensure_ascii=False)
         else:

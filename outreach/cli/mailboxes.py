@@ -131,7 +131,7 @@ def mailbox_test(user_email: str, mailbox_id: int | None) -> None:
     """Log in to IMAP and SMTP and find the Sent folder (default: the first mailbox)."""
     from outreach.connection_check import check_mailbox
     from outreach.mail.tls import client_context
-    from outreach.oauth import AccessTokens
+    from outreach.oauth.tokens import AccessTokens
 
     settings = load_settings()
     box = SecretBox(settings.encryption_keys)

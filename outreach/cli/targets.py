@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from outreach import accounts, contacts, targets
+from outreach import accounts, contacts, target_actions
 from outreach.cli.common import find_user, load_settings, transaction, user_option, utcnow
 from outreach.errors import NotFound, ValidationError
 
@@ -45,15 +45,15 @@ def target_create(
             if found is None:
                 raise NotFound(f"{address} is not on your contact list; add or import it first")
             contact_ids.append(found.id)
-        created = targets.create_target(
+        created, drafted = target_actions.start_target(
             session,
             owner,
             name,
             contact_ids,
+            utcnow(),
             max_in_flight=max_in_flight,
             wait_business_days=wait_days,
         )
-        drafted = targets.fill_pipeline(session, owner, created, utcnow())
         names = f"{len(wanted)} name" + ("" if len(wanted) == 1 else "s")
         click.echo(f"created the target '{created.name}' (id {created.id}) with {names}")
         for message in drafted:

@@ -1,13 +1,63 @@
-"""What the use cases need from mail servers, as Protocols; adapters live beside this."""
+"""What the use cases need from mail servers: where they are, how to log in, and Protocols.
+
+The adapters (imap, smtp) live beside this; they know only outreach.models.accounts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 from outreach.models.accounts import TlsMode
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """Where one IMAP or SMTP server is: host, port and how TLS is used."""
+
+    host: str
+    port: int
+    tls: TlsMode
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailServers:
+    """A mailbox's two servers, IMAP to read and SMTP to send: the one type for their settings.
+
+    A preset, settings found by autodiscovery, an OAuth2 provider and a mailbox
+    being connected are each these six fields and their own; flat, as the
+    Mailbox row keeps them. `imap` and `smtp` give each server as a MailServer.
+    """
+
+    imap_host: str
+    imap_port: int
+    imap_tls: TlsMode
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: TlsMode
+
+    @classmethod
+    def joining(cls, imap: MailServer, smtp: MailServer, **details: Any) -> Self:
+        """An instance of `cls` on these two servers; `details` are its other fields."""
+        return cls(
+            imap_host=imap.host,
+            imap_port=imap.port,
+            imap_tls=imap.tls,
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            smtp_tls=smtp.tls,
+            **details,
+        )
+
+    @property
+    def imap(self) -> MailServer:
+        return MailServer(self.imap_host, self.imap_port, self.imap_tls)
+
+    @property
+    def smtp(self) -> MailServer:
+        return MailServer(self.smtp_host, self.smtp_port, self.smtp_tls)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.models import Mailbox, Message, Target, TlsMode, User
 from outreach.sandbox import PEOPLE_DOMAIN, SANDBOX_DOMAIN, is_sandbox
-from outreach.targets import add_to_target, create_target, fill_pipeline
+from outreach.target_actions import add_names, start_target
 
 SANDBOX_HOST = "127.0.0.1"
 TARGET_NAME = "Climate tech (sandbox)"
@@ -211,19 +211,18 @@ def set_up_sandbox(
         select(Target).where(Target.user_id == user.id, Target.name == TARGET_NAME)
     )
     if target is None:
-        target = create_target(
+        target, drafted = start_target(
             session,
             user,
             TARGET_NAME,
             contact_ids,
+            now,
             max_in_flight=5,
             wait_business_days=1,
             give_up_business_days=1,
         )
     else:
         listed = {entry.contact_id for entry in target.entries}
-        for contact_id in contact_ids:
-            if contact_id not in listed:
-                add_to_target(session, user, target, contact_id)
-    drafted = fill_pipeline(session, user, target, now)
+        missing = [contact_id for contact_id in contact_ids if contact_id not in listed]
+        drafted = add_names(session, user, target, missing, now)
     return SandboxSetup(mailbox, target, added, drafted, introduction_added)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, targets
+from outreach import drafts, target_actions, targets
 from outreach.board import status_board
 from outreach.crypto import SecretBox
 from outreach.errors import NotFound, ValidationError
@@ -172,7 +172,7 @@ def test_a_discarded_follow_up_is_not_written_again(session: Session, user: User
     send(session, user, request, MONDAY)
     run_due_steps(session, day(7))
     (follow_up,) = messages_to(session, ada, MessageKind.FOLLOW_UP)
-    drafts.discard(session, user, follow_up.id, day(7))
+    target_actions.discard(session, user, follow_up.id, day(7))
     (row,) = [r for r in status_board(session, user, day(8)) if r.contact_id == ada.id]
     assert row.detail == "waiting, day 5 of 5; gives up on Mon 14 Dec"
     assert run_due_steps(session, day(13)) == []
@@ -233,7 +233,7 @@ def test_a_paused_list_keeps_its_clocks_and_catches_up_on_resume(
     assert outreach_of(session, ada).next_step_at == day(7)
     assert "list paused" in [row.detail for row in status_board(session, user, day(10))]
 
-    drafted = targets.resume_target(session, user, target, day(10))
+    drafted = target_actions.resume_target(session, user, target, day(10))
     assert [message.kind for message in drafted] == [MessageKind.FOLLOW_UP]
     assert not target.paused
     assert run_due_steps(session, day(10)) == []
@@ -290,19 +290,19 @@ def test_move_remove_and_the_settings_checks(session: Session, user: User) -> No
     with pytest.raises(ValidationError, match="between 1 and 3"):
         targets.move_entry(session, user, target, cleo.id, 4)
 
-    targets.remove_from_target(session, user, target, ben.id, MONDAY)
+    target_actions.remove_from_target(session, user, target, ben.id, MONDAY)
     order = [o.contact_id for o in targets.outreaches_in_order(session, target)]
     assert order == [cleo.id, ada.id]
 
     # Ada's request is in progress: stopping her cancels it, and Cleo is next.
-    targets.remove_from_target(session, user, target, ada.id, day(1))
+    target_actions.remove_from_target(session, user, target, ada.id, day(1))
     assert outreach_of(session, ada).state is OutreachState.STOPPED
     assert request.status is MessageStatus.CANCELLED
     assert outreach_of(session, cleo).state is OutreachState.DRAFTED
     with pytest.raises(ValidationError, match="nothing left to stop"):
-        targets.remove_from_target(session, user, target, ada.id, day(1))
+        target_actions.remove_from_target(session, user, target, ada.id, day(1))
     with pytest.raises(NotFound):
-        targets.remove_from_target(session, user, target, ben.id, day(1))
+        target_actions.remove_from_target(session, user, target, ben.id, day(1))
 
     for wrong in (
         {"max_in_flight": 0},
@@ -347,9 +347,9 @@ def test_when_the_list_runs_out_it_says_so_and_suggests_referrals_first(
 
     send(session, user, request, MONDAY)
     targets.add_to_target(session, user, target, referral.id)
-    targets.remove_from_target(session, user, target, ben.id, MONDAY)
-    targets.remove_from_target(session, user, target, referral.id, MONDAY)
-    targets.remove_from_target(session, user, target, ada.id, MONDAY)
+    target_actions.remove_from_target(session, user, target, ben.id, MONDAY)
+    target_actions.remove_from_target(session, user, target, referral.id, MONDAY)
+    target_actions.remove_from_target(session, user, target, ada.id, MONDAY)
     summary = targets.target_summary(session, target)
     assert summary.done == 1 and summary.list_exhausted
     assert summary.suggestion.startswith("Every name on this list has been tried")

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, meetings
-from outreach.accounts import imap_login
 from outreach.board import status_board
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import NotFound, ValidationError
 from outreach.mail.imap import ImapSource
+from outreach.mailbox_login import imap_login
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
 from outreach.models import (
     Contact,
@@ -33,10 +33,11 @@ from outreach.models import (
     Outreach,
     User,
 )
-from outreach.sending import KEEP_IN_TOUCH_AFTER, record_sent
+from outreach.sending import record_sent
 from outreach.states import OutreachState, Trigger
 from outreach.targets import fill_pipeline, get_target
 from outreach.timeline import advance
+from outreach.transitions import KEEP_IN_TOUCH_AFTER
 from outreach.watching import sync_mailbox
 from tests.conftest import World
 from tests.core.test_watching import reply_to, sent_request

@@ -21,21 +21,13 @@ from outreach import drafts, targets
 from outreach.cli import outreach as outreach_cli
 from outreach.config import Settings
 from outreach.crypto import SecretBox
+from outreach.errors import OAuthError
 from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
 from outreach.models import Mailbox, MailboxStatus, Message, MessageStatus, Outreach, User
-from outreach.oauth import (
-    AccessTokens,
-    Grant,
-    OAuthError,
-    OAuthProvider,
-    access_token_for,
-    configured_providers,
-    connect_oauth_mailbox,
-    finish_authorization,
-    revoke_grant,
-    start_authorization,
-)
+from outreach.oauth.flow import Grant, finish_authorization, revoke_grant, start_authorization
+from outreach.oauth.providers import OAuthProvider, configured_providers
+from outreach.oauth.tokens import AccessTokens, access_token_for, connect_oauth_mailbox
 from outreach.polling import mailboxes_to_watch, poll_mailbox
 from outreach.sending import Outcome, deliver
 from outreach.states import OutreachState
@@ -237,7 +229,7 @@ import sys
 from datetime import datetime
 from outreach.config import Settings
 from outreach.db import make_engine, make_sessionmaker
-from outreach.oauth import AccessTokens
+from outreach.oauth.tokens import AccessTokens
 
 settings = Settings.from_env()
 factory = make_sessionmaker(make_engine(settings.database_url))

@@ -23,7 +23,7 @@ from imapclient import IMAPClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.classify import Classification, MessageClass, classify_message
+from outreach.classify import InboundKind, Reading, read_message
 from outreach.compose import OutgoingEmail, build_message
 from outreach.config import Settings
 from outreach.crypto import SecretBox
@@ -248,12 +248,12 @@ def test_each_simulated_contact_answers_as_our_classifier_expects(
     assert len(answers) == 5, "silent stays silent; every other contact answers"
     own = frozenset({SANDBOX_USER})
     received = datetime.now(UTC)
-    by_kind: dict[MessageClass, list[tuple[bytes, Classification]]] = {}
+    by_kind: dict[InboundKind, list[tuple[bytes, Reading]]] = {}
     for raw in answers:
-        found = classify_message(raw, own, received)
+        found = read_message(raw, own, received)
         by_kind.setdefault(found.kind, []).append((raw, found))
 
-    replies = by_kind[MessageClass.REPLY]
+    replies = by_kind[InboundKind.REPLY]
     assert len(replies) == 3  # agrees, declines, and the away contact once back
     texts = {raw: found for raw, found in replies}
     agree = next(raw for raw in texts if b"From: Maya Chen" in raw)
@@ -266,13 +266,13 @@ def test_each_simulated_contact_answers_as_our_classifier_expects(
     assert b"In-Reply-To: " + maya_id in agree and b"References: " + maya_id in agree
     assert b"In-Reply-To: <request-9@" in back_again
 
-    ((away_raw, away),) = by_kind[MessageClass.AUTO_REPLY]
+    ((away_raw, away),) = by_kind[InboundKind.AUTO_REPLY]
     assert b"Auto-Submitted: auto-replied" in away_raw
     return_date = away.return_date
     assert return_date is not None
     assert timedelta(days=3) <= return_date - received.date() <= timedelta(days=8)
 
-    ((_, bounce),) = by_kind[MessageClass.BOUNCE]
+    ((_, bounce),) = by_kind[InboundKind.BOUNCE]
     details = bounce.bounce
     assert details is not None
     assert details.hard and details.status == "5.1.1"

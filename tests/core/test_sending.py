@@ -22,6 +22,7 @@ from outreach.models import (
     MessageStatus,
     Outreach,
     SendPhase,
+    Target,
 )
 from outreach.sending import (
     SEND_LEASE,
@@ -206,6 +207,35 @@ def test_unknown_recipient_at_rcpt_marks_the_contact_bounced(
     assert stored.error == "550 5.1.1 <nobody@org.example>: Recipient address rejected"
     outreach = session.get(Outreach, draft.outreach_id)
     assert outreach is not None and outreach.state is OutreachState.BOUNCED
+
+
+def test_an_address_refused_at_rcpt_hands_its_place_to_the_next_name(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    draft = approved_request(session, world, now)
+    outreach = session.get(Outreach, draft.outreach_id)
+    assert outreach is not None
+    target = session.get(Target, outreach.target_id)
+    assert target is not None
+    waiting = make_contact(session, world.user, email="next.name@org.example")
+    targets.add_to_target(session, world.user, target, waiting.id)
+    session.commit()
+    smtp.rcpt_reply = "550 5.1.1 <nobody@org.example>: Recipient address rejected"
+
+    deliver(session_factory, draft.id, SmtpSender(world.context), secret_box, lambda: now)
+
+    # The same step as a bounce read from the inbox: the next name is drafted at once.
+    session.expire_all()
+    drafted = session.scalars(
+        select(Message).join(Outreach).where(Outreach.contact_id == waiting.id)
+    ).all()
+    assert [m.status for m in drafted] == [MessageStatus.DRAFT]
+    assert session.get(Outreach, draft.outreach_id).state is OutreachState.BOUNCED  # type: ignore[union-attr]
 
 
 def test_421_at_data_is_retried_then_succeeds(

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, leases, targets, watching
-from outreach.accounts import imap_login
-from outreach.classify import InboundKind, classify
+from outreach.classify import InboundKind, Reading, read_headers
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
+from outreach.mailbox_login import imap_login
+from outreach.mime import parse_headers
 from outreach.models import Contact, Event, Message, MessageKind, MessageStatus, Outreach, TlsMode
 from outreach.polling import poll_mailbox
 from outreach.sending import Outcome, deliver
@@ -326,15 +327,15 @@ def test_a_message_that_breaks_reading_is_recorded_and_the_rest_still_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     request = sent_request(session, world, now, "ivy@org.example", secret_box)
-    real_classify = classify
+    real_read_headers = read_headers
 
-    def fragile(headers: dict[str, str], own: frozenset[str]) -> InboundKind:
+    def fragile(headers: dict[str, str], own: frozenset[str]) -> Reading:
         # Fault injection: stands for any input our code cannot cope with.
         if headers.get("subject") == "poison":
             raise ValueError("cannot cope")
-        return real_classify(headers, own)
+        return real_read_headers(headers, own)
 
-    monkeypatch.setattr(watching, "classify", fragile)
+    monkeypatch.setattr(watching, "read_headers", fragile)
     account = world.account
     dovecot.deliver(b"From: x@y.example\r\nSubject: poison\r\n\r\nboom\r\n", account.user)
     dovecot.deliver(reply_to(request, sender="ivy@org.example"), account.user)
@@ -447,3 +448,66 @@ def test_a_soft_bounce_does_not_end_the_outreach_and_an_away_note_gives_its_date
     assert state_of(session, away) is OutreachState.WAITING
     details = session.scalars(select(Event.detail).where(Event.contact_id == away.contact_id))
     assert any("away until Monday 07 December 2026" in d for d in details)
+
+
+def test_personal_headers_over_an_out_of_office_body_pause_the_contact_not_answer(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "ola@org.example", secret_box)
+    # Threaded to our request, from the contact's own address, with no Auto-Submitted or
+    # Precedence field; Exchange's X-Auto-Response-Suppress alone is no sign of a machine.
+    raw = reply_to(
+        request,
+        sender="ola@org.example",
+        body="I am out of the office until Monday 7 December 2026 with no access to email.",
+        **{"X-Auto-Response-Suppress": "All"},
+    )
+    headers_say = read_headers(parse_headers(raw), frozenset({world.mailbox.email_address}))
+    assert headers_say.kind is InboundKind.REPLY
+    dovecot.deliver(raw, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.WAITING
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None and outreach.away_until == date(2026, 12, 7)
+    assert outreach.next_step_at is not None and outreach.next_step_at.date() > date(2026, 12, 7)
+    stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
+    assert stored is not None and stored.kind is MessageKind.AUTO_REPLY
+
+
+def test_a_read_receipt_in_the_thread_is_noted_and_holds_nothing(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "pia@org.example", secret_box)
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None
+    due = outreach.next_step_at
+    receipt = reply_to(
+        request,
+        sender="pia@org.example",
+        body="--M\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\r\n--M--",
+        **{"Content-Type": 'multipart/report; report-type=disposition-notification; boundary="M"'},
+    )
+    dovecot.deliver(receipt, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    # Its headers alone read as an auto-reply; the whole message is no answer at all.
+    assert state_of(session, request) is OutreachState.WAITING
+    outreach = session.get(Outreach, request.outreach_id)
+    assert outreach is not None and outreach.next_step_at == due
+    assert session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED)) is None
+    notes = session.scalars(select(Event.detail).where(Event.kind == "inbound:other")).all()
+    assert len(notes) == 1 and "not an answer (matched by thread)" in notes[0]

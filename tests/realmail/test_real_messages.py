@@ -17,11 +17,10 @@ import pytest
 from outreach.autoreply import detect_auto_reply
 from outreach.bounces import parse_bounce
 from outreach.classify import (
-    Classification,
     InboundKind,
-    MessageClass,
-    classify,
-    classify_message,
+    Reading,
+    read_headers,
+    read_message,
 )
 from outreach.mime import parse_headers, text_of
 
@@ -56,14 +55,14 @@ def _round_trip(real_mail: RealMail, recipient: str) -> tuple[bytes, str]:
     return back, message_id
 
 
-def _classified(raw: bytes) -> Classification:
-    return classify_message(raw, OWN, datetime.now(UTC))
+def _classified(raw: bytes) -> Reading:
+    return read_message(raw, OWN, datetime.now(UTC))
 
 
 def test_postfix_bounce_for_an_unknown_user_is_hard_5_1_1(real_mail: RealMail) -> None:
     raw, message_id = _round_trip(real_mail, f"nobody@{DOMAIN}")
     result = _classified(raw)
-    assert result.kind is MessageClass.BOUNCE, real_mail.system.logs()
+    assert result.kind is InboundKind.BOUNCE, real_mail.system.logs()
     bounce = result.bounce
     assert bounce is not None
     assert (bounce.failed_recipient, bounce.status, bounce.hard) == (
@@ -75,7 +74,7 @@ def test_postfix_bounce_for_an_unknown_user_is_hard_5_1_1(real_mail: RealMail) -
     assert bounce.original_message_id == message_id
     assert "User doesn't exist" in bounce.diagnostic  # Dovecot's own words, via Postfix
     # The poller's header-only view agrees, even though Postfix writes Auto-Submitted too.
-    assert classify(parse_headers(raw), OWN) is InboundKind.BOUNCE
+    assert read_headers(parse_headers(raw), OWN).kind is InboundKind.BOUNCE
 
 
 def test_postfix_bounce_for_a_full_mailbox_is_soft_5_2_2(real_mail: RealMail) -> None:
@@ -132,7 +131,7 @@ def test_postfix_success_report_is_not_a_bounce(real_mail: RealMail) -> None:
         lambda received: token in received and b"delivery-status" in received,
     )
     assert parse_bounce(report) is None
-    assert _classified(report).kind is MessageClass.OTHER
+    assert _classified(report).kind is InboundKind.OTHER
 
 
 @pytest.mark.parametrize("name", ["alex", "berta", "claire", "carmen"])
@@ -144,12 +143,12 @@ def test_sieve_vacation_reply_is_an_auto_reply_with_its_return_date(
     headers = parse_headers(raw)
     assert message_id in headers.get("in-reply-to", ""), raw.decode(errors="replace")
     result = _classified(raw)
-    assert result.kind is MessageClass.AUTO_REPLY, real_mail.system.logs()
+    assert result.kind is InboundKind.AUTO_REPLY, real_mail.system.logs()
     assert result.return_date == vacation.return_date, text_of(raw)
     assert result.auto_reply is not None
     assert result.auto_reply.signals[0].startswith("Auto-Submitted: auto-replied")
     # Sieve sends it with a null Return-Path, like a bounce, yet it is not one.
     assert headers.get("return-path") == "<>"
     assert parse_bounce(raw) is None
-    assert classify(headers, OWN) is InboundKind.AUTO_REPLY
+    assert read_headers(headers, OWN).kind is InboundKind.AUTO_REPLY
     assert detect_auto_reply(headers, text_of(raw), datetime.now(UTC)) is not None

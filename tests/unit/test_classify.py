@@ -1,19 +1,19 @@
 import json
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from outreach.classify import (
-    Classification,
     InboundKind,
-    MessageClass,
-    classify,
-    classify_message,
+    read_headers,
+    read_message,
     read_reply,
 )
 from outreach.cli import outreach
+from outreach.mime import parse_headers
 from outreach.quoting import strip_quoted_history
 from tests.conftest import NOW
 
@@ -21,9 +21,9 @@ OWN = frozenset({"sam@uni.example"})
 
 
 def kind(**headers: str) -> InboundKind:
-    return classify(
+    return read_headers(
         {name.rstrip("_").replace("_", "-"): value for name, value in headers.items()}, OWN
-    )
+    ).kind
 
 
 def test_a_person_writing_back_is_a_reply() -> None:
@@ -58,7 +58,7 @@ def test_the_users_own_message_is_never_a_reply() -> None:
     assert kind(from_="Sam <SAM@uni.example>", subject="Re: hi") is InboundKind.OWN_MESSAGE
 
 
-# --- classify(): more header-only cases, one a line ------------------------------------------
+# --- read_headers(): more header-only cases, one a line --------------------------------------
 
 HEADER_CASES = [
     ({"from": "MAILER-DAEMON@mx.example", "auto-submitted": "auto-replied"}, InboundKind.BOUNCE),
@@ -77,10 +77,10 @@ HEADER_CASES = [
 
 @pytest.mark.parametrize(("headers", "expected"), HEADER_CASES)
 def test_classify_headers(headers: dict[str, str], expected: InboundKind) -> None:
-    assert classify(headers, frozenset({"sam@uni.example"})) is expected
+    assert read_headers(headers, frozenset({"sam@uni.example"})).kind is expected
 
 
-# --- classify_message(): every corpus file, one a line ---------------------------------------
+# --- read_message(): every corpus file, one a line -------------------------------------------
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -128,11 +128,11 @@ replies/thunderbird_suggests_de       reply        S
 
 @pytest.mark.parametrize("line_end", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
 @pytest.mark.parametrize("case", MESSAGES.strip().splitlines(), ids=lambda case: case.split()[0])
-def test_classify_message(case: str, line_end: bytes) -> None:
+def test_read_message(case: str, line_end: bytes) -> None:
     name, kind, flags = case.split()
     # As written, and with CRLF line ends, as IMAP servers hand messages out.
     raw = (CORPUS / f"{name}.eml").read_bytes().replace(b"\n", line_end)
-    result = classify_message(raw, frozenset({"sam@uni.example"}), NOW)
+    result = read_message(raw, frozenset({"sam@uni.example"}), NOW)
     assert result.kind.value == kind
     assert (result.declines, result.unsubscribe, result.suggests_others) == (
         "D" in flags,
@@ -148,20 +148,49 @@ def test_every_corpus_file_is_in_the_table() -> None:
     assert listed == on_disk
 
 
-def test_the_poller_kind_of_a_classification() -> None:
+# --- one reading: the headers first, refined once by the body -------------------------------
+
+OUT_OF_OFFICE = (
+    b"From: Alex Lee <alex@org.example>\r\nTo: sam@uni.example\r\n"
+    b"Subject: Re: Could I ask\r\nIn-Reply-To: <request-1@uni.example>\r\n"
+    b"Message-ID: <away-1@org.example>\r\nX-Auto-Response-Suppress: All\r\n\r\n"
+    b"I am out of the office until Monday 7 December 2026 with no access to email.\r\n"
+)
+
+
+def test_headers_that_look_personal_are_refined_by_an_out_of_office_body() -> None:
+    from_headers = read_headers(parse_headers(OUT_OF_OFFICE), OWN)
+    assert (from_headers.kind, from_headers.body_read) == (InboundKind.REPLY, False)
+    final = from_headers.with_body(OUT_OF_OFFICE, NOW)
+    assert (final.kind, final.body_read) == (InboundKind.AUTO_REPLY, True)
+    assert final.return_date == date(2026, 12, 7)
+
+
+def test_the_body_adds_a_bounce_its_details_and_a_receipt_its_true_kind() -> None:
     raw = (CORPUS / "bounces" / "gmail_dsn.eml").read_bytes()
-    result = classify_message(raw, frozenset(), NOW)
-    assert result.inbound_kind is InboundKind.BOUNCE
-    assert Classification(MessageClass.OTHER).inbound_kind is None
+    from_headers = read_headers(parse_headers(raw), frozenset())
+    assert (from_headers.kind, from_headers.bounce) == (InboundKind.BOUNCE, None)
+    final = from_headers.with_body(raw, NOW)
+    assert final.kind is InboundKind.BOUNCE and final.bounce is not None
+    receipt = (CORPUS / "replies" / "read_receipt.eml").read_bytes()
+    from_headers = read_headers(parse_headers(receipt), OWN)
+    assert from_headers.kind is InboundKind.AUTO_REPLY  # never a reply, even unread
+    assert from_headers.with_body(receipt, NOW).kind is InboundKind.OTHER
 
 
-def test_classify_message_never_raises_on_a_surprise(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reading_is_refined_once() -> None:
+    final = read_message(OUT_OF_OFFICE, OWN, NOW)
+    with pytest.raises(ValueError, match="already"):
+        final.with_body(OUT_OF_OFFICE, NOW)
+
+
+def test_read_message_never_raises_on_a_surprise(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(raw: bytes) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr("outreach.classify.parse_bounce", broken)
-    result = classify_message(b"From: a@b.example\n\nhi", frozenset(), NOW)
-    assert result.kind is MessageClass.OTHER
+    result = read_message(b"From: a@b.example\n\nhi", frozenset(), NOW)
+    assert result.kind is InboundKind.OTHER
     assert result.problem == "the message could not be read (RuntimeError: boom)"
 
 

@@ -189,7 +189,7 @@ class Model:
             person.cancel_unsent(("follow_up",))
 
     def stop(self, index: int) -> None:
-        """targets.remove_from_target for a name in progress."""
+        """target_actions.remove_from_target for a name in progress."""
         person = self.people[index]
         if can_apply(person.state, Trigger.STOPPED_BY_USER):
             person.cancel_unsent()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from outreach.autoreply import detect_auto_reply, find_return_date
 from outreach.bounces import parse_bounce
-from outreach.classify import Classification, InboundKind, MessageClass, classify, classify_message
+from outreach.classify import InboundKind, Reading, read_headers, read_message
 from outreach.matching import ThreadRef, match_reply
 from outreach.mime import parse_headers, text_of
 from outreach.quoting import strip_quoted_history
@@ -117,7 +117,7 @@ def _everything(raw: bytes, received_at: datetime) -> None:
     text = text_of(raw)
     assert isinstance(text, str)
     assert isinstance(strip_quoted_history(text), str)
-    assert classify(headers, OWN) in set(InboundKind)
+    assert read_headers(headers, OWN).kind in set(InboundKind)
     bounce = parse_bounce(raw)
     assert bounce is None or bounce.action in ("failed", "delayed")
     auto = detect_auto_reply(headers, text, received_at)
@@ -126,9 +126,9 @@ def _everything(raw: bytes, received_at: datetime) -> None:
         headers.get("in-reply-to"), headers.get("references"), headers.get("from"), SENT, OPEN
     )
     assert match is None or match.rule in ("thread", "sender")
-    result = classify_message(raw, OWN, received_at)
-    assert isinstance(result, Classification) and result.kind in set(MessageClass)
-    # classify_message turns a surprise into a `problem`; a problem from an exception here
+    result = read_message(raw, OWN, received_at)
+    assert isinstance(result, Reading) and result.kind in set(InboundKind)
+    # read_message turns a surprise into a `problem`; a problem from an exception here
     # would mean a parser above raised, which the direct calls already rule out.
     assert result.problem is None or not result.problem.startswith("the message could not")
 
@@ -204,7 +204,7 @@ header_values = st.text(max_size=80) | st.sampled_from(
     body=st.text(max_size=300),
 )
 def test_any_header_mapping_classifies(headers: dict[str, str], body: str) -> None:
-    assert classify(headers, OWN) in set(InboundKind)
+    assert read_headers(headers, OWN).kind in set(InboundKind)
     detect_auto_reply(headers, body, datetime(2026, 11, 24, tzinfo=UTC))
     match_reply(
         headers.get("in-reply-to"), headers.get("references"), headers.get("from"), SENT, OPEN

@@ -11,7 +11,8 @@ import pytest
 from outreach.config import Settings
 from outreach.errors import ConfigurationError
 from outreach.models import TlsMode
-from outreach.oauth import code_challenge, configured_providers, start_authorization
+from outreach.oauth.flow import code_challenge, start_authorization
+from outreach.oauth.providers import configured_providers
 
 REDIRECT = "https://outreach.example.org/mailboxes/oauth/callback"
 

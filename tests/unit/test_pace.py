@@ -1,7 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
+from outreach.cycle import zone_of as zone
 from outreach.models import Mailbox
-from outreach.pace import Window, judge, zone
+from outreach.pace import Window, judge
 
 TUESDAY_0930 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from outreach.models import (
 from outreach.sending import record_sent
 from outreach.states import OutreachState, Trigger
 from outreach.timeline import note_message
-from outreach.watching import take_answer
+from outreach.transitions import transition
 from tests.factories import make_approved_requests, make_mailbox, make_user
 from tests.web.conftest import PASSWORD, Browser
 
@@ -62,7 +62,7 @@ def received(
     if rule == "domain":
         note_message(session, message, "inbound:possible_reply", "possible reply", NOW)
     else:
-        take_answer(session, outreach, Trigger.REPLY_RECEIVED, NOW, "reply received", message.id)
+        transition(session, outreach, Trigger.REPLY_RECEIVED, NOW, "reply received", message.id)
     session.commit()
     return message
 

@@ -21,8 +21,8 @@ from outreach.accounts import primary_mailbox
 from outreach.attention import MailboxProblem, home_version, needs_attention
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
+from outreach.cycle import zone_of
 from outreach.models import User
-from outreach.pace import zone
 from outreach.progress_stats import (
     GoalProgress,
     funnel,
@@ -69,7 +69,7 @@ def goal_in_words(goal: GoalProgress) -> str:
 
 def local_day(value: datetime, time_zone: str) -> str:
     """ "24 Nov 2026", in the user's zone."""
-    here = value.astimezone(zone(time_zone))
+    here = value.astimezone(zone_of(time_zone))
     return f"{here.day} {here:%b %Y}"
 
 
@@ -119,8 +119,8 @@ def live_version(user: User, data_version: str) -> str:
 
 def day_in_words(value: datetime, time_zone: str, moment: datetime) -> str:
     """ "today", "yesterday" or "on 24 Nov 2026", by the user's calendar."""
-    day = value.astimezone(zone(time_zone)).date()
-    today = moment.astimezone(zone(time_zone)).date()
+    day = value.astimezone(zone_of(time_zone)).date()
+    today = moment.astimezone(zone_of(time_zone)).date()
     if day == today:
         return "today"
     if (today - day).days == 1:
@@ -130,7 +130,7 @@ def day_in_words(value: datetime, time_zone: str, moment: datetime) -> str:
 
 def clock_time(value: datetime, time_zone: str) -> str:
     """ "15:00", in the user's zone."""
-    return f"{value.astimezone(zone(time_zone)):%H:%M}"
+    return f"{value.astimezone(zone_of(time_zone)):%H:%M}"
 
 
 def _board(user: User, moment: datetime) -> dict[str, Any]:

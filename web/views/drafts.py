@@ -14,10 +14,10 @@ from redis.exceptions import RedisError
 
 from outreach.accounts import primary_mailbox
 from outreach.board import pending_draft_count
-from outreach.drafts import approve, discard, edit_draft, get_message, list_drafts
+from outreach.drafts import approve, edit_draft, get_message, list_drafts
 from outreach.errors import ConfigurationError, ValidationError
-from outreach.models import Message, MessageKind, MessageStatus, Outreach
-from outreach.targets import fill_pipeline, get_target
+from outreach.models import Message, MessageKind, MessageStatus
+from outreach.target_actions import discard
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ApproveSelectionForm, DraftForm
@@ -185,13 +185,7 @@ def discard_one(message_id: int) -> ResponseReturnValue:
     session = get_session()
     user = current_user()
     try:
-        message = discard(session, user, message_id, now())
-        drafted: list[Message] = []
-        if message.outreach_id is not None:
-            outreach = session.get(Outreach, message.outreach_id)
-            if outreach is not None:
-                target = get_target(session, user, outreach.target_id)
-                drafted = fill_pipeline(session, user, target, now())
+        drafted = discard(session, user, message_id, now())
     except ValidationError as error:
         session.rollback()
         flash(sentence(error), "error")

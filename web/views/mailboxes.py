@@ -28,7 +28,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from outreach.accounts import (
-    MailboxSettings,
     change_mailbox_password,
     connect_mailbox,
     get_mailbox,
@@ -37,16 +36,14 @@ from outreach.accounts import (
     update_pace,
 )
 from outreach.autodiscover import Discovery, Lookup, Source, UsernameStyle, discover, from_preset
-from outreach.connection_check import check_mailbox
 from outreach.errors import ValidationError
-from outreach.mail.tls import client_context
-from outreach.models import Mailbox, MailboxStatus, TlsMode
-from outreach.oauth import LABELS, OAuthProvider
-from outreach.presets import preset_for
+from outreach.models import Mailbox, MailboxStatus
+from outreach.oauth.providers import LABELS, OAuthProvider
+from outreach.presets import listed_servers, preset_for
 from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import MailboxForm, PaceForm
-from web.helpers import now, pace_in_words, sentence
+from web.helpers import pace_in_words, sentence
 from web.state import services
 from web.views import oauth
 
@@ -66,14 +63,8 @@ DEFAULT_DISCOVERY_SECONDS = 8.0
 # of time) instead of starting threads without end for addresses typed in a form.
 _searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="find-settings")
 
-# Settings of the big providers, shown beside the form (IMAP host, SMTP host).
-PRESETS = [
-    ("Gmail", "imap.gmail.com", "smtp.gmail.com"),
-    ("Outlook / Microsoft 365", "outlook.office365.com", "smtp.office365.com"),
-    ("iCloud Mail", "imap.mail.me.com", "smtp.mail.me.com"),
-    ("Yahoo Mail", "imap.mail.yahoo.com", "smtp.mail.yahoo.com"),
-    ("Fastmail", "imap.fastmail.com", "smtp.fastmail.com"),
-]
+# Settings of the big providers, shown beside the form (name, IMAP host, SMTP host).
+PRESETS = listed_servers()
 
 
 def pace_form(mailbox: Mailbox) -> PaceForm:
@@ -215,13 +206,8 @@ def _blank_connect_form(address: str | None = None, found: Discovery | None = No
         formdata=None,
         email_address=email,
         display_name=user.name,
-        imap_host=found.imap_host,
-        imap_port=found.imap_port,
-        imap_tls=found.imap_tls.value,
-        smtp_host=found.smtp_host,
-        smtp_port=found.smtp_port,
-        smtp_tls=found.smtp_tls.value,
         username=found.username,
+        **MailboxForm.server_data(found),
     )
 
 
@@ -279,17 +265,7 @@ def connect() -> ResponseReturnValue:
             session,
             current_user(),
             services().secret_box,
-            MailboxSettings(
-                email_address=form.email_address.data,
-                display_name=form.display_name.data or "",
-                imap_host=form.imap_host.data,
-                imap_port=form.imap_port.data,
-                imap_tls=TlsMode(form.imap_tls.data),
-                smtp_host=form.smtp_host.data,
-                smtp_port=form.smtp_port.data,
-                smtp_tls=TlsMode(form.smtp_tls.data),
-                username=form.username.data or "",
-            ),
+            form.settings(),
             form.password.data,
         )
     except ValidationError as error:
@@ -313,26 +289,10 @@ def test(mailbox_id: int) -> ResponseReturnValue:
 
     :raise 404: when the mailbox is not the user's.
     """
-    session = get_session()
-    mailbox = get_mailbox(session, current_user(), mailbox_id)
-    settings = services().settings
-    report = check_mailbox(
-        mailbox,
-        services().secret_box,
-        client_context(settings.ca_file),
-        oauth.access_tokens(),
-        now(),
+    mailbox = get_mailbox(get_session(), current_user(), mailbox_id)
+    oauth.test_connection(
+        mailbox, f"{mailbox.email_address} works: both servers accepted the login"
     )
-    session.commit()
-    if report.ok:
-        flash(
-            f"{mailbox.email_address} works: both servers accepted the login, "
-            f"and sent mail is kept in “{report.sent_folder}”.",
-            "success",
-        )
-    else:
-        for problem in report.problems:
-            flash(sentence(problem), "error")
     return redirect(url_for("mailboxes.index"))
 
 

@@ -14,11 +14,11 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach import meetings
+from outreach.cycle import zone_of
 from outreach.errors import ValidationError
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
-from outreach.models import Meeting, MeetingStatus, Message, MessageStatus, User
-from outreach.pace import zone
-from outreach.targets import fill_pipeline, get_target
+from outreach.models import Meeting, MeetingStatus, MessageStatus, User
+from outreach.target_actions import add_suggested_person
 from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import ActionForm
@@ -40,7 +40,7 @@ def when_local(moment: datetime | None, time_zone: str) -> str:
     """ "Thu 3 Dec 2026, 14:00" in the user's zone."""
     if moment is None:
         return ""
-    here = moment.astimezone(zone(time_zone))
+    here = moment.astimezone(zone_of(time_zone))
     return f"{here:%a} {here.day} {here:%b %Y, %H:%M}"
 
 
@@ -169,7 +169,7 @@ def _edit_form(meeting: Meeting, user: User) -> MeetingForm:
     form = MeetingForm()
     form.outreach_id.choices = [SelectChoice(str(meeting.outreach_id), meeting.contact.name)]
     if not form.is_submitted():
-        here = meeting.starts_at.astimezone(zone(user.time_zone))
+        here = meeting.starts_at.astimezone(zone_of(user.time_zone))
         form.outreach_id.data = meeting.outreach_id
         form.day.data = here.date()
         form.start.data = here.time().replace(tzinfo=None)
@@ -345,7 +345,7 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _notes_page(meeting.id, referral=form), 400
     try:
-        result = meetings.add_referral(
+        result = add_suggested_person(
             session,
             user,
             meeting.id,
@@ -358,10 +358,6 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
             now(),
             add_to_list=bool(form.add_to_list.data),
         )
-        drafted: list[Message] = []
-        if result.outreach is not None:
-            target = get_target(session, user, result.outreach.target_id)
-            drafted = fill_pipeline(session, user, target, now())
     except ValidationError as error:
         session.rollback()
         flash(sentence(error), "error")
@@ -370,7 +366,7 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
     contact = result.contact
     said = "added to your contacts" if result.created else "was already on your contacts"
     listed = " and to the end of this target's list" if result.outreach is not None else ""
-    flash(f"{contact.name} {said}{listed}.{drafted_sentence(drafted)}", "success")
+    flash(f"{contact.name} {said}{listed}.{drafted_sentence(result.drafted)}", "success")
     return redirect(url_for("meetings.notes", meeting_id=meeting.id, _anchor="referrals"))
 
 

@@ -21,17 +21,12 @@ from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 
 from outreach.connection_check import check_mailbox
-from outreach.errors import ValidationError
+from outreach.errors import OAuthError, ValidationError
 from outreach.mail.tls import client_context
-from outreach.oauth import (
-    AccessTokens,
-    OAuthError,
-    OAuthProvider,
-    configured_providers,
-    connect_oauth_mailbox,
-    finish_authorization,
-    start_authorization,
-)
+from outreach.models import Mailbox
+from outreach.oauth.flow import finish_authorization, start_authorization
+from outreach.oauth.providers import OAuthProvider, configured_providers
+from outreach.oauth.tokens import AccessTokens, connect_oauth_mailbox
 from web.auth import current_user
 from web.db import get_session
 from web.headers import CONTENT_SECURITY_POLICY
@@ -77,6 +72,27 @@ def access_tokens() -> AccessTokens:
     """Access tokens for OAuth2 mailboxes, renewed in the core's one place (outreach.oauth)."""
     found = services()
     return AccessTokens.from_settings(found.settings, found.sessions, found.secret_box)
+
+
+def test_connection(mailbox: Mailbox, works: str) -> None:
+    """Log in to both servers now, commit what the test found, and flash its outcome.
+
+    `works` begins the sentence flashed when both servers let us in.
+    """
+    found = services()
+    report = check_mailbox(
+        mailbox,
+        found.secret_box,
+        client_context(found.settings.ca_file),
+        access_tokens(),
+        now(),
+    )
+    get_session().commit()
+    if report.ok:
+        flash(f"{works}, and sent mail is kept in “{report.sent_folder}”.", "success")
+    else:
+        for problem in report.problems:
+            flash(sentence(problem), "error")
 
 
 def _provider(name: str) -> OAuthProvider:
@@ -242,14 +258,5 @@ def callback(provider: str) -> ResponseReturnValue:
 
     # Two logins and a folder list: cheap, and it tells at once whether the
     # provider lets us in over IMAP and SMTP (Microsoft tenants may not).
-    report = check_mailbox(mailbox, box, client_context(settings.ca_file), access_tokens(), now())
-    session.commit()
-    if report.ok:
-        flash(
-            f"Both servers accepted the sign-in, and sent mail is kept in “{report.sent_folder}”.",
-            "success",
-        )
-    else:
-        for problem_text in report.problems:
-            flash(sentence(problem_text), "error")
+    test_connection(mailbox, "Both servers accepted the sign-in")
     return redirect(url_for("mailboxes.index"))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from outreach import target_actions
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.errors import ValidationError
@@ -21,18 +22,12 @@ from outreach.models import Contact, Message, Target
 from outreach.progress_stats import names_per_target
 from outreach.states import OutreachState
 from outreach.targets import (
-    add_to_target,
-    create_target,
-    fill_pipeline,
     get_target,
     list_targets,
     move_entry,
     outreaches_in_order,
     pause_target,
-    remove_from_target,
-    resume_target,
     target_summary,
-    update_target_settings,
 )
 from web.auth import current_user
 from web.db import get_session
@@ -89,15 +84,15 @@ def create() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _index_page(form), 400
     try:
-        target = create_target(
+        target, drafted = target_actions.start_target(
             session,
             user,
             form.name.data,
             in_list_order(form.contact_ids.data or [], contacts),
+            now(),
             max_in_flight=form.max_in_flight.data,
             wait_business_days=form.wait_business_days.data,
         )
-        drafted = fill_pipeline(session, user, target, now())
     except ValidationError as error:
         session.rollback()
         flash(sentence(error), "error")
@@ -186,9 +181,13 @@ def add_names(target_id: int) -> ResponseReturnValue:
         flash("Tick the names to add first.", "error")
         return _back_to(target)
     try:
-        for contact_id in in_list_order(form.contact_ids.data, list_contacts(session, user)):
-            add_to_target(session, user, target, contact_id)
-        drafted = fill_pipeline(session, user, target, now())
+        drafted = target_actions.add_names(
+            session,
+            user,
+            target,
+            in_list_order(form.contact_ids.data, list_contacts(session, user)),
+            now(),
+        )
     except ValidationError as error:
         session.rollback()
         flash(sentence(error), "error")
@@ -216,17 +215,17 @@ def save_settings(target_id: int) -> ResponseReturnValue:
         flash("The settings were not saved: see the reasons by the fields.", "error")
         return _detail_page(target, form), 400
     try:
-        update_target_settings(
+        drafted = target_actions.change_settings(
             session,
             user,
             target,
+            now(),
             max_in_flight=form.max_in_flight.data,
             wait_business_days=form.wait_business_days.data,
             send_follow_up=form.send_follow_up.data,
             give_up_business_days=form.give_up_business_days.data,
             allow_same_organisation=form.allow_same_organisation.data,
         )
-        drafted = fill_pipeline(session, user, target, now())
     except ValidationError as error:
         session.rollback()
         flash(sentence(error), "error")
@@ -261,7 +260,7 @@ def resume(target_id: int) -> ResponseReturnValue:
     session = get_session()
     user = current_user()
     target = get_target(session, user, target_id)
-    drafted = resume_target(session, user, target, now())
+    drafted = target_actions.resume_target(session, user, target, now())
     session.commit()
     flash(f"“{target.name}” is running again.{drafted_sentence(drafted)}", "success")
     return _back_to(target)
@@ -322,7 +321,7 @@ def remove(target_id: int, contact_id: int) -> ResponseReturnValue:
     was_planned = outreach is not None and outreach.state is OutreachState.PLANNED
     drafted_before = {ident for ident, o in before.items() if o.state is OutreachState.DRAFTED}
     try:
-        remove_from_target(session, user, target, contact_id, now())
+        target_actions.remove_from_target(session, user, target, contact_id, now())
     except ValidationError as error:
         session.rollback()
         flash(sentence(error), "error")

@@ -1,0 +1,98 @@
+"""The letters around a meeting: confirmation, thank-you, keep-in-touch, from templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from outreach import templates
+from outreach.compose import one_line
+from outreach.cycle import zone_of
+from outreach.drafts import maybe_auto_approve, template_for, values_for
+from outreach.errors import MissingVariable, TemplateError
+from outreach.models import (
+    Contact,
+    Direction,
+    Meeting,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    Target,
+    User,
+)
+from outreach.timeline import note_message
+
+
+def _meeting_values(meeting: Meeting, time_zone: str) -> dict[str, str]:
+    here = meeting.starts_at.astimezone(zone_of(time_zone))
+    place = meeting.place.strip().splitlines()
+    return {
+        "meeting_date": f"{here:%A} {here.day} {here:%B}",
+        "meeting_time": f"{here:%H:%M}",
+        "meeting_place": place[0].strip() if place else "",
+        "specific_detail": meeting.specific_detail.strip().rstrip("."),
+    }
+
+
+def render_into(
+    session: Session, user: User, meeting: Meeting, draft: Message, kind: MessageKind
+) -> None:
+    contact = session.get(Contact, meeting.contact_id)
+    outreach = session.get(Outreach, meeting.outreach_id)
+    assert contact is not None and outreach is not None
+    target = session.get(Target, outreach.target_id)
+    values = values_for(user, contact, target) | _meeting_values(meeting, user.time_zone)
+    subject_source, body_source = template_for(session, user, kind)
+    try:
+        rendered = templates.render(subject_source, body_source, values, contact.name)
+        draft.subject, draft.body_text, draft.error = rendered.subject, rendered.body, None
+    except MissingVariable as problem:
+        draft.subject, draft.body_text = one_line(subject_source), body_source
+        draft.error = (
+            "write something specific from the conversation in your meeting notes first"
+            if problem.variable == "specific_detail"
+            else str(problem)
+        )
+    except TemplateError as problem:
+        draft.subject, draft.body_text, draft.error = (
+            one_line(subject_source),
+            body_source,
+            str(problem),
+        )
+
+
+def draft_for_meeting(
+    session: Session,
+    user: User,
+    meeting: Meeting,
+    kind: MessageKind,
+    now: datetime,
+    detail: str,
+) -> Message:
+    contact = session.get(Contact, meeting.contact_id)
+    assert contact is not None
+    draft = Message(
+        user_id=user.id,
+        contact_id=contact.id,
+        outreach_id=meeting.outreach_id,
+        direction=Direction.OUTBOUND,
+        kind=kind,
+        status=MessageStatus.DRAFT,
+        to_address=contact.email,
+        created_at=now,
+    )
+    render_into(session, user, meeting, draft, kind)
+    session.add(draft)
+    session.flush()
+    note_message(session, draft, "drafted", detail, now)
+    maybe_auto_approve(session, user, draft, now)
+    return draft
+
+
+def draft_thank_you(session: Session, user: User, meeting: Meeting, now: datetime) -> Message:
+    """The thank-you for a held meeting; approvable once the notes say something specific."""
+    return draft_for_meeting(
+        session, user, meeting, MessageKind.THANK_YOU, now, "thank-you drafted"
+    )

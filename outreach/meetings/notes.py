@@ -1,0 +1,219 @@
+"""What the user keeps from a meeting: notes, the standard questions, the people suggested."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.accounts import normalise_email
+from outreach.compose import one_line
+from outreach.contacts import ContactInput, add_contact, find_by_email, get_contact
+from outreach.drafts import maybe_auto_approve
+from outreach.errors import ValidationError
+from outreach.meetings.finding import get_meeting, note_meeting
+from outreach.meetings.letters import render_into
+from outreach.models import (
+    Contact,
+    Event,
+    Meeting,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    Target,
+    User,
+)
+from outreach.targets import add_to_target
+from outreach.timeline import note_message
+
+MAX_NOTE = 20_000
+
+# The standard questions of an informational interview: (key in answers_json, question).
+QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("typical_day", "What is a typical day like?"),
+    ("working_conditions", "What are the working conditions: hours, place, pressure, travel?"),
+    ("likes_dislikes", "What do they like most about the work, and least?"),
+    ("education", "What education and training does the work need?"),
+    ("skills", "Which skills matter most?"),
+    ("entry_pay", "What does an entry-level position pay?"),
+    ("growth", "How do people grow and move up?"),
+    ("outlook", "What is the outlook for the field?"),
+    ("advice", "What advice do they have for someone starting out?"),
+)
+QUESTION_KEYS = tuple(key for key, _ in QUESTIONS)
+
+
+@dataclass(frozen=True)
+class MeetingNotes:
+    learned: str = ""
+    specific_detail: str = ""
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+
+def answers_of(meeting: Meeting) -> dict[str, str]:
+    """The standard questions' answers, every key present (empty when not answered)."""
+    try:
+        stored = json.loads(meeting.answers_json or "{}")
+    except ValueError:
+        stored = {}
+    if not isinstance(stored, dict):
+        stored = {}
+    return {key: str(stored.get(key, "") or "") for key in QUESTION_KEYS}
+
+
+def _text(value: str, what: str) -> str:
+    clean = value.replace("\r\n", "\n").strip()
+    if len(clean) > MAX_NOTE:
+        raise ValidationError(f"{what} is too long ({MAX_NOTE:,} characters at most)")
+    return clean
+
+
+def save_notes(
+    session: Session, user: User, meeting_id: int, notes: MeetingNotes, now: datetime
+) -> Meeting:
+    """Keep what the user wrote after (or during) the meeting.
+
+    The thank-you draft, if not edited by hand, is written again, so the
+    specific detail appears in it and it can be approved.
+
+    :raise NotFound: when the meeting is not the user's.
+    """
+    meeting = get_meeting(session, user, meeting_id)
+    unknown = set(notes.answers) - set(QUESTION_KEYS)
+    if unknown:
+        raise ValidationError(f"there is no question called '{sorted(unknown)[0]}'")
+    meeting.learned = _text(notes.learned, "what you learned")
+    detail = one_line(notes.specific_detail)
+    if len(detail) > 500:
+        raise ValidationError("the specific detail is too long (500 characters at most)")
+    meeting.specific_detail = detail
+    answers = {key: _text(notes.answers.get(key, ""), "an answer") for key in QUESTION_KEYS}
+    meeting.answers_json = json.dumps(
+        {key: value for key, value in answers.items() if value}, ensure_ascii=False
+    )
+    note_meeting(session, meeting, "meeting:notes", "meeting notes saved", now)
+    draft = _thank_you_draft(session, meeting)
+    if draft is not None and not _edited_by_hand(session, draft):
+        render_into(session, user, meeting, draft, MessageKind.THANK_YOU)
+        if draft.error is None:
+            note_message(session, draft, "draft_updated", "thank-you written from your notes", now)
+            maybe_auto_approve(session, user, draft, now)
+    return meeting
+
+
+@dataclass(frozen=True)
+class Referral:
+    name: str
+    email: str
+    role: str = ""
+    organisation: str = ""
+
+
+@dataclass(frozen=True)
+class ReferralResult:
+    contact: Contact
+    created: bool
+    # The outreach on the meeting's target, when the name was added to its list.
+    outreach: Outreach | None
+    # Requests drafted at once because the name took a free place on the list
+    # (target_actions.add_suggested_person; add_referral itself drafts nothing).
+    drafted: list[Message] = field(default_factory=list)
+
+
+def referrals_of(session: Session, user: User, contact_id: int) -> list[Contact]:
+    """The people `contact_id` suggested, by name."""
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.user_id == user.id, Contact.referred_by_id == contact_id)
+            .order_by(Contact.name)
+        )
+    )
+
+
+def add_referral(
+    session: Session,
+    user: User,
+    meeting_id: int,
+    referral: Referral,
+    now: datetime,
+    *,
+    add_to_list: bool = True,
+) -> ReferralResult:
+    """Make a name the contact suggested into a contact "referred by" them.
+
+    An address already on the list is not doubled: it gains the referrer if it had
+    none. With `add_to_list`, the person joins the end of the meeting's target list,
+    where their request waits its turn; target_actions.add_suggested_person also
+    drafts it at once when a place is free.
+
+    :raise NotFound: when the meeting is not the user's.
+    :raise ValidationError: for a missing name or a bad address.
+    """
+    meeting = get_meeting(session, user, meeting_id)
+    referrer = get_contact(session, user, meeting.contact_id)
+    email = normalise_email(referral.email)
+    if email == referrer.email:
+        raise ValidationError(f"{email} is {referrer.name}'s own address")
+    contact = find_by_email(session, user, email)
+    created = contact is None
+    if contact is None:
+        contact = add_contact(
+            session,
+            user,
+            ContactInput(
+                email=email,
+                name=referral.name,
+                role=referral.role,
+                organisation=referral.organisation,
+                how_found=f"{referrer.name}'s suggestion",
+                referred_by_id=referrer.id,
+            ),
+        )
+    elif contact.referred_by_id is None:
+        contact.referred_by_id = referrer.id
+    session.flush()
+    session.refresh(contact, ["referred_by"])
+    said = "added to your contacts" if created else "already on your contacts"
+    note_meeting(session, meeting, "meeting:referral", f"suggested {contact.name} ({said})", now)
+    outreach: Outreach | None = None
+    if add_to_list:
+        meeting_outreach = session.get(Outreach, meeting.outreach_id)
+        target = session.get(Target, meeting_outreach.target_id) if meeting_outreach else None
+        on_list = target is not None and session.scalar(
+            select(Outreach.id).where(
+                Outreach.target_id == target.id, Outreach.contact_id == contact.id
+            )
+        )
+        if target is not None and not on_list and not contact.do_not_contact:
+            outreach = add_to_target(session, user, target, contact.id)
+    return ReferralResult(contact, created, outreach)
+
+
+def _thank_you_draft(session: Session, meeting: Meeting) -> Message | None:
+    return session.scalar(
+        select(Message)
+        .where(
+            Message.outreach_id == meeting.outreach_id,
+            Message.kind == MessageKind.THANK_YOU,
+            Message.status == MessageStatus.DRAFT,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def _edited_by_hand(session: Session, draft: Message) -> bool:
+    return (
+        session.scalar(
+            select(Event.id)
+            .where(Event.message_id == draft.id, Event.kind == "draft_edited")
+            .limit(1)
+        )
+        is not None
+    )
