@@ -120,7 +120,7 @@ def count_queries(instance: Instance, pages: tuple[Page, ...]) -> dict[str, dict
     from sqlalchemy import event
 
     from outreach.config import Settings
-    from web import create_app
+    from web.app import create_app
 
     app = create_app(Settings.from_env(instance.env))
     engine = app.extensions["outreach"].engine

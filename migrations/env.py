@@ -1,7 +1,7 @@
 """Alembic environment: the schema is outreach.models.Base.metadata.
 
 Two ways in:
-- `outreach db upgrade` (outreach.cli.upgrade_database) passes an open connection in
+- `outreach db upgrade` (outreach.db.upgrade_database) passes an open connection in
   config.attributes["connection"];
 - the `alembic` command (alembic.ini at the repository root) uses sqlalchemy.url
   when it is set (`alembic -x url=...` is not needed: set OUTREACH_DATABASE_URL),

@@ -1,13 +1,20 @@
-"""Engine and session factory shared by the dashboard, the workers and the CLI."""
+"""Engine and session factory shared by the dashboard, the workers and the CLI, and the
+schema upgrade (Alembic) that `outreach db upgrade` and `outreach up` run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from outreach.errors import OutreachError
+
+# The Alembic scripts live in the source tree beside the packages (see docs/decisions/0001).
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def make_engine(database_url: str, **options: Any) -> Engine:
@@ -48,3 +55,65 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def _one_transaction_for_ddl(connection: Connection) -> Iterator[None]:
+    """A transaction that holds DDL too, so a failed migration changes nothing.
+
+    PostgreSQL does this by itself. Python's sqlite3 module commits DDL as it
+    goes, so on SQLite we switch the driver to manual transactions and send BEGIN
+    ourselves. Foreign keys are switched off meanwhile (only possible outside a
+    transaction): batch migrations copy a table and drop the old one, and that
+    DROP would otherwise cascade into the child tables. They are checked before
+    the commit instead.
+    """
+    if connection.dialect.name != "sqlite":
+        with connection.begin():
+            yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    previous = driver.isolation_level
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    driver.isolation_level = None
+    try:
+        with connection.begin():
+            connection.exec_driver_sql("BEGIN")
+            yield
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise OutreachError(
+                    f"the migration would leave {len(broken)} rows pointing at missing rows; "
+                    "nothing was changed"
+                )
+    finally:
+        driver.isolation_level = previous
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> str | None:
+    """Bring the database schema to `revision`; returns the revision it ends at."""
+    # Alembic is loaded only to migrate: the dashboard and the workers import this module too.
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        raise OutreachError(f"the migrations folder {MIGRATIONS_DIR} is missing")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            with _one_transaction_for_ddl(connection):
+                # env.py uses this connection rather than building its own engine.
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        with engine.connect() as connection:
+            current: str | None = MigrationContext.configure(connection).get_current_revision()
+            return current
+    finally:
+        engine.dispose()

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from outreach.contacts import Candidate, ImportReport, RowProblem
+from outreach.contact_import import Candidate, ImportReport, RowProblem
 from outreach.errors import NotFound
 
 # An import not finished within a day is forgotten (the file held names and addresses).

@@ -5,6 +5,6 @@ Settings come from the OUTREACH_* environment when the server imports this modul
 
 from __future__ import annotations
 
-from web import create_app
+from web.app import create_app
 
 app = create_app()

@@ -23,9 +23,11 @@ from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
 from outreach.models import Message
 from outreach.oauth.tokens import AccessTokens
+from outreach.scheduler import run_due_steps
 from outreach.sending import deliver, due_for_sending, recover_abandoned
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile
+from workers.queues import enqueue_reconcile, enqueue_send, redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +123,6 @@ def sweep_outbox() -> int:
     Rows left by a dead worker are recovered, every message due for sending
     gets a send job, and the Sent folder is consulted where it must be.
     """
-    from workers.queues import enqueue_reconcile, enqueue_send, redis_connection
-
     settings, factory = _runtime()
     now = utcnow()
     with session_scope(factory) as session:
@@ -141,8 +141,6 @@ def run_cycle() -> int:
     """Take the cycle's time-based steps due now (follow-ups, giving up, next names,
     meetings); returns how many steps were taken. Safe to run in several workers.
     """
-    from outreach.scheduler import run_due_steps
-
     _settings, factory = _runtime()
     with session_scope(factory) as session:
         lines = run_due_steps(session, utcnow())

@@ -1,8 +1,13 @@
-"""Redis connection, queues named by purpose, and the enqueue helpers."""
+"""Redis connection, queues named by purpose, and the enqueue helpers.
+
+A job is enqueued by the dotted name of its function in workers.jobs, not by the
+function itself: the dashboard and the CLI enqueue without importing the job code
+(the mail libraries, the sending use cases), and workers.jobs, whose outbox sweep
+enqueues, depends on this module alone.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +22,12 @@ from outreach.errors import ConfigurationError
 SEND_QUEUE = "send"
 PERIODIC_QUEUE = "periodic"
 ALL_QUEUES = (SEND_QUEUE, PERIODIC_QUEUE)
+
+# The jobs, by the dotted names RQ stores and the worker imports (tests check each resolves).
+SEND_MESSAGE_JOB = "workers.jobs.send_message"
+RECONCILE_SENT_JOB = "workers.jobs.reconcile_sent"
+RUN_CYCLE_JOB = "workers.jobs.run_cycle"
+SWEEP_OUTBOX_JOB = "workers.jobs.sweep_outbox"
 
 # A job in one of these states will not run again: its id may be reused.
 _OVER = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
@@ -56,9 +67,9 @@ def send_job_id(message_id: int, attempt: int = 0) -> str:
 
 
 def enqueue_once(
-    connection: Redis, queue_name: str, job_id: str, func: Callable[..., Any], *args: Any
+    connection: Redis, queue_name: str, job_id: str, job_name: str, *args: Any
 ) -> bool:
-    """Enqueue `func(*args)` unless a job with this id is waiting or running.
+    """Enqueue the job `job_name(*args)` unless a job with this id is waiting or running.
 
     A finished or failed job with the same id is replaced: its id is derived
     from the work (a message id), and the work may be due again, say after a
@@ -67,7 +78,7 @@ def enqueue_once(
     queue = Queue(queue_name, connection=connection)
     options: dict[str, Any] = {"job_id": job_id, "result_ttl": 600, "failure_ttl": 7 * 24 * 3600}
     try:
-        queue.enqueue(func, *args, unique=True, **options)
+        queue.enqueue(job_name, *args, unique=True, **options)
         return True
     except DuplicateJobError:
         pass
@@ -81,7 +92,7 @@ def enqueue_once(
     if existing is not None:
         existing.delete()
     try:
-        queue.enqueue(func, *args, unique=True, **options)
+        queue.enqueue(job_name, *args, unique=True, **options)
     except DuplicateJobError:
         return False  # another process re-enqueued it a moment ago
     return True
@@ -94,15 +105,11 @@ def enqueue_send(connection: Redis, message_id: int, attempt: int = 0) -> bool:
     give one job. The database row, not this job, decides whether anything is
     sent (see outreach.sending).
     """
-    from workers.jobs import send_message
-
     job_id = send_job_id(message_id, attempt)
-    return enqueue_once(connection, SEND_QUEUE, job_id, send_message, message_id)
+    return enqueue_once(connection, SEND_QUEUE, job_id, SEND_MESSAGE_JOB, message_id)
 
 
 def enqueue_reconcile(connection: Redis, message_id: int) -> bool:
     """Ask a worker to consult the Sent folder about one message."""
-    from workers.jobs import reconcile_sent
-
     job_id = f"reconcile-sent-{message_id}"
-    return enqueue_once(connection, SEND_QUEUE, job_id, reconcile_sent, message_id)
+    return enqueue_once(connection, SEND_QUEUE, job_id, RECONCILE_SENT_JOB, message_id)

@@ -16,7 +16,14 @@ from multiprocessing.process import BaseProcess
 from rq import Queue, Worker
 
 from outreach.config import Settings
-from workers.queues import ALL_QUEUES, PERIODIC_QUEUE, enqueue_once, redis_connection
+from workers.queues import (
+    ALL_QUEUES,
+    PERIODIC_QUEUE,
+    RUN_CYCLE_JOB,
+    SWEEP_OUTBOX_JOB,
+    enqueue_once,
+    redis_connection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +34,6 @@ def _sweeper(settings: Settings, parent: int) -> None:
     import signal
     import time
 
-    from workers.jobs import run_cycle, sweep_outbox
-
     # Ctrl-C reaches the whole process group; the worker stops this process itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     connection = redis_connection(settings)
@@ -36,8 +41,8 @@ def _sweeper(settings: Settings, parent: int) -> None:
         time.sleep(settings.sweep_interval)
         try:
             # The cycle first: a follow-up it drafts and auto-approves is sent by the sweep.
-            enqueue_once(connection, PERIODIC_QUEUE, "run-cycle", run_cycle)
-            enqueue_once(connection, PERIODIC_QUEUE, "sweep-outbox", sweep_outbox)
+            enqueue_once(connection, PERIODIC_QUEUE, "run-cycle", RUN_CYCLE_JOB)
+            enqueue_once(connection, PERIODIC_QUEUE, "sweep-outbox", SWEEP_OUTBOX_JOB)
         except Exception as error:  # noqa: BLE001 - the next round tries again
             log.warning("could not schedule the outbox sweep: %s", error)
 

@@ -28,7 +28,7 @@ from tests.browser.live import (
     seed_dashboard,
     serving,
 )
-from web import create_app
+from web.app import create_app
 from web.state import EXTENSION_KEY
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"

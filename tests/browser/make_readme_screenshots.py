@@ -35,7 +35,7 @@ from tests.browser.live import (
     seed_showcase,
     serving,
 )
-from web import create_app
+from web.app import create_app
 from web.state import EXTENSION_KEY
 
 IMAGES = REPO / "docs" / "images"

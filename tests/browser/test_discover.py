@@ -29,7 +29,7 @@ from tests.browser.live import log_in, seed_dashboard, serving
 from tests.servers.autodiscovery import AutoconfigServer, DnsServer, autodiscovery_servers
 from tests.servers.net import free_port
 from tests.servers.tls import TlsFiles
-from web import create_app
+from web.app import create_app
 from web.state import EXTENSION_KEY
 from web.views.mailboxes import DISCOVERY_LOOKUP
 

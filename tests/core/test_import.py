@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from outreach.cli import outreach
 from outreach.config import Settings
-from outreach.contacts import (
+from outreach.contact_import import (
     check_import,
     csv_candidates,
     guess_columns,

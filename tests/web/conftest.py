@@ -24,7 +24,7 @@ from outreach.targets import create_target, fill_pipeline
 from tests.conftest import NOW
 from tests.factories import make_user
 from tests.servers.redis import RedisServer
-from web import create_app
+from web.app import create_app
 
 PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')

@@ -16,7 +16,7 @@ from outreach.crypto import SecretBox
 from outreach.models import User
 from tests.factories import make_mailbox
 from tests.web.conftest import Browser, build_app
-from web import create_app
+from web.app import create_app
 
 
 def test_session_cookie_is_http_only_and_same_site(browser: Browser, user: User) -> None:

@@ -21,16 +21,10 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
-from outreach import contacts as core
+from outreach import contact_import as core
 from outreach.board import status_board, timeline
-from outreach.contacts import (
-    IMPORT_FIELDS,
-    ContactInput,
-    CsvTable,
-    add_contact,
-    get_contact,
-    list_contacts,
-)
+from outreach.contact_import import IMPORT_FIELDS, CsvTable
+from outreach.contacts import ContactInput, add_contact, get_contact, list_contacts
 from outreach.corrections import VERDICT_WORDS, Verdict, correct, verdicts_of
 from outreach.drafts import get_message
 from outreach.errors import ValidationError

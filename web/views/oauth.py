@@ -20,7 +20,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 
-import web
 from outreach.connection_check import check_mailbox
 from outreach.errors import OAuthError, ValidationError
 from outreach.mail.tls import client_context
@@ -30,6 +29,7 @@ from outreach.oauth.providers import OAuthProvider, configured_providers
 from outreach.oauth.tokens import AccessTokens, connect_oauth_mailbox
 from web.auth import current_user
 from web.db import get_session
+from web.headers import CONTENT_SECURITY_POLICY
 from web.helpers import now, sentence
 from web.state import services
 
@@ -132,9 +132,9 @@ def allow_provider_forms(response: Response, shown: dict[str, OAuthProvider]) ->
     allowed = [origin for origin in origins if _ORIGIN.match(origin)]
     if not allowed:
         return response
-    policy = web.CONTENT_SECURITY_POLICY
+    policy = CONTENT_SECURITY_POLICY
     if "form-action 'self'" not in policy:
-        raise RuntimeError("web.CONTENT_SECURITY_POLICY no longer has \"form-action 'self'\"")
+        raise RuntimeError("CONTENT_SECURITY_POLICY no longer has \"form-action 'self'\"")
     response.headers["Content-Security-Policy"] = policy.replace(
         "form-action 'self'", "form-action 'self' " + " ".join(allowed)
     )

@@ -1,0 +1,60 @@
+"""`outreach sandbox`: local mail servers where simulated contacts answer."""
+
+from __future__ import annotations
+
+import click
+
+from outreach.cli.common import fail, find_user, load_settings, transaction, utcnow
+from outreach.crypto import SecretBox
+
+
+@click.command("sandbox")
+@click.option(
+    "--user",
+    "user_email",
+    metavar="EMAIL",
+    help="Also give this account a sandbox mailbox, demo contacts and a target.",
+)
+@click.option(
+    "--no-servers", is_flag=True, help="Only set up --user; `outreach up` runs the servers."
+)
+def sandbox(user_email: str | None, no_servers: bool) -> None:
+    """Run the sandbox: local mail servers where simulated contacts answer.
+
+    No real email is sent. Addresses at people.outreach-sandbox.invalid answer by
+    their first word: agrees, declines, away, bounces or silent.
+    """
+    from outreach.sandbox import SANDBOX_LABEL
+    from outreach.sandbox.demo import SandboxPorts, set_up_sandbox
+
+    settings = load_settings()
+    if user_email:
+        with transaction(settings) as session:
+            account = find_user(session, user_email)
+            setup = set_up_sandbox(
+                session,
+                account,
+                SecretBox(settings.encryption_keys),
+                SandboxPorts(smtp=settings.sandbox_smtp_port, imap=settings.sandbox_imap_port),
+                utcnow(),
+            )
+            click.echo(
+                f"{SANDBOX_LABEL}. {account.email} now uses the sandbox mailbox "
+                f"{setup.mailbox.email_address}; target '{setup.target.name}' has "
+                f"{len(setup.target.entries)} demo contacts ({setup.contacts_added} new); "
+                f"{len(setup.drafted)} request(s) drafted for approval."
+            )
+            if setup.introduction_added:
+                click.echo("Your profile had no introduction: an example one was put in.")
+    if no_servers:
+        return
+    from outreach.sandbox.servers import serve
+
+    try:
+        serve(settings)
+    except OSError as error:
+        fail(
+            f"the sandbox could not listen on 127.0.0.1 ({error.strerror or error}); "
+            "is another sandbox running? OUTREACH_SANDBOX_SMTP_PORT and "
+            "OUTREACH_SANDBOX_IMAP_PORT choose other ports"
+        )

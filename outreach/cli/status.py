@@ -1,0 +1,65 @@
+"""`outreach status`: the status board."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import click
+
+from outreach import board
+from outreach.cli.common import (
+    find_user,
+    iso,
+    json_option,
+    load_settings,
+    print_json,
+    transaction,
+    user_option,
+    utcnow,
+)
+
+
+def board_row_json(row: board.BoardRow) -> dict[str, object]:
+    return {
+        "contact_id": row.contact_id,
+        "contact_name": row.contact_name,
+        "contact_email": row.contact_email,
+        "organisation": row.organisation,
+        "target_id": row.target_id,
+        "target_name": row.target_name,
+        "state": row.state.value,
+        "label": row.label,
+        "detail": row.detail,
+        "since": iso(row.since),
+    }
+
+
+@click.command("status")
+@user_option
+@json_option
+def status(user_email: str, as_json: bool) -> None:
+    """The status board: where each contact stands in each target."""
+    now = utcnow()
+    with transaction(load_settings()) as session:
+        owner = find_user(session, user_email)
+        rows = board.status_board(session, owner, now)
+        pending = board.pending_draft_count(session, owner)
+    if as_json:
+        print_json(
+            {
+                "generated_at": iso(now),
+                "pending_drafts": pending,
+                "outreaches": [board_row_json(row) for row in rows],
+            }
+        )
+        return
+    if not rows:
+        click.echo("nothing on the board yet; create a target with `outreach target create`")
+    for row in rows:
+        detail = f" ({row.detail})" if row.detail else ""
+        click.echo(
+            f"{row.contact_name} <{row.contact_email}>  {row.target_name}: {row.label}{detail}"
+            f"  since {row.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        )
+    if pending:
+        click.echo(f"{pending} draft(s) waiting for approval: `outreach drafts list`")

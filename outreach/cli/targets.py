@@ -1,0 +1,64 @@
+"""`outreach target`: fields or organisations with their ordered lists of names."""
+
+from __future__ import annotations
+
+import click
+
+from outreach import accounts, contacts, target_actions
+from outreach.cli.common import find_user, load_settings, transaction, user_option, utcnow
+from outreach.errors import NotFound, ValidationError
+
+
+@click.group("target")
+def target_group() -> None:
+    """Fields or organisations, each with an ordered list of names."""
+
+
+def _split_addresses(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@target_group.command("create")
+@user_option
+@click.argument("name")
+@click.option(
+    "--contacts",
+    "addresses",
+    required=True,
+    metavar="EMAIL,EMAIL,...",
+    help="Contacts' addresses, comma-separated, in the order to ask them.",
+)
+@click.option("--max-in-flight", default=1, show_default=True, help="Requests out at once.")
+@click.option("--wait-days", default=7, show_default=True, help="Business days before moving on.")
+def target_create(
+    user_email: str, name: str, addresses: str, max_in_flight: int, wait_days: int
+) -> None:
+    """Create a target and draft the request to the first name(s) for approval."""
+    wanted = _split_addresses(addresses)
+    if not wanted:
+        raise ValidationError("--contacts needs at least one email address")
+    with transaction(load_settings()) as session:
+        owner = find_user(session, user_email)
+        contact_ids: list[int] = []
+        for address in wanted:
+            found = contacts.find_by_email(session, owner, accounts.normalise_email(address))
+            if found is None:
+                raise NotFound(f"{address} is not on your contact list; add or import it first")
+            contact_ids.append(found.id)
+        created, drafted = target_actions.start_target(
+            session,
+            owner,
+            name,
+            contact_ids,
+            utcnow(),
+            max_in_flight=max_in_flight,
+            wait_business_days=wait_days,
+        )
+        names = f"{len(wanted)} name" + ("" if len(wanted) == 1 else "s")
+        click.echo(f"created the target '{created.name}' (id {created.id}) with {names}")
+        for message in drafted:
+            click.echo(f"drafted a request to {message.to_address} (draft {message.id})")
+            if message.error:
+                click.echo(f"  it cannot be approved yet: {message.error}", err=True)
+        if not drafted:
+            click.echo("no request drafted: nobody on the list can be asked now")

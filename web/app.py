@@ -1,0 +1,122 @@
+"""The app factory: the dashboard's settings, services, blueprints and hooks in one Flask app."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import StrictUndefined
+
+from outreach.board import pending_draft_count
+from outreach.config import Settings
+from outreach.crypto import SecretBox
+from outreach.db import make_engine, make_sessionmaker
+from outreach.quoting import split_reply
+from web import auth, db, errors
+from web.headers import security_headers
+from web.helpers import day, sentence, when
+from web.progress import needs_decision_count
+from web.state import EXTENSION_KEY, Services
+from web.views import (
+    board,
+    contacts,
+    drafts,
+    mailboxes,
+    meetings,
+    message_templates,
+    oauth,
+    outbox,
+    profile,
+    sandbox,
+    targets,
+)
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the dashboard for `settings` (default: from the OUTREACH_* environment)."""
+    if settings is None:
+        settings = Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        # The token lives as long as the login session, so a draft edited
+        # slowly is not lost to an expired form.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    # Where "Find my settings" looks and how long it may take; tests replace the
+    # lookup with one pointed at their servers on 127.0.0.1.
+    app.config.setdefault(mailboxes.DISCOVERY_LOOKUP, mailboxes.DEFAULT_LOOKUP)
+    app.config.setdefault(mailboxes.DISCOVERY_SECONDS, mailboxes.DEFAULT_DISCOVERY_SECONDS)
+    app.jinja_env.undefined = StrictUndefined
+    app.add_template_filter(when)
+    app.add_template_filter(sentence)
+    app.add_template_filter(day)
+    app.add_template_filter(split_reply, "reply_parts")
+
+    engine = make_engine(settings.database_url)
+    app.extensions[EXTENSION_KEY] = Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        secret_box=SecretBox(settings.encryption_keys),
+    )
+
+    db.init_app(app)
+    # auth first: its login check must run before CSRFProtect's token check.
+    auth.init_app(app)
+    csrf.init_app(app)
+    errors.init_app(app)
+    for blueprint in (
+        board.bp,
+        contacts.bp,
+        targets.bp,
+        mailboxes.bp,
+        oauth.bp,
+        drafts.bp,
+        meetings.bp,
+        outbox.bp,
+        profile.bp,
+        message_templates.bp,
+        sandbox.bp,
+    ):
+        app.register_blueprint(blueprint)
+
+    app.context_processor(_navigation)
+    # A mailbox that needs the user shows on every page, with its way to fix it.
+    app.context_processor(mailboxes.banner_context)
+    app.after_request(mailboxes.allow_banner_sign_in)
+    app.after_request(security_headers)
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    return app
+
+
+def _navigation() -> dict[str, object]:
+    """What every page's navigation shows: who is signed in, how many drafts and decisions wait."""
+    if not auth.is_signed_in():
+        return {"signed_in_user": None, "pending_drafts": 0, "pending_decisions": 0}
+    # Worked out once per request: a page made of several templates renders each one
+    # with the context processors, and these counts would be queried again every time.
+    cached: dict[str, object] | None = g.get("navigation")
+    if cached is not None:
+        return cached
+    user = auth.current_user()
+    session = db.get_session()
+    navigation: dict[str, object] = {
+        "signed_in_user": user,
+        "pending_drafts": pending_draft_count(session, user),
+        "pending_decisions": needs_decision_count(session, user),
+    }
+    g.navigation = navigation
+    return navigation
+
+
+def _healthz() -> Response:
+    """For docker health checks: the process answers. No login, no database."""
+    return Response("ok", mimetype="text/plain")
