@@ -14,10 +14,10 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach import meetings
-from outreach.cycle import zone_of
 from outreach.errors import ValidationError
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
+from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
 from web.auth import current_user, is_signed_in
 from web.db import get_session

@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 from outreach.errors import ValidationError
-from outreach.sandbox import SANDBOX_LABEL, is_sandbox
+from outreach.rules.sandbox_addresses import SANDBOX_LABEL, is_sandbox
 from outreach.sandbox.demo import SandboxPorts, sandbox_mailbox, set_up_sandbox
 from web.auth import current_user, is_signed_in
 from web.db import get_session
