@@ -243,7 +243,7 @@ def seed(
     requests, and `record_sent` (what the worker records after SMTP accepted
     the message); the SMTP transaction itself is no part of these benchmarks.
     """
-    from outreach.compose import build_message
+    from outreach.rules.compose import build_message
     from outreach.sending import outgoing_email
 
     now = datetime.now(UTC)

@@ -44,7 +44,7 @@ import _benchlib as lib  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from outreach.models import Mailbox, Outreach  # noqa: E402
-from outreach.states import OutreachState  # noqa: E402
+from outreach.rules.states import OutreachState  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
 from tests.servers.net import kill_tree, log_tail  # noqa: E402
 from tests.servers.tls import make_tls_files  # noqa: E402

@@ -132,9 +132,9 @@ def prepare(instance: Instance) -> list[tuple[str, str, list[str], bytes]]:
 
     from sqlalchemy import select
 
-    from outreach.compose import build_message, wire_bytes
     from outreach.db import make_engine, make_sessionmaker
     from outreach.models import Contact, Mailbox, Message, MessageStatus, User
+    from outreach.rules.compose import build_message, wire_bytes
     from outreach.sending import outgoing_email
 
     engine = make_engine(instance.database_url)

@@ -23,7 +23,7 @@ from outreach.models import (
     MessageStatus,
     User,
 )
-from outreach.sandbox import is_sandbox
+from outreach.rules.sandbox_addresses import is_sandbox
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -377,7 +377,7 @@ def check_holidays(text: str) -> str:
 
     :raise ValidationError: naming each line that is not a date written as year-month-day.
     """
-    from outreach.cycle import parse_holidays
+    from outreach.rules.cycle import parse_holidays
 
     lines = [line.strip() for line in text.splitlines()]
     bad: list[tuple[int, str]] = []

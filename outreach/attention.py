@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.board import pending_draft_count
 from outreach.corrections import PossibleReply, pending_possible_replies
-from outreach.cycle import zone_of
 from outreach.meetings.finding import overdue_thank_yous
 from outreach.models import (
     Contact,
@@ -30,7 +29,8 @@ from outreach.models import (
     Target,
     User,
 )
-from outreach.states import OutreachState
+from outreach.rules.cycle import zone_of
+from outreach.rules.states import OutreachState
 
 # Replies listed by name; beyond these the panel gives the number and a link.
 REPLIES_SHOWN = 5

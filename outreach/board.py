@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
-from outreach.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar
 from outreach.models import (
     Contact,
     Event,
@@ -20,7 +19,8 @@ from outreach.models import (
     Target,
     User,
 )
-from outreach.states import OutreachState
+from outreach.rules.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar
+from outreach.rules.states import OutreachState
 from outreach.targets import calendar_of
 
 STATE_LABELS: dict[OutreachState, str] = {

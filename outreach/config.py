@@ -86,7 +86,7 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
 }
 
 # The OAuth2 providers Outreach knows, and the endpoints each uses by default; their
-# mail servers are those of outreach.presets unless OUTREACH_<PROVIDER>_IMAP/_SMTP say
+# mail servers are those of outreach.mail.presets unless OUTREACH_<PROVIDER>_IMAP/_SMTP say
 # otherwise. Microsoft's URLs hold {tenant}, filled in from OUTREACH_MICROSOFT_TENANT.
 OAUTH_DEFAULTS: dict[str, dict[str, str]] = {
     "google": {
@@ -192,7 +192,7 @@ class OAuthClientSettings:
 
     `client_id` is empty when the provider is not set up; outreach.oauth then
     leaves its sign-in button out. `imap` and `smtp` are None unless overridden:
-    the provider's usual servers then come from outreach.presets.
+    the provider's usual servers then come from outreach.mail.presets.
     """
 
     provider: str  # "google" | "microsoft"

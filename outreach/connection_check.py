@@ -11,12 +11,12 @@ from outreach.crypto import SecretBox
 from outreach.errors import MailboxAuthFailed, MailboxError, OAuthError, SignInRequired
 from outreach.mail import ServerLogin
 from outreach.mail.imap import ImapSource
+from outreach.mail.presets import preset_for
 from outreach.mail.smtp import SmtpSender
 from outreach.mailbox_login import MailboxLogin, uses_oauth
 from outreach.models import Mailbox, MailboxStatus
 from outreach.oauth.providers import LABELS
 from outreach.oauth.tokens import AccessTokens, sign_in_again
-from outreach.presets import preset_for
 
 
 @dataclass

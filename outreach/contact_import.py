@@ -20,7 +20,7 @@ from outreach.accounts import known_time_zones, normalise_email
 from outreach.contacts import ContactInput, clean_text, first_name_of, list_contacts, new_contact
 from outreach.errors import ValidationError
 from outreach.models import Contact, User
-from outreach.vcard import parse_vcards
+from outreach.reading.vcard import parse_vcards
 
 # An import runs in three steps, so that a person sees what will happen before
 # anything is stored, and a large file can be stored in slices with progress:

@@ -25,15 +25,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.autoreply import find_return_date
-from outreach.cycle import CLOCKED
 from outreach.drafts import get_message
 from outreach.errors import ValidationError
-from outreach.matching import (
-    CONFIRMED_POSSIBLE_REPLY,
-    DISMISSED_POSSIBLE_REPLY,
-    POSSIBLE_REPLY,
-)
 from outreach.models import (
     Contact,
     Direction,
@@ -44,7 +37,14 @@ from outreach.models import (
     Outreach,
     User,
 )
-from outreach.states import OutreachState, Trigger, can_apply, can_revert
+from outreach.reading.autoreply import find_return_date
+from outreach.reading.matching import (
+    CONFIRMED_POSSIBLE_REPLY,
+    DISMISSED_POSSIBLE_REPLY,
+    POSSIBLE_REPLY,
+)
+from outreach.rules.cycle import CLOCKED
+from outreach.rules.states import OutreachState, Trigger, can_apply, can_revert
 from outreach.timeline import note_message, record
 from outreach.transitions import pause_for_absence, start_clock, transition
 

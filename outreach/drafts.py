@@ -16,10 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from outreach import templates
 from outreach.accounts import mailbox_for, primary_mailbox
-from outreach.compose import make_message_id, one_line, reply_subject
-from outreach.cycle import MAX_MESSAGES_PER_PERSON
 from outreach.errors import NotFound, TemplateError, ValidationError
 from outreach.models import (
     Contact,
@@ -32,7 +29,10 @@ from outreach.models import (
     Template,
     User,
 )
-from outreach.states import OutreachState, Trigger
+from outreach.rules import templates
+from outreach.rules.compose import make_message_id, one_line, reply_subject
+from outreach.rules.cycle import MAX_MESSAGES_PER_PERSON
+from outreach.rules.states import OutreachState, Trigger
 from outreach.timeline import advance, note_message
 
 
@@ -47,7 +47,7 @@ def template_for(session: Session, user: User, kind: MessageKind) -> tuple[str, 
 
 
 def values_for(user: User, contact: Contact, target: Target | None) -> dict[str, str]:
-    """The template variables for one contact (see outreach.templates.VARIABLES)."""
+    """The template variables for one contact (see outreach.rules.templates.VARIABLES)."""
     return {
         "first_name": contact.first_name,
         "full_name": contact.name,

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from outreach.cycle import zone_of
 from outreach.models import Mailbox, MailboxStatus
+from outreach.rules.cycle import zone_of
 
 # How long to wait before asking again when another worker won the race.
 RACE_RETRY = timedelta(seconds=2)

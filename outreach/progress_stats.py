@@ -14,10 +14,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.cycle import zone_of
 from outreach.models import Direction, Meeting, MeetingStatus, Message, MessageKind, Outreach, User
 from outreach.models import MessageStatus as Status
-from outreach.states import OutreachState
+from outreach.rules.cycle import zone_of
+from outreach.rules.states import OutreachState
 
 S = OutreachState
 

@@ -23,12 +23,12 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from outreach import cycle
 from outreach.drafts import cycle_message_counts, draft_follow_up, maybe_auto_approve
 from outreach.errors import ValidationError
 from outreach.meetings.due_steps import run_due as run_meeting_steps
 from outreach.models import Message, MessageKind, MessageStatus, Outreach, Target, User
-from outreach.states import OutreachState, Trigger
+from outreach.rules import cycle
+from outreach.rules.states import OutreachState, Trigger
 from outreach.targets import calendar_of, fill_pipeline, lock_target, rules_of
 from outreach.timeline import record
 from outreach.transitions import transition

@@ -27,7 +27,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import pace
-from outreach.compose import OutgoingEmail, build_message
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import (
@@ -54,7 +53,8 @@ from outreach.models import (
     User,
 )
 from outreach.oauth.tokens import AccessTokens
-from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
+from outreach.rules.compose import OutgoingEmail, build_message
+from outreach.rules.states import ANSWERED, OutreachState, Trigger, can_apply
 from outreach.timeline import note_message
 from outreach.transitions import transition
 

@@ -20,7 +20,6 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.compose import build_message, wire_bytes
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import MailboxError, OAuthError
@@ -28,6 +27,7 @@ from outreach.mail import SentFolder, ServerLogin
 from outreach.mailbox_login import MailboxLogin
 from outreach.models import Contact, Mailbox, Message, MessageStatus, User
 from outreach.oauth.tokens import AccessTokens
+from outreach.rules.compose import build_message, wire_bytes
 from outreach.sending import outgoing_email, record_sent
 from outreach.timeline import note_message
 

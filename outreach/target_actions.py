@@ -19,8 +19,8 @@ from outreach.drafts import get_message
 from outreach.errors import ValidationError
 from outreach.meetings.notes import Referral, ReferralResult, add_referral
 from outreach.models import Message, MessageStatus, Outreach, Target, User
+from outreach.rules.states import OutreachState, Trigger, can_apply
 from outreach.scheduler import take_due_steps
-from outreach.states import OutreachState, Trigger, can_apply
 from outreach.targets import (
     add_to_target,
     create_target,

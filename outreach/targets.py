@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from outreach import cycle
 from outreach.contacts import get_contact
 from outreach.drafts import cycle_message_counts, draft_request, maybe_auto_approve
 from outreach.errors import NotFound, ValidationError
@@ -26,7 +25,8 @@ from outreach.models import (
     TargetEntry,
     User,
 )
-from outreach.states import OutreachState
+from outreach.rules import cycle
+from outreach.rules.states import OutreachState
 from outreach.timeline import record
 
 # Kept here for the callers that import it from this module.

@@ -1,6 +1,6 @@
 """Use cases for the user's message templates: list, save, go back to the default, preview.
 
-A template is user input rendered in the sandbox (see outreach.templates). Saving
+A template is user input rendered in the sandbox (see outreach.rules.templates). Saving
 checks that it parses, uses only the documented variables and renders when every
 variable is filled in, so a template that can never work is refused at once, in a
 sentence, rather than discovered on the next draft.
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from outreach import templates
-from outreach.compose import one_line, reply_subject
 from outreach.contacts import get_contact, list_contacts
 from outreach.drafts import template_for, values_for
 from outreach.errors import MissingVariable, NotFound, TemplateError, ValidationError
 from outreach.models import Contact, MessageKind, Outreach, Target, Template, User
+from outreach.rules import templates
+from outreach.rules.compose import one_line, reply_subject
 
 # The kinds of message a user writes, in the order an outreach uses them.
 KIND_LABELS: dict[MessageKind, str] = {

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from outreach.models import Event, Message, Outreach
-from outreach.states import OutreachState, Trigger, apply
+from outreach.rules.states import OutreachState, Trigger, apply
 
 
 def record(

@@ -1,6 +1,6 @@
 """One place for a change of an outreach's state and everything that follows from it.
 
-`transition` moves an outreach by a trigger (outreach.states holds the rules) and
+`transition` moves an outreach by a trigger (outreach.rules.states holds the rules) and
 then does what the cycle requires of that step, so that the poller, the worker,
 the dashboard, the CLI and the user's corrections all drive the cycle the same way:
 
@@ -25,16 +25,16 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from outreach.cycle import (
+from outreach.drafts import cancel_unsent
+from outreach.models import Message, MessageKind, Outreach, Target, User
+from outreach.rules.cycle import (
     AWAY_WITHOUT_DATE_BUSINESS_DAYS,
     UTC_CALENDAR,
     Rules,
     clock_after_auto_reply,
     clock_after_sending,
 )
-from outreach.drafts import cancel_unsent
-from outreach.models import Message, MessageKind, Outreach, Target, User
-from outreach.states import OutreachState, Trigger
+from outreach.rules.states import OutreachState, Trigger
 from outreach.targets import calendar_of, fill_pipeline, lock_target, rules_of
 from outreach.timeline import advance
 

@@ -15,23 +15,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.classify import InboundKind, Reading, read_headers
-from outreach.cycle import CLOCKED
 from outreach.drafts import cancel_unsent
 from outreach.errors import MailboxError
 from outreach.mail import FetchedHeaders, MailSource
-from outreach.matching import (
-    POSSIBLE_REPLY,
-    Match,
-    ThreadRef,
-    address_of,
-    by_domain,
-    match_reply,
-    message_ids_in,
-    normalise_message_id,
-)
 from outreach.meetings.invitations import read_invitation
-from outreach.mime import parse_headers, text_of
 from outreach.models import (
     Contact,
     Direction,
@@ -42,7 +29,20 @@ from outreach.models import (
     MessageStatus,
     Outreach,
 )
-from outreach.states import ANSWERED, OutreachState, Trigger, can_apply
+from outreach.reading.classify import InboundKind, Reading, read_headers
+from outreach.reading.matching import (
+    POSSIBLE_REPLY,
+    Match,
+    ThreadRef,
+    address_of,
+    by_domain,
+    match_reply,
+    message_ids_in,
+    normalise_message_id,
+)
+from outreach.reading.mime import parse_headers, text_of
+from outreach.rules.cycle import CLOCKED
+from outreach.rules.states import ANSWERED, OutreachState, Trigger, can_apply
 from outreach.timeline import record
 from outreach.transitions import pause_for_absence, transition
 

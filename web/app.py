@@ -10,7 +10,7 @@ from outreach.board import pending_draft_count
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
-from outreach.quoting import split_reply
+from outreach.reading.quoting import split_reply
 from web import auth, db, errors
 from web.headers import security_headers
 from web.helpers import day, sentence, when

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from outreach import clock
-from outreach.cycle import zone_of
 from outreach.models import Mailbox
+from outreach.rules.cycle import zone_of
 
 
 def now() -> datetime:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from outreach.board import BoardRow
 from outreach.models import Message, MessageKind, MessageStatus, Outreach, User
-from outreach.states import OutreachState
+from outreach.rules.states import OutreachState
 
 # Approved and not yet settled: the outbox's "Going out".
 GOING = (

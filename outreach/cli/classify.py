@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from outreach.classify import InboundKind, Reading, read_message
 from outreach.cli.common import json_option, utcnow
-from outreach.mime import parse_headers
+from outreach.reading.classify import InboundKind, Reading, read_message
+from outreach.reading.mime import parse_headers
 
 
 def classification_json(file: str, result: Reading) -> dict[str, object]:

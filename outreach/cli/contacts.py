@@ -21,7 +21,7 @@ from outreach.cli.common import (
 from outreach.contact_import import guess_columns
 from outreach.errors import ValidationError
 from outreach.models import Contact
-from outreach.vcard import looks_like_vcard
+from outreach.reading.vcard import looks_like_vcard
 
 
 @click.group("contacts")

@@ -186,7 +186,7 @@ def mailbox_discover(as_json: bool, timeout: float, address: str) -> None:
 
     Needs no settings and no database; nothing is stored.
     """
-    from outreach.autodiscover import Lookup, discover
+    from outreach.mail.autodiscover import Lookup, discover
 
     accounts.normalise_email(address)
     found = discover(address, Lookup(timeout=timeout))

@@ -24,7 +24,7 @@ def sandbox(user_email: str | None, no_servers: bool) -> None:
     No real email is sent. Addresses at people.outreach-sandbox.invalid answer by
     their first word: agrees, declines, away, bounces or silent.
     """
-    from outreach.sandbox import SANDBOX_LABEL
+    from outreach.rules.sandbox_addresses import SANDBOX_LABEL
     from outreach.sandbox.demo import SandboxPorts, set_up_sandbox
 
     settings = load_settings()

@@ -16,7 +16,6 @@ from email.utils import getaddresses
 
 import aiosmtplib
 
-from outreach.compose import wire_bytes
 from outreach.errors import (
     DeliveryUnknown,
     MailboxAuthFailed,
@@ -26,6 +25,7 @@ from outreach.errors import (
 from outreach.mail import ServerLogin, xoauth2_string
 from outreach.mail.problems import connection_problem
 from outreach.models.accounts import TlsMode
+from outreach.rules.compose import wire_bytes
 
 # Waiting long for the answer to the final dot is deliberate: giving up early
 # would leave us not knowing whether the message went out.

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Update, select, update
 from sqlalchemy.orm import Session
 
-from outreach.cycle import zone_of
 from outreach.meetings.letters import draft_for_meeting, draft_thank_you
 from outreach.meetings.scheduling import cancel_unsent_of
 from outreach.meetings.times import ends_at
 from outreach.models import Contact, Meeting, MeetingStatus, MessageKind, Outreach, User
-from outreach.states import OutreachState, Trigger, can_apply
+from outreach.rules.cycle import zone_of
+from outreach.rules.states import OutreachState, Trigger, can_apply
 from outreach.transitions import transition
 
 # A thank-you goes within two days of the conversation.

@@ -22,7 +22,7 @@ from outreach.models import (
     Target,
     User,
 )
-from outreach.states import AWAITING_ANSWER, OutreachState
+from outreach.rules.states import AWAITING_ANSWER, OutreachState
 from outreach.timeline import record
 
 # Where a meeting may be recorded: a person answered, or the answer came another way

@@ -1,6 +1,6 @@
 """Calendar invitations in replies: each becomes a PROPOSED meeting for the user to confirm.
 
-The parser of the invitation itself is outreach.invitations (reading mail).
+The parser of the invitation itself is outreach.reading.invitations (reading mail).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.invitations import Invitation, InvitationError, calendar_parts, invitations_in
 from outreach.meetings.finding import OPEN, note_meeting
 from outreach.meetings.scheduling import MeetingDetails, call_off, move_meeting
 from outreach.meetings.times import describe
 from outreach.models import Meeting, MeetingStatus, Message, User
+from outreach.reading.invitations import Invitation, InvitationError, calendar_parts, invitations_in
 from outreach.timeline import note_message
 
 log = logging.getLogger(__name__)

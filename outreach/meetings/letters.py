@@ -6,9 +6,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from outreach import templates
-from outreach.compose import one_line
-from outreach.cycle import zone_of
 from outreach.drafts import maybe_auto_approve, template_for, values_for
 from outreach.errors import MissingVariable, TemplateError
 from outreach.models import (
@@ -22,6 +19,9 @@ from outreach.models import (
     Target,
     User,
 )
+from outreach.rules import templates
+from outreach.rules.compose import one_line
+from outreach.rules.cycle import zone_of
 from outreach.timeline import note_message
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.accounts import normalise_email
-from outreach.compose import one_line
 from outreach.contacts import ContactInput, add_contact, find_by_email, get_contact
 from outreach.drafts import maybe_auto_approve
 from outreach.errors import ValidationError
@@ -28,6 +27,7 @@ from outreach.models import (
     Target,
     User,
 )
+from outreach.rules.compose import one_line
 from outreach.targets import add_to_target
 from outreach.timeline import note_message
 

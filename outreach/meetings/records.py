@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
-from outreach.cycle import zone_of
 from outreach.meetings.finding import get_meeting, list_meetings
 from outreach.meetings.notes import QUESTION_KEYS, answers_of, referrals_of
 from outreach.models import Contact, Meeting, MeetingStatus, Outreach, Target, User
+from outreach.rules.cycle import zone_of
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from outreach.models import (
     Outreach,
     User,
 )
-from outreach.states import AWAITING_ANSWER, OutreachState, Trigger, can_apply
+from outreach.rules.states import AWAITING_ANSWER, OutreachState, Trigger, can_apply
 from outreach.transitions import transition
 
 MAX_DURATION_MINUTES = 12 * 60

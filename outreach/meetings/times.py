@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from outreach.cycle import zone_of
 from outreach.models import Meeting
+from outreach.rules.cycle import zone_of
 
 
 def local_to_utc(day: date, at: time, time_zone: str) -> datetime:

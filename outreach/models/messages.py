@@ -23,7 +23,7 @@ class MessageKind(StrEnum):
     CONFIRMATION = "confirmation"
     THANK_YOU = "thank_you"
     KEEP_IN_TOUCH = "keep_in_touch"
-    # Inbound kinds, decided by outreach.classify.
+    # Inbound kinds, decided by outreach.reading.classify.
     REPLY = "reply"
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"

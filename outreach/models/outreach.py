@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.models.base import Base, OwnedByUser, enum_column, utcnow
 from outreach.models.contacts import Contact, Target
-from outreach.states import OutreachState
+from outreach.rules.states import OutreachState
 
 
 class Outreach(OwnedByUser, Base):

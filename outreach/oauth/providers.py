@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from outreach.config import OAuthClientSettings, Settings
 from outreach.mail import MailServers
-from outreach.presets import oauth_servers
+from outreach.mail.presets import oauth_servers
 
 LABELS = {"google": "Google", "microsoft": "Microsoft"}
 SCOPES: dict[str, tuple[str, ...]] = {

@@ -20,7 +20,7 @@ from outreach.contacts import ContactInput, add_contact, find_by_email
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.models import Mailbox, Message, Target, TlsMode, User
-from outreach.sandbox import PEOPLE_DOMAIN, SANDBOX_DOMAIN, is_sandbox
+from outreach.rules.sandbox_addresses import PEOPLE_DOMAIN, SANDBOX_DOMAIN, is_sandbox
 from outreach.target_actions import add_names, start_target
 
 SANDBOX_HOST = "127.0.0.1"

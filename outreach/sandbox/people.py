@@ -1,6 +1,6 @@
 """What a simulated contact writes back (pure: the message, its time and a random source in).
 
-Each answer is shaped like the real thing our classifier reads (outreach.classify):
+Each answer is shaped like the real thing our classifier reads (outreach.reading.classify):
 a person's reply threaded with In-Reply-To and References; an out-of-office with
 RFC 3834's `Auto-Submitted: auto-replied` and a return date in words the
 classifier knows ("until Monday 7 December"); a bounce as an RFC 3464
@@ -17,7 +17,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses
 
-from outreach.sandbox import PEOPLE_DOMAIN, Behaviour, behaviour_of
+from outreach.rules.sandbox_addresses import PEOPLE_DOMAIN, Behaviour, behaviour_of
 
 DAEMON = f"MAILER-DAEMON@mx.{PEOPLE_DOMAIN}"
 

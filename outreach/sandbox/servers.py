@@ -49,7 +49,7 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
 from outreach.models import Mailbox
-from outreach.sandbox import SANDBOX_LABEL, behaviour_of, is_sandbox
+from outreach.rules.sandbox_addresses import SANDBOX_LABEL, behaviour_of, is_sandbox
 from outreach.sandbox.people import answer
 from outreach.sandbox.timewarp import TimeWarp
 

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from outreach import cycle
 from outreach.models import Contact, Mailbox, Outreach, Target, User
-from outreach.sandbox import SANDBOX_DOMAIN
+from outreach.rules import cycle
+from outreach.rules.sandbox_addresses import SANDBOX_DOMAIN
 from outreach.targets import calendar_of
 from outreach.timeline import record
 

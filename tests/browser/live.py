@@ -23,10 +23,8 @@ from playwright.sync_api import Browser, Page, Playwright, ViewportSize
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from outreach.compose import domain_of
 from outreach.contacts import ContactInput, add_contact
 from outreach.crypto import SecretBox
-from outreach.cycle import business_days_between, is_business_day
 from outreach.drafts import approve, draft_follow_up
 from outreach.models import (
     Contact,
@@ -38,8 +36,10 @@ from outreach.models import (
     Target,
     User,
 )
+from outreach.rules.compose import domain_of
+from outreach.rules.cycle import business_days_between, is_business_day
+from outreach.rules.states import Trigger
 from outreach.sending import record_sent
-from outreach.states import Trigger
 from outreach.targets import create_target, fill_pipeline, outreaches_in_order
 from outreach.timeline import advance
 from tests.factories import make_mailbox, make_user

@@ -19,9 +19,9 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, exp
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.autodiscover import Lookup
 from outreach.config import Settings
 from outreach.crypto import SecretBox
+from outreach.mail.autodiscover import Lookup
 from outreach.mail.tls import client_context
 from outreach.models import AuthMethod, Mailbox, MailboxStatus
 from tests.browser.conftest import LiveApp

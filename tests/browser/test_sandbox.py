@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from outreach.models import Mailbox, User
-from outreach.sandbox import SANDBOX_LABEL, is_sandbox
+from outreach.rules.sandbox_addresses import SANDBOX_LABEL, is_sandbox
 from tests.browser.conftest import LiveApp
 
 pytestmark = pytest.mark.browser

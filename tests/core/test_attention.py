@@ -11,7 +11,6 @@ from outreach.attention import home_version, needs_attention
 from outreach.corrections import Verdict, correct
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
-from outreach.matching import POSSIBLE_REPLY
 from outreach.meetings import MeetingDetails, MeetingNotes
 from outreach.models import (
     Direction,
@@ -25,8 +24,9 @@ from outreach.models import (
     Outreach,
     User,
 )
+from outreach.reading.matching import POSSIBLE_REPLY
+from outreach.rules.states import Trigger
 from outreach.sending import record_sent
-from outreach.states import Trigger
 from outreach.targets import create_target, fill_pipeline
 from outreach.timeline import advance
 from tests.factories import make_approved_requests, make_contact, make_mailbox, make_user

@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from outreach.autodiscover import (
+from outreach.cli import outreach
+from outreach.mail.autodiscover import (
     Discovery,
     Lookup,
     Source,
@@ -17,7 +18,6 @@ from outreach.autodiscover import (
     discover,
     parse_autoconfig,
 )
-from outreach.cli import outreach
 from outreach.mail.tls import client_context
 from outreach.models import TlsMode
 from tests.servers.autodiscovery import AutoconfigServer, DnsServer, autodiscovery_servers
@@ -268,7 +268,7 @@ def test_the_cli_prints_what_was_found() -> None:
 
 
 def test_xml_declaring_entities_is_refused_before_any_expansion() -> None:
-    from outreach.autodiscover import parse_xml
+    from outreach.mail.autodiscover import parse_xml
 
     with pytest.raises(ValueError, match="DTDs and entities are not accepted"):
         parse_xml(b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')

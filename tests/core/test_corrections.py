@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach import drafts, targets
 from outreach.corrections import Verdict, correct, current_verdict, pending_possible_replies
 from outreach.crypto import SecretBox
-from outreach.cycle import UTC_CALENDAR
 from outreach.errors import NotFound, ValidationError
 from outreach.mail.smtp import SmtpSender
 from outreach.models import Event, Message, MessageKind, MessageStatus, Outreach
+from outreach.rules.cycle import UTC_CALENDAR
+from outreach.rules.states import OutreachState, Trigger
 from outreach.sending import Outcome, deliver
-from outreach.states import OutreachState, Trigger
 from outreach.timeline import advance
 from tests.conftest import World
 from tests.core.test_watching import poll, reply_to, sent_request, state_of

@@ -29,9 +29,9 @@ from outreach.models import (
     User,
 )
 from outreach.polling import poll_mailbox
+from outreach.rules.states import OutreachState
 from outreach.scheduler import run_due_steps
 from outreach.sending import record_sent
-from outreach.states import OutreachState
 from tests.conftest import World
 from tests.factories import make_contact, make_mailbox, make_user
 from tests.servers.dovecot import DovecotServer

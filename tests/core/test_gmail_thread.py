@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.crypto import SecretBox
 from outreach.models import Message, MessageKind, MessageStatus, TlsMode
-from outreach.states import OutreachState
+from outreach.rules.states import OutreachState
 from tests.conftest import World
 from tests.core.test_watching import poll, reply_to, sent_request, state_of
 from tests.servers.dovecot import DovecotServer

@@ -33,8 +33,8 @@ from outreach.models import (
     Outreach,
     User,
 )
+from outreach.rules.states import OutreachState, Trigger
 from outreach.sending import record_sent
-from outreach.states import OutreachState, Trigger
 from outreach.targets import fill_pipeline, get_target
 from outreach.timeline import advance
 from outreach.transitions import KEEP_IN_TOUCH_AFTER

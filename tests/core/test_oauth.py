@@ -29,8 +29,8 @@ from outreach.oauth.flow import Grant, finish_authorization, revoke_grant, start
 from outreach.oauth.providers import OAuthProvider, configured_providers
 from outreach.oauth.tokens import AccessTokens, access_token_for, connect_oauth_mailbox
 from outreach.polling import mailboxes_to_watch, poll_mailbox
+from outreach.rules.states import OutreachState
 from outreach.sending import Outcome, deliver
-from outreach.states import OutreachState
 from tests.factories import make_contact, make_user
 from tests.servers.dovecot import OAuthDovecotServer
 from tests.servers.fixtures import MailAccount, oauth_env

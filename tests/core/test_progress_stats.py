@@ -18,8 +18,8 @@ from outreach.progress_stats import (
     state_counts,
     weekly_activity,
 )
+from outreach.rules.states import OutreachState, Trigger
 from outreach.sending import record_sent
-from outreach.states import OutreachState, Trigger
 from outreach.targets import create_target, fill_pipeline, outreaches_in_order
 from outreach.timeline import advance
 from tests.conftest import NOW

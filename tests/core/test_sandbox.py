@@ -23,8 +23,6 @@ from imapclient import IMAPClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.classify import InboundKind, Reading, read_message
-from outreach.compose import OutgoingEmail, build_message
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.errors import ConfigurationError, MailboxAuthFailed, ValidationError
@@ -32,17 +30,19 @@ from outreach.mail import ServerLogin
 from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
 from outreach.models import Contact, Event, Mailbox, MessageStatus, Outreach, TlsMode
-from outreach.sandbox import (
+from outreach.reading.classify import InboundKind, Reading, read_message
+from outreach.rules.compose import OutgoingEmail, build_message
+from outreach.rules.sandbox_addresses import (
     PEOPLE_DOMAIN,
     SANDBOX_DOMAIN,
     Behaviour,
     behaviour_of,
     is_sandbox,
 )
+from outreach.rules.states import OutreachState
 from outreach.sandbox.demo import DEMO_CONTACTS, TARGET_NAME, SandboxPorts, set_up_sandbox
 from outreach.sandbox.servers import SandboxConfig, SandboxServers
 from outreach.sandbox.timewarp import TimeWarp
-from outreach.states import OutreachState
 from outreach.targets import create_target
 from tests.factories import make_contact, make_mailbox, make_user
 from tests.servers.net import free_ports, log_tail, wait_for_port

@@ -24,6 +24,7 @@ from outreach.models import (
     SendPhase,
     Target,
 )
+from outreach.rules.states import OutreachState
 from outreach.sending import (
     SEND_LEASE,
     Outcome,
@@ -33,7 +34,6 @@ from outreach.sending import (
     recover_abandoned,
     resolve_unknown,
 )
-from outreach.states import OutreachState
 from tests.conftest import World
 from tests.factories import make_approved_requests, make_contact
 from tests.servers.smtpd import RecordingSMTPServer

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.compose import build_message, wire_bytes
 from outreach.crypto import SecretBox
 from outreach.mail.imap import ImapSentFolder
 from outreach.mail.smtp import SmtpSender
 from outreach.models import Contact, Mailbox, Message, MessageStatus
+from outreach.rules.compose import build_message, wire_bytes
 from outreach.sending import Outcome, deliver, outgoing_email
 from outreach.sent_copy import candidates, reconcile
 from tests.conftest import World

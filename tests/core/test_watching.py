@@ -9,17 +9,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, leases, targets, watching
-from outreach.classify import InboundKind, Reading, read_headers
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
 from outreach.mail.smtp import SmtpSender
 from outreach.mailbox_login import imap_login
-from outreach.mime import parse_headers
 from outreach.models import Contact, Event, Message, MessageKind, MessageStatus, Outreach, TlsMode
 from outreach.polling import poll_mailbox
+from outreach.reading.classify import InboundKind, Reading, read_headers
+from outreach.reading.mime import parse_headers
+from outreach.rules.states import OutreachState
 from outreach.sending import Outcome, deliver
-from outreach.states import OutreachState
 from outreach.watching import sync_mailbox
 from tests.conftest import World
 from tests.factories import make_contact

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from outreach import clock, targets
 from outreach.crypto import SecretBox
-from outreach.cycle import BusinessCalendar
 from outreach.db import make_engine
 from outreach.models import (
     Contact,
@@ -40,7 +39,8 @@ from outreach.models import (
     TlsMode,
     User,
 )
-from outreach.states import OutreachState
+from outreach.rules.cycle import BusinessCalendar
+from outreach.rules.states import OutreachState
 from tests.e2e.test_loop import Processes, wait_until
 from tests.factories import make_contact, make_mailbox, make_user
 from tests.servers.dovecot import DovecotServer

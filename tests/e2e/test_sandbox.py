@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from outreach.models import Contact, Event, Mailbox, User
-from outreach.sandbox import SANDBOX_LABEL
+from outreach.rules.sandbox_addresses import SANDBOX_LABEL
 from tests.browser.live import VIEWPORT, launch_chromium, log_in
 from tests.e2e.test_loop import Browser, Processes, wait_until
 from tests.servers.net import free_ports, wait_for_port

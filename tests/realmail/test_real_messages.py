@@ -14,15 +14,15 @@ from email.utils import format_datetime
 
 import pytest
 
-from outreach.autoreply import detect_auto_reply
-from outreach.bounces import parse_bounce
-from outreach.classify import (
+from outreach.reading.autoreply import detect_auto_reply
+from outreach.reading.bounces import parse_bounce
+from outreach.reading.classify import (
     InboundKind,
     Reading,
     read_headers,
     read_message,
 )
-from outreach.mime import parse_headers, text_of
+from outreach.reading.mime import parse_headers, text_of
 
 from .conftest import RealMail
 from .mailsystem import DOMAIN, REMOTE_DOMAIN, UNREACHABLE_DOMAIN

@@ -1,4 +1,4 @@
-"""outreach.autoreply: auto-reply signals, in order of strength, and the return date.
+"""outreach.reading.autoreply: auto-reply signals, in order of strength, and the return date.
 
 Messages arrive on Tuesday 2026-11-24 (tests/conftest.py NOW). Real Dovecot Sieve vacation
 replies are classified in tests/realmail.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from outreach.autoreply import auto_reply_signals, detect_auto_reply, find_return_date
-from outreach.mime import parse_headers, text_of
+from outreach.reading.autoreply import auto_reply_signals, detect_auto_reply, find_return_date
+from outreach.reading.mime import parse_headers, text_of
 from tests.conftest import NOW
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

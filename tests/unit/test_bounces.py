@@ -1,4 +1,4 @@
-"""outreach.bounces: delivery reports read structurally (RFC 3464) and from their words.
+"""outreach.reading.bounces: delivery reports read structurally (RFC 3464) and from their words.
 
 The report files are in tests/corpus/bounces (hand-written, for the formats no local software
 produces); Postfix's own reports are produced for real in tests/realmail.
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach.bounces import (
+from outreach.reading.bounces import (
     Bounce,
     is_hard,
     looks_like_bounce,

@@ -6,15 +6,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from outreach.classify import (
+from outreach.cli import outreach
+from outreach.reading.classify import (
     InboundKind,
     read_headers,
     read_message,
     read_reply,
 )
-from outreach.cli import outreach
-from outreach.mime import parse_headers
-from outreach.quoting import strip_quoted_history
+from outreach.reading.mime import parse_headers
+from outreach.reading.quoting import strip_quoted_history
 from tests.conftest import NOW
 
 OWN = frozenset({"sam@uni.example"})
@@ -188,7 +188,7 @@ def test_read_message_never_raises_on_a_surprise(monkeypatch: pytest.MonkeyPatch
     def broken(raw: bytes) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("outreach.classify.parse_bounce", broken)
+    monkeypatch.setattr("outreach.reading.classify.parse_bounce", broken)
     result = read_message(b"From: a@b.example\n\nhi", frozenset(), NOW)
     assert result.kind is InboundKind.OTHER
     assert result.problem == "the message could not be read (RuntimeError: boom)"

@@ -3,7 +3,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from outreach.compose import (
+from outreach.errors import ValidationError
+from outreach.rules.compose import (
     OutgoingEmail,
     build_message,
     domain_of,
@@ -11,7 +12,6 @@ from outreach.compose import (
     one_line,
     reply_subject,
 )
-from outreach.errors import ValidationError
 
 WHEN = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 

@@ -2,8 +2,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from outreach import cycle
-from outreach.cycle import (
+from outreach.errors import ValidationError
+from outreach.reading.mime import parse_headers, text_of
+from outreach.rules import cycle
+from outreach.rules.cycle import (
     AWAY_WITHOUT_DATE_BUSINESS_DAYS,
     BusinessCalendar,
     Candidate,
@@ -19,9 +21,7 @@ from outreach.cycle import (
     parse_holidays,
     pick_next,
 )
-from outreach.errors import ValidationError
-from outreach.mime import parse_headers, text_of
-from outreach.states import OutreachState as S
+from outreach.rules.states import OutreachState as S
 
 FRIDAY = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

@@ -1,8 +1,8 @@
 """The cycle's rules hold over thousands of random event sequences (hypothesis).
 
 The model below is a target with several contacts, kept in memory. It takes its
-decisions from the same pure functions the use cases call (outreach.cycle and
-outreach.states): which step is due, which names to draft next, where the clock
+decisions from the same pure functions the use cases call (outreach.rules.cycle and
+outreach.rules.states): which step is due, which names to draft next, where the clock
 goes after a send or an automatic reply. Around them it does what the use cases
 do with the database: drafts, approvals, sends and the guards before a send.
 
@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach import cycle
-from outreach.states import ANSWERED, OutreachState, Trigger, apply, can_apply
+from outreach.rules import cycle
+from outreach.rules.states import ANSWERED, OutreachState, Trigger, apply, can_apply
 
 S = OutreachState
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from outreach.invitations import (
+from outreach.reading.invitations import (
     Invitation,
     InvitationError,
     calendar_parts,

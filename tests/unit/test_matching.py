@@ -1,4 +1,4 @@
-from outreach.matching import (
+from outreach.reading.matching import (
     ThreadRef,
     address_of,
     by_domain,

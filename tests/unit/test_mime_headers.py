@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from outreach.matching import address_of
-from outreach.mime import parse_headers
+from outreach.reading.matching import address_of
+from outreach.reading.mime import parse_headers
 
 
 def test_encoded_words_in_several_charsets_are_decoded_with_their_spacing() -> None:

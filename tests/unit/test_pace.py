@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
-from outreach.cycle import zone_of as zone
 from outreach.models import Mailbox
 from outreach.pace import Window, judge
+from outreach.rules.cycle import zone_of as zone
 
 TUESDAY_0930 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
+from outreach.mail.presets import preset_for
 from outreach.models import TlsMode
-from outreach.presets import preset_for
 
 
 def test_known_providers_are_found_by_domain_in_any_case() -> None:

@@ -1,4 +1,4 @@
-from outreach.quoting import split_reply
+from outreach.reading.quoting import split_reply
 
 
 def test_gmail_style_history_is_split_off() -> None:

@@ -1,9 +1,9 @@
 import pytest
 
 from outreach.errors import InvalidTransition
-from outreach.states import ANSWERED, TRANSITIONS, apply, can_apply
-from outreach.states import OutreachState as S
-from outreach.states import Trigger as T
+from outreach.rules.states import ANSWERED, TRANSITIONS, apply, can_apply
+from outreach.rules.states import OutreachState as S
+from outreach.rules.states import Trigger as T
 
 
 def test_request_cycle_to_reply() -> None:

@@ -1,7 +1,7 @@
 import pytest
 
 from outreach.errors import MissingVariable, TemplateError
-from outreach.templates import VARIABLES, load_default, render, render_text
+from outreach.rules.templates import VARIABLES, load_default, render, render_text
 
 FULL = {name: f"<{name}>" for name in VARIABLES}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from outreach.vcard import Card, looks_like_vcard, parse_vcards
+from outreach.reading.vcard import Card, looks_like_vcard, parse_vcards
 
 APPLE_3 = (
     "BEGIN:VCARD\r\n"

@@ -14,8 +14,8 @@ from outreach import clock
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.models import Meeting, MessageStatus, Outreach, Target, User
+from outreach.rules.states import Trigger
 from outreach.sending import record_sent
-from outreach.states import Trigger
 from outreach.timeline import advance
 from tests.conftest import NOW
 from tests.factories import make_contact, make_mailbox, make_user

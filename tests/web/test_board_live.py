@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from outreach import clock, meetings
 from outreach.crypto import SecretBox
-from outreach.matching import POSSIBLE_REPLY
 from outreach.meetings import MeetingDetails
 from outreach.models import (
     Direction,
@@ -26,8 +25,9 @@ from outreach.models import (
     Outreach,
     User,
 )
+from outreach.reading.matching import POSSIBLE_REPLY
+from outreach.rules.states import Trigger
 from outreach.sending import record_sent
-from outreach.states import Trigger
 from outreach.timeline import advance
 from tests.conftest import NOW
 from tests.factories import make_approved_requests, make_contact, make_mailbox, make_user

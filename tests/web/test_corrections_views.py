@@ -17,8 +17,8 @@ from outreach.models import (
     Outreach,
     User,
 )
+from outreach.rules.states import OutreachState, Trigger
 from outreach.sending import record_sent
-from outreach.states import OutreachState, Trigger
 from outreach.timeline import note_message
 from outreach.transitions import transition
 from tests.factories import make_approved_requests, make_mailbox, make_user

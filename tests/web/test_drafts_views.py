@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.models import Message, MessageStatus, Outreach, User
-from outreach.states import OutreachState
+from outreach.rules.states import OutreachState
 from tests.factories import make_contact, make_mailbox
 from tests.servers.net import free_port
 from tests.web.conftest import PASSWORD, Browser, build_app, start_target

@@ -15,10 +15,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from outreach.autodiscover import Lookup
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
+from outreach.mail.autodiscover import Lookup
 from outreach.mail.tls import client_context
 from outreach.models import Mailbox, MailboxStatus, MessageStatus, TlsMode, User
 from tests.conftest import NOW

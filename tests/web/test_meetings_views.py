@@ -27,8 +27,8 @@ from outreach.models import (
     Outreach,
     User,
 )
+from outreach.rules.states import OutreachState, Trigger
 from outreach.sending import record_sent
-from outreach.states import OutreachState, Trigger
 from outreach.timeline import advance
 from tests.factories import make_approved_requests, make_mailbox, make_user
 from tests.unit.test_invitations import google_invitation

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.models import Mailbox, Message, MessageStatus, Outreach, SendPhase, User
+from outreach.rules.states import OutreachState
 from outreach.sending import record_sent
-from outreach.states import OutreachState
 from tests.conftest import NOW
 from tests.factories import make_contact, make_mailbox, make_user
 from tests.web.conftest import PASSWORD, Browser, start_target

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.models import Contact, Mailbox, User
-from outreach.sandbox import SANDBOX_LABEL
+from outreach.rules.sandbox_addresses import SANDBOX_LABEL
 from tests.factories import make_mailbox
 from tests.web.conftest import Browser, build_app
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.models import Contact, Message, MessageStatus, Outreach, Target, User
+from outreach.rules.states import OutreachState, Trigger
 from outreach.sending import record_sent
-from outreach.states import OutreachState, Trigger
 from outreach.timeline import advance
 from tests.conftest import NOW
 from tests.factories import make_contact, make_mailbox, make_user

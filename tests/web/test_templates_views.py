@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach import templates
 from outreach.models import Message, MessageKind, MessageStatus, Template, User
+from outreach.rules import templates
 from tests.factories import make_contact, make_user
 from tests.web.conftest import Browser, start_target
 

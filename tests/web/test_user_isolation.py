@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from outreach.crypto import SecretBox
 from outreach.models import Mailbox, MailboxStatus, Message, MessageStatus, Outreach, Target, User
-from outreach.states import OutreachState
+from outreach.rules.states import OutreachState
 from tests.factories import make_contact, make_mailbox, make_user
 from tests.web.conftest import Browser, start_target
 

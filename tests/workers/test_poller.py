@@ -19,8 +19,8 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.mail.smtp import SmtpSender
 from outreach.models import Mailbox, Message, Outreach
+from outreach.rules.states import OutreachState
 from outreach.sending import Outcome, deliver
-from outreach.states import OutreachState
 from tests.conftest import World
 from tests.factories import make_contact
 from tests.servers.dovecot import DovecotServer

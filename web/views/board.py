@@ -21,7 +21,6 @@ from outreach.accounts import primary_mailbox
 from outreach.attention import MailboxProblem, home_version, needs_attention
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
-from outreach.cycle import zone_of
 from outreach.models import User
 from outreach.progress_stats import (
     GoalProgress,
@@ -30,7 +29,8 @@ from outreach.progress_stats import (
     state_counts,
     weekly_activity,
 )
-from outreach.states import OutreachState
+from outreach.rules.cycle import zone_of
+from outreach.rules.states import OutreachState
 from outreach.targets import list_targets
 from web.auth import current_user
 from web.db import get_session

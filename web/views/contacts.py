@@ -29,7 +29,7 @@ from outreach.corrections import VERDICT_WORDS, Verdict, correct, verdicts_of
 from outreach.drafts import get_message
 from outreach.errors import ValidationError
 from outreach.models import Contact
-from outreach.vcard import looks_like_vcard
+from outreach.reading.vcard import looks_like_vcard
 from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
@@ -131,7 +131,7 @@ def detail(contact_id: int) -> ResponseReturnValue:
     )
 
 
-# How each matching rule reads on the timeline (outreach.matching's rule names).
+# How each matching rule reads on the timeline (outreach.reading.matching's rule names).
 MATCH_WORDS = {
     "thread": "it answers the thread of a message you sent",
     "gmail_thread": "it is in the Gmail thread of a message you sent",

@@ -35,11 +35,18 @@ from outreach.accounts import (
     normalise_email,
     update_pace,
 )
-from outreach.autodiscover import Discovery, Lookup, Source, UsernameStyle, discover, from_preset
 from outreach.errors import ValidationError
+from outreach.mail.autodiscover import (
+    Discovery,
+    Lookup,
+    Source,
+    UsernameStyle,
+    discover,
+    from_preset,
+)
+from outreach.mail.presets import listed_servers, preset_for
 from outreach.models import Mailbox, MailboxStatus
 from outreach.oauth.providers import LABELS, OAuthProvider
-from outreach.presets import listed_servers, preset_for
 from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import MailboxForm, PaceForm
@@ -51,7 +58,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("mailboxes", __name__)
 
-# App config keys: where "Find my settings" looks (an outreach.autodiscover.Lookup;
+# App config keys: where "Find my settings" looks (an outreach.mail.autodiscover.Lookup;
 # tests point it at servers on 127.0.0.1) and how long the page waits for it in all.
 DISCOVERY_LOOKUP = "OUTREACH_DISCOVERY_LOOKUP"
 DISCOVERY_SECONDS = "OUTREACH_DISCOVERY_SECONDS"
@@ -241,7 +248,7 @@ def index() -> ResponseReturnValue:
 def find_settings() -> ResponseReturnValue:
     """Fill in the connect form from what the address's provider publishes.
 
-    Presets, then autoconfig, SRV and MX records (outreach.autodiscover); the
+    Presets, then autoconfig, SRV and MX records (outreach.mail.autodiscover); the
     page says where the settings came from, or that none were found, and comes
     back within the app's DISCOVERY_SECONDS whatever the network does.
     """

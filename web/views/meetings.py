@@ -14,9 +14,9 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach import meetings
-from outreach.cycle import zone_of
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
+from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
 from web.attempt import attempt
 from web.auth import current_user, is_signed_in

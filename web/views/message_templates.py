@@ -10,9 +10,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
-from outreach import templates
 from outreach.errors import ValidationError
 from outreach.models import Contact, MessageKind
+from outreach.rules import templates
 from outreach.template_library import (
     KIND_LABELS,
     KIND_PURPOSES,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 
-from outreach.sandbox import SANDBOX_LABEL, is_sandbox
+from outreach.rules.sandbox_addresses import SANDBOX_LABEL, is_sandbox
 from outreach.sandbox.demo import SandboxPorts, sandbox_mailbox, set_up_sandbox
 from web.attempt import attempt
 from web.auth import current_user, is_signed_in

@@ -20,7 +20,7 @@ from outreach.contacts import list_contacts
 from outreach.errors import ValidationError
 from outreach.models import Contact, Message, Target
 from outreach.progress_stats import names_per_target
-from outreach.states import OutreachState
+from outreach.rules.states import OutreachState
 from outreach.targets import (
     get_target,
     list_targets,

@@ -20,7 +20,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from outreach.errors import ValidationError
-from outreach.states import OutreachState
+from outreach.rules.states import OutreachState
 
 # Never more than this many messages (request and follow-up) to one person in a cycle.
 MAX_MESSAGES_PER_PERSON = 2

@@ -28,8 +28,8 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser, HeaderParser
 
-from outreach.matching import address_of
-from outreach.mime import parse_headers, part_text
+from outreach.reading.matching import address_of
+from outreach.reading.mime import parse_headers, part_text
 
 # Reports are read up to this many characters of text; the useful part is near the top.
 _MAX_TEXT = 200_000

@@ -46,8 +46,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from outreach.matching import address_of
-from outreach.quoting import strip_quoted_history
+from outreach.reading.matching import address_of
+from outreach.reading.quoting import strip_quoted_history
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ def _weak_signals(headers: Mapping[str, str], new_text: str, quotes: bool) -> li
 def auto_reply_signals(headers: Mapping[str, str], body_text: str = "") -> tuple[str, ...]:
     """Why this message is an automatic reply (empty when it is not one).
 
-    `headers` maps lower-cased names to values (outreach.mime.parse_headers); `body_text`
+    `headers` maps lower-cased names to values (outreach.reading.mime.parse_headers); `body_text`
     is the message's text, quoted history and all ('' when only headers are at hand).
     """
     strong = _strong_header_signals(headers)

@@ -21,8 +21,8 @@ from typing import Any
 
 import icalendar
 
-from outreach.cycle import zone_of
 from outreach.errors import OutreachError
+from outreach.rules.cycle import zone_of
 
 # No real invitation comes near these; anything larger is an attempt to waste our time.
 MAX_CALENDAR_BYTES = 512 * 1024

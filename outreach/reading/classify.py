@@ -6,7 +6,7 @@ One reading of an inbound message, in two steps:
   them before it fetches a body (it matches the message to an outreach with this). Its kind
   is never OTHER.
 - `reading.with_body(raw, received_at)`: the same reading refined once by the whole message:
-  the bounce's details (outreach.bounces), the auto-reply's return date (outreach.autoreply),
+  the bounce's details (reading.bounces), the auto-reply's return date (reading.autoreply),
   and, for a person's reply, whether it declines, asks not to be contacted again, or suggests
   other people. The body may change the kind: an out-of-office whose headers look personal
   is an AUTO_REPLY here, and the kind may become OTHER: a message that cannot be parsed (then
@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
-from outreach.autoreply import AutoReply, auto_reply_signals, detect_auto_reply
-from outreach.bounces import Bounce, looks_like_bounce, parse_bounce
-from outreach.matching import address_of
-from outreach.mime import parse_headers, text_of
-from outreach.quoting import strip_quoted_history
+from outreach.reading.autoreply import AutoReply, auto_reply_signals, detect_auto_reply
+from outreach.reading.bounces import Bounce, looks_like_bounce, parse_bounce
+from outreach.reading.matching import address_of
+from outreach.reading.mime import parse_headers, text_of
+from outreach.reading.quoting import strip_quoted_history
 
 
 class InboundKind(StrEnum):

@@ -2,7 +2,7 @@
 
 Tried in order, the first complete answer wins:
 
-1. our presets for the big providers (outreach.presets), with no network at all;
+1. our presets for the big providers (outreach.mail.presets), with no network at all;
 2. Mozilla-style autoconfig, published by the domain over HTTPS
    (https://autoconfig.<domain>/mail/config-v1.1.xml, then
    https://<domain>/.well-known/autoconfig/mail/config-v1.1.xml);
@@ -41,8 +41,8 @@ import dns.resolver
 import httpx
 
 from outreach.mail import MailServer, MailServers
+from outreach.mail.presets import Preset, preset_for, preset_named
 from outreach.models.accounts import TlsMode
-from outreach.presets import Preset, preset_for, preset_named
 
 log = logging.getLogger(__name__)
 

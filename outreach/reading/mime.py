@@ -12,7 +12,7 @@ _MAX_TEXT = 100_000
 
 
 # Address headers keep their encoded words: only the address is read from them
-# (outreach.matching.address_of), and a decoded display name may hold commas or
+# (outreach.reading.matching.address_of), and a decoded display name may hold commas or
 # quotes that would break the address list apart.
 _ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender", "return-path"})
 
@@ -133,7 +133,7 @@ def as_email_message(raw: bytes) -> EmailMessage:
     return message
 
 
-# --- additions for classification (outreach.bounces, outreach.autoreply, outreach.classify) ---
+# --- additions for classification (reading.bounces, reading.autoreply, reading.classify) ---
 
 
 def part_text(part: Message) -> str:
