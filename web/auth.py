@@ -10,11 +10,10 @@ from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 
 from outreach.accounts import authenticate, create_user, get_user
-from outreach.errors import ValidationError
 from outreach.models import User
+from web.attempt import attempt
 from web.db import get_session
 from web.forms import LoginForm, SignupForm
-from web.helpers import sentence
 
 bp = Blueprint("auth", __name__)
 login_manager = flask_login.LoginManager()
@@ -103,13 +102,10 @@ def signup_submit() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("auth/signup.html", form=form), 400
     session = get_session()
-    try:
+    with attempt(session) as outcome:
         user = create_user(session, form.email.data, form.name.data, form.password.data)
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return render_template("auth/signup.html", form=form), 400
-    session.commit()
     cookie_session.clear()
     flask_login.login_user(SignedIn(user))
     flash(f"Welcome, {user.name}. Three steps get you going; they are listed below.", "success")

@@ -59,25 +59,23 @@ def _to_json(job: ImportJob) -> str:
     return json.dumps(asdict(job), ensure_ascii=False)
 
 
+# The fields JSON keeps as they are; the others are rebuilt into their types below.
+_PLAIN_FIELDS = "token user_id kind filename text has_header position finished".split()
+
+
 def _from_json(text: str) -> ImportJob:
     data = json.loads(text)
     report = data["report"]
     candidates = data["candidates"]
     return ImportJob(
-        token=data["token"],
-        user_id=data["user_id"],
-        kind=data["kind"],
-        filename=data["filename"],
-        text=data["text"],
+        **{name: data[name] for name in _PLAIN_FIELDS},
         columns=list(data["columns"]),
-        has_header=data["has_header"],
         read_problems=[_problem(item) for item in data["read_problems"]],
         candidates=None
         if candidates is None
         else [
             Candidate(item["number"], item["where"], dict(item["values"])) for item in candidates
         ],
-        position=data["position"],
         report=ImportReport(
             created=list(report["created"]),
             duplicates=list(report["duplicates"]),
@@ -85,7 +83,6 @@ def _from_json(text: str) -> ImportJob:
             errors=[_problem(item) for item in report["errors"]],
             warnings=[_problem(item) for item in report["warnings"]],
         ),
-        finished=data["finished"],
     )
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from outreach.models.base import Base, enum_column, utcnow
+from outreach.models.base import Base, OwnedByUser, enum_column, utcnow
 
 
 class User(Base):
@@ -54,14 +54,12 @@ class AuthMethod(StrEnum):
     OAUTH2 = "oauth2"  # XOAUTH2 with an access token from the provider's refresh token
 
 
-class Mailbox(Base):
+class Mailbox(OwnedByUser, Base):
     """A user's own mail account, reached over IMAP and SMTP."""
 
     __tablename__ = "mailboxes"
     __table_args__ = (UniqueConstraint("user_id", "email_address"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     email_address: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(200), default="")
     imap_host: Mapped[str] = mapped_column(String(255))

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Enum, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, Dialect, Enum, ForeignKey, MetaData, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -63,3 +63,17 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+class OwnedByUser:
+    """Mixed into each table of one user's data: its own id, and the user it belongs to.
+
+    The rows go with their user (ON DELETE CASCADE), and `user_id` is indexed because
+    every query of the dashboard and the workers is scoped to one user. `sort_order` keeps
+    the two columns first in the table, where the migrations put them.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, sort_order=-1
+    )

@@ -7,15 +7,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from outreach.models.base import Base, utcnow
+from outreach.models.base import Base, OwnedByUser, utcnow
 
 
-class Contact(Base):
+class Contact(OwnedByUser, Base):
     __tablename__ = "contacts"
     __table_args__ = (UniqueConstraint("user_id", "email"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Stored lower-cased: de-duplication and reply matching compare addresses.
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
@@ -31,17 +29,15 @@ class Contact(Base):
     do_not_contact: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    referred_by: Mapped[Contact | None] = relationship(remote_side=[id])
+    referred_by: Mapped[Contact | None] = relationship(remote_side="Contact.id")
 
 
-class Target(Base):
+class Target(OwnedByUser, Base):
     """A field or organisation the user wants to learn about."""
 
     __tablename__ = "targets"
     __table_args__ = (UniqueConstraint("user_id", "name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     # How many requests may be out at once (the etiquette says one).
     max_in_flight: Mapped[int] = mapped_column(default=1)

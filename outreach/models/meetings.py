@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from outreach.models.base import Base, enum_column, utcnow
+from outreach.models.base import Base, OwnedByUser, enum_column, utcnow
 from outreach.models.contacts import Contact
 
 
@@ -20,11 +20,9 @@ class MeetingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Meeting(Base):
+class Meeting(OwnedByUser, Base):
     __tablename__ = "meetings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     outreach_id: Mapped[int] = mapped_column(
         ForeignKey("outreaches.id", ondelete="CASCADE"), index=True
     )

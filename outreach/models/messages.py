@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from outreach.models.base import Base, enum_column, utcnow
+from outreach.models.base import Base, OwnedByUser, enum_column, utcnow
 from outreach.models.contacts import Contact
 
 
@@ -55,7 +55,7 @@ class SendPhase(StrEnum):
     DATA = "data"  # the message body went out: the server may have accepted it
 
 
-class Message(Base):
+class Message(OwnedByUser, Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_user_message_id", "user_id", "message_id"),
@@ -63,8 +63,6 @@ class Message(Base):
         Index("ix_messages_user_gm_thread_id", "user_id", "gm_thread_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
@@ -116,13 +114,11 @@ class Message(Base):
     contact: Mapped[Contact | None] = relationship()
 
 
-class Event(Base):
+class Event(OwnedByUser, Base):
     """One line on a contact's timeline."""
 
     __tablename__ = "events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
     )
@@ -133,13 +129,11 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Template(Base):
+class Template(OwnedByUser, Base):
     """A user's own wording for one kind of message; defaults come from the code."""
 
     __tablename__ = "templates"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)

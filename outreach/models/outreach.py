@@ -7,17 +7,15 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from outreach.models.base import Base, enum_column, utcnow
+from outreach.models.base import Base, OwnedByUser, enum_column, utcnow
 from outreach.models.contacts import Contact, Target
 from outreach.rules.states import OutreachState
 
 
-class Outreach(Base):
+class Outreach(OwnedByUser, Base):
     __tablename__ = "outreaches"
     __table_args__ = (UniqueConstraint("target_id", "contact_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     state: Mapped[OutreachState] = mapped_column(

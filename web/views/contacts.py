@@ -30,6 +30,7 @@ from outreach.drafts import get_message
 from outreach.errors import ValidationError
 from outreach.models import Contact
 from outreach.reading.vcard import looks_like_vcard
+from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ContactForm
@@ -68,7 +69,7 @@ def add() -> ResponseReturnValue:
     form = _contact_form(contacts)
     if not form.validate_on_submit():
         return _render_index(form, contacts), 400
-    try:
+    with attempt(session) as outcome:
         contact = add_contact(
             session,
             user,
@@ -85,11 +86,8 @@ def add() -> ResponseReturnValue:
                 referred_by_id=form.referred_by.data,
             ),
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _render_index(form, contacts), 400
-    session.commit()
     flash(f"{contact.name} is on your list.", "success")
     return redirect(url_for("contacts.index"))
 
@@ -163,13 +161,10 @@ def correct_message(contact_id: int, message_id: int) -> ResponseReturnValue:
     except ValueError:
         flash("Choose what the message is.", "error")
         return redirect(url_for("contacts.detail", contact_id=contact.id))
-    try:
+    with attempt(session) as outcome:
         correct(session, user, message.id, verdict, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return redirect(url_for("contacts.detail", contact_id=contact.id))
-    session.commit()
     flash(f"Noted: that message is {VERDICT_WORDS[verdict]}.", "success")
     return redirect(url_for("contacts.detail", contact_id=contact.id) + f"#message-{message.id}")
 

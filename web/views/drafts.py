@@ -18,6 +18,7 @@ from outreach.drafts import approve, edit_draft, get_message, list_drafts
 from outreach.errors import ConfigurationError, ValidationError
 from outreach.models import Message, MessageKind, MessageStatus
 from outreach.target_actions import discard
+from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ApproveSelectionForm, DraftForm
@@ -109,13 +110,10 @@ def edit_submit(message_id: int) -> ResponseReturnValue:
     form = DraftForm()
     if not form.validate_on_submit():
         return _edit_page(message, form), 400
-    try:
+    with attempt(session) as outcome:
         message = edit_draft(session, user, message.id, form.subject.data, form.body.data, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _edit_page(message, form), 400
-    session.commit()
     if message.error:
         flash(f"Saved, but it cannot be approved yet: {message.error}.", "warning")
     else:
@@ -130,13 +128,10 @@ def approve_one(message_id: int) -> ResponseReturnValue:
     :raise 404: when the message is not the user's.
     """
     session = get_session()
-    try:
+    with attempt(session) as outcome:
         message = approve(session, current_user(), message_id, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return redirect(url_for("drafts.index"))
-    session.commit()
     if queue_for_sending([message]):
         flash(f"Approved. The message to {message.to_address} is on its way.", "success")
     else:
@@ -184,12 +179,9 @@ def discard_one(message_id: int) -> ResponseReturnValue:
     """
     session = get_session()
     user = current_user()
-    try:
+    with attempt(session) as outcome:
         drafted = discard(session, user, message_id, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return redirect(url_for("drafts.index"))
-    session.commit()
     flash(f"Draft discarded.{drafted_sentence(drafted)}", "info")
     return redirect(url_for("drafts.index"))

@@ -14,15 +14,15 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach import meetings
-from outreach.errors import ValidationError
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
 from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
+from web.attempt import attempt
 from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import ActionForm
-from web.helpers import now, sentence
+from web.helpers import now
 from web.meeting_forms import MeetingForm, NotesForm, ReferralForm
 from web.views.targets import drafted_sentence
 
@@ -144,15 +144,12 @@ def record() -> ResponseReturnValue:
     form = _meeting_form(user)
     if not form.validate_on_submit():
         return _new_page(form, user), 400
-    try:
+    with attempt(session) as outcome:
         meeting = meetings.record_meeting(
             session, user, form.outreach_id.data, _details(form, user), now()
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _new_page(form, user), 400
-    session.commit()
     flash(
         f"Meeting with {meeting.contact.name} recorded for "
         f"{when_local(meeting.starts_at, user.time_zone)}. A confirmation note will be "
@@ -210,13 +207,10 @@ def update(meeting_id: int) -> ResponseReturnValue:
     form = _edit_form(meeting, user)
     if not form.validate_on_submit():
         return _detail_page(meeting, form, user), 400
-    try:
+    with attempt(session) as outcome:
         meetings.update_meeting(session, user, meeting.id, _details(form, user), now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _detail_page(meeting, form, user), 400
-    session.commit()
     flash(f"Meeting saved: {when_local(meeting.starts_at, user.time_zone)}.", "success")
     return redirect(url_for("meetings.detail", meeting_id=meeting.id))
 
@@ -233,13 +227,10 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
         "dismiss": meetings.dismiss_meeting,
         "cancel": meetings.cancel_meeting,
     }[action]
-    try:
+    with attempt(session) as outcome:
         meeting = step(session, user, meeting_id, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return redirect(url_for("meetings.index"))
-    session.commit()
     name = meeting.contact.name
     said = {
         "confirm": f"Meeting with {name} confirmed for "
@@ -320,13 +311,10 @@ def notes_submit(meeting_id: int) -> ResponseReturnValue:
         specific_detail=form.specific_detail.data or "",
         answers={key: getattr(form, f"answer_{key}").data or "" for key in meetings.QUESTION_KEYS},
     )
-    try:
+    with attempt(session) as outcome:
         meetings.save_notes(session, user, meeting.id, notes, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _notes_page(meeting.id, form), 400
-    session.commit()
     message = "Notes saved."
     thank_you = meetings.thank_you_of(session, meeting)
     if thank_you is not None and thank_you.status is MessageStatus.DRAFT and not thank_you.error:
@@ -344,7 +332,7 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
     form = ReferralForm()
     if not form.validate_on_submit():
         return _notes_page(meeting.id, referral=form), 400
-    try:
+    with attempt(session) as outcome:
         result = add_suggested_person(
             session,
             user,
@@ -358,11 +346,8 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
             now(),
             add_to_list=bool(form.add_to_list.data),
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _notes_page(meeting.id, referral=form), 400
-    session.commit()
     contact = result.contact
     said = "added to your contacts" if result.created else "was already on your contacts"
     listed = " and to the end of this target's list" if result.outreach is not None else ""

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach import pace
 from outreach.accounts import list_mailboxes
-from outreach.errors import ValidationError
 from outreach.models import (
     Direction,
     Mailbox,
@@ -27,9 +26,10 @@ from outreach.models import (
     User,
 )
 from outreach.sending import resolve_unknown
+from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
-from web.helpers import local, local_date, now, sentence
+from web.helpers import local, local_date, now
 from web.progress import GOING
 from web.views.drafts import KIND_LABELS, queue_for_sending
 
@@ -186,13 +186,10 @@ def _resolve(message_id: int, delivered: bool) -> Message | None:
     :raise NotFound: when the message is not the user's.
     """
     session = get_session()
-    try:
+    with attempt(session) as outcome:
         message = resolve_unknown(session, current_user(), message_id, delivered, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return None
-    session.commit()
     return message
 
 

@@ -9,11 +9,10 @@ from flask.typing import ResponseReturnValue
 
 from outreach.accounts import update_profile
 from outreach.drafts import auto_approved_kinds
-from outreach.errors import ValidationError
+from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ProfileForm
-from web.helpers import sentence
 
 bp = Blueprint("profile", __name__)
 
@@ -39,7 +38,7 @@ def save() -> ResponseReturnValue:
     session = get_session()
     # A field absent from the form (an older page, a script) keeps its saved value.
     sent = request.form
-    try:
+    with attempt(session) as outcome:
         update_profile(
             session,
             current_user(),
@@ -51,10 +50,7 @@ def save() -> ResponseReturnValue:
             auto_approve=form.chosen_kinds() if "auto_approve_shown" in sent else None,
             monthly_goal=form.monthly_goal.data,
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _page(form), 400
-    session.commit()
     flash("Your profile is saved. New drafts will use it.", "success")
     return redirect(url_for("profile.edit"))

@@ -11,12 +11,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 
-from outreach.errors import ValidationError
 from outreach.rules.sandbox_addresses import SANDBOX_LABEL, is_sandbox
 from outreach.sandbox.demo import SandboxPorts, sandbox_mailbox, set_up_sandbox
+from web.attempt import attempt
 from web.auth import current_user, is_signed_in
 from web.db import get_session
-from web.helpers import now, sentence
+from web.helpers import now
 from web.state import services
 
 bp = Blueprint("sandbox", __name__)
@@ -30,7 +30,7 @@ def start() -> ResponseReturnValue:
     if not settings.sandbox_enabled:
         flash("The sandbox is switched off on this Outreach (OUTREACH_SANDBOX=off).", "error")
         return redirect(url_for("mailboxes.index"))
-    try:
+    with attempt(session) as outcome:
         setup = set_up_sandbox(
             session,
             current_user(),
@@ -38,11 +38,8 @@ def start() -> ResponseReturnValue:
             SandboxPorts(smtp=settings.sandbox_smtp_port, imap=settings.sandbox_imap_port),
             now(),
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return redirect(url_for("mailboxes.index"))
-    session.commit()
     drafted = len(setup.drafted)
     # The banner above it already says this is the sandbox.
     message = (

@@ -29,6 +29,7 @@ from outreach.targets import (
     pause_target,
     target_summary,
 )
+from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import AddNamesForm, MoveForm, TargetForm, TargetSettingsForm
@@ -83,7 +84,7 @@ def create() -> ResponseReturnValue:
     form = TargetForm()
     if not form.validate_on_submit():
         return _index_page(form), 400
-    try:
+    with attempt(session) as outcome:
         target, drafted = target_actions.start_target(
             session,
             user,
@@ -93,11 +94,8 @@ def create() -> ResponseReturnValue:
             max_in_flight=form.max_in_flight.data,
             wait_business_days=form.wait_business_days.data,
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _index_page(form), 400
-    session.commit()
     flash(f"Target “{target.name}” created.{drafted_sentence(drafted)}", "success")
     return redirect(url_for("targets.detail", target_id=target.id))
 
@@ -180,7 +178,7 @@ def add_names(target_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit() or not form.contact_ids.data:
         flash("Tick the names to add first.", "error")
         return _back_to(target)
-    try:
+    with attempt(session) as outcome:
         drafted = target_actions.add_names(
             session,
             user,
@@ -188,11 +186,8 @@ def add_names(target_id: int) -> ResponseReturnValue:
             in_list_order(form.contact_ids.data, list_contacts(session, user)),
             now(),
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _back_to(target)
-    session.commit()
     count = len(form.contact_ids.data)
     flash(
         f"{count} {'name' if count == 1 else 'names'} added.{drafted_sentence(drafted)}",
@@ -214,7 +209,7 @@ def save_settings(target_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash("The settings were not saved: see the reasons by the fields.", "error")
         return _detail_page(target, form), 400
-    try:
+    with attempt(session) as outcome:
         drafted = target_actions.change_settings(
             session,
             user,
@@ -226,11 +221,8 @@ def save_settings(target_id: int) -> ResponseReturnValue:
             give_up_business_days=form.give_up_business_days.data,
             allow_same_organisation=form.allow_same_organisation.data,
         )
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _detail_page(target, form), 400
-    session.commit()
     flash(f"Settings saved.{drafted_sentence(drafted)}", "success")
     return _back_to(target)
 
@@ -320,13 +312,10 @@ def remove(target_id: int, contact_id: int) -> ResponseReturnValue:
     name = outreach.contact.name if outreach is not None else "This person"
     was_planned = outreach is not None and outreach.state is OutreachState.PLANNED
     drafted_before = {ident for ident, o in before.items() if o.state is OutreachState.DRAFTED}
-    try:
+    with attempt(session) as outcome:
         target_actions.remove_from_target(session, user, target, contact_id, now())
-    except ValidationError as error:
-        session.rollback()
-        flash(sentence(error), "error")
+    if outcome.refused:
         return _back_to(target)
-    session.commit()
     drafted = [
         o.contact.name
         for o in outreaches_in_order(session, target)
