@@ -1,0 +1,57 @@
+"""The words of a report: its paragraphs, the addresses in them, where the copy of our
+message starts, and the server's diagnostic on one line (pure).
+
+Shared by the layouts of every mail server family and by the structured reading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# Where a report's own words end and its copy of our message (or of its headers) starts.
+COPY_MARKERS = re.compile(
+    r"^[ \t]*(?:-{2,}[ \t]*(?:below this line is a copy of the message|enclosed are the "
+    r"original headers|original message|this is a copy of the message|the original message"
+    r"|undelivered message follows)|original message headers:|----- original message -----)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_LEADING_CODE = re.compile(r"^([45]\d\d)[- ]([245]\.\d{1,3}\.\d{1,3})\s+")
+
+
+def before_copy(text: str) -> str:
+    """The report's own words: the text before its copy of our message."""
+    marker = COPY_MARKERS.search(text)
+    return text[: marker.start()] if marker else text
+
+
+def clean_diagnostic(text: str) -> str:
+    """The server's words on one line. A multi-line SMTP reply repeats its codes on every
+    line ("550-5.1.1 The email account ... 550-5.1.1 double-checking ..."): once is enough."""
+    text = " ".join(text.split())
+    lead = _LEADING_CODE.match(text)
+    if lead is not None:
+        basic, enhanced = lead.groups()
+        repeated = re.compile(rf"\s{basic}[- ]{re.escape(enhanced)}\s+")
+        text = f"{basic} {enhanced} " + repeated.sub(" ", text[lead.end() :])
+    return text[:1000]
+
+
+def paragraph_after(text: str, start: int) -> str:
+    """The lines from `start` (blank lines there skipped) up to the next blank line."""
+    rest = text[start:]
+    rest = rest[len(rest) - len(rest.lstrip(" \t\n")) :]
+    end = re.search(r"\n[ \t]*\n", rest)
+    return rest[: end.start()] if end else rest
+
+
+def angle_paragraphs(text: str) -> Iterator[tuple[str, str]]:
+    """qmail/Yahoo/Postfix style: a line starting "<addr>:" and the text that follows it."""
+    for found in re.finditer(r"(?m)^[ \t]*<([^<>\s@]+@[^<>\s]+)>:?[ \t]*", text):
+        yield found.group(1), paragraph_after(text, found.end())
+
+
+def first_address(text: str) -> str:
+    found = _EMAIL.search(text)
+    return found.group(0) if found else ""
