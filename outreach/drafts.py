@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.accounts import mailbox_for, primary_mailbox
-from outreach.errors import NotFound, TemplateError, ValidationError
+from outreach.db import owned_row
+from outreach.errors import TemplateError, ValidationError
 from outreach.models import (
     Contact,
     Direction,
@@ -243,12 +244,7 @@ def cancel_unsent(
 
 def get_message(session: Session, user: User, message_id: int) -> Message:
     """:raise NotFound: when the message does not exist or is someone else's."""
-    message = session.scalar(
-        select(Message).where(Message.id == message_id, Message.user_id == user.id)
-    )
-    if message is None:
-        raise NotFound("no such message")
-    return message
+    return owned_row(session, Message, message_id, user.id, "message")
 
 
 def list_drafts(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from outreach.db import compare_and_set
 from outreach.meetings.letters import draft_for_meeting, draft_thank_you
 from outreach.meetings.scheduling import cancel_unsent_of
 from outreach.meetings.times import ends_at
@@ -28,12 +29,6 @@ def confirmation_due_at(meeting: Meeting, time_zone: str) -> datetime:
     """The same wall-clock time the day before, in the user's zone."""
     local = meeting.starts_at.astimezone(zone_of(time_zone))
     return (local - timedelta(days=1)).astimezone(UTC)
-
-
-def _claimed(session: Session, statement: Update) -> bool:
-    """Run a compare-and-set update; True when this caller won the row."""
-    result = session.execute(statement.execution_options(synchronize_session=False))
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def _confirmations(session: Session, now: datetime) -> list[str]:
@@ -63,7 +58,7 @@ def _confirmations(session: Session, now: datetime) -> list[str]:
             )
             .values(confirmation_drafted_at=now)
         )
-        if not _claimed(session, claim):
+        if not compare_and_set(session, claim):
             continue
         contact = session.get(Contact, meeting.contact_id)
         if contact is not None and contact.do_not_contact:
@@ -94,7 +89,7 @@ def _held(session: Session, now: datetime) -> list[str]:
             .where(Meeting.id == meeting.id, Meeting.status == MeetingStatus.SCHEDULED)
             .values(status=MeetingStatus.HELD, held_at=now, thank_you_due_at=end + THANK_YOU_WITHIN)
         )
-        if not _claimed(session, claim):
+        if not compare_and_set(session, claim):
             continue
         session.refresh(meeting)
         user = session.get(User, meeting.user_id)
@@ -131,7 +126,7 @@ def _keep_in_touch(session: Session, now: datetime) -> list[str]:
             )
             .values(keep_in_touch_at=None)
         )
-        if not _claimed(session, claim):
+        if not compare_and_set(session, claim):
             continue
         meeting = session.scalar(
             select(Meeting)

@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.contacts import get_contact
-from outreach.errors import NotFound
+from outreach.db import owned_row
 from outreach.models import (
     Contact,
     Event,
@@ -34,12 +34,7 @@ OPEN = (MeetingStatus.PROPOSED, MeetingStatus.SCHEDULED)
 
 def get_meeting(session: Session, user: User, meeting_id: int) -> Meeting:
     """:raise NotFound: when the meeting does not exist or is someone else's."""
-    meeting = session.scalar(
-        select(Meeting).where(Meeting.id == meeting_id, Meeting.user_id == user.id)
-    )
-    if meeting is None:
-        raise NotFound("no such meeting")
-    return meeting
+    return owned_row(session, Meeting, meeting_id, user.id, "meeting")
 
 
 def list_meetings(session: Session, user: User) -> list[Meeting]:

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from outreach.db import owned_row
 from outreach.drafts import UNSENT
-from outreach.errors import NotFound, ValidationError
+from outreach.errors import ValidationError
 from outreach.meetings.finding import MEETABLE, OPEN, get_meeting, note_meeting
 from outreach.meetings.times import describe
 from outreach.models import (
@@ -30,15 +31,6 @@ from outreach.rules.states import AWAITING_ANSWER, OutreachState, Trigger, can_a
 from outreach.transitions import transition
 
 MAX_DURATION_MINUTES = 12 * 60
-
-
-def _outreach(session: Session, user: User, outreach_id: int) -> Outreach:
-    outreach = session.scalar(
-        select(Outreach).where(Outreach.id == outreach_id, Outreach.user_id == user.id)
-    )
-    if outreach is None:
-        raise NotFound("no such outreach")
-    return outreach
 
 
 @dataclass(frozen=True)
@@ -112,7 +104,7 @@ def record_meeting(
     :raise NotFound: when the outreach is not the user's.
     :raise ValidationError: when the outreach cannot take a meeting now.
     """
-    outreach = _outreach(session, user, outreach_id)
+    outreach = owned_row(session, Outreach, outreach_id, user.id, "outreach")
     clean = checked(details)
     if outreach.state not in MEETABLE:
         if outreach.state is OutreachState.MEETING_SET:
@@ -230,7 +222,7 @@ def confirm_meeting(session: Session, user: User, meeting_id: int, now: datetime
     meeting = get_meeting(session, user, meeting_id)
     if meeting.status is not MeetingStatus.PROPOSED:
         raise ValidationError(f"this meeting is {meeting.status.value}, not waiting for you")
-    outreach = _outreach(session, user, meeting.outreach_id)
+    outreach = owned_row(session, Outreach, meeting.outreach_id, user.id, "outreach")
     if outreach.state not in MEETABLE and outreach.state is not OutreachState.MEETING_SET:
         raise ValidationError(
             f"a meeting cannot be set while the outreach is '{outreach.state.value}'"
