@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts import normalise_email
@@ -85,7 +85,10 @@ def get_contact(session: Session, user: User, contact_id: int) -> Contact:
     return owned_row(session, Contact, contact_id, user.id, "contact")
 
 
-def list_contacts(session: Session, user: User) -> list[Contact]:
+def list_contacts(session: Session, user: User, *conditions: ColumnElement[bool]) -> list[Contact]:
+    """The user's contacts that meet `conditions` (all of them when none), by name."""
     return list(
-        session.scalars(select(Contact).where(Contact.user_id == user.id).order_by(Contact.name))
+        session.scalars(
+            select(Contact).where(Contact.user_id == user.id, *conditions).order_by(Contact.name)
+        )
     )

@@ -31,7 +31,7 @@ from outreach.models import Message, MessageKind, MessageStatus, Outreach, Targe
 from outreach.rules import cycle
 from outreach.rules.states import OutreachState, Trigger
 from outreach.targets import calendar_of, fill_pipeline, lock_target, rules_of
-from outreach.timeline import record
+from outreach.timeline import note_about
 from outreach.transitions import transition
 
 log = logging.getLogger(__name__)
@@ -147,15 +147,8 @@ def _take_step(session: Session, outreach_id: int, now: datetime, report: StepRe
         try:
             draft = draft_follow_up(session, user, outreach, now)
         except ValidationError as problem:
-            record(
-                session,
-                user_id=user.id,
-                kind="cycle:follow_up_skipped",
-                detail=f"no follow-up drafted: {problem}",
-                now=now,
-                contact_id=outreach.contact_id,
-                outreach_id=outreach.id,
-            )
+            skipped = f"no follow-up drafted: {problem}"
+            note_about(session, outreach, "cycle:follow_up_skipped", skipped, now)
             _give_up(session, target, outreach, now, report)
             return
         maybe_auto_approve(session, user, draft, now)

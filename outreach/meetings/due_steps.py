@@ -7,6 +7,7 @@ together take each step once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -31,8 +32,7 @@ def confirmation_due_at(meeting: Meeting, time_zone: str) -> datetime:
     return (local - timedelta(days=1)).astimezone(UTC)
 
 
-def _confirmations(session: Session, now: datetime) -> list[str]:
-    done: list[str] = []
+def _confirmations(session: Session, now: datetime) -> Iterator[str]:
     candidates = session.scalars(
         select(Meeting).where(
             Meeting.status == MeetingStatus.SCHEDULED,
@@ -63,20 +63,11 @@ def _confirmations(session: Session, now: datetime) -> list[str]:
         contact = session.get(Contact, meeting.contact_id)
         if contact is not None and contact.do_not_contact:
             continue
-        draft = draft_for_meeting(
-            session,
-            user,
-            meeting,
-            MessageKind.CONFIRMATION,
-            now,
-            "confirmation drafted for tomorrow's meeting",
-        )
-        done.append(f"meeting {meeting.id}: confirmation drafted (message {draft.id})")
-    return done
+        draft = draft_for_meeting(session, user, meeting, MessageKind.CONFIRMATION, now)
+        yield f"meeting {meeting.id}: confirmation drafted (message {draft.id})"
 
 
-def _held(session: Session, now: datetime) -> list[str]:
-    done: list[str] = []
+def _held(session: Session, now: datetime) -> Iterator[str]:
     candidates = session.scalars(
         select(Meeting).where(Meeting.status == MeetingStatus.SCHEDULED, Meeting.starts_at < now)
     ).all()
@@ -105,12 +96,10 @@ def _held(session: Session, now: datetime) -> list[str]:
             )
         cancel_unsent_of(session, meeting, MessageKind.CONFIRMATION)
         draft = draft_thank_you(session, user, meeting, now)
-        done.append(f"meeting {meeting.id}: held; thank-you drafted (message {draft.id})")
-    return done
+        yield f"meeting {meeting.id}: held; thank-you drafted (message {draft.id})"
 
 
-def _keep_in_touch(session: Session, now: datetime) -> list[str]:
-    done: list[str] = []
+def _keep_in_touch(session: Session, now: datetime) -> Iterator[str]:
     candidates = session.scalars(
         select(Outreach).where(
             Outreach.state == OutreachState.THANKED,
@@ -139,16 +128,8 @@ def _keep_in_touch(session: Session, now: datetime) -> list[str]:
         assert user is not None and contact is not None
         if meeting is None or contact.do_not_contact:
             continue
-        draft = draft_for_meeting(
-            session,
-            user,
-            meeting,
-            MessageKind.KEEP_IN_TOUCH,
-            now,
-            "keep-in-touch update drafted: add your news before approving",
-        )
-        done.append(f"outreach {outreach.id}: keep-in-touch update drafted (message {draft.id})")
-    return done
+        draft = draft_for_meeting(session, user, meeting, MessageKind.KEEP_IN_TOUCH, now)
+        yield f"outreach {outreach.id}: keep-in-touch update drafted (message {draft.id})"
 
 
 def run_due(session: Session, now: datetime) -> list[str]:

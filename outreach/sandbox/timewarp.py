@@ -25,7 +25,7 @@ from outreach.models import Contact, Mailbox, Outreach, Target, User
 from outreach.rules import cycle
 from outreach.rules.sandbox_addresses import SANDBOX_DOMAIN
 from outreach.targets import calendar_of
-from outreach.timeline import record
+from outreach.timeline import note_about
 
 
 @dataclass
@@ -87,15 +87,7 @@ class TimeWarp:
                 f"sandbox: {days} business day{plural} passed in "
                 f"{days * self.day_seconds:g} seconds"
             )
-            record(
-                session,
-                user_id=user.id,
-                kind="sandbox:time_compressed",
-                detail=detail,
-                now=now,
-                contact_id=contact.id,
-                outreach_id=outreach.id,
-            )
+            note_about(session, outreach, "sandbox:time_compressed", detail, now)
             lines.append(f"{contact.name}: {detail}")
         for stale in set(self.seen) - live:
             del self.seen[stale]
