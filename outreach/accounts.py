@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.crypto import SecretBox
-from outreach.errors import NotFound, ValidationError
+from outreach.db import owned_row
+from outreach.errors import ValidationError
 from outreach.mail import MailServer, MailServers
 from outreach.models import (
     Mailbox,
@@ -209,12 +210,7 @@ def list_mailboxes(session: Session, user: User) -> list[Mailbox]:
 
 def get_mailbox(session: Session, user: User, mailbox_id: int) -> Mailbox:
     """:raise NotFound: when there is no such mailbox for this user."""
-    mailbox = session.scalar(
-        select(Mailbox).where(Mailbox.id == mailbox_id, Mailbox.user_id == user.id)
-    )
-    if mailbox is None:
-        raise NotFound("no such mailbox")
-    return mailbox
+    return owned_row(session, Mailbox, mailbox_id, user.id, "mailbox")
 
 
 def _window_days(days: str | Iterable[int]) -> str:

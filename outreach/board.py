@@ -9,16 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
-from outreach.models import (
-    Contact,
-    Event,
-    Message,
-    MessageKind,
-    MessageStatus,
-    Outreach,
-    Target,
-    User,
-)
+from outreach.models.accounts import User
+from outreach.models.contacts import Contact, Target
+from outreach.models.messages import Event, Message, MessageKind, MessageStatus
+from outreach.models.outreach import Outreach
 from outreach.rules.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar
 from outreach.rules.states import OutreachState
 from outreach.targets import calendar_of

@@ -147,6 +147,28 @@ def _parse_delay(name: str, value: str) -> tuple[float, float]:
     return low, high
 
 
+@dataclass(frozen=True)
+class _Environment:
+    """The OUTREACH_* variables, each read with the default DOCUMENTED gives it."""
+
+    env: Mapping[str, str]
+
+    def text(self, name: str) -> str:
+        return self.env.get(name) or DOCUMENTED[name][0]
+
+    def number(self, name: str, kind: type[int] | type[float] = float) -> float:
+        return _parse_number(name, self.text(name), kind)
+
+    def flag(self, name: str) -> bool:
+        return _parse_bool(name, self.text(name))
+
+    def port(self, name: str) -> int:
+        return _parse_port(name, self.text(name))
+
+    def delay(self, name: str) -> tuple[float, float]:
+        return _parse_delay(name, self.text(name))
+
+
 def _read_or_create(path: Path, make: str) -> str:
     """Return the secret stored at `path`, writing a new one first if there is none."""
     if path.exists():
@@ -278,6 +300,7 @@ class Settings:
         restart keeps sessions valid and stored mailbox secrets readable.
         """
         env = os.environ if environ is None else environ
+        read = _Environment(env)
         instance_dir = Path(env.get("OUTREACH_INSTANCE_DIR") or "instance").resolve()
         instance_dir.mkdir(parents=True, exist_ok=True)
 
@@ -318,41 +341,21 @@ class Settings:
             redis_url=env.get("OUTREACH_REDIS_URL") or None,
             secret_key=secret_key,
             encryption_keys=keys,
-            host=env.get("OUTREACH_HOST") or "127.0.0.1",
-            port=int(_parse_number("OUTREACH_PORT", env.get("OUTREACH_PORT") or "5000", int)),
-            poll_interval=_parse_number(
-                "OUTREACH_POLL_INTERVAL", env.get("OUTREACH_POLL_INTERVAL") or "60", float
-            ),
+            host=read.text("OUTREACH_HOST"),
+            port=int(read.number("OUTREACH_PORT", int)),
+            poll_interval=read.number("OUTREACH_POLL_INTERVAL"),
             ca_file=Path(ca_file) if ca_file else None,
-            secure_cookies=_parse_bool(
-                "OUTREACH_SECURE_COOKIES", env.get("OUTREACH_SECURE_COOKIES") or "false"
-            ),
-            sweep_interval=_parse_number(
-                "OUTREACH_SWEEP_INTERVAL", env.get("OUTREACH_SWEEP_INTERVAL") or "30", float
-            ),
-            poll_lease=_parse_number(
-                "OUTREACH_POLL_LEASE", env.get("OUTREACH_POLL_LEASE") or "45", float
-            ),
-            send_lease=_parse_number(
-                "OUTREACH_SEND_LEASE", env.get("OUTREACH_SEND_LEASE") or "900", float
-            ),
+            secure_cookies=read.flag("OUTREACH_SECURE_COOKIES"),
+            sweep_interval=read.number("OUTREACH_SWEEP_INTERVAL"),
+            poll_lease=read.number("OUTREACH_POLL_LEASE"),
+            send_lease=read.number("OUTREACH_SEND_LEASE"),
             public_url=public_url,
             oauth_clients=tuple(
                 OAuthClientSettings.from_env(provider, env) for provider in OAUTH_DEFAULTS
             ),
-            sandbox_enabled=_parse_bool("OUTREACH_SANDBOX", env.get("OUTREACH_SANDBOX") or "on"),
-            sandbox_smtp_port=_parse_port(
-                "OUTREACH_SANDBOX_SMTP_PORT", env.get("OUTREACH_SANDBOX_SMTP_PORT") or "2525"
-            ),
-            sandbox_imap_port=_parse_port(
-                "OUTREACH_SANDBOX_IMAP_PORT", env.get("OUTREACH_SANDBOX_IMAP_PORT") or "1143"
-            ),
-            sandbox_reply_delay=_parse_delay(
-                "OUTREACH_SANDBOX_REPLY_DELAY", env.get("OUTREACH_SANDBOX_REPLY_DELAY") or "5-45"
-            ),
-            sandbox_day_seconds=_parse_number(
-                "OUTREACH_SANDBOX_DAY_SECONDS",
-                env.get("OUTREACH_SANDBOX_DAY_SECONDS") or "60",
-                float,
-            ),
+            sandbox_enabled=read.flag("OUTREACH_SANDBOX"),
+            sandbox_smtp_port=read.port("OUTREACH_SANDBOX_SMTP_PORT"),
+            sandbox_imap_port=read.port("OUTREACH_SANDBOX_IMAP_PORT"),
+            sandbox_reply_delay=read.delay("OUTREACH_SANDBOX_REPLY_DELAY"),
+            sandbox_day_seconds=read.number("OUTREACH_SANDBOX_DAY_SECONDS"),
         )

@@ -492,14 +492,21 @@ def _referrer_index(
     return index, ambiguous
 
 
-def _referral_remarks(
-    session: Session, user: User, candidates: Sequence[Candidate]
-) -> list[RowProblem]:
+@dataclass(frozen=True)
+class _Referral:
+    """A candidate's "referred by", read against the list and the file."""
+
+    candidate: Candidate
+    referrer: str  # the address the text names ("" when it names no one, or several)
+    problem: str  # why the referral is left out; "" when it can be linked
+
+
+def _referrals(session: Session, user: User, candidates: Sequence[Candidate]) -> list[_Referral]:
     wanted = [candidate for candidate in candidates if candidate.get("referred_by")]
     if not wanted:
         return []
     index, ambiguous = _referrer_index(session, user, candidates)
-    remarks: list[RowProblem] = []
+    referrals: list[_Referral] = []
     for candidate in wanted:
         text = clean_text(candidate.get("referred_by"))
         key = text.lower()
@@ -510,30 +517,43 @@ def _referral_remarks(
         elif index[key] == candidate.get("email").strip().lower():
             problem = "the row says the person referred themselves; the referral was left out"
         else:
-            continue
-        remarks.append(RowProblem(candidate.number, candidate.where, problem))
-    return remarks
+            problem = ""
+        referrer = "" if key in ambiguous else index.get(key, "")
+        referrals.append(_Referral(candidate, referrer, problem))
+    return referrals
+
+
+def _remarks(referrals: Sequence[_Referral]) -> list[RowProblem]:
+    return [
+        RowProblem(referral.candidate.number, referral.candidate.where, referral.problem)
+        for referral in referrals
+        if referral.problem
+    ]
+
+
+def _referral_remarks(
+    session: Session, user: User, candidates: Sequence[Candidate]
+) -> list[RowProblem]:
+    return _remarks(_referrals(session, user, candidates))
 
 
 def link_referrals(
     session: Session, user: User, candidates: Sequence[Candidate]
 ) -> list[RowProblem]:
     """Set "referred by" for imported contacts that have none yet; remarks for the rest."""
-    wanted = [candidate for candidate in candidates if candidate.get("referred_by")]
-    if not wanted:
+    referrals = _referrals(session, user, candidates)
+    if not referrals:
         return []
-    index, ambiguous = _referrer_index(session, user, candidates)
     contacts = {contact.email: contact for contact in list_contacts(session, user)}
-    for candidate in wanted:
-        key = clean_text(candidate.get("referred_by")).lower()
-        contact = contacts.get(candidate.get("email").strip().lower())
-        if contact is None or key in ambiguous or key not in index:
+    for referral in referrals:
+        contact = contacts.get(referral.candidate.get("email").strip().lower())
+        referrer = contacts.get(referral.referrer)
+        if referral.problem or contact is None or referrer is None:
             continue
-        referrer = contacts.get(index[key])
-        if referrer is not None and referrer.id != contact.id and contact.referred_by_id is None:
+        if referrer.id != contact.id and contact.referred_by_id is None:
             contact.referred_by_id = referrer.id
     session.flush()
-    return _referral_remarks(session, user, candidates)
+    return _remarks(referrals)
 
 
 def import_all(

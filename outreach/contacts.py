@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts import normalise_email
-from outreach.errors import NotFound, ValidationError
+from outreach.db import owned_row
+from outreach.errors import ValidationError
 from outreach.models import Contact, User
 
 
@@ -81,15 +82,13 @@ def find_by_email(session: Session, user: User, email: str) -> Contact | None:
 
 def get_contact(session: Session, user: User, contact_id: int) -> Contact:
     """:raise NotFound: when the contact does not exist or is someone else's."""
-    contact = session.scalar(
-        select(Contact).where(Contact.id == contact_id, Contact.user_id == user.id)
-    )
-    if contact is None:
-        raise NotFound("no such contact")
-    return contact
+    return owned_row(session, Contact, contact_id, user.id, "contact")
 
 
-def list_contacts(session: Session, user: User) -> list[Contact]:
+def list_contacts(session: Session, user: User, *conditions: ColumnElement[bool]) -> list[Contact]:
+    """The user's contacts that meet `conditions` (all of them when none), by name."""
     return list(
-        session.scalars(select(Contact).where(Contact.user_id == user.id).order_by(Contact.name))
+        session.scalars(
+            select(Contact).where(Contact.user_id == user.id, *conditions).order_by(Contact.name)
+        )
     )

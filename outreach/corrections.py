@@ -45,7 +45,7 @@ from outreach.reading.matching import (
 )
 from outreach.rules.cycle import CLOCKED
 from outreach.rules.states import OutreachState, Trigger, can_apply, can_revert
-from outreach.timeline import note_message, record
+from outreach.timeline import note_about, note_message
 from outreach.transitions import pause_for_absence, start_clock, transition
 
 
@@ -230,16 +230,8 @@ def _undo(session: Session, outreach: Outreach, message: Message, name: str, now
         )
     outreach.state = before
     _restore_clock(session, outreach, before, now)
-    record(
-        session,
-        user_id=outreach.user_id,
-        kind=f"state:{before.value}",
-        detail=f"corrected by you: back to '{_words(before)}'",
-        now=now,
-        contact_id=outreach.contact_id,
-        outreach_id=outreach.id,
-        message_id=message.id,
-    )
+    corrected = f"corrected by you: back to '{_words(before)}'"
+    note_about(session, outreach, f"state:{before.value}", corrected, now, message.id)
 
 
 def _restore_clock(

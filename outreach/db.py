@@ -1,17 +1,18 @@
-"""Engine and session factory shared by the dashboard, the workers and the CLI, and the
-schema upgrade (Alembic) that `outreach db upgrade` and `outreach up` run."""
+"""Engine and session factory shared by the dashboard, the workers and the CLI, the two
+queries every use case writes the same way (one user's row by id, a compare-and-set
+update), and the schema upgrade (Alembic) that `outreach db upgrade` and `outreach up` run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, Update, create_engine, event, select
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from outreach.errors import OutreachError
+from outreach.errors import NotFound, OutreachError
 
 # The Alembic scripts live in the source tree beside the packages (see docs/decisions/0001).
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -55,6 +56,29 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# A table with an `id` and a `user_id` column.
+_Row = TypeVar("_Row", bound=DeclarativeBase)
+
+
+def owned_row(session: Session, model: type[_Row], row_id: int, user_id: int, noun: str) -> _Row:
+    """The row `row_id` of `model` when it belongs to the user `user_id`.
+
+    :raise NotFound: ("no such <noun>") when it does not exist or is someone else's: a
+        stranger's id and a made-up one are answered alike.
+    """
+    row = session.scalar(select(model).filter_by(id=row_id, user_id=user_id))
+    if row is None:
+        raise NotFound(f"no such {noun}")
+    return row
+
+
+def compare_and_set(session: Session, statement: Update) -> bool:
+    """Run an UPDATE whose WHERE states what the row must still hold; True when this
+    caller changed the one row (it won the race), False when another got there first."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 @contextmanager

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from outreach.accounts import mailbox_for, primary_mailbox
-from outreach.errors import NotFound, TemplateError, ValidationError
+from outreach.db import owned_row
+from outreach.errors import TemplateError, ValidationError
 from outreach.models import (
     Contact,
     Direction,
@@ -62,6 +64,38 @@ def values_for(user: User, contact: Contact, target: Target | None) -> dict[str,
     }
 
 
+def new_draft(
+    user: User, contact: Contact, outreach_id: int | None, kind: MessageKind, now: datetime
+) -> Message:
+    """An empty outbound draft of `kind` to `contact`; the caller writes it and adds it."""
+    return Message(
+        user_id=user.id,
+        contact_id=contact.id,
+        outreach_id=outreach_id,
+        direction=Direction.OUTBOUND,
+        kind=kind,
+        status=MessageStatus.DRAFT,
+        to_address=contact.email,
+        created_at=now,
+    )
+
+
+def latest_message(
+    session: Session,
+    outreach_id: int | None,
+    kind: MessageKind,
+    *conditions: ColumnElement[bool],
+    newest_by: InstrumentedAttribute[Any] = Message.id,
+) -> Message | None:
+    """The outreach's newest message of `kind` that meets `conditions` (newest by `newest_by`)."""
+    return session.scalar(
+        select(Message)
+        .where(Message.outreach_id == outreach_id, Message.kind == kind, *conditions)
+        .order_by(newest_by.desc())
+        .limit(1)
+    )
+
+
 def draft_request(session: Session, user: User, outreach: Outreach, now: datetime) -> Message:
     """Write the first request to the outreach's contact, for approval.
 
@@ -79,19 +113,8 @@ def draft_request(session: Session, user: User, outreach: Outreach, now: datetim
         subject, body = rendered.subject, rendered.body
     except TemplateError as problem:
         subject, body, error = one_line(subject_source), body_source, str(problem)
-    draft = Message(
-        user_id=user.id,
-        contact_id=contact.id,
-        outreach_id=outreach.id,
-        direction=Direction.OUTBOUND,
-        kind=MessageKind.REQUEST,
-        status=MessageStatus.DRAFT,
-        to_address=contact.email,
-        subject=subject,
-        body_text=body,
-        error=error,
-        created_at=now,
-    )
+    draft = new_draft(user, contact, outreach.id, MessageKind.REQUEST, now)
+    draft.subject, draft.body_text, draft.error = subject, body, error
     session.add(draft)
     session.flush()
     advance(session, outreach, Trigger.REQUEST_DRAFTED, now, "request drafted", draft.id)
@@ -111,15 +134,12 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
         raise ValidationError(
             f"a follow-up fits only while waiting for an answer, not when '{outreach.state.value}'"
         )
-    request = session.scalar(
-        select(Message)
-        .where(
-            Message.outreach_id == outreach.id,
-            Message.kind == MessageKind.REQUEST,
-            Message.status == MessageStatus.SENT,
-        )
-        .order_by(Message.sent_at.desc())
-        .limit(1)
+    request = latest_message(
+        session,
+        outreach.id,
+        MessageKind.REQUEST,
+        Message.status == MessageStatus.SENT,
+        newest_by=Message.sent_at,
     )
     if request is None or request.message_id is None:
         raise ValidationError("the request has not been sent yet")
@@ -145,22 +165,12 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
         )
     except TemplateError as problem:
         body, error = body_source, str(problem)
-    draft = Message(
-        user_id=user.id,
-        contact_id=contact.id,
-        outreach_id=outreach.id,
-        direction=Direction.OUTBOUND,
-        kind=MessageKind.FOLLOW_UP,
-        status=MessageStatus.DRAFT,
-        to_address=contact.email,
-        # Same thread: "Re:" on the request's own subject, and the threading headers.
-        subject=reply_subject(request.subject),
-        in_reply_to=request.message_id,
-        references=" ".join([*request.references.split(), request.message_id]),
-        body_text=body,
-        error=error,
-        created_at=now,
-    )
+    draft = new_draft(user, contact, outreach.id, MessageKind.FOLLOW_UP, now)
+    # Same thread: "Re:" on the request's own subject, and the threading headers.
+    draft.subject = reply_subject(request.subject)
+    draft.in_reply_to = request.message_id
+    draft.references = " ".join([*request.references.split(), request.message_id])
+    draft.body_text, draft.error = body, error
     session.add(draft)
     session.flush()
     note_message(
@@ -243,12 +253,7 @@ def cancel_unsent(
 
 def get_message(session: Session, user: User, message_id: int) -> Message:
     """:raise NotFound: when the message does not exist or is someone else's."""
-    message = session.scalar(
-        select(Message).where(Message.id == message_id, Message.user_id == user.id)
-    )
-    if message is None:
-        raise NotFound("no such message")
-    return message
+    return owned_row(session, Message, message_id, user.id, "message")
 
 
 def list_drafts(

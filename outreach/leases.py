@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from outreach.db import compare_and_set
 from outreach.models import Mailbox
 
 LEASE = timedelta(seconds=45)
@@ -20,7 +21,8 @@ def acquire(
     session: Session, mailbox_id: int, owner: str, now: datetime, lease: timedelta = LEASE
 ) -> bool:
     """Take or renew the lease on one mailbox; False when another poller holds it."""
-    result = session.execute(
+    return compare_and_set(
+        session,
         update(Mailbox)
         .where(
             Mailbox.id == mailbox_id,
@@ -31,10 +33,8 @@ def acquire(
                 Mailbox.poll_lease_until < now,
             ),
         )
-        .values(poll_owner=owner, poll_lease_until=now + lease)
-        .execution_options(synchronize_session=False)
+        .values(poll_owner=owner, poll_lease_until=now + lease),
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def release_all(session: Session, owner: str) -> None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from outreach.db import compare_and_set
 from outreach.models import Mailbox, MailboxStatus
 from outreach.rules.cycle import zone_of
 
@@ -113,7 +114,8 @@ def reserve(session: Session, mailbox: Mailbox, time_zone: str, now: datetime) -
         return verdict
     today = Window.of(mailbox, time_zone).local_day(now)
     count = mailbox.sent_day_count + 1 if mailbox.sent_day == today else 1
-    result = session.execute(
+    reserved = compare_and_set(
+        session,
         update(Mailbox)
         .where(
             Mailbox.id == mailbox.id,
@@ -122,9 +124,8 @@ def reserve(session: Session, mailbox: Mailbox, time_zone: str, now: datetime) -
             Mailbox.sent_day_count == mailbox.sent_day_count,
             Mailbox.sending_paused.is_(False),
         )
-        .values(next_send_at=now + gap(mailbox), sent_day=today, sent_day_count=count)
-        .execution_options(synchronize_session=False)
+        .values(next_send_at=now + gap(mailbox), sent_day=today, sent_day_count=count),
     )
-    if getattr(result, "rowcount", 0) != 1:
+    if not reserved:
         return Verdict(False, "another message from this mailbox is going out", now + RACE_RETRY)
     return Verdict(True)

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from outreach.db import compare_and_set
 from outreach.drafts import cycle_message_counts, draft_follow_up, maybe_auto_approve
 from outreach.errors import ValidationError
 from outreach.meetings.due_steps import run_due as run_meeting_steps
@@ -30,7 +31,7 @@ from outreach.models import Message, MessageKind, MessageStatus, Outreach, Targe
 from outreach.rules import cycle
 from outreach.rules.states import OutreachState, Trigger
 from outreach.targets import calendar_of, fill_pipeline, lock_target, rules_of
-from outreach.timeline import record
+from outreach.timeline import note_about
 from outreach.transitions import transition
 
 log = logging.getLogger(__name__)
@@ -128,17 +129,17 @@ def _take_step(session: Session, outreach_id: int, now: datetime, report: StepRe
         return
     calendar = calendar_of(user)
     after = cycle.next_step_after(step, rules, now, calendar)
-    claimed = session.execute(
+    claimed = compare_and_set(
+        session,
         update(Outreach)
         .where(
             Outreach.id == outreach.id,
             Outreach.state == due.state,
             Outreach.next_step_at == due.next_step_at,
         )
-        .values(next_step_at=after)
-        .execution_options(synchronize_session=False)
+        .values(next_step_at=after),
     )
-    if getattr(claimed, "rowcount", 0) != 1:
+    if not claimed:
         return  # another worker took this step a moment ago
     session.refresh(outreach)
     name = outreach.contact.name
@@ -146,15 +147,8 @@ def _take_step(session: Session, outreach_id: int, now: datetime, report: StepRe
         try:
             draft = draft_follow_up(session, user, outreach, now)
         except ValidationError as problem:
-            record(
-                session,
-                user_id=user.id,
-                kind="cycle:follow_up_skipped",
-                detail=f"no follow-up drafted: {problem}",
-                now=now,
-                contact_id=outreach.contact_id,
-                outreach_id=outreach.id,
-            )
+            skipped = f"no follow-up drafted: {problem}"
+            note_about(session, outreach, "cycle:follow_up_skipped", skipped, now)
             _give_up(session, target, outreach, now, report)
             return
         maybe_auto_approve(session, user, draft, now)

@@ -28,11 +28,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import pace
 from outreach.crypto import SecretBox
-from outreach.db import session_scope
+from outreach.db import compare_and_set, owned_row, session_scope
 from outreach.errors import (
     DeliveryUnknown,
     MailboxAuthFailed,
-    NotFound,
     OAuthError,
     PermanentFailure,
     SignInRequired,
@@ -118,7 +117,8 @@ def _due(now: datetime) -> object:
 
 def claim(session: Session, message_id: int, now: datetime) -> bool:
     """Move the message to SENDING if, and only if, it is waiting to be sent and due."""
-    result = session.execute(
+    return compare_and_set(
+        session,
         update(Message)
         .where(Message.id == message_id, Message.status.in_(CLAIMABLE), _due(now))  # type: ignore[arg-type]
         .values(
@@ -127,10 +127,8 @@ def claim(session: Session, message_id: int, now: datetime) -> bool:
             claimed_at=now,
             attempts=Message.attempts + 1,
             waiting_reason=None,
-        )
-        .execution_options(synchronize_session=False)
+        ),
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def _wait(session: Session, message_id: int, reason: str, until: datetime | None) -> None:
@@ -438,11 +436,7 @@ def resolve_unknown(
     session: Session, user: User, message_id: int, delivered: bool, now: datetime
 ) -> Message:
     """The user's answer for an UNKNOWN message: it went out, or send it again."""
-    message = session.scalar(
-        select(Message).where(Message.id == message_id, Message.user_id == user.id)
-    )
-    if message is None:
-        raise NotFound("no such message")
+    message = owned_row(session, Message, message_id, user.id, "message")
     if message.status is not MessageStatus.UNKNOWN:
         raise ValidationError(f"this message is {message.status.value}, not unknown")
     if delivered:

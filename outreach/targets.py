@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
+from outreach.db import owned_row
 from outreach.drafts import cycle_message_counts, draft_request, maybe_auto_approve
 from outreach.errors import NotFound, ValidationError
 from outreach.models import (
@@ -137,10 +138,7 @@ def add_to_target(session: Session, user: User, target: Target, contact_id: int)
 
 def get_target(session: Session, user: User, target_id: int) -> Target:
     """:raise NotFound: when the target does not exist or is someone else's."""
-    target = session.scalar(select(Target).where(Target.id == target_id, Target.user_id == user.id))
-    if target is None:
-        raise NotFound("no such target")
-    return target
+    return owned_row(session, Target, target_id, user.id, "target")
 
 
 def list_targets(session: Session, user: User) -> list[Target]:

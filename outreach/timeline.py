@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from outreach.models import Event, Message, Outreach
+from outreach.models import Event, Meeting, Message, Outreach
 from outreach.rules.states import OutreachState, Trigger, apply
 
 
@@ -34,20 +34,32 @@ def record(
     return event
 
 
+def note_about(
+    session: Session,
+    about: Outreach | Message | Meeting,
+    kind: str,
+    detail: str,
+    now: datetime,
+    message_id: int | None = None,
+) -> Event:
+    """Record an event about an outreach, a message or a meeting on its contact's timeline."""
+    return record(
+        session,
+        user_id=about.user_id,
+        kind=kind,
+        detail=detail,
+        now=now,
+        contact_id=about.contact_id,
+        outreach_id=about.id if isinstance(about, Outreach) else about.outreach_id,
+        message_id=message_id,
+    )
+
+
 def note_message(
     session: Session, message: Message, kind: str, detail: str, now: datetime
 ) -> Event:
     """Record an event about one message on its contact's timeline."""
-    return record(
-        session,
-        user_id=message.user_id,
-        kind=kind,
-        detail=detail,
-        now=now,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
+    return note_about(session, message, kind, detail, now, message.id)
 
 
 def advance(
@@ -66,15 +78,7 @@ def advance(
     after = apply(before, trigger)
     outreach.state = after
     outreach.state_changed_at = now
-    record(
-        session,
-        user_id=outreach.user_id,
-        kind=f"state:{after.value}",
-        # Words for a person, not the state machine's identifiers.
-        detail=detail or f"now {after.value.replace('_', ' ')} ({trigger.value.replace('_', ' ')})",
-        now=now,
-        contact_id=outreach.contact_id,
-        outreach_id=outreach.id,
-        message_id=message_id,
-    )
+    # Words for a person, not the state machine's identifiers.
+    words = f"now {after.value.replace('_', ' ')} ({trigger.value.replace('_', ' ')})"
+    note_about(session, outreach, f"state:{after.value}", detail or words, now, message_id)
     return after

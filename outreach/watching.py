@@ -43,7 +43,7 @@ from outreach.reading.matching import (
 from outreach.reading.mime import parse_headers, text_of
 from outreach.rules.cycle import CLOCKED
 from outreach.rules.states import ANSWERED, OutreachState, Trigger, can_apply
-from outreach.timeline import record
+from outreach.timeline import note_message, record
 from outreach.transitions import pause_for_absence, transition
 
 log = logging.getLogger(__name__)
@@ -466,18 +466,13 @@ def _apply(
     if outreach is not None and message.match_rule == POSSIBLE_REPLY:
         # Only the domain matched: the user says whether it answers the request.
         sender = message.from_address or "someone"
-        record(
+        note_message(
             session,
-            user_id=message.user_id,
-            kind="inbound:possible_reply",
-            detail=(
-                f"possible reply from {sender}, at the same organisation's domain: "
-                "confirm or dismiss it; nothing changes until you do"
-            ),
-            now=now,
-            contact_id=message.contact_id,
-            outreach_id=message.outreach_id,
-            message_id=message.id,
+            message,
+            "inbound:possible_reply",
+            f"possible reply from {sender}, at the same organisation's domain: "
+            "confirm or dismiss it; nothing changes until you do",
+            now,
         )
         return
     if outreach is not None and trigger is not None and can_apply(outreach.state, trigger):
@@ -507,13 +502,4 @@ def _apply(
         detail = pause_for_absence(session, outreach, details.return_date, now)
     elif outreach is not None and kind is InboundKind.REPLY and outreach.state in ANSWERED:
         detail = f"another reply received (matched by {message.match_rule})"
-    record(
-        session,
-        user_id=message.user_id,
-        kind=f"inbound:{kind.value}",
-        detail=detail,
-        now=now,
-        contact_id=message.contact_id,
-        outreach_id=message.outreach_id,
-        message_id=message.id,
-    )
+    note_message(session, message, f"inbound:{kind.value}", detail, now)

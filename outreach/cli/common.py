@@ -71,6 +71,13 @@ def find_user(session: Session, email: str) -> User:
     return user
 
 
+@contextmanager
+def acting_for(user_email: str) -> Iterator[tuple[Session, User]]:
+    """One transaction on the configured database, for the account chosen by --user."""
+    with transaction(load_settings()) as session:
+        yield session, find_user(session, user_email)
+
+
 def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 

@@ -10,12 +10,10 @@ import click
 
 from outreach import contact_import, contacts
 from outreach.cli.common import (
-    find_user,
+    acting_for,
     iso,
     json_option,
-    load_settings,
     print_json,
-    transaction,
     user_option,
 )
 from outreach.contact_import import guess_columns
@@ -103,8 +101,7 @@ def contacts_import(
     is_vcard = file_name.lower().endswith((".vcf", ".vcard")) or looks_like_vcard(text)
     if is_vcard and column_pairs:
         raise ValidationError("--map is for CSV files; a vCard names its own fields")
-    with transaction(load_settings()) as session:
-        owner = find_user(session, user_email)
+    with acting_for(user_email) as (session, owner):
         if is_vcard:
             report = contact_import.import_vcard(session, owner, text)
         else:
@@ -145,8 +142,8 @@ def contacts_import(
 @json_option
 def contacts_list(user_email: str, as_json: bool) -> None:
     """List contacts by name."""
-    with transaction(load_settings()) as session:
-        items = contacts.list_contacts(session, find_user(session, user_email))
+    with acting_for(user_email) as (session, owner):
+        items = contacts.list_contacts(session, owner)
         if as_json:
             print_json({"contacts": [contact_json(item) for item in items]})
             return

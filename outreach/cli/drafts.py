@@ -9,13 +9,13 @@ import click
 
 from outreach import drafts
 from outreach.cli.common import (
+    acting_for,
     find_user,
     iso,
     json_option,
     load_settings,
     print_json,
     sessions,
-    transaction,
     user_option,
     utcnow,
     with_redis,
@@ -54,8 +54,8 @@ def draft_json(message: Message) -> dict[str, object]:
 @json_option
 def drafts_list(user_email: str, as_json: bool) -> None:
     """List drafts waiting for approval, oldest first."""
-    with transaction(load_settings()) as session:
-        items = drafts.list_drafts(session, find_user(session, user_email))
+    with acting_for(user_email) as (session, owner):
+        items = drafts.list_drafts(session, owner)
         if as_json:
             print_json({"drafts": [draft_json(item) for item in items]})
             return

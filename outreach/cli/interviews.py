@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from outreach.cli.common import find_user, load_settings, transaction, user_option
+from outreach.cli.common import acting_for, user_option
 
 
 @click.group("interviews")
@@ -21,7 +21,6 @@ def interviews_export(user_email: str, as_csv: bool) -> None:
     """Every interview as CSV: who, role, organisation, date, answers, referrals."""
     from outreach import meetings
 
-    with transaction(load_settings()) as session:
-        owner = find_user(session, user_email)
+    with acting_for(user_email) as (session, owner):
         text = meetings.export_csv(meetings.interview_records(session, owner), owner.time_zone)
     click.echo(text, nl=False)

@@ -6,6 +6,7 @@ import click
 
 from outreach import accounts
 from outreach.cli.common import (
+    acting_for,
     fail,
     find_user,
     iso,
@@ -14,7 +15,6 @@ from outreach.cli.common import (
     print_json,
     read_secret,
     sessions,
-    transaction,
     user_option,
     utcnow,
 )
@@ -112,8 +112,8 @@ def mailbox_json(item: Mailbox) -> dict[str, object]:
 @json_option
 def mailbox_list(user_email: str, as_json: bool) -> None:
     """List the user's mailboxes (never their secrets)."""
-    with transaction(load_settings()) as session:
-        items = accounts.list_mailboxes(session, find_user(session, user_email))
+    with acting_for(user_email) as (session, owner):
+        items = accounts.list_mailboxes(session, owner)
         if as_json:
             print_json({"mailboxes": [mailbox_json(item) for item in items]})
             return

@@ -8,12 +8,10 @@ import click
 
 from outreach import board
 from outreach.cli.common import (
-    find_user,
+    acting_for,
     iso,
     json_option,
-    load_settings,
     print_json,
-    transaction,
     user_option,
     utcnow,
 )
@@ -40,8 +38,7 @@ def board_row_json(row: board.BoardRow) -> dict[str, object]:
 def status(user_email: str, as_json: bool) -> None:
     """The status board: where each contact stands in each target."""
     now = utcnow()
-    with transaction(load_settings()) as session:
-        owner = find_user(session, user_email)
+    with acting_for(user_email) as (session, owner):
         rows = board.status_board(session, owner, now)
         pending = board.pending_draft_count(session, owner)
     if as_json:

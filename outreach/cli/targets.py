@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from outreach import accounts, contacts, target_actions
-from outreach.cli.common import find_user, load_settings, transaction, user_option, utcnow
+from outreach.cli.common import (
+    acting_for,
+    user_option,
+    utcnow,
+)
 from outreach.errors import NotFound, ValidationError
 
 
@@ -37,8 +41,7 @@ def target_create(
     wanted = _split_addresses(addresses)
     if not wanted:
         raise ValidationError("--contacts needs at least one email address")
-    with transaction(load_settings()) as session:
-        owner = find_user(session, user_email)
+    with acting_for(user_email) as (session, owner):
         contact_ids: list[int] = []
         for address in wanted:
             found = contacts.find_by_email(session, owner, accounts.normalise_email(address))

@@ -7,11 +7,13 @@ together take each step once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from outreach.db import compare_and_set
 from outreach.meetings.letters import draft_for_meeting, draft_thank_you
 from outreach.meetings.scheduling import cancel_unsent_of
 from outreach.meetings.times import ends_at
@@ -30,14 +32,7 @@ def confirmation_due_at(meeting: Meeting, time_zone: str) -> datetime:
     return (local - timedelta(days=1)).astimezone(UTC)
 
 
-def _claimed(session: Session, statement: Update) -> bool:
-    """Run a compare-and-set update; True when this caller won the row."""
-    result = session.execute(statement.execution_options(synchronize_session=False))
-    return bool(getattr(result, "rowcount", 0) == 1)
-
-
-def _confirmations(session: Session, now: datetime) -> list[str]:
-    done: list[str] = []
+def _confirmations(session: Session, now: datetime) -> Iterator[str]:
     candidates = session.scalars(
         select(Meeting).where(
             Meeting.status == MeetingStatus.SCHEDULED,
@@ -63,25 +58,16 @@ def _confirmations(session: Session, now: datetime) -> list[str]:
             )
             .values(confirmation_drafted_at=now)
         )
-        if not _claimed(session, claim):
+        if not compare_and_set(session, claim):
             continue
         contact = session.get(Contact, meeting.contact_id)
         if contact is not None and contact.do_not_contact:
             continue
-        draft = draft_for_meeting(
-            session,
-            user,
-            meeting,
-            MessageKind.CONFIRMATION,
-            now,
-            "confirmation drafted for tomorrow's meeting",
-        )
-        done.append(f"meeting {meeting.id}: confirmation drafted (message {draft.id})")
-    return done
+        draft = draft_for_meeting(session, user, meeting, MessageKind.CONFIRMATION, now)
+        yield f"meeting {meeting.id}: confirmation drafted (message {draft.id})"
 
 
-def _held(session: Session, now: datetime) -> list[str]:
-    done: list[str] = []
+def _held(session: Session, now: datetime) -> Iterator[str]:
     candidates = session.scalars(
         select(Meeting).where(Meeting.status == MeetingStatus.SCHEDULED, Meeting.starts_at < now)
     ).all()
@@ -94,7 +80,7 @@ def _held(session: Session, now: datetime) -> list[str]:
             .where(Meeting.id == meeting.id, Meeting.status == MeetingStatus.SCHEDULED)
             .values(status=MeetingStatus.HELD, held_at=now, thank_you_due_at=end + THANK_YOU_WITHIN)
         )
-        if not _claimed(session, claim):
+        if not compare_and_set(session, claim):
             continue
         session.refresh(meeting)
         user = session.get(User, meeting.user_id)
@@ -110,12 +96,10 @@ def _held(session: Session, now: datetime) -> list[str]:
             )
         cancel_unsent_of(session, meeting, MessageKind.CONFIRMATION)
         draft = draft_thank_you(session, user, meeting, now)
-        done.append(f"meeting {meeting.id}: held; thank-you drafted (message {draft.id})")
-    return done
+        yield f"meeting {meeting.id}: held; thank-you drafted (message {draft.id})"
 
 
-def _keep_in_touch(session: Session, now: datetime) -> list[str]:
-    done: list[str] = []
+def _keep_in_touch(session: Session, now: datetime) -> Iterator[str]:
     candidates = session.scalars(
         select(Outreach).where(
             Outreach.state == OutreachState.THANKED,
@@ -131,7 +115,7 @@ def _keep_in_touch(session: Session, now: datetime) -> list[str]:
             )
             .values(keep_in_touch_at=None)
         )
-        if not _claimed(session, claim):
+        if not compare_and_set(session, claim):
             continue
         meeting = session.scalar(
             select(Meeting)
@@ -144,16 +128,8 @@ def _keep_in_touch(session: Session, now: datetime) -> list[str]:
         assert user is not None and contact is not None
         if meeting is None or contact.do_not_contact:
             continue
-        draft = draft_for_meeting(
-            session,
-            user,
-            meeting,
-            MessageKind.KEEP_IN_TOUCH,
-            now,
-            "keep-in-touch update drafted: add your news before approving",
-        )
-        done.append(f"outreach {outreach.id}: keep-in-touch update drafted (message {draft.id})")
-    return done
+        draft = draft_for_meeting(session, user, meeting, MessageKind.KEEP_IN_TOUCH, now)
+        yield f"outreach {outreach.id}: keep-in-touch update drafted (message {draft.id})"
 
 
 def run_due(session: Session, now: datetime) -> list[str]:

@@ -9,21 +9,15 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.contacts import get_contact
-from outreach.errors import NotFound
-from outreach.models import (
-    Contact,
-    Event,
-    Meeting,
-    MeetingStatus,
-    Message,
-    MessageKind,
-    MessageStatus,
-    Outreach,
-    Target,
-    User,
-)
+from outreach.db import owned_row
+from outreach.drafts import latest_message
+from outreach.models.accounts import User
+from outreach.models.contacts import Contact, Target
+from outreach.models.meetings import Meeting, MeetingStatus
+from outreach.models.messages import Event, Message, MessageKind, MessageStatus
+from outreach.models.outreach import Outreach
 from outreach.rules.states import AWAITING_ANSWER, OutreachState
-from outreach.timeline import record
+from outreach.timeline import note_about
 
 # Where a meeting may be recorded: a person answered, or the answer came another way
 # (by phone, in person) while we were still waiting for one.
@@ -34,12 +28,7 @@ OPEN = (MeetingStatus.PROPOSED, MeetingStatus.SCHEDULED)
 
 def get_meeting(session: Session, user: User, meeting_id: int) -> Meeting:
     """:raise NotFound: when the meeting does not exist or is someone else's."""
-    meeting = session.scalar(
-        select(Meeting).where(Meeting.id == meeting_id, Meeting.user_id == user.id)
-    )
-    if meeting is None:
-        raise NotFound("no such meeting")
-    return meeting
+    return owned_row(session, Meeting, meeting_id, user.id, "meeting")
 
 
 def list_meetings(session: Session, user: User) -> list[Meeting]:
@@ -114,16 +103,12 @@ def thank_you_sent(session: Session, meeting: Meeting) -> bool:
 
 def thank_you_of(session: Session, meeting: Meeting) -> Message | None:
     """The meeting's latest thank-you that is not cancelled (draft, approved or sent)."""
-    return session.scalar(
-        select(Message)
-        .where(
-            Message.user_id == meeting.user_id,
-            Message.outreach_id == meeting.outreach_id,
-            Message.kind == MessageKind.THANK_YOU,
-            Message.status != MessageStatus.CANCELLED,
-        )
-        .order_by(Message.id.desc())
-        .limit(1)
+    return latest_message(
+        session,
+        meeting.outreach_id,
+        MessageKind.THANK_YOU,
+        Message.user_id == meeting.user_id,
+        Message.status != MessageStatus.CANCELLED,
     )
 
 
@@ -162,13 +147,5 @@ def attention_count(session: Session, user: User, now: datetime) -> int:
 def note_meeting(
     session: Session, meeting: Meeting, kind: str, detail: str, now: datetime
 ) -> Event:
-    return record(
-        session,
-        user_id=meeting.user_id,
-        kind=kind,
-        detail=detail,
-        now=now,
-        contact_id=meeting.contact_id,
-        outreach_id=meeting.outreach_id,
-        message_id=meeting.invitation_message_id,
-    )
+    """Record an event about a meeting; it points at the invitation it was read from, if any."""
+    return note_about(session, meeting, kind, detail, now, meeting.invitation_message_id)

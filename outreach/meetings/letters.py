@@ -6,19 +6,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from outreach.drafts import maybe_auto_approve, template_for, values_for
+from outreach.drafts import maybe_auto_approve, new_draft, template_for, values_for
 from outreach.errors import MissingVariable, TemplateError
-from outreach.models import (
-    Contact,
-    Direction,
-    Meeting,
-    Message,
-    MessageKind,
-    MessageStatus,
-    Outreach,
-    Target,
-    User,
-)
+from outreach.models.accounts import User
+from outreach.models.contacts import Contact, Target
+from outreach.models.meetings import Meeting
+from outreach.models.messages import Message, MessageKind
+from outreach.models.outreach import Outreach
 from outreach.rules import templates
 from outreach.rules.compose import one_line
 from outreach.rules.cycle import zone_of
@@ -63,36 +57,29 @@ def render_into(
         )
 
 
+# What the timeline says when each letter is drafted.
+_DRAFTED = {
+    MessageKind.CONFIRMATION: "confirmation drafted for tomorrow's meeting",
+    MessageKind.THANK_YOU: "thank-you drafted",
+    MessageKind.KEEP_IN_TOUCH: "keep-in-touch update drafted: add your news before approving",
+}
+
+
 def draft_for_meeting(
-    session: Session,
-    user: User,
-    meeting: Meeting,
-    kind: MessageKind,
-    now: datetime,
-    detail: str,
+    session: Session, user: User, meeting: Meeting, kind: MessageKind, now: datetime
 ) -> Message:
+    """The meeting's letter of `kind` (a key of _DRAFTED), written from its template."""
     contact = session.get(Contact, meeting.contact_id)
     assert contact is not None
-    draft = Message(
-        user_id=user.id,
-        contact_id=contact.id,
-        outreach_id=meeting.outreach_id,
-        direction=Direction.OUTBOUND,
-        kind=kind,
-        status=MessageStatus.DRAFT,
-        to_address=contact.email,
-        created_at=now,
-    )
+    draft = new_draft(user, contact, meeting.outreach_id, kind, now)
     render_into(session, user, meeting, draft, kind)
     session.add(draft)
     session.flush()
-    note_message(session, draft, "drafted", detail, now)
+    note_message(session, draft, "drafted", _DRAFTED[kind], now)
     maybe_auto_approve(session, user, draft, now)
     return draft
 
 
 def draft_thank_you(session: Session, user: User, meeting: Meeting, now: datetime) -> Message:
     """The thank-you for a held meeting; approvable once the notes say something specific."""
-    return draft_for_meeting(
-        session, user, meeting, MessageKind.THANK_YOU, now, "thank-you drafted"
-    )
+    return draft_for_meeting(session, user, meeting, MessageKind.THANK_YOU, now)

@@ -11,22 +11,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.accounts import normalise_email
-from outreach.contacts import ContactInput, add_contact, find_by_email, get_contact
-from outreach.drafts import maybe_auto_approve
+from outreach.contacts import (
+    ContactInput,
+    add_contact,
+    find_by_email,
+    get_contact,
+    list_contacts,
+)
+from outreach.drafts import latest_message, maybe_auto_approve
 from outreach.errors import ValidationError
 from outreach.meetings.finding import get_meeting, note_meeting
 from outreach.meetings.letters import render_into
-from outreach.models import (
-    Contact,
-    Event,
-    Meeting,
-    Message,
-    MessageKind,
-    MessageStatus,
-    Outreach,
-    Target,
-    User,
-)
+from outreach.models.accounts import User
+from outreach.models.contacts import Contact, Target
+from outreach.models.meetings import Meeting
+from outreach.models.messages import Event, Message, MessageKind, MessageStatus
+from outreach.models.outreach import Outreach
 from outreach.rules.compose import one_line
 from outreach.targets import add_to_target
 from outreach.timeline import note_message
@@ -97,7 +97,9 @@ def save_notes(
         {key: value for key, value in answers.items() if value}, ensure_ascii=False
     )
     note_meeting(session, meeting, "meeting:notes", "meeting notes saved", now)
-    draft = _thank_you_draft(session, meeting)
+    draft = latest_message(
+        session, meeting.outreach_id, MessageKind.THANK_YOU, Message.status == MessageStatus.DRAFT
+    )
     if draft is not None and not _edited_by_hand(session, draft):
         render_into(session, user, meeting, draft, MessageKind.THANK_YOU)
         if draft.error is None:
@@ -127,13 +129,7 @@ class ReferralResult:
 
 def referrals_of(session: Session, user: User, contact_id: int) -> list[Contact]:
     """The people `contact_id` suggested, by name."""
-    return list(
-        session.scalars(
-            select(Contact)
-            .where(Contact.user_id == user.id, Contact.referred_by_id == contact_id)
-            .order_by(Contact.name)
-        )
-    )
+    return list_contacts(session, user, Contact.referred_by_id == contact_id)
 
 
 def add_referral(
@@ -193,19 +189,6 @@ def add_referral(
         if target is not None and not on_list and not contact.do_not_contact:
             outreach = add_to_target(session, user, target, contact.id)
     return ReferralResult(contact, created, outreach)
-
-
-def _thank_you_draft(session: Session, meeting: Meeting) -> Message | None:
-    return session.scalar(
-        select(Message)
-        .where(
-            Message.outreach_id == meeting.outreach_id,
-            Message.kind == MessageKind.THANK_YOU,
-            Message.status == MessageStatus.DRAFT,
-        )
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
 
 
 def _edited_by_hand(session: Session, draft: Message) -> bool:

@@ -13,32 +13,19 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from outreach.db import owned_row
 from outreach.drafts import UNSENT
-from outreach.errors import NotFound, ValidationError
+from outreach.errors import ValidationError
 from outreach.meetings.finding import MEETABLE, OPEN, get_meeting, note_meeting
 from outreach.meetings.times import describe
-from outreach.models import (
-    Meeting,
-    MeetingStatus,
-    Message,
-    MessageKind,
-    MessageStatus,
-    Outreach,
-    User,
-)
+from outreach.models.accounts import User
+from outreach.models.meetings import Meeting, MeetingStatus
+from outreach.models.messages import Message, MessageKind, MessageStatus
+from outreach.models.outreach import Outreach
 from outreach.rules.states import AWAITING_ANSWER, OutreachState, Trigger, can_apply
 from outreach.transitions import transition
 
 MAX_DURATION_MINUTES = 12 * 60
-
-
-def _outreach(session: Session, user: User, outreach_id: int) -> Outreach:
-    outreach = session.scalar(
-        select(Outreach).where(Outreach.id == outreach_id, Outreach.user_id == user.id)
-    )
-    if outreach is None:
-        raise NotFound("no such outreach")
-    return outreach
 
 
 @dataclass(frozen=True)
@@ -112,7 +99,7 @@ def record_meeting(
     :raise NotFound: when the outreach is not the user's.
     :raise ValidationError: when the outreach cannot take a meeting now.
     """
-    outreach = _outreach(session, user, outreach_id)
+    outreach = owned_row(session, Outreach, outreach_id, user.id, "outreach")
     clean = checked(details)
     if outreach.state not in MEETABLE:
         if outreach.state is OutreachState.MEETING_SET:
@@ -221,16 +208,22 @@ def call_off(session: Session, meeting: Meeting, now: datetime, detail: str) -> 
         note_meeting(session, meeting, "meeting:cancelled", detail, now)
 
 
+def _proposed_meeting(session: Session, user: User, meeting_id: int) -> Meeting:
+    """The user's meeting read from an invitation, still waiting for their answer."""
+    meeting = get_meeting(session, user, meeting_id)
+    if meeting.status is not MeetingStatus.PROPOSED:
+        raise ValidationError(f"this meeting is {meeting.status.value}, not waiting for you")
+    return meeting
+
+
 def confirm_meeting(session: Session, user: User, meeting_id: int, now: datetime) -> Meeting:
     """Accept a meeting read from an invitation: it is scheduled, the contact 'meeting set'.
 
     :raise NotFound: when the meeting is not the user's.
     :raise ValidationError: when it is not waiting for confirmation.
     """
-    meeting = get_meeting(session, user, meeting_id)
-    if meeting.status is not MeetingStatus.PROPOSED:
-        raise ValidationError(f"this meeting is {meeting.status.value}, not waiting for you")
-    outreach = _outreach(session, user, meeting.outreach_id)
+    meeting = _proposed_meeting(session, user, meeting_id)
+    outreach = owned_row(session, Outreach, meeting.outreach_id, user.id, "outreach")
     if outreach.state not in MEETABLE and outreach.state is not OutreachState.MEETING_SET:
         raise ValidationError(
             f"a meeting cannot be set while the outreach is '{outreach.state.value}'"
@@ -250,9 +243,7 @@ def dismiss_meeting(session: Session, user: User, meeting_id: int, now: datetime
     :raise NotFound: when the meeting is not the user's.
     :raise ValidationError: when it is not waiting for confirmation.
     """
-    meeting = get_meeting(session, user, meeting_id)
-    if meeting.status is not MeetingStatus.PROPOSED:
-        raise ValidationError(f"this meeting is {meeting.status.value}, not waiting for you")
+    meeting = _proposed_meeting(session, user, meeting_id)
     meeting.status = MeetingStatus.CANCELLED
     note_meeting(session, meeting, "meeting:dismissed", "invitation dismissed by you", now)
     return meeting

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.accounts import make_held_messages_due, normalise_email, set_servers
 from outreach.config import Settings
 from outreach.crypto import SecretBox
-from outreach.db import session_scope
+from outreach.db import compare_and_set, session_scope
 from outreach.errors import OAuthError, SignInRequired
 from outreach.models import AuthMethod, Mailbox, MailboxStatus, User
 from outreach.oauth.flow import Grant
@@ -172,7 +172,8 @@ def access_token_for(
             return token
         lease_until = moment() + REFRESH_LEASE
         with session_scope(factory) as session:
-            taken = session.execute(
+            won = compare_and_set(
+                session,
                 update(Mailbox)
                 .where(
                     Mailbox.id == mailbox_id,
@@ -181,10 +182,8 @@ def access_token_for(
                         Mailbox.oauth_refresh_lock_until <= moment(),
                     ),
                 )
-                .values(oauth_refresh_lock_until=lease_until)
-                .execution_options(synchronize_session=False)
+                .values(oauth_refresh_lock_until=lease_until),
             )
-            won = getattr(taken, "rowcount", 0) == 1
         if won:
             break
         # Another process is refreshing: wait for it, then use what it stored.

@@ -19,6 +19,7 @@ from outreach.accounts import MailboxSettings, connect_mailbox
 from outreach.contacts import ContactInput, add_contact, find_by_email
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
+from outreach.mail import MailServer
 from outreach.models import Mailbox, Message, Target, TlsMode, User
 from outreach.rules.sandbox_addresses import PEOPLE_DOMAIN, SANDBOX_DOMAIN, is_sandbox
 from outreach.target_actions import add_names, start_target
@@ -152,23 +153,14 @@ def _mailbox(session: Session, user: User, box: SecretBox, ports: SandboxPorts) 
         mailbox.imap_port, mailbox.smtp_port = ports.imap, ports.smtp
         return mailbox
     address = sandbox_address(user)
-    mailbox = connect_mailbox(
-        session,
-        user,
-        box,
-        MailboxSettings(
-            email_address=address,
-            display_name=user.name,
-            imap_host=SANDBOX_HOST,
-            imap_port=ports.imap,
-            imap_tls=TlsMode.NONE,
-            smtp_host=SANDBOX_HOST,
-            smtp_port=ports.smtp,
-            smtp_tls=TlsMode.NONE,
-            username=address,
-        ),
-        secrets.token_urlsafe(24),
+    settings = MailboxSettings.joining(
+        MailServer(SANDBOX_HOST, ports.imap, TlsMode.NONE),
+        MailServer(SANDBOX_HOST, ports.smtp, TlsMode.NONE),
+        email_address=address,
+        display_name=user.name,
+        username=address,
     )
+    mailbox = connect_mailbox(session, user, box, settings, secrets.token_urlsafe(24))
     # The sandbox answers in seconds; so may it be written to.
     mailbox.min_gap_seconds = 1
     mailbox.max_gap_seconds = 3

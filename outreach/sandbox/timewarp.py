@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from outreach.db import compare_and_set
 from outreach.models import Contact, Mailbox, Outreach, Target, User
 from outreach.rules import cycle
 from outreach.rules.sandbox_addresses import SANDBOX_DOMAIN
 from outreach.targets import calendar_of
-from outreach.timeline import record
+from outreach.timeline import note_about
 
 
 @dataclass
@@ -72,29 +73,21 @@ class TimeWarp:
             days = max(1, calendar_of(user).between(first_seen, clock))
             if now < first_seen + timedelta(seconds=days * self.day_seconds):
                 continue
-            moved = session.execute(
+            moved = compare_and_set(
+                session,
                 update(Outreach)
                 .where(Outreach.id == outreach.id, Outreach.next_step_at == clock)
-                .values(next_step_at=now)
-                .execution_options(synchronize_session=False)
+                .values(next_step_at=now),
             )
             self.seen.pop(outreach.id, None)
-            if getattr(moved, "rowcount", 0) != 1:
+            if not moved:
                 continue
             plural = "s" if days != 1 else ""
             detail = (
                 f"sandbox: {days} business day{plural} passed in "
                 f"{days * self.day_seconds:g} seconds"
             )
-            record(
-                session,
-                user_id=user.id,
-                kind="sandbox:time_compressed",
-                detail=detail,
-                now=now,
-                contact_id=contact.id,
-                outreach_id=outreach.id,
-            )
+            note_about(session, outreach, "sandbox:time_compressed", detail, now)
             lines.append(f"{contact.name}: {detail}")
         for stale in set(self.seen) - live:
             del self.seen[stale]
