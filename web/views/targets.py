@@ -307,25 +307,19 @@ def remove(target_id: int, contact_id: int) -> ResponseReturnValue:
     session = get_session()
     user = current_user()
     target = get_target(session, user, target_id)
-    before = {o.contact_id: o for o in outreaches_in_order(session, target)}
-    outreach = before.get(contact_id)
+    outreach = next(
+        (o for o in outreaches_in_order(session, target) if o.contact_id == contact_id), None
+    )
     name = outreach.contact.name if outreach is not None else "This person"
     was_planned = outreach is not None and outreach.state is OutreachState.PLANNED
-    drafted_before = {ident for ident, o in before.items() if o.state is OutreachState.DRAFTED}
     with attempt(session) as outcome:
-        target_actions.remove_from_target(session, user, target, contact_id, now())
+        drafted = target_actions.remove_from_target(session, user, target, contact_id, now())
     if outcome.refused:
         return _back_to(target)
-    drafted = [
-        o.contact.name
-        for o in outreaches_in_order(session, target)
-        if o.state is OutreachState.DRAFTED and o.contact_id not in drafted_before
-    ]
     if was_planned:
         words = f"{name} is off the list."
     else:
         words = f"{name} is stopped: nothing more goes to them from this list."
-    if drafted:
-        words += f" A request to {', '.join(drafted)} is waiting for your approval in Drafts."
+    words += drafted_sentence(drafted)
     flash(words, "success")
     return _back_to(target)
