@@ -103,7 +103,6 @@ OAUTH_DEFAULTS: dict[str, dict[str, str]] = {
         "USERINFO_URL": "",
     },
 }
-_TLS_NAMES = ("ssl", "starttls", "none")
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -200,7 +199,7 @@ def _parse_server(name: str, value: str) -> MailServer | None:
     host, _, rest = value.strip().rpartition(":")
     host, _, port = host.rpartition(":")
     tls = rest.lower()
-    if not host or not port.isdigit() or not 0 < int(port) < 65536 or tls not in _TLS_NAMES:
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or tls not in set(TlsMode):
         raise ConfigurationError(
             f"{name} must look like host:port:tls with tls one of ssl, starttls or none, "
             f"not '{value}'"
