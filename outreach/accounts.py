@@ -24,6 +24,7 @@ from outreach.models import (
     MessageStatus,
     User,
 )
+from outreach.rules.cycle import parse_holidays
 from outreach.rules.sandbox_addresses import is_sandbox
 
 _hasher = PasswordHasher()
@@ -373,8 +374,6 @@ def check_holidays(text: str) -> str:
 
     :raise ValidationError: naming each line that is not a date written as year-month-day.
     """
-    from outreach.rules.cycle import parse_holidays
-
     lines = [line.strip() for line in text.splitlines()]
     bad: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 
+from outreach.accounts import list_mailboxes
 from outreach.rules.sandbox_addresses import SANDBOX_LABEL, is_sandbox
 from outreach.sandbox.demo import SandboxPorts, sandbox_mailbox, set_up_sandbox
 from web.attempt import attempt
@@ -75,8 +76,6 @@ def sandbox_context() -> dict[str, object]:
     if mailbox is not None:
         context["sandbox_address"] = mailbox.email_address
     else:
-        from outreach.accounts import list_mailboxes
-
         context["sandbox_blocked"] = any(
             not is_sandbox(other) for other in list_mailboxes(session, user)
         )
