@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from outreach import clock
 from outreach.config import Settings
@@ -55,11 +55,13 @@ def warm_up() -> None:
     RQ forks a work horse per job and the horse's caches die with it: warmed here,
     every horse inherits them instead of paying for them on each message (reading
     the settings, the database dialect's first-connect checks, loading the CA
-    bundle). The engine's connections are closed again, so no horse ever shares a
-    connection with its parent or a sibling; each opens its own.
+    bundle, configuring the ORM's mappers). The engine's connections are closed
+    again, so no horse ever shares a connection with its parent or a sibling; each
+    opens its own.
     """
     settings, factory = _runtime()
     _tls_context(settings)
+    configure_mappers()
     bind = factory.kw.get("bind")
     if bind is not None:
         with bind.connect():
