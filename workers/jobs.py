@@ -27,7 +27,12 @@ from outreach.scheduler import run_due_steps
 from outreach.sending import deliver, due_for_sending, recover_abandoned
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile
-from workers.queues import enqueue_reconcile, enqueue_send, redis_connection
+from workers.queues import (
+    enqueue_reconcile,
+    enqueue_send,
+    messages_in_hand,
+    redis_connection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +131,17 @@ def sweep_outbox() -> int:
     gets a send job, and the Sent folder is consulted where it must be.
     """
     settings, factory = _runtime()
+    connection = redis_connection(settings)
+    # Read before the queue: a claim made after this moment is never taken for dead.
     now = utcnow()
+    in_hand = messages_in_hand(connection)
     with session_scope(factory) as session:
-        recover_abandoned(session, now, timedelta(seconds=settings.send_lease))
+        recover_abandoned(session, now, timedelta(seconds=settings.send_lease), in_hand)
     with session_scope(factory) as session:
         due = due_for_sending(session, now)
         query = select(Message.id, Message.attempts).where(Message.id.in_(due))
         attempts = {message_id: count for message_id, count in session.execute(query)}
         to_reconcile = sent_copy_candidates(session, now)
-    connection = redis_connection(settings)
     enqueued = sum(1 for m in due if enqueue_send(connection, m, attempts.get(m, 0)))
     return enqueued + sum(1 for m in to_reconcile if enqueue_reconcile(connection, m))
 

@@ -152,8 +152,9 @@ def drill(
         "OUTREACH_SECRET_KEY": "drill",
         "OUTREACH_ENCRYPTION_KEYS": keys,
         "OUTREACH_CA_FILE": str(tls_files.ca_pem),
-        # A dead worker's claim is recovered after a second, and swept often.
-        "OUTREACH_SEND_LEASE": "1",
+        # Swept often, but the send lease stays at its default (15 minutes): a dead
+        # worker's claim must be recovered because the worker is seen dead, not
+        # because the lease ran out.
         "OUTREACH_SWEEP_INTERVAL": "0.3",
     }
     subprocess.run(
