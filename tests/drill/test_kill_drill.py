@@ -43,7 +43,7 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.fixtures import MailAccount
 from tests.servers.net import kill_tree, log_tail
 from tests.servers.proxy import HoldingProxy
-from tests.servers.redis import RedisServer
+from tests.servers.redis import RedisServer, start_redis
 from tests.servers.smtpd import ReceivedMessage, RecordingSMTPServer
 from tests.servers.tls import TlsFiles
 from workers.queues import enqueue_send
@@ -313,3 +313,43 @@ def test_random_kills_of_the_whole_worker_tree_lose_and_double_nothing(
         f"all out {recovered_in:.1f} s after the last worker started"
     )
     assert (duplicates, missing) == (0, 0)
+
+
+def test_redis_crashing_empty_with_the_worker_loses_and_doubles_nothing(
+    drill: Drill, smtp: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    """Redis keeps nothing on disk: killed and started again, it has forgotten every job,
+    including the one a worker (killed with it) had claimed. The database re-drives it."""
+    own_redis = start_redis(tmp_path / "own-redis")
+    drill.env["OUTREACH_REDIS_URL"] = own_redis.url
+    drill.redis = Redis.from_url(own_redis.url)
+    try:
+        worker = drill.start_worker()
+        claimed_id, claimed_header = drill.approve_one(0)
+        waiting_id, waiting_header = drill.approve_one(1)
+        drill.proxy.hold = True
+        enqueue_send(drill.redis, claimed_id)
+        drill.wait(lambda: drill.proxy.held_count >= 1, "the worker to connect")
+        enqueue_send(drill.redis, waiting_id)  # a job only Redis knew of
+
+        drill.kill(worker)
+        port = int(own_redis.url.rsplit(":", 1)[1].split("/")[0])
+        own_redis.crash()
+        own_redis = start_redis(tmp_path / "own-redis", port=port)
+        drill.proxy.release()
+        drill.proxy.hold = False
+        back_at = time.monotonic()
+        drill.start_worker()
+
+        for message_id in (claimed_id, waiting_id):
+            drill.wait(
+                lambda m=message_id: drill.status(m)[0] is MessageStatus.SENT,  # type: ignore[misc]
+                f"message {message_id} to be sent after Redis came back empty",
+            )
+        recovered_in = time.monotonic() - back_at
+    finally:
+        drill.redis.close()
+        own_redis.stop()
+    counts = Counter(m.message["Message-ID"] for m in smtp.messages)
+    assert (counts[claimed_header], counts[waiting_header]) == (1, 1)
+    print(f"\nboth messages out {recovered_in:.1f} s after Redis and a worker came back")
