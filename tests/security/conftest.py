@@ -323,7 +323,7 @@ def make_person(
         user=user,
         browser=browser,
         mailbox_id=mailbox.id,
-        contact_id=request.contact_id,
+        contact_id=outreach.contact_id,
         target_id=outreach.target_id,
         reply_id=reply.id,
         sent_id=request.id,
