@@ -106,8 +106,9 @@ def _set_address(message: EmailMessage, header: str, name: str, email_address: s
 
 def _addresses(read: Message, header: str) -> list[Address]:
     try:
-        return list(read[header].addresses)
-    except (AttributeError, ValueError):  # unparseable, or a line break inside a name
+        # With the default policy an address header is parsed: it has .addresses.
+        return list(getattr(read[header], "addresses", ()))
+    except ValueError:  # a line break inside a name
         return []
 
 
