@@ -269,7 +269,7 @@ class Settings:
     instance_dir: Path
     database_url: str
     redis_url: str | None
-    secret_key: str
+    secret_key: str = field(repr=False)
     encryption_keys: tuple[str, ...] = field(repr=False)
     host: str = "127.0.0.1"
     port: int = 5000
