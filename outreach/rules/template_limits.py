@@ -161,47 +161,60 @@ def counted(iterable: Iterable[Any]) -> Iterator[Any]:
 def printed_size(value: Any, limit: int = MAX_TEXT) -> int:
     """About how many characters `value` prints as, counting no further than past `limit`.
 
-    Lists may hold the same big text many times over, and printing one would
-    build all of it; this walks the value instead, stopping as soon as the count
-    passes `limit`, and spends from the budget as it goes.
+    A list may hold the same big text many times over, and printing it would build
+    all of that; this adds up sizes instead, once for each distinct list, stopping
+    as soon as the count passes `limit`, and spends from the budget as it goes.
 
     :raise TemplateTooComplex: for lists nested deeper than MAX_VALUE_NESTING.
     """
-    total = 0
-    visited = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack and total <= limit:
-        item, depth = stack.pop()
-        visited += 1
-        if visited % 1_000 == 0:
-            spend()
+    known: dict[int, int] = {}
+    current = budget()
+
+    def size(item: Any, depth: int) -> int:
+        kind = type(item)
+        if kind is str:
+            return len(item) + 4
+        if kind is int:
+            return int(item.bit_length()) // 3 + 2
         if isinstance(item, str):
-            total += len(item) + 4
-        elif isinstance(item, bytes | bytearray):
-            total += 4 * len(item) + 4
-        elif isinstance(item, bool) or item is None:
-            total += 5
-        elif isinstance(item, int):
-            total += item.bit_length() // 3 + 2
-        elif isinstance(item, float):
-            total += 25
-        elif isinstance(item, Namespace | Mapping | list | tuple | set | frozenset):
-            if depth >= MAX_VALUE_NESTING:
-                raise TemplateTooComplex(
-                    f"the template puts lists inside lists more than {MAX_VALUE_NESTING} deep"
-                )
-            if isinstance(item, Namespace):
-                item = object.__getattribute__(item, "_Namespace__attrs")
-            total += 2
-            if isinstance(item, Mapping):
-                for key, entry in item.items():
-                    stack.append((key, depth + 1))
-                    stack.append((entry, depth + 1))
+            return len(item) + 4
+        if isinstance(item, bool) or item is None:
+            return 5
+        if isinstance(item, int):
+            return item.bit_length() // 3 + 2
+        if isinstance(item, float):
+            return 25
+        if isinstance(item, bytes | bytearray):
+            return 4 * len(item) + 4
+        if isinstance(item, Namespace):
+            item = object.__getattribute__(item, "_Namespace__attrs")
+        elif not isinstance(item, list | tuple | dict | set | frozenset | Mapping):
+            return 100  # Jinja's own objects (a loop, a macro) print a short description
+        if id(item) in known:
+            return known[id(item)]
+        if depth >= MAX_VALUE_NESTING:
+            raise TemplateTooComplex(
+                f"the template puts lists inside lists more than {MAX_VALUE_NESTING} deep"
+            )
+        current.spend(1 + len(item) // 1_000)
+        total = 2
+        entries = (
+            (part for pair in item.items() for part in pair)
+            if isinstance(item, Mapping)
+            else iter(item)
+        )
+        for entry in entries:
+            kind = type(entry)
+            if kind is str:  # the common case, without a call
+                total += len(entry) + 6
             else:
-                stack.extend((entry, depth + 1) for entry in item)
-        else:
-            total += 100  # Jinja's own objects (a loop, a macro) print a short description
-    return total
+                total += size(entry, depth + 1) + 2
+            if total > limit:
+                break
+        known[id(item)] = total
+        return total
+
+    return size(value, 0)
 
 
 def check_made(value: Any) -> Any:

@@ -124,6 +124,13 @@ _FILTER_ESTIMATES: dict[str, Callable[[Mapping[str, Any]], None]] = {
 }
 
 
+# Filters that never turn a list they are given into text: they need not measure it.
+_LIST_FILTERS = frozenset(
+    "attr batch count d default dictsort first groupby items join last length list map max min "
+    "random reject rejectattr reverse select selectattr slice sort sum unique".split()
+)
+
+
 def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """`function` spending a step, its widths and counts bounded, its result checked."""
     injected = 1 if hasattr(function, "jinja_pass_arg") else 0
@@ -135,7 +142,7 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
         limits.spend()
         given = args[injected:]
         limits.check_number_arguments((*given[1:], *kwargs.values()))
-        if given:
+        if given and name not in _LIST_FILTERS:
             limits.check_printable(given[0])
         if name == "join" and given:
             items = list(given[0])

@@ -8,6 +8,7 @@ rather than a silent gap. An empty value is an error too: "Hi ," must never go o
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ def _parse(source: str) -> nodes.Template:
         tree = _environment.parse(source)
     except TemplateSyntaxError as error:
         raise _syntax_error(error) from None
+    except RecursionError:  # brackets inside brackets, thousands deep
+        raise _too_deep() from None
     template_limits.check_tree(tree)
     return tree
 
@@ -120,6 +123,10 @@ def _compiled(source: str) -> tuple[Template, frozenset[str]]:
         raise TemplateTooComplex("the template puts tags inside one another too deeply") from None
 
 
+def _too_deep() -> TemplateTooComplex:
+    return TemplateTooComplex("the template puts tags or brackets inside one another too deeply")
+
+
 @contextmanager
 def _in_words() -> Iterator[None]:
     """Turn whatever a template made Python or Jinja raise into a TemplateError."""
@@ -127,6 +134,8 @@ def _in_words() -> Iterator[None]:
         yield
     except TemplateError:
         raise
+    except TemplateSyntaxError as error:  # an unknown filter is found only when used
+        raise _syntax_error(error) from None
     except UndefinedError as error:
         raise TemplateError(
             f"the template refers to something undefined: {_plain(error.message)}"
@@ -141,9 +150,12 @@ def _in_words() -> Iterator[None]:
         raise TemplateError(f"the template could not be filled in: {_plain(error)}") from None
 
 
+_NAMED_VALUE = re.compile(r"'[\w.]*_NamedValue'? object'?")
+
+
 def _plain(error: object) -> str:
     """Our wrapper type is an implementation detail; to the user it is text."""
-    return str(error).replace("'_NamedValue' object", "text").replace("_NamedValue", "str")
+    return _NAMED_VALUE.sub("text", str(error))
 
 
 def render_text(source: str, values: Mapping[str, str], contact: str | None = None) -> str:
