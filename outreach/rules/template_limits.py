@@ -104,7 +104,8 @@ class Budget:
         self.loop_items += 1
         if self.loop_items > MAX_LOOP_ITEMS:
             raise TemplateTooComplex(
-                f"the template's loops repeat more than {MAX_LOOP_ITEMS:,} times in all; {_SHORT}"
+                f"the template repeats its loops more than {MAX_LOOP_ITEMS:,} times in all; "
+                f"{_SHORT}"
             )
         self.spend()
 
