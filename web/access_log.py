@@ -17,14 +17,21 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 REDACTED = "[redacted]"
-# The callback's path, then its query string up to the end of the URL as a log line shows it.
-_CALLBACK_QUERY = re.compile(r"(/mailboxes/oauth/[^/?#\s\"]+/callback)\?[^\s\"#]*")
+# The callback's path, then its query string up to the end of the URL as a log line shows it;
+# also percent-encoded, as when the URL is itself a parameter of another.
+_CALLBACK_QUERY = re.compile(
+    r"(/mailboxes/oauth/[^/?#\s\"]+/callback)\?[^\s\"#]*"
+    r"|(%2Fmailboxes%2Foauth%2F[^%\s\"&]+%2Fcallback)%3F[^\s\"&#]*",
+    re.IGNORECASE,
+)
 _CALLBACK_PATH = re.compile(r"(?:.*/)?mailboxes/oauth/[^/]+/callback")
 
 
 def redact(text: str) -> str:
     """`text` with the query string of every OAuth callback URL in it replaced."""
-    return _CALLBACK_QUERY.sub(rf"\1?{REDACTED}", text)
+    return _CALLBACK_QUERY.sub(
+        lambda found: f"{found[1]}?{REDACTED}" if found[1] else f"{found[2]}%3F{REDACTED}", text
+    )
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]

@@ -86,7 +86,8 @@ def require_login() -> ResponseReturnValue | None:
         return None
     # A POST cannot be replayed after logging in, so only a GET is remembered.
     next_path = request.full_path.rstrip("?") if request.method == "GET" else None
-    if next_path == "/":
+    # An OAuth callback's code and state would be carried into the login page's URL.
+    if next_path == "/" or request.endpoint == "oauth.callback":
         next_path = None
     return redirect(url_for("auth.login", next=next_path))
 
