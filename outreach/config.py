@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from outreach.errors import ConfigurationError
 from outreach.mail import MailServer
@@ -201,7 +202,10 @@ def _owner_only(path: Path, mode: int) -> None:
 
 def sqlite_path(database_url: str) -> Path | None:
     """The file of a SQLite database URL; None for another database or one in memory."""
-    url = make_url(database_url)
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return None  # the engine says what is wrong with it, where it is used
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     if url.database.startswith("file:"):
