@@ -6,7 +6,7 @@ link made by `outreach invite create`), or `closed` (accounts are made with
 
 Signing up never tells whether an address already has an account: both end
 with the same answer, after the same Argon2 work, and no account is signed in
-(docs/decisions/0012-sign-up-without-enumeration.md).
+(docs/decisions/0013-sign-up-without-enumeration.md).
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def signup_submit() -> ResponseReturnValue:
     """Create the account, then send the person to log in.
 
     Nothing here says whether the address had an account already: the answer,
-    the page after it and the time taken are the same (docs/decisions/0012).
+    the page after it and the time taken are the same (docs/decisions/0013).
     """
     settings = services().settings
     form = SignupForm()
