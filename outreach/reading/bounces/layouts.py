@@ -162,7 +162,7 @@ LAYOUTS: tuple[Layout, ...] = (_read_qmail, _EXCHANGE.read, _GMAIL.read, _read_p
 
 # --- anything else from a MAILER-DAEMON -----------------------------------------------------
 
-_DELAYED = re.compile(
+DELAYED = re.compile(
     r"this is a warning only|has been delayed|have been delayed|delivery (?:is )?delayed"
     r"|will (?:continue|keep) (?:to try|trying)|will be retried|still being retried"
     r"|will retry|could not send message for past|not yet been delivered"
@@ -197,7 +197,12 @@ def _read_generic(text: str, headers: Mapping[str, str]) -> Found | None:
     else:
         coded = re.search(r"(?m)^[^\n]*(?:[245]\.\d{1,3}\.\d{1,3}|\b[45]\d\d\b)[^\n]*$", body)
         found.diagnostic = clean_diagnostic(coded.group(0)) if coded else ""
-    found.delayed = bool(_DELAYED.search(body))
+    # The SMTP dialogue quoted ("RCPT TO:<addr>"), else the address the server's words name.
+    rcpt = re.search(r"RCPT TO:\s*<?([^\s<>]+@[^\s<>]+?)>?(?:\s|$)", body, re.IGNORECASE)
+    found.recipient = (
+        found.recipient or (rcpt.group(1) if rcpt else "") or first_address(found.diagnostic)
+    )
+    found.delayed = bool(DELAYED.search(body))
     if not found.recipient and not status_in(found.diagnostic or body):
         return None
     return found

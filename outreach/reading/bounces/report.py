@@ -133,6 +133,13 @@ def _walk(part: Message, report: Report, texts: list[str], depth: int = 0) -> No
         for sub in subs:
             _walk(sub, report, texts, depth + 1)
         return
+    if part.get_content_maintype() == "multipart":
+        # A multipart whose boundary could not be read (a parameter on a line of its own):
+        # its body is all there is to read.
+        payload = part.get_payload()
+        if isinstance(payload, str):
+            texts.append(payload[:_MAX_TEXT])
+        return
     if part.get_content_maintype() == "text":
         if part.get_content_disposition() == "attachment":
             report.attached_text += part_text(part)[:_MAX_TEXT] + "\n"
