@@ -56,6 +56,10 @@ class AutoReply:
 
     signals: tuple[str, ...]
     return_date: date | None
+    # The address is no longer read, or the person has left: move on to the next name.
+    gone: bool = False
+    # A challenge-response filter holds our message until the sender proves to be a person.
+    challenge: bool = False
 
 
 # --- signals --------------------------------------------------------------------------------
@@ -85,6 +89,14 @@ _SUBJECT_START = re.compile(
     rf"|abwesend{_THEN}|abwesenheit{_THEN}|au(?:ß|ss)er haus{_THEN}|im urlaub{_THEN}"
     # A few more that Exchange writes in other languages
     r"|automatisch antwoord|risposta automatica|resposta autom[aá]tica|autosvar"
+    # Portuguese, Italian, Dutch
+    r"|fora do escrit[óo]rio|aus[êe]ncia tempor[áa]ria|mensagem de aus[êe]ncia"
+    rf"|de f[ée]rias{_THEN}|fuori (?:sede|ufficio)|assenza dall'ufficio"
+    rf"|in ferie{_THEN}|assente{_THEN}|afwezigheidsbericht|niet op kantoor|buiten kantoor"
+    rf"|afwezig{_THEN}|met vakantie{_THEN}|automatisch bericht"
+    # Japanese and Chinese
+    r"|自動(?:返信|応答|送信)|不在(?:通知|のお知らせ|です)|自动(?:回复|答复)|自動(?:回覆|回复)"
+    r"|休假|外出|不在办公室"
     r"|automatisk svar|automaattinen vastaus|odpowied[zź] automatyczna"
     r")",
     re.IGNORECASE,
@@ -118,7 +130,83 @@ _BODY = re.compile(
     r"|\bich bin\b[^\n]{0,60}?\bnicht im b[üu]ro|\bich bin(?: derzeit| zurzeit| momentan"
     r"| aktuell)? (?:abwesend|im urlaub|au(?:ß|ss)er haus|nicht erreichbar)"
     r"|\bnach meiner r[üu]ckkehr|\beingeschr[äa]nkte?m? zugriff auf (?:meine )?e-?mails"
-    r"|\bdies ist eine automatische (?:antwort|nachricht)",
+    r"|\bdies ist eine automatische (?:antwort|nachricht)"
+    # Portuguese
+    r"|\b(?:estarei|estou|encontro-me)(?: atualmente)? (?:fora do escrit[óo]rio|de f[ée]rias"
+    r"|ausente)|\bacesso limitado (?:ao|aos) (?:e-?mails?|correio)"
+    # Italian
+    r"|\b(?:sar[òo]|sono)(?: attualmente)? (?:fuori (?:sede|ufficio)|in ferie|assente)"
+    r"|\baccesso limitato (?:alla|all'|alle) (?:posta|e-?mail)"
+    # Dutch
+    r"|\bik ben (?:momenteel |tot en met |niet )?(?:afwezig|op vakantie|met vakantie"
+    r"|niet op kantoor|buiten kantoor)|\bbeperkt toegang tot (?:mijn )?e-?mail"
+    # Japanese and Chinese
+    r"|不在にして(?:おります|います)|休暇(?:中|を頂いて|をいただいて)|出張中"
+    r"|(?:我)?(?:目前|现在)?(?:正在休假|不在办公室|外出)|休假(?:中|期间)",
+    re.IGNORECASE,
+)
+
+# A message that says of itself that a machine sent it: an autoresponder that writes no
+# Auto-Submitted header still says so in its first lines. Read from the new text only.
+_SAYS_AUTOMATIC = re.compile(
+    r"\bthis is an? automat(?:ic|ed)(?:ally generated)? (?:reply|response|message|e-?mail)"
+    r"|\besta es una respuesta autom[aá]tica"
+    r"|\bceci est une r[ée]ponse automatique|\bdies ist eine automatische (?:antwort|nachricht)"
+    r"|\besta [ée] uma (?:resposta|mensagem) autom[aá]tica|\bquesta [èe] una risposta automatica"
+    r"|\bdit is een automatisch(?:e)? (?:antwoord|bericht)|\bresposta autom[aá]tica"
+    r"|\brisposta automatica|\bautomatisch antwoord"
+    r"|自動(?:返信|応答)|自动(?:回复|答复)|自動回覆",
+    re.IGNORECASE,
+)
+
+# Challenge-response filters (Boxbe, SpamArrest, Mailbox protection, ...): the mailbox
+# holds our message until a person proves they are one. Not the contact's answer.
+_CHALLENGE = re.compile(
+    r"\b(?:confirm|verify|prove) (?:that )?you(?:'re| are) (?:a )?(?:human|real person|person)"
+    r"|\bplease (?:verify|confirm) (?:your (?:e-?mail|address|message)|yourself)\b"
+    r"|\bsender verification\b|\bchallenge[- ]response\b|\bspam ?arrest\b|\bboxbe\b"
+    r"|\bhas not been delivered yet\b[^.]{0,80}\b(?:verify|confirm)"
+    r"|\bclick (?:on )?the (?:link|button) below[^.]{0,80}\b(?:deliver|verify|confirm|approve)"
+    r"|\bawaiting (?:your )?(?:verification|confirmation)\b",
+    re.IGNORECASE,
+)
+
+# The person is gone: the address is no longer read, or they left the organisation. Such a
+# notice moves on to the next name as a hard bounce does.
+_GONE = re.compile(
+    # English
+    r"\b(?:this|the) (?:e-?mail )?(?:address|mailbox|account|inbox) is no longer"
+    r" (?:monitored|checked|active|in use|being monitored|read|valid)"
+    r"|\bno longer (?:monitored|being monitored|checked|in use)\b"
+    r"|\b(?:has|have) left (?:the|our) (?:company|organi[sz]ation|firm|university|business"
+    r"|school|group|team|institution|department)\b"
+    r"|\bis no longer (?:with|at|employed (?:by|at|with)|working (?:at|for|with)|part of)\b"
+    r"|\bno longer works? (?:at|for|with)\b"
+    # German
+    r"|\bnicht mehr (?:im unternehmen|in unserem unternehmen|f[üu]r uns|bei uns) t[äa]tig"
+    r"|\bhat (?:das|unser) unternehmen verlassen|\bist nicht mehr (?:bei|f[üu]r|im)\b"
+    r"|\bwird nicht mehr (?:gelesen|abgerufen|bearbeitet|[üu]berwacht)"
+    # French
+    r"|\bne fait plus partie de|\ba quitt[ée] (?:l'entreprise|la soci[ée]t[ée]|l'organisation"
+    r"|notre soci[ée]t[ée])|\bn'est plus (?:consult[ée]e|active|lue|surveill[ée]e)"
+    r"|\bne travaille plus (?:chez|pour|[àa])"
+    # Spanish
+    r"|\bya no (?:trabaja|forma parte|est[áa] en|pertenece)|\bha dejado (?:la|nuestra)"
+    r" (?:empresa|compa[ñn][íi]a|organizaci[óo]n)|\bya no (?:se revisa|se monitorea|est[áa] activ)"
+    # Portuguese
+    r"|\bn[ãa]o (?:trabalha mais|faz mais parte)|\bj[áa] n[ãa]o (?:trabalha|faz parte)"
+    r"|\bdeixou a (?:empresa|organiza[çc][ãa]o)|\bn[ãa]o [ée] mais (?:monitorad|lid|verificad)"
+    # Italian
+    r"|\bnon (?:lavora|fa) pi[ùu] (?:parte|presso|per|con)"
+    r"|\bha lasciato (?:l'azienda|la societ[àa])"
+    r"|\bnon [èe] pi[ùu] (?:monitorat|attiv|letta|controllat)"
+    # Dutch
+    r"|\bis niet (?:meer )?(?:langer )?(?:werkzaam|in dienst) (?:bij|van)"
+    r"|\bwerkt niet (?:meer|langer) (?:bij|voor)|\bheeft (?:ons|het bedrijf|de organisatie)"
+    r" verlaten|\bwordt niet (?:meer|langer) (?:gelezen|gecontroleerd)"
+    # Japanese and Chinese
+    r"|退職(?:いたしました|しました)|このアドレスは(?:現在)?使用されて(?:いません|おりません)"
+    r"|已离职|已經離職|此邮箱(?:已)?不再使用|该邮箱已停用",
     re.IGNORECASE,
 )
 
@@ -199,6 +287,11 @@ def auto_reply_signals(headers: Mapping[str, str], body_text: str = "") -> tuple
     new_text = strip_quoted_history(text)
     quotes = new_text != text
     weak = _weak_signals(headers, new_text, quotes)
+    head = new_text[:3000]
+    for label, pattern in (("says it is automatic", _SAYS_AUTOMATIC), ("challenge", _CHALLENGE)):
+        said = pattern.search(head) if not quotes else None
+        if said is not None:
+            strong.append(f"{label}: {' '.join(said.group(0).split())}")
     if strong:
         return tuple(strong + weak)
     if len(weak) >= 2:
@@ -214,7 +307,12 @@ def detect_auto_reply(
     if not signals:
         return None
     text = f"{_header(headers, 'subject')}\n{strip_quoted_history(body_text)}"
-    return AutoReply(signals=signals, return_date=find_return_date(text, received_at))
+    return AutoReply(
+        signals=signals,
+        return_date=find_return_date(text, received_at),
+        gone=bool(_GONE.search(text[:5000])),
+        challenge=any(signal.startswith("challenge:") for signal in signals),
+    )
 
 
 # --- the return date ------------------------------------------------------------------------
@@ -222,18 +320,18 @@ def detect_auto_reply(
 _MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
     (
-        "january jan janvier janv enero ene januar jänner jaenner",
-        "february feb février fevrier févr fevr febrero febr februar",
-        "march mar mars marzo märz maerz marz mär",
-        "april apr avril avr abril abr",
-        "may mai mayo",
-        "june jun juin junio juni",
-        "july jul juillet juil julio juli",
-        "august aug août aout agosto ago",
-        "september sep sept septembre septiembre setiembre",
-        "october oct octobre octubre okt oktober",
-        "november nov novembre noviembre",
-        "december dec décembre decembre déc diciembre dic dezember dez",
+        "january jan janvier janv enero ene januar jänner jaenner gennaio janeiro januari",
+        "february feb février fevrier févr fevr febrero febr februar febbraio fevereiro februari",
+        "march mar mars marzo märz maerz marz mär março marco maart",
+        "april apr avril avr abril abr aprile",
+        "may mai mayo maggio maio mei",
+        "june jun juin junio juni giugno junho",
+        "july jul juillet juil julio juli luglio julho",
+        "august aug août aout agosto ago augustus",
+        "september sep sept septembre septiembre setiembre settembre setembro",
+        "october oct octobre octubre okt oktober ottobre outubro",
+        "november nov novembre noviembre novembro",
+        "december dec décembre decembre déc diciembre dic dezember dez dicembre dezembro",
     ),
     start=1,
 ):
@@ -290,7 +388,8 @@ _RETURN_BEFORE = re.compile(
     r"\b(?:until|till|til|untill|through|thru|back|return\w*|available again"
     r"|hasta|regres\w*|vuelta|volver\w*|volveré|reincorpor\w*"
     r"|jusqu\w*|retour|rentr\w*|reviens|reviendrai"
-    r"|bis|zurück|zurueck|wieder)\b",
+    r"|bis|zurück|zurueck|wieder"
+    r"|fino|rientr\w*|at[ée]|regress\w*|volto|tot(?: en met)?|terug)\b",
     re.IGNORECASE,
 )
 # ... or just after it: "am 4.1. wieder im Büro", "le 5 janvier je serai de retour".

@@ -36,6 +36,9 @@ class InboundKind(StrEnum):
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
     OWN_MESSAGE = "own_message"
+    # Only once the body is read: an automatic notice that the address is no longer read or
+    # the person has left. Stored as an auto-reply; the cycle moves on as after a hard bounce.
+    GONE = "gone"
     # Only once the body is read: not a person's answer, nothing to act on.
     OTHER = "other"
 
@@ -263,7 +266,8 @@ def _refine(kind: InboundKind, raw: bytes, received_at: datetime) -> Reading:
     text = text_of(raw)
     auto_reply = detect_auto_reply(headers, text, received_at)
     if auto_reply is not None:
-        return Reading(InboundKind.AUTO_REPLY, auto_reply=auto_reply)
+        kind = InboundKind.GONE if auto_reply.gone else InboundKind.AUTO_REPLY
+        return Reading(kind, auto_reply=auto_reply)
     if not address_of(headers.get("from")):
         return Reading(
             InboundKind.OTHER, problem="the message has no sender address in its From field"

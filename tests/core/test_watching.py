@@ -511,3 +511,27 @@ def test_a_read_receipt_in_the_thread_is_noted_and_holds_nothing(
     assert session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED)) is None
     notes = session.scalars(select(Event.detail).where(Event.kind == "inbound:other")).all()
     assert len(notes) == 1 and "not an answer (matched by thread)" in notes[0]
+
+
+def test_an_automatic_reply_saying_they_have_left_moves_on_like_a_bounce(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "former@org.example", secret_box)
+    notice = reply_to(
+        request,
+        sender="former@org.example",
+        body="Jo Former has left the company. This mailbox is no longer monitored.",
+        **{"Subject": "Automatic reply: Could I ask you about your work?"},
+    )
+    dovecot.deliver(notice, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.BOUNCED
+    stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
+    assert stored is not None and stored.kind is MessageKind.AUTO_REPLY

@@ -99,7 +99,6 @@ BODIES = [
     "I will be away from the office this week.",
     "I am on annual leave.",
     "I'll respond to your message upon my return.",
-    "This is an automatic reply.",
     "Estaré fuera de la oficina hasta el 8 de enero.",
     "Me encuentro de vacaciones.",
     "Responderé a su correo a mi regreso.",

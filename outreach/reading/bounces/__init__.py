@@ -57,6 +57,7 @@ __all__ = [
     "REASONS",
     "Bounce",
     "is_daemon_address",
+    "is_daemon_sender",
     "is_hard",
     "looks_like_bounce",
     "never_a_reply",
