@@ -11,7 +11,7 @@ SOURCES.md there) and prints, per sender family and overall:
   gives one of them (and flufl.bounce, for comparison);
 - read as a reply: bounces Outreach reads as a person's reply (must be 0).
 
-    .venv/bin/python bench/bounce_recognition.py            # the table
+    .venv/bin/python bench/bounce_recognition.py            # the table, and JSON results
     .venv/bin/python bench/bounce_recognition.py --markdown # as docs/bounce-recognition.md has it
 """
 
@@ -30,6 +30,7 @@ from unittest import mock
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from _benchlib import write_json  # noqa: E402
 from flufl.bounce import all_failures  # noqa: E402
 
 from outreach.reading.classify import InboundKind, read_message  # noqa: E402
@@ -120,6 +121,11 @@ def main() -> None:
     print("Not recognised as a bounce by Outreach:" if missed else "Every bounce recognised.")
     for line in missed:
         print(f"- {line}")
+    if not markdown:
+        write_json(
+            "bounce_recognition",
+            {"columns": headers, "rows": rows, "not_recognised": missed},
+        )
 
 
 if __name__ == "__main__":

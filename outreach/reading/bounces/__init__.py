@@ -167,8 +167,11 @@ def _from_text(report: Report, headers: Mapping[str, str]) -> Bounce | None:
     if found is None:
         return None
     recipient = (
-        found.recipient.lower() or first_address(headers.get("x-failed-recipients", "")).lower()
-    )
+        found.recipient
+        or first_address(headers.get("x-failed-recipients", ""))
+        # The returned copy's addressee, when the report's words name nobody.
+        or first_address((report.original_headers or {}).get("to", ""))
+    ).lower()
     diagnostic = found.diagnostic
     status = status_in(diagnostic)
     body = before_copy(report.text)

@@ -178,11 +178,17 @@ def _read_generic(text: str, headers: Mapping[str, str]) -> Found | None:
     found.recipient = first_address(failed)
     listed = re.search(
         r"following (?:address\(es\)|addresses|recipients?)(?: had permanent fatal errors"
-        r"| failed| could not be reached)?\s*:?\s*\n",
+        r"| failed| could not be reached)?\s*:?[ \t-]*\n",
         body,
         re.IGNORECASE,
     )
     first = next(angle_paragraphs(body), None)
+    if (
+        listed is not None
+        and first is not None
+        and not first_address(paragraph_after(body, listed.end()))
+    ):
+        listed = None  # the list's first paragraph is words, not addresses: read "<addr>:"
     if listed is not None:
         block = paragraph_after(body, listed.end())
         found.recipient = found.recipient or first_address(block)
