@@ -145,6 +145,9 @@ def current_verdict(
     moved = _transition_in(history, message.id)
     if moved is not None and moved[0] is OutreachState.DECLINED:
         return Verdict.DECLINE
+    if moved is not None and moved[0] is OutreachState.BOUNCED:
+        # An automatic "no longer monitored" or "has left" ends the request as a bounce does.
+        return Verdict.BOUNCE
     if message.kind is MessageKind.AUTO_REPLY:
         return Verdict.AUTO_REPLY
     if message.kind is MessageKind.BOUNCE:

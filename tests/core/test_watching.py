@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, leases, targets, watching
+from outreach import corrections, drafts, leases, targets, watching
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
@@ -535,3 +535,5 @@ def test_an_automatic_reply_saying_they_have_left_moves_on_like_a_bounce(
     assert state_of(session, request) is OutreachState.BOUNCED
     stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
     assert stored is not None and stored.kind is MessageKind.AUTO_REPLY
+    # "Read wrongly?" offers it as what it did: a failed delivery, which the user may undo.
+    assert corrections.current_verdict(session, stored) is corrections.Verdict.BOUNCE
