@@ -178,7 +178,8 @@ def _read_generic(text: str, headers: Mapping[str, str]) -> Found | None:
     found.recipient = first_address(failed)
     listed = re.search(
         r"following (?:address\(es\)|addresses|recipients?)(?: had permanent fatal errors"
-        r"| failed| could not be reached)?\s*:?[ \t-]*\n",
+        r"| had delivery (?:errors|problems)| failed| could not be reached| were affected)?"
+        r"\s*:?[ \t-]*\n",
         body,
         re.IGNORECASE,
     )
