@@ -29,6 +29,7 @@ from outreach.models import (
     MessageStatus,
     Outreach,
 )
+from outreach.reading.bounces import has_report_subject
 from outreach.reading.classify import InboundKind, Reading, read_headers
 from outreach.reading.matching import (
     POSSIBLE_REPLY,
@@ -281,8 +282,12 @@ def _take_in(
             sent_threads=threads,
         )
     raw: bytes | None = None
-    if match is None and kind is InboundKind.BOUNCE:
-        # A bounce quotes our message: look for one of our Message-IDs inside it.
+    if match is None and (
+        kind is InboundKind.BOUNCE or has_report_subject(headers.get("subject", ""))
+    ):
+        # A bounce quotes our message: look for one of our Message-IDs inside it. Some
+        # servers sign their reports with no sign the headers can tell but the subject
+        # ("Mail could not be delivered" from a virus wall): their body is read too.
         raw = source.fetch_body(folder, fetched.uid)
         match = _match_bounce(raw, sent_ids)
     if match is None:

@@ -99,3 +99,44 @@ def test_figures_per_family_and_overall() -> None:
 )
 def test_public_samples_that_are_not_bounces(sample: Sample) -> None:
     assert _read(sample).kind.value == sample.kind
+
+
+def _person(subject: str, body: str, answers: bool = True) -> bytes:
+    head = (
+        "From: Robin Lee <robin@corp.example>\nTo: sam@uni.example\n"
+        f"Subject: {subject}\nMessage-ID: <r-1@corp.example>\n"
+        + ("In-Reply-To: <20261120092000.a1b2c3@uni.example>\n" if answers else "")
+        + "Content-Type: text/plain; charset=utf-8\n\n"
+    )
+    return (head + body + "\n").encode()
+
+
+PEOPLE_ABOUT_BOUNCES = [
+    _person(
+        "Re: Could I ask you about your work?",
+        "Hi Sam, your email to my colleague could not be delivered; her address is now"
+        " kim@corp.example. Happy to talk myself though!",
+    ),
+    # A report's words pasted into an answer: flufl.bounce reads them, the answer stays one.
+    _person(
+        "Re: Could I ask you about your work?",
+        "Sorry - I got this:\n\nDelivery to the following recipient failed permanently:\n\n"
+        "    kim@corp.example\n\nBest, Robin",
+    ),
+    _person(
+        "Re: Could I ask you about your work?",
+        "The following addresses had permanent fatal errors:\n<kim@corp.example>\n"
+        "(reason: 550 5.1.1 unknown user)\n\nI think she left. Robin",
+    ),
+    # A report's subject alone, on a person's new message.
+    _person(
+        "Undeliverable package - can we talk Thursday instead?",
+        "Hi Sam, my parcel was undeliverable so I'm stuck at home; Thursday works.",
+        answers=False,
+    ),
+]
+
+
+@pytest.mark.parametrize("raw", PEOPLE_ABOUT_BOUNCES, ids=range(len(PEOPLE_ABOUT_BOUNCES)))
+def test_a_person_writing_about_a_bounce_is_replying(raw: bytes) -> None:
+    assert read_message(raw, frozenset({"sam@uni.example"}), ARRIVAL).kind is InboundKind.REPLY

@@ -45,6 +45,7 @@ from outreach.reading.bounces.library import library_failures
 from outreach.reading.bounces.report import Report, original_message_id, read_report
 from outreach.reading.bounces.status import REASONS, is_hard, reason_for, status_in
 from outreach.reading.bounces.text import (
+    COPY_MARKERS,
     FAILURE_WORDS,
     before_copy,
     clean_diagnostic,
@@ -56,6 +57,7 @@ from outreach.reading.mime import parse_headers
 __all__ = [
     "REASONS",
     "Bounce",
+    "has_report_subject",
     "is_daemon_address",
     "is_daemon_sender",
     "is_hard",
@@ -203,6 +205,9 @@ def _from_library(message: Message, report: Report, found: Bounce | None) -> Bou
         return found
     if found is not None:
         return replace(found, failed_recipient=library.first)
+    if _written_as_a_reply(message) and not _machine_signs(message):
+        # A person who pastes a report's words into their answer is still answering.
+        return None
     body = before_copy(report.text)
     diagnostic = _line_naming(body, library.first)
     status = status_in(diagnostic) or status_in(body)
@@ -229,6 +234,34 @@ def _line_naming(text: str, address: str) -> str:
     return ""
 
 
+def _machine_signs_in(headers: Mapping[str, str]) -> bool:
+    """Header fields a mail server writes on a report and a person's mail client does not
+    (the subject aside: people write subjects)."""
+    keyword = headers.get("auto-submitted", "").split(";")[0].strip().lower()
+    return (
+        is_daemon_sender(headers.get("from", ""))
+        or headers.get("return-path", "").replace(" ", "") == "<>"
+        or bool(headers.get("x-failed-recipients", "").strip())
+        or keyword not in ("", "no")
+        or "multipart/report" in headers.get("content-type", "").lower()
+        or headers.get("from", "").replace(" ", "").endswith("<>")
+    )
+
+
+def _machine_signs(message: Message) -> bool:
+    headers = {str(key).lower(): str(value) for key, value in message.items()}
+    return _machine_signs_in(headers)
+
+
+def _written_as_a_reply(message: Message) -> bool:
+    """Sent by a mail client as an answer: it names the message it answers."""
+    return bool(message.get("in-reply-to") or message.get("references"))
+
+
+def _returns_a_copy(report: Report) -> bool:
+    return report.original_headers is not None or bool(COPY_MARKERS.search(report.text))
+
+
 def _is_notice(headers: Mapping[str, str]) -> bool:
     """Sent by a mail server: by its sender, or by a report's subject. (The null Return-Path
     alone is not enough: vacation replies are sent with it too.)"""
@@ -242,6 +275,12 @@ def _from_notice(report: Report, headers: Mapping[str, str]) -> Bounce | None:
     body = before_copy(report.text)
     words = FAILURE_WORDS.search(body[:20_000]) or FAILURE_WORDS.search(headers.get("subject", ""))
     if words is None or not _is_notice(headers):
+        return None
+    if not is_daemon_sender(headers.get("from", "")) and not (
+        _machine_signs_in(headers) or _returns_a_copy(report) or status_in(body)
+    ):
+        # A report's subject alone ("Undeliverable package - can we talk Thursday?") may
+        # be a person's: a server's notice also returns the message or gives a code.
         return None
     returned_to = first_address((report.original_headers or {}).get("to", ""))
     others = {first_address(headers.get(name, "")).lower() for name in ("from", "to", "reply-to")}
