@@ -37,12 +37,12 @@ from outreach.models import (
     Outreach,
     User,
 )
-from outreach.reading.autoreply import find_return_date
 from outreach.reading.matching import (
     CONFIRMED_POSSIBLE_REPLY,
     DISMISSED_POSSIBLE_REPLY,
     POSSIBLE_REPLY,
 )
+from outreach.reading.return_date import find_return_date
 from outreach.rules.cycle import CLOCKED
 from outreach.rules.states import OutreachState, Trigger, can_apply, can_revert
 from outreach.timeline import note_about, note_message
