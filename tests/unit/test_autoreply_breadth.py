@@ -4,9 +4,12 @@ and notices that the person is gone (issue 15)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from outreach.cli import outreach
 from outreach.reading.autoreply import auto_reply_signals, detect_auto_reply
 from outreach.reading.classify import InboundKind, read_message
 
@@ -128,3 +131,16 @@ def test_a_person_who_says_they_left_is_replying_not_gone() -> None:
 def test_an_out_of_office_is_not_gone() -> None:
     raw = message("I am out of the office until 7 December.", subject="Automatic reply: hi")
     assert read(raw) is InboundKind.AUTO_REPLY
+
+
+def test_outreach_classify_says_what_a_gone_notice_does(tmp_path: Path) -> None:
+    notice = tmp_path / "gone.eml"
+    notice.write_bytes(
+        message(
+            "Alex Lee has left the company. This mailbox is no longer monitored.",
+            **{"Auto-Submitted": "auto-replied"},
+        )
+    )
+    result = CliRunner().invoke(outreach, ["classify", str(notice)])
+    assert result.exit_code == 0
+    assert "gone (no longer read there: the next name gets the place)" in result.output
