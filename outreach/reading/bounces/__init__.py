@@ -337,15 +337,42 @@ def parse_bounce(raw: bytes) -> Bounce | None:
             return None
         return _from_library(message, report, _from_status_blocks(report, headers))
     report_type = str(message.get("content-type", "")).lower()
-    if is_report and (
-        "disposition-notification" in report_type or "feedback-report" in report_type
-    ):
-        return None  # a read receipt or a feedback report: other kinds of report
+    if is_report and "disposition-notification" in report_type:
+        return _from_sieve_reject(report)  # else a read receipt: another kind of report
+    if is_report and "feedback-report" in report_type:
+        return None  # a spam complaint (ARF): another kind of report
     found = _from_text(report, headers) if looks_like_bounce(headers) else None
     return _from_library(message, report, found) or _from_notice(report, headers)
 
 
 _SUCCESSES = frozenset({"delivered", "relayed", "expanded"})
+
+
+def _from_sieve_reject(report: Report) -> Bounce | None:
+    """A Sieve "reject" (RFC 5429): a disposition notification, sent automatically, saying
+    the message was deleted, with words that say it was refused. A read receipt, or a
+    person's "deleted without being read", is not one."""
+    fields = report.disposition or {}
+    disposition = fields.get("disposition", "").lower()
+    body = before_copy(report.text)
+    if "automatic-action" not in disposition or "deleted" not in disposition:
+        return None
+    if not re.search(r"reject|refus|abgelehnt|rechazad|rifiutat|recusad", body, re.IGNORECASE):
+        return None
+    recipient = _address(fields.get("final-recipient", "")) or first_address(body).lower()
+    diagnostic = clean_diagnostic(body)
+    status = status_in(body)
+    reason = reason_for(status, body)
+    return Bounce(
+        failed_recipient=recipient,
+        status=status,
+        hard=is_hard("failed", status, reason, body),
+        diagnostic=diagnostic,
+        original_message_id=original_message_id(report),
+        action="failed",
+        reason=reason,
+        format="sieve-reject",
+    )
 
 
 def _only_successes(report: Report) -> bool:

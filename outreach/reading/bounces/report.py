@@ -34,6 +34,8 @@ class Report:
     original_headers: dict[str, str] | None = None
     # Text attachments: some servers return the original message as one.
     attached_text: str = ""
+    # A disposition notification's fields (RFC 8098), as a Sieve "reject" (RFC 5429) sends.
+    disposition: dict[str, str] | None = None
 
 
 def _unfold(value: object) -> str:
@@ -105,6 +107,14 @@ def _walk(part: Message, report: Report, texts: list[str], depth: int = 0) -> No
     if depth > _MAX_DEPTH:
         return
     content_type = part.get_content_type()
+    if content_type in (
+        "message/disposition-notification",
+        "message/global-disposition-notification",
+    ):
+        if report.disposition is None:
+            blocks = _status_blocks(part)
+            report.disposition = {k: v for block in blocks for k, v in block.items()}
+        return
     if content_type in ("message/delivery-status", "message/global-delivery-status"):
         if report.status_blocks is None:
             report.status_blocks = _status_blocks(part)
