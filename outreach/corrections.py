@@ -37,12 +37,12 @@ from outreach.models import (
     Outreach,
     User,
 )
-from outreach.reading.autoreply import find_return_date
 from outreach.reading.matching import (
     CONFIRMED_POSSIBLE_REPLY,
     DISMISSED_POSSIBLE_REPLY,
     POSSIBLE_REPLY,
 )
+from outreach.reading.return_date import find_return_date
 from outreach.rules.cycle import CLOCKED
 from outreach.rules.states import OutreachState, Trigger, can_apply, can_revert
 from outreach.timeline import note_about, note_message
@@ -145,6 +145,9 @@ def current_verdict(
     moved = _transition_in(history, message.id)
     if moved is not None and moved[0] is OutreachState.DECLINED:
         return Verdict.DECLINE
+    if moved is not None and moved[0] is OutreachState.BOUNCED:
+        # An automatic "no longer monitored" or "has left" ends the request as a bounce does.
+        return Verdict.BOUNCE
     if message.kind is MessageKind.AUTO_REPLY:
         return Verdict.AUTO_REPLY
     if message.kind is MessageKind.BOUNCE:

@@ -29,6 +29,7 @@ from outreach.models import (
     MessageStatus,
     Outreach,
 )
+from outreach.reading.bounces import has_report_subject
 from outreach.reading.classify import InboundKind, Reading, read_headers
 from outreach.reading.matching import (
     POSSIBLE_REPLY,
@@ -53,6 +54,8 @@ _KIND = {
     InboundKind.AUTO_REPLY: MessageKind.AUTO_REPLY,
     InboundKind.BOUNCE: MessageKind.BOUNCE,
     InboundKind.OWN_MESSAGE: MessageKind.OWN_MESSAGE,
+    # "No longer monitored", "has left the company": an automatic reply that ends the request.
+    InboundKind.GONE: MessageKind.AUTO_REPLY,
 }
 
 # States in which an outreach is "in progress" for matching by sender.
@@ -279,8 +282,12 @@ def _take_in(
             sent_threads=threads,
         )
     raw: bytes | None = None
-    if match is None and kind is InboundKind.BOUNCE:
-        # A bounce quotes our message: look for one of our Message-IDs inside it.
+    if match is None and (
+        kind is InboundKind.BOUNCE or has_report_subject(headers.get("subject", ""))
+    ):
+        # A bounce quotes our message: look for one of our Message-IDs inside it. Some
+        # servers sign their reports with no sign the headers can tell but the subject
+        # ("Mail could not be delivered" from a virus wall): their body is read too.
         raw = source.fetch_body(folder, fetched.uid)
         match = _match_bounce(raw, sent_ids)
     if match is None:
@@ -425,6 +432,7 @@ _DESCRIPTIONS = {
     InboundKind.AUTO_REPLY: "automatic reply received",
     InboundKind.BOUNCE: "delivery failed: the message bounced",
     InboundKind.OWN_MESSAGE: "you wrote to them from another mail client",
+    InboundKind.GONE: "automatic reply: the address is no longer read or they have left",
 }
 
 
@@ -440,6 +448,8 @@ def _apply(
     trigger = {
         InboundKind.REPLY: Trigger.REPLY_RECEIVED,
         InboundKind.BOUNCE: Trigger.BOUNCE_RECEIVED,
+        # Nobody reads the address any more: the next name gets the place, as after a bounce.
+        InboundKind.GONE: Trigger.BOUNCE_RECEIVED,
     }.get(kind)
     bounce = details.bounce
     if kind is InboundKind.BOUNCE and bounce is not None and not bounce.hard:
@@ -452,6 +462,11 @@ def _apply(
         detail = f"the address failed ({bounce.status}): {bounce.diagnostic}".rstrip(": ")
     if kind is InboundKind.AUTO_REPLY and details.return_date is not None:
         detail = f"automatic reply: away until {details.return_date:%A %d %B %Y}"
+    if kind is InboundKind.AUTO_REPLY and details.auto_reply and details.auto_reply.challenge:
+        detail = (
+            "their mail filter holds your message until you confirm you are a person: "
+            "open the message in your mailbox to do so"
+        )
     if kind is InboundKind.REPLY and outreach is not None and details.unsubscribe:
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         if contact is not None:
@@ -498,6 +513,8 @@ def _apply(
         and kind is InboundKind.AUTO_REPLY
         and outreach.state in CLOCKED
         and outreach.next_step_at is not None
+        # A challenge says nothing of the person's absence: the clock runs on.
+        and not (details.auto_reply and details.auto_reply.challenge)
     ):
         detail = pause_for_absence(session, outreach, details.return_date, now)
     elif outreach is not None and kind is InboundKind.REPLY and outreach.state in ANSWERED:

@@ -48,7 +48,11 @@ def _classification_line(file: str, result: Reading) -> str:
         parts.append(f"({grade}{status}) {bounce.failed_recipient or '(recipient not given)'}")
         if bounce.original_message_id:
             parts.append(f"for {bounce.original_message_id}")
-    if result.auto_reply is not None:
+    if result.auto_reply is not None and result.auto_reply.gone:
+        parts.append("(no longer read there: the next name gets the place)")
+    elif result.auto_reply is not None and result.auto_reply.challenge:
+        parts.append("(a filter asks you to confirm you are a person)")
+    elif result.auto_reply is not None:
         parts.append(
             f"back {result.return_date.isoformat()}" if result.return_date else "(no return date)"
         )

@@ -1,4 +1,4 @@
-"""Recognise automatic replies (out of office, vacation) and read their return date (pure).
+"""Recognise automatic replies (out of office, vacation, challenge, gone) (pure).
 
 Signals, strongest first. Any one *strong* signal makes an auto-reply:
 
@@ -28,15 +28,7 @@ Signals, strongest first. Any one *strong* signal makes an auto-reply:
 
 `Thread-Topic` and `Thread-Index` are not signals: Outlook writes them on every message.
 
-The return date is read from the subject and the new text, in English, Spanish, French and
-German: a date after "until", "back on", "hasta el", "jusqu'au", "bis", ..., or before
-"wieder im Büro", "de retour", ...; or the end of a range ("from 20 December to 3 January",
-"del 20 de diciembre al 8 de enero"); or a weekday alone ("back on Monday": the next one).
-When several qualify, the latest wins. A date with no such word is not taken. Dates without
-a year get the year that puts them nearest on or after the arrival (a week of slack, so a
-stale notice keeps its past date); a weekday given with the date picks the year. Numeric
-dates are day-first, except in English text, where 12/07 may be either: the earliest reading
-from the arrival on, within about six months, wins.
+The return date is read by outreach.reading.return_date.
 """
 
 from __future__ import annotations
@@ -44,10 +36,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from outreach.reading.matching import address_of
 from outreach.reading.quoting import strip_quoted_history
+from outreach.reading.return_date import find_return_date
 
 
 @dataclass(frozen=True)
@@ -56,6 +49,10 @@ class AutoReply:
 
     signals: tuple[str, ...]
     return_date: date | None
+    # The address is no longer read, or the person has left: move on to the next name.
+    gone: bool = False
+    # A challenge-response filter holds our message until the sender proves to be a person.
+    challenge: bool = False
 
 
 # --- signals --------------------------------------------------------------------------------
@@ -85,6 +82,14 @@ _SUBJECT_START = re.compile(
     rf"|abwesend{_THEN}|abwesenheit{_THEN}|au(?:ß|ss)er haus{_THEN}|im urlaub{_THEN}"
     # A few more that Exchange writes in other languages
     r"|automatisch antwoord|risposta automatica|resposta autom[aá]tica|autosvar"
+    # Portuguese, Italian, Dutch
+    r"|fora do escrit[óo]rio|aus[êe]ncia tempor[áa]ria|mensagem de aus[êe]ncia"
+    rf"|de f[ée]rias{_THEN}|fuori (?:sede|ufficio)|assenza dall'ufficio"
+    rf"|in ferie{_THEN}|assente{_THEN}|afwezigheidsbericht|niet op kantoor|buiten kantoor"
+    rf"|afwezig{_THEN}|met vakantie{_THEN}|automatisch bericht"
+    # Japanese and Chinese
+    r"|自動(?:返信|応答|送信)|不在(?:通知|のお知らせ|です)|自动(?:回复|答复)|自動(?:回覆|回复)"
+    r"|休假|外出|不在办公室"
     r"|automatisk svar|automaattinen vastaus|odpowied[zź] automatyczna"
     r")",
     re.IGNORECASE,
@@ -118,7 +123,83 @@ _BODY = re.compile(
     r"|\bich bin\b[^\n]{0,60}?\bnicht im b[üu]ro|\bich bin(?: derzeit| zurzeit| momentan"
     r"| aktuell)? (?:abwesend|im urlaub|au(?:ß|ss)er haus|nicht erreichbar)"
     r"|\bnach meiner r[üu]ckkehr|\beingeschr[äa]nkte?m? zugriff auf (?:meine )?e-?mails"
-    r"|\bdies ist eine automatische (?:antwort|nachricht)",
+    r"|\bdies ist eine automatische (?:antwort|nachricht)"
+    # Portuguese
+    r"|\b(?:estarei|estou|encontro-me)(?: atualmente)? (?:fora do escrit[óo]rio|de f[ée]rias"
+    r"|ausente)|\bacesso limitado (?:ao|aos) (?:e-?mails?|correio)"
+    # Italian
+    r"|\b(?:sar[òo]|sono)(?: attualmente)? (?:fuori (?:sede|ufficio)|in ferie|assente)"
+    r"|\baccesso limitato (?:alla|all'|alle) (?:posta|e-?mail)"
+    # Dutch
+    r"|\bik ben (?:momenteel |tot en met |niet )?(?:afwezig|op vakantie|met vakantie"
+    r"|niet op kantoor|buiten kantoor)|\bbeperkt toegang tot (?:mijn )?e-?mail"
+    # Japanese and Chinese
+    r"|不在にして(?:おります|います)|休暇(?:中|を頂いて|をいただいて)|出張中"
+    r"|(?:我)?(?:目前|现在)?(?:正在休假|不在办公室|外出)|休假(?:中|期间)",
+    re.IGNORECASE,
+)
+
+# A message that says of itself that a machine sent it: an autoresponder that writes no
+# Auto-Submitted header still says so in its first lines. Read from the new text only.
+_SAYS_AUTOMATIC = re.compile(
+    r"\bthis is an? automat(?:ic|ed)(?:ally generated)? (?:reply|response|message|e-?mail)"
+    r"|\besta es una respuesta autom[aá]tica"
+    r"|\bceci est une r[ée]ponse automatique|\bdies ist eine automatische (?:antwort|nachricht)"
+    r"|\besta [ée] uma (?:resposta|mensagem) autom[aá]tica|\bquesta [èe] una risposta automatica"
+    r"|\bdit is een automatisch(?:e)? (?:antwoord|bericht)|\bresposta autom[aá]tica"
+    r"|\brisposta automatica|\bautomatisch antwoord"
+    r"|自動(?:返信|応答)|自动(?:回复|答复)|自動回覆",
+    re.IGNORECASE,
+)
+
+# Challenge-response filters (Boxbe, SpamArrest, Mailbox protection, ...): the mailbox
+# holds our message until a person proves they are one. Not the contact's answer.
+_CHALLENGE = re.compile(
+    r"\b(?:confirm|verify|prove) (?:that )?you(?:'re| are) (?:a )?(?:human|real person|person)"
+    r"|\bplease (?:verify|confirm) (?:your (?:e-?mail|address|message)|yourself)\b"
+    r"|\bsender verification\b|\bchallenge[- ]response\b|\bspam ?arrest\b|\bboxbe\b"
+    r"|\bhas not been delivered yet\b[^.]{0,80}\b(?:verify|confirm)"
+    r"|\bclick (?:on )?the (?:link|button) below[^.]{0,80}\b(?:deliver|verify|confirm|approve)"
+    r"|\bawaiting (?:your )?(?:verification|confirmation)\b",
+    re.IGNORECASE,
+)
+
+# The person is gone: the address is no longer read, or they left the organisation. Such a
+# notice moves on to the next name as a hard bounce does.
+_GONE = re.compile(
+    # English
+    r"\b(?:this|the) (?:e-?mail )?(?:address|mailbox|account|inbox) is no longer"
+    r" (?:monitored|checked|active|in use|being monitored|read|valid)"
+    r"|\bno longer (?:monitored|being monitored|checked|in use)\b"
+    r"|\b(?:has|have) left (?:the|our) (?:company|organi[sz]ation|firm|university|business"
+    r"|school|group|team|institution|department)\b"
+    r"|\bis no longer (?:with|at|employed (?:by|at|with)|working (?:at|for|with)|part of)\b"
+    r"|\bno longer works? (?:at|for|with)\b"
+    # German
+    r"|\bnicht mehr (?:im unternehmen|in unserem unternehmen|f[üu]r uns|bei uns) t[äa]tig"
+    r"|\bhat (?:das|unser) unternehmen verlassen|\bist nicht mehr (?:bei|f[üu]r|im)\b"
+    r"|\bwird nicht mehr (?:gelesen|abgerufen|bearbeitet|[üu]berwacht)"
+    # French
+    r"|\bne fait plus partie de|\ba quitt[ée] (?:l'entreprise|la soci[ée]t[ée]|l'organisation"
+    r"|notre soci[ée]t[ée])|\bn'est plus (?:consult[ée]e|active|lue|surveill[ée]e)"
+    r"|\bne travaille plus (?:chez|pour|[àa])"
+    # Spanish
+    r"|\bya no (?:trabaja|forma parte|est[áa] en|pertenece)|\bha dejado (?:la|nuestra)"
+    r" (?:empresa|compa[ñn][íi]a|organizaci[óo]n)|\bya no (?:se revisa|se monitorea|est[áa] activ)"
+    # Portuguese
+    r"|\bn[ãa]o (?:trabalha mais|faz mais parte)|\bj[áa] n[ãa]o (?:trabalha|faz parte)"
+    r"|\bdeixou a (?:empresa|organiza[çc][ãa]o)|\bn[ãa]o [ée] mais (?:monitorad|lid|verificad)"
+    # Italian
+    r"|\bnon (?:lavora|fa) pi[ùu] (?:parte|presso|per|con)"
+    r"|\bha lasciato (?:l'azienda|la societ[àa])"
+    r"|\bnon [èe] pi[ùu] (?:monitorat|attiv|letta|controllat)"
+    # Dutch
+    r"|\bis niet (?:meer )?(?:langer )?(?:werkzaam|in dienst) (?:bij|van)"
+    r"|\bwerkt niet (?:meer|langer) (?:bij|voor)|\bheeft (?:ons|het bedrijf|de organisatie)"
+    r" verlaten|\bwordt niet (?:meer|langer) (?:gelezen|gecontroleerd)"
+    # Japanese and Chinese
+    r"|退職(?:いたしました|しました)|このアドレスは(?:現在)?使用されて(?:いません|おりません)"
+    r"|已离职|已經離職|此邮箱(?:已)?不再使用|该邮箱已停用",
     re.IGNORECASE,
 )
 
@@ -199,6 +280,11 @@ def auto_reply_signals(headers: Mapping[str, str], body_text: str = "") -> tuple
     new_text = strip_quoted_history(text)
     quotes = new_text != text
     weak = _weak_signals(headers, new_text, quotes)
+    head = new_text[:3000]
+    for label, pattern in (("says it is automatic", _SAYS_AUTOMATIC), ("challenge", _CHALLENGE)):
+        said = pattern.search(head) if not quotes else None
+        if said is not None:
+            strong.append(f"{label}: {' '.join(said.group(0).split())}")
     if strong:
         return tuple(strong + weak)
     if len(weak) >= 2:
@@ -214,229 +300,9 @@ def detect_auto_reply(
     if not signals:
         return None
     text = f"{_header(headers, 'subject')}\n{strip_quoted_history(body_text)}"
-    return AutoReply(signals=signals, return_date=find_return_date(text, received_at))
-
-
-# --- the return date ------------------------------------------------------------------------
-
-_MONTHS: dict[str, int] = {}
-for _number, _names in enumerate(
-    (
-        "january jan janvier janv enero ene januar jänner jaenner",
-        "february feb février fevrier févr fevr febrero febr februar",
-        "march mar mars marzo märz maerz marz mär",
-        "april apr avril avr abril abr",
-        "may mai mayo",
-        "june jun juin junio juni",
-        "july jul juillet juil julio juli",
-        "august aug août aout agosto ago",
-        "september sep sept septembre septiembre setiembre",
-        "october oct octobre octubre okt oktober",
-        "november nov novembre noviembre",
-        "december dec décembre decembre déc diciembre dic dezember dez",
-    ),
-    start=1,
-):
-    for _name in _names.split():
-        _MONTHS[_name] = _number
-
-_WEEKDAYS: dict[str, int] = {}
-for _number, _names in enumerate(
-    (
-        "monday mon lunes lundi montag",
-        "tuesday tue tues martes mardi dienstag",
-        "wednesday wed miércoles miercoles mercredi mittwoch",
-        "thursday thu thur thurs jueves jeudi donnerstag",
-        "friday fri viernes vendredi freitag",
-        "saturday sat sábado sabado samedi samstag sonnabend",
-        "sunday sun domingo dimanche sonntag",
+    return AutoReply(
+        signals=signals,
+        return_date=find_return_date(text, received_at),
+        gone=bool(_GONE.search(text[:5000])),
+        challenge=any(signal.startswith("challenge:") for signal in signals),
     )
-):
-    for _name in _names.split():
-        _WEEKDAYS[_name] = _number
-
-
-def _alternation(names: dict[str, int]) -> str:
-    return "|".join(sorted((re.escape(name) for name in names), key=len, reverse=True))
-
-
-_MONTH = rf"(?P<month>{_alternation(_MONTHS)})\.?"
-_WEEKDAY_NAME = rf"(?:{_alternation(_WEEKDAYS)})"
-_WEEKDAY = rf"(?:(?P<weekday>{_alternation(_WEEKDAYS)})\.?,?\s+(?:the\s+|le\s+|el\s+|den\s+)?)?"
-_YEAR = r"(?P<year>\d{4})"
-
-_DAY_MONTH = re.compile(
-    rf"\b{_WEEKDAY}(?P<day>\d{{1,2}})(?:st|nd|rd|th|er|e|º|°|\.)?\s*(?:of\s+|de\s+)?{_MONTH}"
-    rf"(?![^\W\d_])(?:,?\s*(?:de\s+|del\s+)?{_YEAR}(?!\d))?",
-    re.IGNORECASE,
-)
-_MONTH_DAY = re.compile(
-    rf"\b{_WEEKDAY}{_MONTH}\s+(?:the\s+)?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?!\d)"
-    rf"(?:,?\s+{_YEAR}(?!\d))?",
-    re.IGNORECASE,
-)
-_ISO = re.compile(r"\b(?P<year>\d{4})-(?P<first>\d{1,2})-(?P<second>\d{1,2})(?!\d)")
-_NUMERIC = re.compile(
-    rf"\b{_WEEKDAY}(?P<first>\d{{1,2}})(?P<sep>[./-])(?P<second>\d{{1,2}})"
-    r"(?:(?P=sep)(?P<year>\d{4}|\d{2}))?(?!\d|[./-]\d)",
-    re.IGNORECASE,
-)
-_WEEKDAY_ALONE = re.compile(rf"\b(?P<weekday>{_alternation(_WEEKDAYS)})\b", re.IGNORECASE)
-
-# Words just before a date that make it the end of the absence or the day of return. "From"
-# words (as of, ab, à partir du, a partir del) are left out: they start absences as often as
-# they end them; "ab dem 4.1. wieder im Büro" is caught by the word after the date instead.
-_RETURN_BEFORE = re.compile(
-    r"\b(?:until|till|til|untill|through|thru|back|return\w*|available again"
-    r"|hasta|regres\w*|vuelta|volver\w*|volveré|reincorpor\w*"
-    r"|jusqu\w*|retour|rentr\w*|reviens|reviendrai"
-    r"|bis|zurück|zurueck|wieder)\b",
-    re.IGNORECASE,
-)
-# ... or just after it: "am 4.1. wieder im Büro", "le 5 janvier je serai de retour".
-_RETURN_AFTER = re.compile(
-    r"^\.?[\s,]*(?:\w+\s+){0,3}?(?:wieder|zurück|de retour|back|de vuelta|de regreso)\b",
-    re.IGNORECASE,
-)
-# The joint of a range, "20 December - 3 January", "del 20 al 8", "du 20 au 5".
-_RANGE_JOINT = re.compile(r"^\.?\s*(?:-|–|—|to|al|au|a|bis|until|till)\s*$", re.IGNORECASE)
-_NOT_ENGLISH = re.compile(
-    r"\b(?:hasta|oficina|estaré|estoy|jusqu|bureau|serai|absent|ich|bin|bis|büro|buero|zurück)\b",
-    re.IGNORECASE,
-)
-_HORIZON = timedelta(days=183)
-_YEAR_BACK = timedelta(days=366)
-_YEARS_AHEAD = timedelta(days=2 * 366)
-_SLACK = timedelta(days=7)
-
-
-@dataclass
-class _Mention:
-    start: int
-    end: int
-    choices: list[date]
-
-
-def _valid(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _without_year(month: int, day: int, weekday: int | None, today: date) -> list[date]:
-    """The readings of "day month" nearest after `today` (a weekday picks the year)."""
-    readings = [
-        found
-        for year in (today.year - 1, today.year, today.year + 1, today.year + 2)
-        if (found := _valid(year, month, day)) is not None and found >= today - _SLACK
-    ]
-    if weekday is not None:
-        matching = [found for found in readings if found.weekday() == weekday]
-        if matching and matching[0] - today <= timedelta(days=366):
-            return matching[:1]
-    return readings[:1]
-
-
-def _year_of(text: str | None) -> int | None:
-    if not text:
-        return None
-    year = int(text)
-    return year + 2000 if year < 100 else year
-
-
-def _weekday_of(match: re.Match[str]) -> int | None:
-    name = match.group("weekday")
-    return _WEEKDAYS.get(name.lower()) if name else None
-
-
-def _dated(year: int | None, month: int, day: int, weekday: int | None, today: date) -> list[date]:
-    if year is None:
-        return _without_year(month, day, weekday, today)
-    found = _valid(year, month, day)
-    # A year far from the arrival is not a return date ("with us since 3 May 2015"), or a typo.
-    if found is None or not today - _YEAR_BACK <= found <= today + _YEARS_AHEAD:
-        return []
-    return [found]
-
-
-def _mentions(text: str, today: date) -> list[_Mention]:
-    english = not _NOT_ENGLISH.search(text)
-    found: list[_Mention] = []
-    for match in _DAY_MONTH.finditer(text):
-        month = _MONTHS[match.group("month").lower()]
-        choices = _dated(
-            _year_of(match.group("year")), month, int(match.group("day")), _weekday_of(match), today
-        )
-        found.append(_Mention(match.start(), match.end(), choices))
-    for match in _MONTH_DAY.finditer(text):
-        month = _MONTHS[match.group("month").lower()]
-        choices = _dated(
-            _year_of(match.group("year")), month, int(match.group("day")), _weekday_of(match), today
-        )
-        found.append(_Mention(match.start(), match.end(), choices))
-    for match in _ISO.finditer(text):
-        exact = _valid(
-            int(match.group("year")), int(match.group("first")), int(match.group("second"))
-        )
-        found.append(_Mention(match.start(), match.end(), [exact] if exact else []))
-    for match in _NUMERIC.finditer(text):
-        first, second = int(match.group("first")), int(match.group("second"))
-        year, weekday = _year_of(match.group("year")), _weekday_of(match)
-        readings = _dated(year, second, first, weekday, today)  # day first
-        if english and match.group("sep") != ".":
-            readings += _dated(year, first, second, weekday, today)  # US: month first
-        # The earliest plausible reading, from the arrival on, within about six months.
-        plausible = sorted(
-            {reading for reading in readings if today - _SLACK <= reading <= today + _HORIZON}
-        )
-        if weekday is not None:
-            plausible = [r for r in plausible if r.weekday() == weekday] or plausible
-        found.append(_Mention(match.start(), match.end(), plausible[:1]))
-    # Overlaps ("Monday 7 December 2026" is found by two patterns): keep the longest.
-    found.sort(key=lambda mention: (mention.start, -(mention.end - mention.start)))
-    kept: list[_Mention] = []
-    for mention in found:
-        if kept and mention.start < kept[-1].end:
-            continue
-        kept.append(mention)
-    return [mention for mention in kept if mention.choices]
-
-
-def _next_weekday(weekday: int, today: date) -> date:
-    ahead = (weekday - today.weekday()) % 7 or 7
-    return today + timedelta(days=ahead)
-
-
-def _anchored(text: str, start: int, end: int) -> bool:
-    before = text[max(0, start - 50) : start]
-    before = before.split("\n\n")[-1]
-    if _RETURN_BEFORE.search(before):
-        return True
-    return bool(_RETURN_AFTER.search(text[end : end + 40]))
-
-
-def find_return_date(text: str, received_at: datetime) -> date | None:
-    """The day the writer says they are back (or the last day away), or None.
-
-    Only the first few thousand characters are read: that is where an out-of-office
-    notice says it.
-    """
-    text = text[:5000]
-    today = received_at.date()
-    mentions = _mentions(text, today)
-    anchored = [m for m in mentions if _anchored(text, m.start, m.end)]
-    for previous, mention in zip(mentions, mentions[1:], strict=False):
-        if _RANGE_JOINT.match(text[previous.end : mention.start]):
-            anchored.append(mention)
-    if anchored:
-        return max(mention.choices[0] for mention in anchored)
-    # A weekday alone: "back on Monday", "bis Montag", "jusqu'à lundi", "hasta el lunes".
-    for match in _WEEKDAY_ALONE.finditer(text):
-        if any(m.start <= match.start() < m.end for m in mentions):
-            continue
-        if _anchored(text, match.start(), match.end()):
-            return _next_weekday(_WEEKDAYS[match.group("weekday").lower()], today)
-    # A date with no word saying it is the return ("away on 20 December") may as well be
-    # the first day away: better no date than a wrong one.
-    return None

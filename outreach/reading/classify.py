@@ -25,7 +25,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from outreach.reading.autoreply import AutoReply, auto_reply_signals, detect_auto_reply
-from outreach.reading.bounces import Bounce, looks_like_bounce, parse_bounce
+from outreach.reading.bounces import Bounce, looks_like_bounce, never_a_reply, parse_bounce
 from outreach.reading.matching import address_of
 from outreach.reading.mime import parse_headers, text_of
 from outreach.reading.quoting import strip_quoted_history
@@ -36,6 +36,9 @@ class InboundKind(StrEnum):
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
     OWN_MESSAGE = "own_message"
+    # Only once the body is read: an automatic notice that the address is no longer read or
+    # the person has left. Stored as an auto-reply; the cycle moves on as after a hard bounce.
+    GONE = "gone"
     # Only once the body is read: not a person's answer, nothing to act on.
     OTHER = "other"
 
@@ -251,9 +254,10 @@ def _refine(kind: InboundKind, raw: bytes, received_at: datetime) -> Reading:
     bounce = parse_bounce(raw)
     if bounce is not None:
         return Reading(InboundKind.BOUNCE, bounce=bounce)
-    if kind is InboundKind.BOUNCE:
-        # A delivery report that reports no failure, or a notice we cannot read a failed
-        # recipient from: not a person's answer either way.
+    if kind is InboundKind.BOUNCE or never_a_reply(raw):
+        # A delivery report that reports no failure, or a server's notice that says no
+        # failure we can read: not a person's answer either way (the rule that cannot be
+        # broken: a report is never a reply).
         return Reading(InboundKind.OTHER)
     if kind is InboundKind.OWN_MESSAGE:
         return Reading(InboundKind.OWN_MESSAGE)
@@ -262,7 +266,8 @@ def _refine(kind: InboundKind, raw: bytes, received_at: datetime) -> Reading:
     text = text_of(raw)
     auto_reply = detect_auto_reply(headers, text, received_at)
     if auto_reply is not None:
-        return Reading(InboundKind.AUTO_REPLY, auto_reply=auto_reply)
+        kind = InboundKind.GONE if auto_reply.gone else InboundKind.AUTO_REPLY
+        return Reading(kind, auto_reply=auto_reply)
     if not address_of(headers.get("from")):
         return Reading(
             InboundKind.OTHER, problem="the message has no sender address in its From field"

@@ -36,6 +36,9 @@ def parse_headers(raw: bytes) -> dict[str, str]:
             # Raw 8-bit bytes (RFC 6532 UTF-8 headers, or a legacy charset) arrive
             # surrogate-escaped; read them as UTF-8 and keep whatever does not decode.
             text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        if "\x1b$" in text:
+            # Raw ISO-2022-JP, as Japanese carriers write their reports' subjects.
+            text = text.encode("ascii", "replace").decode("iso-2022-jp", "replace")
         if "=?" in text and key not in _ADDRESS_HEADERS:
             text = _decode_words(text)
         headers[key] = " ".join(text.split())

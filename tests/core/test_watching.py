@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, leases, targets, watching
+from outreach import corrections, drafts, leases, targets, watching
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
 from outreach.mail.imap import ImapSource
@@ -511,3 +511,68 @@ def test_a_read_receipt_in_the_thread_is_noted_and_holds_nothing(
     assert session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED)) is None
     notes = session.scalars(select(Event.detail).where(Event.kind == "inbound:other")).all()
     assert len(notes) == 1 and "not an answer (matched by thread)" in notes[0]
+
+
+def test_an_automatic_reply_saying_they_have_left_moves_on_like_a_bounce(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    request = sent_request(session, world, now, "former@org.example", secret_box)
+    notice = reply_to(
+        request,
+        sender="former@org.example",
+        body="Jo Former has left the company. This mailbox is no longer monitored.",
+        **{"Subject": "Automatic reply: Could I ask you about your work?"},
+    )
+    dovecot.deliver(notice, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    assert state_of(session, request) is OutreachState.BOUNCED
+    stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
+    assert stored is not None and stored.kind is MessageKind.AUTO_REPLY
+    # "Read wrongly?" offers it as what it did: a failed delivery, which the user may undo.
+    assert corrections.current_verdict(session, stored) is corrections.Verdict.BOUNCE
+
+
+def test_a_report_only_its_subject_and_words_tell_is_matched_by_the_copy_it_returns(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    # A virus wall's report (after flufl.bounce's dumbass_01 sample): an ordinary sender,
+    # no report headers, only the subject and the words say what it is.
+    request = sent_request(session, world, now, "walled@org.example", secret_box)
+    report = (
+        "From: inetgw1@gateway.org.example\r\n"
+        f"To: {world.account.user}\r\n"
+        "Subject: Mail could not be delivered\r\n"
+        "Message-ID: <wall-1@gateway.org.example>\r\n"
+        'Content-Type: multipart/mixed; boundary="W"\r\n\r\n'
+        "--W\r\nContent-Type: text/plain\r\n\r\n"
+        "****** Message from InterScan E-Mail VirusWall NT ******\r\n\r\n"
+        "The following mail could not be delivered.\r\n"
+        "Reason:  Exceeded Maximum Delivery Attempts.  Verify that the recipient address is"
+        " correct.\r\n\r\n"
+        "--W\r\nContent-Type: message/rfc822\r\n\r\n"
+        f"Message-ID: {request.message_id}\r\nTo: walled@org.example\r\n"
+        f"Subject: {request.subject}\r\n\r\nHello\r\n--W--\r\n"
+    ).encode()
+    dovecot.deliver(report, world.account.user)
+
+    poll(session_factory, world, secret_box, now)
+
+    stored = session.scalar(select(Message).where(Message.status == MessageStatus.RECEIVED))
+    assert stored is not None and (stored.kind, stored.match_rule) == (
+        MessageKind.BOUNCE,
+        "bounce_body",
+    )
+    # No status code and no "permanent" in its words: a soft failure, noted, nothing ends.
+    assert state_of(session, request) is OutreachState.WAITING

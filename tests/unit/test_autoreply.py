@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from outreach.reading.autoreply import auto_reply_signals, detect_auto_reply, find_return_date
+from outreach.reading.autoreply import auto_reply_signals, detect_auto_reply
 from outreach.reading.mime import parse_headers, text_of
+from outreach.reading.return_date import find_return_date
 from tests.conftest import NOW
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -99,7 +100,6 @@ BODIES = [
     "I will be away from the office this week.",
     "I am on annual leave.",
     "I'll respond to your message upon my return.",
-    "This is an automatic reply.",
     "Estaré fuera de la oficina hasta el 8 de enero.",
     "Me encuentro de vacaciones.",
     "Responderé a su correo a mi regreso.",

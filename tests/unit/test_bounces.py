@@ -262,3 +262,59 @@ HEADERS = [
 @pytest.mark.parametrize(("headers", "bounce"), HEADERS)
 def test_looks_like_bounce(headers: dict[str, str], bounce: bool) -> None:
     assert looks_like_bounce(headers) is bounce
+
+
+def mdn(disposition: str, words: str) -> bytes:
+    """A disposition notification (RFC 8098), as Sieve's "reject" (RFC 5429) sends one."""
+    return "\n".join(
+        [
+            "From: Mail Delivery Subsystem <admin@corp.example>",
+            "To: sam@uni.example",
+            "Subject: Automatically rejected mail",
+            "MIME-Version: 1.0",
+            'Content-Type: multipart/report; report-type=disposition-notification; boundary="M"',
+            "",
+            "--M",
+            "Content-Type: text/plain",
+            "",
+            words,
+            "--M",
+            "Content-Type: message/disposition-notification",
+            "",
+            "Reporting-UA: mail; Dovecot Mail Delivery Agent",
+            "Final-Recipient: rfc822; bob@corp.example",
+            "Original-Message-ID: <orig-1@uni.example>",
+            f"Disposition: {disposition}",
+            "",
+            "--M--",
+        ]
+    ).encode()
+
+
+def test_a_sieve_reject_is_a_bounce() -> None:
+    bounce = read(
+        mdn(
+            "automatic-action/MDN-sent-automatically; deleted",
+            "Your message to <bob@corp.example> was automatically rejected:\nQuota exceeded",
+        )
+    )
+    assert (bounce.failed_recipient, bounce.reason, bounce.format) == (
+        "bob@corp.example",
+        "mailbox_full",
+        "sieve-reject",
+    )
+
+
+@pytest.mark.parametrize(
+    ("disposition", "words"),
+    [
+        ("manual-action/MDN-sent-manually; deleted", "Your message was rejected and deleted."),
+        ("automatic-action/MDN-sent-automatically; displayed", "Your message was read."),
+        (
+            "manual-action/MDN-sent-manually; deleted",
+            "Your message was deleted without being read.",
+        ),
+    ],
+)
+def test_a_receipt_is_not_a_sieve_reject(disposition: str, words: str) -> None:
+    assert parse_bounce(mdn(disposition, words)) is None

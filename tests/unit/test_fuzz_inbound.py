@@ -14,12 +14,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from outreach.reading.autoreply import detect_auto_reply, find_return_date
+from outreach.reading.autoreply import detect_auto_reply
 from outreach.reading.bounces import parse_bounce
 from outreach.reading.classify import InboundKind, Reading, read_headers, read_message
 from outreach.reading.matching import ThreadRef, match_reply
 from outreach.reading.mime import parse_headers, text_of
 from outreach.reading.quoting import strip_quoted_history
+from outreach.reading.return_date import find_return_date
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SAMPLES = [path.read_bytes() for path in sorted(CORPUS.glob("*/*.eml")) if path.stat().st_size]

@@ -162,7 +162,7 @@ LAYOUTS: tuple[Layout, ...] = (_read_qmail, _EXCHANGE.read, _GMAIL.read, _read_p
 
 # --- anything else from a MAILER-DAEMON -----------------------------------------------------
 
-_DELAYED = re.compile(
+DELAYED = re.compile(
     r"this is a warning only|has been delayed|have been delayed|delivery (?:is )?delayed"
     r"|will (?:continue|keep) (?:to try|trying)|will be retried|still being retried"
     r"|will retry|could not send message for past|not yet been delivered"
@@ -178,11 +178,18 @@ def _read_generic(text: str, headers: Mapping[str, str]) -> Found | None:
     found.recipient = first_address(failed)
     listed = re.search(
         r"following (?:address\(es\)|addresses|recipients?)(?: had permanent fatal errors"
-        r"| failed| could not be reached)?\s*:?\s*\n",
+        r"| had delivery (?:errors|problems)| failed| could not be reached| were affected)?"
+        r"\s*:?[ \t-]*\n",
         body,
         re.IGNORECASE,
     )
     first = next(angle_paragraphs(body), None)
+    if (
+        listed is not None
+        and first is not None
+        and not first_address(paragraph_after(body, listed.end()))
+    ):
+        listed = None  # the list's first paragraph is words, not addresses: read "<addr>:"
     if listed is not None:
         block = paragraph_after(body, listed.end())
         found.recipient = found.recipient or first_address(block)
@@ -197,7 +204,12 @@ def _read_generic(text: str, headers: Mapping[str, str]) -> Found | None:
     else:
         coded = re.search(r"(?m)^[^\n]*(?:[245]\.\d{1,3}\.\d{1,3}|\b[45]\d\d\b)[^\n]*$", body)
         found.diagnostic = clean_diagnostic(coded.group(0)) if coded else ""
-    found.delayed = bool(_DELAYED.search(body))
+    # The SMTP dialogue quoted ("RCPT TO:<addr>"), else the address the server's words name.
+    rcpt = re.search(r"RCPT TO:\s*<?([^\s<>]+@[^\s<>]+?)>?(?:\s|$)", body, re.IGNORECASE)
+    found.recipient = (
+        found.recipient or (rcpt.group(1) if rcpt else "") or first_address(found.diagnostic)
+    )
+    found.delayed = bool(DELAYED.search(body))
     if not found.recipient and not status_in(found.diagnostic or body):
         return None
     return found

@@ -34,6 +34,8 @@ class Report:
     original_headers: dict[str, str] | None = None
     # Text attachments: some servers return the original message as one.
     attached_text: str = ""
+    # A disposition notification's fields (RFC 8098), as a Sieve "reject" (RFC 5429) sends.
+    disposition: dict[str, str] | None = None
 
 
 def _unfold(value: object) -> str:
@@ -105,6 +107,14 @@ def _walk(part: Message, report: Report, texts: list[str], depth: int = 0) -> No
     if depth > _MAX_DEPTH:
         return
     content_type = part.get_content_type()
+    if content_type in (
+        "message/disposition-notification",
+        "message/global-disposition-notification",
+    ):
+        if report.disposition is None:
+            blocks = _status_blocks(part)
+            report.disposition = {k: v for block in blocks for k, v in block.items()}
+        return
     if content_type in ("message/delivery-status", "message/global-delivery-status"):
         if report.status_blocks is None:
             report.status_blocks = _status_blocks(part)
@@ -132,6 +142,13 @@ def _walk(part: Message, report: Report, texts: list[str], depth: int = 0) -> No
             subs = plain[:1] or subs[:1]
         for sub in subs:
             _walk(sub, report, texts, depth + 1)
+        return
+    if part.get_content_maintype() == "multipart":
+        # A multipart whose boundary could not be read (a parameter on a line of its own):
+        # its body is all there is to read.
+        payload = part.get_payload()
+        if isinstance(payload, str):
+            texts.append(payload[:_MAX_TEXT])
         return
     if part.get_content_maintype() == "text":
         if part.get_content_disposition() == "attachment":
