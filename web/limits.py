@@ -102,6 +102,15 @@ LOGIN_ACCOUNT = Throttle(
     "Too many attempts to sign in to this account. Try again in {wait}.",
     failures_only=True,
 )
+# The same counter as LOGIN_ACCOUNT: a stolen sign-in cannot guess the password
+# through the profile's "current password" any faster than through the login page.
+PASSWORD_CHANGE = Throttle(
+    LOGIN_ACCOUNT.scope,
+    LOGIN_ACCOUNT.limit,
+    account_key,
+    "Too many wrong passwords were typed for this account. Try again in {wait}.",
+    failures_only=True,
+)
 LOGIN_ADDRESS = Throttle(
     "login-address",
     lambda limits: limits.login_address,
@@ -131,7 +140,7 @@ TEMPLATE_PREVIEW = Throttle(
     "template-preview",
     lambda limits: limits.template_preview,
     user_key,
-    "Too many template previews in a short time. Try again in {wait}.",
+    "Templates were previewed or saved many times in a short time. Try again in {wait}.",
 )
 
 
