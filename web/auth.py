@@ -55,8 +55,11 @@ def load_user(user_id: str) -> SignedIn | None:
     if user is None:
         return None
     if not _sign_in_is_current(user):
-        cookie_session.clear()
-        flash(SIGNED_OUT, "info")
+        # Forgotten, and said, on the next page the person opens: a script's
+        # background request (the board's live updates) would swallow the message.
+        if request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate":
+            cookie_session.clear()
+            flash(SIGNED_OUT, "info")
         return None
     return SignedIn(user)
 

@@ -237,3 +237,15 @@ def test_secure_cookies_follow_an_https_public_url_unless_set(
     header = _session_cookie_header(app, user)
     assert bool(re.search(r";\s*Secure", header)) is secure, header
     assert "HttpOnly" in header
+
+
+def test_the_signed_out_message_waits_for_a_page_not_a_background_request(
+    app: Flask, user: User
+) -> None:
+    browser = signed_in(app, user)
+    other = signed_in(app, user)
+    assert browser.post("/profile/sign-out-everywhere", {}, page="/profile").status_code == 302
+    background = other.client.get("/board/live", headers={"Sec-Fetch-Mode": "cors"})
+    assert background.status_code == 302
+    page = other.client.get("/profile", follow_redirects=True).get_data(as_text=True)
+    assert "Your sign-in has ended. Please log in again." in page
