@@ -231,7 +231,8 @@ def seconds_to_wait() -> int:
     reached = limiter.current_limit if limiter is not None else None
     if reached is None:
         return 60
-    return max(1, math.ceil(reached.reset_at - time.time()))
+    # Not reset_at, which Flask-Limiter rounds up by a second more.
+    return max(1, math.ceil(reached.window.reset_time - time.time()))
 
 
 def wait_in_words(seconds: int) -> str:
