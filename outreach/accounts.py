@@ -99,6 +99,51 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
+def _check_new_password(password: str, again: str | None = None) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"the new password must have at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    if again is not None and password != again:
+        raise ValidationError("the two new passwords are not the same; please type it twice")
+
+
+def change_password(session: Session, user: User, current: str, new: str, new_again: str) -> User:
+    """Set a new password after checking the current one; every other sign-in ends.
+
+    The caller keeps its own sign-in by storing the user's new session version.
+
+    :raise ValidationError: when the current password is wrong, or the new one too
+        short or not typed the same twice; nothing is changed then.
+    """
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise ValidationError("your current password is not right") from None
+    _check_new_password(new, new_again)
+    return set_password(session, user, new)
+
+
+def set_password(session: Session, user: User, new: str) -> User:
+    """Replace the password without asking for the old one (`outreach user set-password`).
+
+    Every sign-in made before ends: whoever knew the old password is signed out.
+
+    :raise ValidationError: when the new password is too short.
+    """
+    _check_new_password(new)
+    user.password_hash = _hasher.hash(new)
+    end_sign_ins(session, user)
+    return user
+
+
+def end_sign_ins(session: Session, user: User) -> User:
+    """End every sign-in of `user` made until now ("sign out everywhere")."""
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+    return user
+
+
 def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 

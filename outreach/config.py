@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -40,7 +41,10 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "OUTREACH_PORT": ("5000", "Port the dashboard listens on."),
     "OUTREACH_POLL_INTERVAL": ("60", "Seconds between two mailbox checks by the poller."),
     "OUTREACH_CA_FILE": ("(system)", "Extra CA bundle trusted for IMAP/SMTP TLS."),
-    "OUTREACH_SECURE_COOKIES": ("false", "Send session cookies over HTTPS only."),
+    "OUTREACH_SECURE_COOKIES": (
+        "true when OUTREACH_PUBLIC_URL is https, else false",
+        "Send session cookies over HTTPS only.",
+    ),
     "OUTREACH_SWEEP_INTERVAL": ("30", "Seconds between two sweeps of the outbox by the worker."),
     "OUTREACH_POLL_LEASE": (
         "45",
@@ -95,6 +99,37 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "OUTREACH_SIGNUP_CONTACT": (
         "the person who runs this Outreach",
         "Who to ask for an account or an invitation, as the sign-up page names them.",
+    ),
+    "OUTREACH_SESSION_DAYS": (
+        "14",
+        "Days a sign-in lasts; then the person logs in again.",
+    ),
+    "OUTREACH_TRUSTED_PROXIES": (
+        "0",
+        "How many reverse proxies stand in front of the dashboard; their X-Forwarded-For "
+        "gives the client address that sign-in throttling counts by.",
+    ),
+    "OUTREACH_RATE_LIMITS": ("on", "off: no throttling of sign-in, sign-up and costly actions."),
+    "OUTREACH_LIMIT_LOGIN_ACCOUNT": (
+        "5/minute;20/hour;100/day",
+        "Failed logins to one account (the email typed), from anywhere.",
+    ),
+    "OUTREACH_LIMIT_LOGIN_ADDRESS": (
+        "20/minute;100/hour;500/day",
+        "Failed logins from one client address, to any account.",
+    ),
+    "OUTREACH_LIMIT_SIGNUP": ("5/minute;30/hour;100/day", "Sign-ups from one client address."),
+    "OUTREACH_LIMIT_OAUTH": (
+        "10/minute;30/hour;100/day",
+        "'Sign in with Google/Microsoft' starts, per account.",
+    ),
+    "OUTREACH_LIMIT_TEST_CONNECTION": (
+        "5/minute;30/hour;100/day",
+        "Mailbox connection tests (Test connection, a new password), per account.",
+    ),
+    "OUTREACH_LIMIT_TEMPLATE_PREVIEW": (
+        "30/minute;300/hour;1000/day",
+        "Template previews and saves, per account.",
     ),
 }
 
@@ -235,6 +270,51 @@ def secure_instance(instance_dir: Path, database_url: str) -> None:
         _owner_only(path, 0o600)
 
 
+def _parse_limits(name: str, value: str) -> str:
+    """Limits in the `limits` library's words, e.g. "5/minute;20/hour;100/day"."""
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise ConfigurationError(
+            f"{name} must be limits like 5/minute;20/hour;100/day (a number of at least 1, "
+            f"a slash and second, minute, hour or day; several joined by ;), not '{value}'"
+        )
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How often sign-in, sign-up and the costly actions may be tried (web/limits.py).
+
+    Each is a string in the `limits` library's syntax, already checked.
+    """
+
+    enabled: bool = True
+    login_account: str = DOCUMENTED["OUTREACH_LIMIT_LOGIN_ACCOUNT"][0]
+    login_address: str = DOCUMENTED["OUTREACH_LIMIT_LOGIN_ADDRESS"][0]
+    signup: str = DOCUMENTED["OUTREACH_LIMIT_SIGNUP"][0]
+    oauth: str = DOCUMENTED["OUTREACH_LIMIT_OAUTH"][0]
+    test_connection: str = DOCUMENTED["OUTREACH_LIMIT_TEST_CONNECTION"][0]
+    template_preview: str = DOCUMENTED["OUTREACH_LIMIT_TEMPLATE_PREVIEW"][0]
+
+    @classmethod
+    def from_env(cls, read: _Environment) -> RateLimits:
+        def limit(name: str) -> str:
+            return _parse_limits(name, read.text(name))
+
+        return cls(
+            enabled=read.flag("OUTREACH_RATE_LIMITS"),
+            login_account=limit("OUTREACH_LIMIT_LOGIN_ACCOUNT"),
+            login_address=limit("OUTREACH_LIMIT_LOGIN_ADDRESS"),
+            signup=limit("OUTREACH_LIMIT_SIGNUP"),
+            oauth=limit("OUTREACH_LIMIT_OAUTH"),
+            test_connection=limit("OUTREACH_LIMIT_TEST_CONNECTION"),
+            template_preview=limit("OUTREACH_LIMIT_TEMPLATE_PREVIEW"),
+        )
+
+
 def _read_or_create(path: Path, make: str) -> str:
     """Return the secret stored at `path`, writing a new one first if there is none."""
     if path.exists():
@@ -367,6 +447,11 @@ class Settings:
     # Who may create an account in the dashboard (SIGNUP_MODES), and who to ask for one.
     signup: str = "open"
     signup_contact: str = "the person who runs this Outreach"
+    # How long a sign-in lasts, and how often sign-in and costly actions may be tried.
+    session_days: float = 14.0
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    # Reverse proxies in front of the dashboard whose X-Forwarded-For is believed.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -420,7 +505,7 @@ class Settings:
             port=int(read.number("OUTREACH_PORT", int)),
             poll_interval=read.number("OUTREACH_POLL_INTERVAL"),
             ca_file=Path(ca_file) if ca_file else None,
-            secure_cookies=read.flag("OUTREACH_SECURE_COOKIES"),
+            secure_cookies=_secure_cookies(env, public_url),
             sweep_interval=read.number("OUTREACH_SWEEP_INTERVAL"),
             poll_lease=read.number("OUTREACH_POLL_LEASE"),
             send_lease=read.number("OUTREACH_SEND_LEASE"),
@@ -435,4 +520,24 @@ class Settings:
             sandbox_day_seconds=read.number("OUTREACH_SANDBOX_DAY_SECONDS"),
             signup=_parse_signup(read.text("OUTREACH_SIGNUP")),
             signup_contact=" ".join(read.text("OUTREACH_SIGNUP_CONTACT").split()),
+            session_days=read.number("OUTREACH_SESSION_DAYS"),
+            rate_limits=RateLimits.from_env(read),
+            trusted_proxies=_parse_proxies(read.text("OUTREACH_TRUSTED_PROXIES")),
         )
+
+
+def _secure_cookies(env: Mapping[str, str], public_url: str | None) -> bool:
+    """OUTREACH_SECURE_COOKIES when set; otherwise on exactly when the public URL is https."""
+    given = env.get("OUTREACH_SECURE_COOKIES")
+    if given:
+        return _parse_bool("OUTREACH_SECURE_COOKIES", given)
+    return public_url is not None and public_url.lower().startswith("https://")
+
+
+def _parse_proxies(value: str) -> int:
+    if not value.strip().isdigit() or int(value) > 10:
+        raise ConfigurationError(
+            "OUTREACH_TRUSTED_PROXIES must be how many reverse proxies stand in front of the "
+            f"dashboard, a number from 0 to 10, not '{value}'"
+        )
+    return int(value)

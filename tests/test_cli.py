@@ -192,7 +192,7 @@ def _assert_schema_matches_models(engine: Engine) -> None:
 
 def test_db_upgrade_builds_the_models_schema_on_sqlite(cli: Cli, db_engine: Engine) -> None:
     again = cli.ok("db", "upgrade")  # idempotent
-    assert "is at revision 0004" in again.output
+    assert "is at revision 0005" in again.output
     _assert_schema_matches_models(db_engine)
 
 
@@ -248,6 +248,26 @@ def test_user_create_refuses_a_second_account_for_the_same_address(with_user: Cl
     result = with_user("user", "create", "--email", USER, "--name", "Ann", input=PASSWORD + "\n")
     assert result.exit_code == 1
     assert "already exists" in result.stderr
+
+
+def test_user_set_password_replaces_it_and_ends_every_sign_in(
+    with_user: Cli, db_engine: Engine
+) -> None:
+    new = "a forgotten one, replaced"
+    with Session(db_engine) as session:
+        before = session.scalars(select(User)).one().session_version
+    result = with_user("user", "set-password", "--email", USER.upper(), input=new + "\n")
+    assert result.exit_code == 0, result.output
+    assert "every sign-in to it has ended" in result.stdout
+    assert new not in result.output
+    with Session(db_engine) as session:
+        assert authenticate(session, USER, PASSWORD) is None
+        user = authenticate(session, USER, new)
+        assert user is not None and user.session_version == before + 1
+    short = with_user("user", "set-password", "--email", USER, input="short\n")
+    assert short.exit_code == 1 and "at least 10 characters" in short.stderr
+    unknown = with_user("user", "set-password", "--email", "nobody@example.test", input=new + "\n")
+    assert unknown.exit_code == 1 and "there is no account" in unknown.stderr
 
 
 def test_mailbox_add_stores_the_secret_encrypted(with_user: Cli, db_engine: Engine) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, Response, g
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from outreach.board import pending_draft_count
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
 from outreach.reading.quoting import split_reply
-from web import access_log, auth, db, errors
+from web import access_log, auth, db, errors, limits
 from web.headers import security_headers
 from web.helpers import day, sentence, when
 from web.progress import needs_decision_count
@@ -47,6 +50,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
+        # A sign-in's cookie lasts this long in the browser; web.auth also ends
+        # the sign-in itself this long after login (the cookie is renewed with use).
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         # The token lives as long as the login session, so a draft edited
         # slowly is not lost to an expired form.
@@ -56,6 +62,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # lookup with one pointed at their servers on 127.0.0.1.
     app.config.setdefault(mailboxes.DISCOVERY_LOOKUP, mailboxes.DEFAULT_LOOKUP)
     app.config.setdefault(mailboxes.DISCOVERY_SECONDS, mailboxes.DEFAULT_DISCOVERY_SECONDS)
+    if settings.trusted_proxies:
+        # Only the proxies' own X-Forwarded-For entries are believed: a client
+        # cannot choose its address (and so its throttling counter) by sending one.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     app.jinja_env.undefined = StrictUndefined
     access_log.quiet_werkzeug()
     app.add_template_filter(when)
@@ -90,6 +100,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         sandbox.bp,
     ):
         app.register_blueprint(blueprint)
+    # After the blueprints: it wraps the throttled views of this app.
+    limits.init_app(app, settings)
 
     app.context_processor(_navigation)
     # A mailbox that needs the user shows on every page, with its way to fix it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask_login
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 
@@ -16,6 +16,7 @@ from web.attempt import attempt
 from web.db import get_session
 from web.forms import LoginForm, SignupForm
 from web.helpers import now, sentence
+from web.limits import LOGIN_ACCOUNT, LOGIN_ADDRESS, SIGNUP, throttled
 from web.state import services
 
 bp = Blueprint("auth", __name__)
@@ -27,6 +28,10 @@ PUBLIC_ENDPOINTS = frozenset(
     {"auth.login", "auth.login_submit", "auth.signup", "auth.signup_submit", "healthz", "static"}
 )
 WRONG_LOGIN = "That email and password do not match."
+SIGNED_OUT = "Your sign-in has ended. Please log in again."
+# What the cookie session holds about the sign-in, besides flask-login's user id.
+SESSION_VERSION = "session_version"
+SIGNED_IN_AT = "signed_in_at"
 
 
 class SignedIn:
@@ -49,7 +54,50 @@ def load_user(user_id: str) -> SignedIn | None:
     except ValueError:
         return None
     user = get_user(get_session(), ident)
-    return SignedIn(user) if user is not None else None
+    if user is None:
+        return None
+    if not _sign_in_is_current(user):
+        # Forgotten, and said, on the next page the person opens: a script's
+        # background request (the board's live updates) would swallow the message.
+        if request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate":
+            cookie_session.clear()
+            flash(SIGNED_OUT, "info")
+        return None
+    return SignedIn(user)
+
+
+def _sign_in_is_current(user: User) -> bool:
+    """False once the user signed out everywhere or changed the password, or it is too old.
+
+    The age is checked here as well as by the cookie's signature, whose clock
+    restarts with every response: a cookie in steady use would otherwise never expire.
+    """
+    if cookie_session.get(SESSION_VERSION) != user.session_version:
+        return False
+    started = cookie_session.get(SIGNED_IN_AT)
+    if not isinstance(started, int | float):
+        return False
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    return 0 <= now().timestamp() - started < lifetime
+
+
+def sign_in(user: User) -> None:
+    """Start a sign-in for `user` in a fresh cookie session: nothing from before carries over."""
+    cookie_session.clear()
+    cookie_session.permanent = True
+    cookie_session[SIGNED_IN_AT] = int(now().timestamp())
+    keep_signed_in(user)
+    flask_login.login_user(SignedIn(user))
+
+
+def keep_signed_in(user: User) -> None:
+    """Let this sign-in outlive the session version it has just raised (a password change)."""
+    cookie_session[SESSION_VERSION] = user.session_version
+
+
+def sign_out() -> None:
+    flask_login.logout_user()
+    cookie_session.clear()
 
 
 def current_user() -> User:
@@ -136,7 +184,13 @@ def signup() -> ResponseReturnValue:
     return _signup_page(form)
 
 
+def _signup_refused(message: str) -> ResponseReturnValue:
+    flash(message, "error")
+    return _signup_page(SignupForm())  # the status becomes 429
+
+
 @bp.post("/signup")
+@throttled(SIGNUP, refused=_signup_refused)
 def signup_submit() -> ResponseReturnValue:
     """Create the account, then send the person to log in.
 
@@ -179,8 +233,16 @@ def login() -> ResponseReturnValue:
     return render_template("auth/login.html", form=form)
 
 
+def _login_refused(message: str) -> ResponseReturnValue:
+    """The sign-in page again, the email kept, with how long to wait."""
+    flash(message, "error")
+    return render_template("auth/login.html", form=LoginForm())
+
+
 @bp.post("/login")
+@throttled(LOGIN_ACCOUNT, LOGIN_ADDRESS, refused=_login_refused)
 def login_submit() -> ResponseReturnValue:
+    """Sign in; only failed attempts count toward the account's and the address's limits."""
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400
@@ -191,16 +253,13 @@ def login_submit() -> ResponseReturnValue:
         return render_template("auth/login.html", form=form), 400
     # authenticate may have upgraded the stored hash.
     session.commit()
-    # A fresh cookie session on login: nothing from before carries over.
-    cookie_session.clear()
-    flask_login.login_user(SignedIn(user))
+    sign_in(user)
     return redirect(safe_next(form.next.data) or url_for("board.index"))
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    flask_login.logout_user()
-    cookie_session.clear()
+    sign_out()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 

@@ -24,6 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import (
     DataRequired,
+    EqualTo,
     InputRequired,
     Length,
     NumberRange,
@@ -344,6 +345,32 @@ class ProfileForm(FlaskForm):  # type: ignore[misc]
         """The ticked kinds; unknown values from a hand-made form are ignored."""
         known = {kind.value: kind for kind in auto_approvable_kinds()}
         return [known[value] for value in self.auto_approve.data or [] if value in known]
+
+
+class PasswordForm(FlaskForm):  # type: ignore[misc]
+    """A new password for the signed-in user; built with prefix "password" beside the profile."""
+
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Type your current password.")]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Type the new password."),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                message=f"The new password needs at least {MIN_PASSWORD_LENGTH} characters.",
+            ),
+        ],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+    new_password_again = PasswordField(
+        "New password again",
+        validators=[
+            DataRequired("Type the new password a second time."),
+            EqualTo("new_password", "The two new passwords are not the same."),
+        ],
+    )
 
 
 def time_zone_choices() -> list[SelectChoice]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from outreach import accounts
-from outreach.cli.common import load_settings, read_secret, transaction
+from outreach.cli.common import acting_for, load_settings, read_secret, transaction
 
 
 @click.group("user")
@@ -39,3 +39,18 @@ def user_create(email: str, name: str, introduction: str) -> None:
                 "profile before approving drafts",
                 err=True,
             )
+
+
+@user_group.command("set-password")
+@click.option("--email", required=True, help="The account's email address (its login).")
+def user_set_password(email: str) -> None:
+    """Give an account a new password and end all its sign-ins.
+
+    For someone who forgot theirs. The password is read from a hidden prompt, or
+    stdin's first line; every browser signed in to the account is signed out.
+    """
+    accounts.normalise_email(email)  # a typo is reported before anyone types a password
+    password = read_secret("New password", confirm=True)
+    with acting_for(email) as (session, user):
+        accounts.set_password(session, user, password)
+        click.echo(f"set a new password for {user.email}; every sign-in to it has ended")

@@ -30,6 +30,9 @@ class User(Base):
     # The user's own goal: new conversations (meetings) per month.
     monthly_goal: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Stored in each sign-in's cookie; raising it ends every sign-in made before
+    # (a password change, "sign out everywhere").
+    session_version: Mapped[int] = mapped_column(default=0)
 
 
 class TlsMode(StrEnum):

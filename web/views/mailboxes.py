@@ -51,6 +51,7 @@ from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import MailboxForm, PaceForm
 from web.helpers import pace_in_words, sentence
+from web.limits import TEST_CONNECTION, throttled
 from web.state import services
 from web.views import oauth
 
@@ -290,7 +291,13 @@ def connect() -> ResponseReturnValue:
     return redirect(url_for("mailboxes.index"))
 
 
+def _test_refused(message: str) -> ResponseReturnValue:
+    flash(message, "error")
+    return _page(_blank_connect_form())
+
+
 @bp.post("/mailbox/<int:mailbox_id>/test")
+@throttled(TEST_CONNECTION, refused=_test_refused)
 def test(mailbox_id: int) -> ResponseReturnValue:
     """Really log in to IMAP and SMTP, find the Sent folder, and say what went wrong.
 
@@ -304,6 +311,7 @@ def test(mailbox_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/mailbox/<int:mailbox_id>/password")
+@throttled(TEST_CONNECTION, refused=_test_refused)
 def password(mailbox_id: int) -> ResponseReturnValue:
     """Replace the stored password, then test the connection at once.
 

@@ -31,6 +31,7 @@ from web.auth import current_user
 from web.db import get_session
 from web.forms import TemplateForm
 from web.helpers import sentence
+from web.limits import TEMPLATE_PREVIEW, throttled
 
 bp = Blueprint("templates", __name__)
 
@@ -89,7 +90,19 @@ def edit(kind_name: str) -> ResponseReturnValue:
     return _editor(kind, current, form, contacts, shown)
 
 
+def _preview_refused(message: str) -> ResponseReturnValue:
+    """The editor again with the text as posted, so nothing typed is lost."""
+    session = get_session()
+    user = current_user()
+    kind = kind_from((request.view_args or {}).get("kind_name", ""))
+    contacts = preview_contacts(session, user)
+    form = _with_contacts(TemplateForm(), contacts)
+    flash(message, "error")
+    return _editor(kind, get_template(session, user, kind), form, contacts, None)
+
+
 @bp.post("/templates/<kind_name>")
+@throttled(TEMPLATE_PREVIEW, refused=_preview_refused)
 def submit(kind_name: str) -> ResponseReturnValue:
     """Preview the posted text, or save it (the "save" button).
 

@@ -31,6 +31,7 @@ from web.auth import current_user
 from web.db import get_session
 from web.headers import CONTENT_SECURITY_POLICY
 from web.helpers import now, sentence
+from web.limits import OAUTH_START, throttled
 from web.state import services
 
 bp = Blueprint("oauth", __name__, url_prefix="/mailboxes/oauth")
@@ -157,6 +158,7 @@ def allow_provider_forms(response: Response, shown: dict[str, OAuthProvider]) ->
 
 
 @bp.post("/<provider>/start")
+@throttled(OAUTH_START)
 def start(provider: str) -> ResponseReturnValue:
     """Send the browser to the provider's consent page (the form carries a CSRF token).
 
