@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from playwright.sync_api import ConsoleMessage, Dialog, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +43,15 @@ from outreach.models import (
 from outreach.polling import poll_mailbox
 from outreach.rules.states import OutreachState
 from outreach.sending import Outcome, deliver
+from tests.browser.live import (
+    CHROMIUM,
+    MISSING_CHROMIUM,
+    REPO,
+    VIEWPORT,
+    launch_chromium,
+    log_in,
+    serving,
+)
 from tests.conftest import World
 from tests.factories import make_contact
 from tests.servers.dovecot import DovecotServer
@@ -49,6 +59,7 @@ from tests.web.conftest import Browser, build_app
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 CONTACT = "ida@org.example"
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 # --- composing hostile replies ------------------------------------------------------------------
 
@@ -682,3 +693,71 @@ def test_hostile_mail_is_read_and_shown_inert(
                 assert case.canary in text, "the reply's text is not on the contact page"
             for words in case.shown:
                 assert words in text, f"{words!r} is not shown as text"
+
+
+# The messages of the cases above that a browser could be fooled by, in one mailbox.
+IN_CHROMIUM = [
+    "script in a text/plain body",
+    "script in an HTML-only body",
+    "a From display name and a Subject carrying HTML",
+    "encoded words decoding to script in the Subject and the From name",
+    "a calendar invitation with script in its fields",
+    "a possible reply from the contact's domain, named with script",
+]
+
+
+def test_in_chromium_nothing_of_the_messages_runs_or_loads(
+    inbox: Inbox, session: Session, app: Flask
+) -> None:
+    by_name = {case.name: case for case in CASES}
+    for name in IN_CHROMIUM:
+        inbox.deliver(by_name[name].compose(inbox.answered))
+    inbox.poll()
+    paths = pages_of(session, inbox)
+    if not CHROMIUM.exists():
+        pytest.fail(MISSING_CHROMIUM, pytrace=False)
+
+    dialogs: list[str] = []
+    refused: list[str] = []
+    requests: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    # Started after the SMTP send (asyncio.run) and stopped before the next test, as
+    # tests/browser/conftest.py explains.
+    with serving(app) as base_url, sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            page = chromium.new_page(viewport=VIEWPORT)
+            page.on("dialog", on_dialog)
+            page.on("console", on_console)
+            page.on("request", lambda request: requests.append(request.url))
+            log_in(page, base_url, inbox.world.user.email)
+            for path in paths:
+                page.goto(base_url + path)
+                page.wait_for_load_state("load")
+                assert page.title() != "pwned", path
+                built = page.evaluate(
+                    "() => [...document.querySelectorAll("
+                    "'script:not([src]), iframe, object, embed, img, style, base, "
+                    '[onerror], [onload], [onclick], a[href^="javascript"]\')]'
+                    ".map((element) => element.outerHTML.slice(0, 120))"
+                )
+                assert built == [], path
+                if path == f"/contacts/{inbox.request.contact_id}":
+                    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(
+                        path=str(SCREENSHOTS / "hostile-inbound-contact.png"), full_page=True
+                    )
+        finally:
+            chromium.close()
+
+    assert dialogs == []
+    assert refused == [], "the page tried to run or load something its policy refused"
+    assert [url for url in requests if not url.startswith(base_url)] == []
