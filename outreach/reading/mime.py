@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from email import policy
+from email.errors import InvalidBase64LengthDefect
 from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
@@ -75,6 +78,8 @@ def _decode(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
+    if any(isinstance(defect, InvalidBase64LengthDefect) for defect in part.defects):
+        payload = _base64_leniently(payload)
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
@@ -83,11 +88,20 @@ def _decode(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
+def _base64_leniently(encoded: bytes) -> bytes:
+    """Base64 the email package gave up on (one character too many, after dropping the
+    characters outside the alphabet): decoded without that last character, so that a
+    damaged part still shows all but its last byte or two instead of raw base64."""
+    data = re.sub(rb"[^A-Za-z0-9+/]", b"", encoded)
+    return base64.b64decode(data[: len(data) - len(data) % 4])
+
+
 def text_of(raw: bytes) -> str:
     """The message's plain text (or a tag-stripped HTML part), at most 100,000 characters."""
     message = BytesParser(policy=policy.compat32).parsebytes(raw)
     plain: str | None = None
     html: str | None = None
+    unsplit: str | None = None
     for part in message.walk():
         if part.is_multipart():
             continue
@@ -98,8 +112,14 @@ def text_of(raw: bytes) -> str:
             plain = _decode(part)
         elif content_type == "text/html" and html is None:
             html = _decode(part)
+        elif part.get_content_maintype() == "multipart" and unsplit is None:
+            # A multipart without its boundary cannot be split into parts: its raw
+            # text, shown as text, is better than losing what the person wrote.
+            unsplit = _decode(part)
     if plain is None and html is not None:
         plain = _strip_tags(html)
+    if plain is None:
+        plain = unsplit
     return (plain or "").strip()[:_MAX_TEXT]
 
 

@@ -227,4 +227,19 @@ def test_text_of_strips_tags_and_scripts_from_html_only_mail() -> None:
 def test_unknown_charset_and_broken_mime_do_not_raise() -> None:
     raw = b"Content-Type: text/plain; charset=x-made-up\r\n\r\nhello \xff"
     assert text_of(raw).startswith("hello")
-    assert text_of(b'Content-Type: multipart/mixed; boundary="never"\r\n\r\nno parts') == ""
+    # A multipart that cannot be split is shown as the text it is, not dropped.
+    assert text_of(b'Content-Type: multipart/mixed; boundary="never"\r\n\r\nno parts') == (
+        "no parts"
+    )
+
+
+def test_a_multipart_without_a_boundary_keeps_its_text() -> None:
+    raw = b"Content-Type: multipart/mixed\r\n\r\n--x\r\nContent-Type: text/html\r\n\r\nYes, gladly."
+    assert text_of(raw).endswith("Yes, gladly.")
+
+
+def test_base64_one_character_too_long_is_still_decoded() -> None:
+    # 13 characters of the alphabet once the stray ones are dropped: the email package
+    # gives up and returns the raw base64.
+    raw = b"Content-Transfer-Encoding: base64\r\n\r\nWWVzLCBnbGFk!!*\r\nb@=="
+    assert text_of(raw) == "Yes, glad"
