@@ -13,7 +13,7 @@ SOURCES.md there) and prints, per sender family and overall:
 
     .venv/bin/python bench/bounce_recognition.py            # the table, and JSON results
     .venv/bin/python bench/bounce_recognition.py --markdown # as docs/bounce-recognition.md has it
-    .venv/bin/python bench/bounce_recognition.py --holdout  # the holdout the readers were not tuned on
+    .venv/bin/python bench/bounce_recognition.py --holdout  # reports the readers were not tuned on
 """
 
 from __future__ import annotations
