@@ -270,11 +270,22 @@ def _is_notice(headers: Mapping[str, str]) -> bool:
     )
 
 
+def _returns_an_undelivered_copy(report: Report, headers: Mapping[str, str]) -> bool:
+    """A new message (not an answer) that carries a copy of a message and says, in its own
+    words, that it could not be delivered to that copy's addressee: a carrier's notice sent
+    from an ordinary address under an ordinary subject (au/KDDI's "Mail")."""
+    if headers.get("in-reply-to") or headers.get("references") or not report.original_headers:
+        return False
+    addressee = first_address(report.original_headers.get("to", "")).lower()
+    body = before_copy(report.text)[:20_000]
+    return bool(addressee) and addressee in body.lower() and bool(_UNDELIVERED.search(body))
+
+
 def _from_notice(report: Report, headers: Mapping[str, str]) -> Bounce | None:
     """A server's notice that says a message failed, in a layout no reader knows."""
     body = before_copy(report.text)
     words = FAILURE_WORDS.search(body[:20_000]) or FAILURE_WORDS.search(headers.get("subject", ""))
-    if words is None or not _is_notice(headers):
+    if words is None or not (_is_notice(headers) or _returns_an_undelivered_copy(report, headers)):
         return None
     if not is_daemon_sender(headers.get("from", "")) and not (
         _machine_signs_in(headers) or _returns_a_copy(report) or status_in(body)

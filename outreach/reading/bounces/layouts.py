@@ -166,7 +166,7 @@ DELAYED = re.compile(
     r"this is a warning only|has been delayed|have been delayed|delivery (?:is )?delayed"
     r"|will (?:continue|keep) (?:to try|trying)|will be retried|still being retried"
     r"|will retry|could not send message for past|not yet been delivered"
-    r"|delivery status notification \(delay\)",
+    r"|delivery status notification \(delay\)|message is delayed|only a temporary failure",
     re.IGNORECASE,
 )
 
@@ -202,7 +202,11 @@ def _read_generic(text: str, headers: Mapping[str, str]) -> Found | None:
         found.recipient = found.recipient or recipient
         found.diagnostic = clean_diagnostic(paragraph)
     else:
-        coded = re.search(r"(?m)^[^\n]*(?:[245]\.\d{1,3}\.\d{1,3}|\b[45]\d\d\b)[^\n]*$", body)
+        # Sendmail's transcript names the recipient on its own line ("554 <addr>... Host
+        # unknown"), often after a line about the host alone: that line first.
+        coded = re.search(r"(?m)^[45]\d\d[ -]<[^<>\s]+@[^<>\s]+>[^\n]*$", body) or re.search(
+            r"(?m)^[^\n]*(?:[245]\.\d{1,3}\.\d{1,3}|\b[45]\d\d\b)[^\n]*$", body
+        )
         found.diagnostic = clean_diagnostic(coded.group(0)) if coded else ""
     # The SMTP dialogue quoted ("RCPT TO:<addr>"), else the address the server's words name.
     rcpt = re.search(r"RCPT TO:\s*<?([^\s<>]+@[^\s<>]+?)>?(?:\s|$)", body, re.IGNORECASE)

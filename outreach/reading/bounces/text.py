@@ -31,6 +31,10 @@ FAILURE_WORDS = re.compile(
     r"|error (?:during|in) delivery|delivery problem|invalid (?:user|recipient|address)"
     r"|not listed in|rejected|exceeded|message (?:was )?(?:bounced|blocked)"
     r"|\b55\d[ -]|\b5\.\d\.\d"
+    # What a server says of a message it is still trying, or of the address it tried
+    # (OpenSMTPD: "An error has occurred while attempting to deliver a message").
+    r"|(?:trying|attempting) to deliver|(?:message|delivery) (?:is|was) delayed"
+    r"|domain does not exist|envelope expired|host (?:or domain name )?not found"
     # German, French, Spanish, Italian, Portuguese, Dutch
     r"|nicht zugestellt|unzustellbar|konnte nicht (?:zugestellt|ausgeliefert)"
     r"|zustellung (?:ist )?fehlgeschlagen|n'a pas pu [êe]tre (?:remis|d[ée]livr)"
