@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from outreach.errors import ConfigurationError
 from outreach.mail import MailServer
+from outreach.mail.reach import ANY_ADDRESS, PUBLIC_ONLY, AddressPolicy
 from outreach.models.accounts import TlsMode
 
 # Each documented setting: environment variable -> (default, what it means).
@@ -82,6 +83,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "OUTREACH_SANDBOX_DAY_SECONDS": (
         "60",
         "How long a business day lasts in the sandbox, in seconds (for sandbox contacts only).",
+    ),
+    "OUTREACH_REFUSE_PRIVATE_ADDRESSES": (
+        "false",
+        "true: never connect to a mail server on a private, loopback or link-local address "
+        "(set it where many people share one Outreach; docker-compose.yml does).",
     ),
 }
 
@@ -290,6 +296,13 @@ class Settings:
     sandbox_imap_port: int = 1143
     sandbox_reply_delay: tuple[float, float] = (5.0, 45.0)
     sandbox_day_seconds: float = 60.0
+    # Mail servers on non-public addresses are refused (outreach.mail.reach).
+    refuse_private_addresses: bool = False
+
+    @property
+    def address_policy(self) -> AddressPolicy:
+        """Which mail server addresses this deployment connects to."""
+        return PUBLIC_ONLY if self.refuse_private_addresses else ANY_ADDRESS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -357,4 +370,5 @@ class Settings:
             sandbox_imap_port=read.port("OUTREACH_SANDBOX_IMAP_PORT"),
             sandbox_reply_delay=read.delay("OUTREACH_SANDBOX_REPLY_DELAY"),
             sandbox_day_seconds=read.number("OUTREACH_SANDBOX_DAY_SECONDS"),
+            refuse_private_addresses=read.flag("OUTREACH_REFUSE_PRIVATE_ADDRESSES"),
         )

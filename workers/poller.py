@@ -38,6 +38,7 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker, session_scope
 from outreach.mail.imap import IdleWatcher
+from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mail.tls import client_context
 from outreach.mailbox_login import MailboxLogin
 from outreach.models import Mailbox
@@ -87,7 +88,9 @@ def run(settings: Settings, once: bool = False) -> None:
                 if not backoff.due(time.monotonic()):
                     continue  # failing: left alone until its next try (the lease is kept)
                 try:
-                    result = poll_mailbox(factory, mailbox_id, box, context, _utcnow, tokens)
+                    result = poll_mailbox(
+                        factory, mailbox_id, box, context, _utcnow, tokens, settings.address_policy
+                    )
                 except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
                     result = PollResult(
                         mailbox_id, ok=False, problem=f"unexpected error: {error!r}"
@@ -112,7 +115,9 @@ def run(settings: Settings, once: bool = False) -> None:
                         last_problem[mailbox_id] = result.problem
             if once:
                 break
-            _keep_watchers(factory, box, context, mine, watchers, wake, tokens)
+            _keep_watchers(
+                factory, box, context, mine, watchers, wake, tokens, settings.address_policy
+            )
             # Renew leases well before they run out, even when no mail arrives.
             wake.wait(min(settings.poll_interval, settings.poll_lease / 3))
     finally:
@@ -130,6 +135,7 @@ def _keep_watchers(
     watchers: dict[int, IdleWatcher],
     wake: threading.Event,
     tokens: AccessTokens,
+    policy: AddressPolicy = ANY_ADDRESS,
 ) -> None:
     """One IDLE watcher per mailbox this poller holds; none for the others.
 
@@ -146,6 +152,8 @@ def _keep_watchers(
                 continue
             login = MailboxLogin.imap(mailbox, box)
         # A function: each (re)connection needs an OAuth2 mailbox's current token.
-        watcher = IdleWatcher(partial(login.current, tokens, _utcnow), context, wake.set)
+        watcher = IdleWatcher(
+            partial(login.current, tokens, _utcnow), context, wake.set, policy=policy
+        )
         watcher.start()
         watchers[mailbox_id] = watcher
