@@ -75,12 +75,20 @@ class _TlsImap(_PlainImap):
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         plain = super()._create_socket(timeout)
-        sock = self._tls_context.wrap_socket(
-            plain, server_hostname=self.host, do_handshake_on_connect=False
-        )
+        try:
+            sock = self._tls_context.wrap_socket(
+                plain, server_hostname=self.host, do_handshake_on_connect=False
+            )
+        except BaseException:
+            plain.close()
+            raise
         # Guarded before the handshake: wrapping detached the plain socket.
         self._watchdog.guard(sock)
-        sock.do_handshake()
+        try:
+            sock.do_handshake()
+        except BaseException:
+            sock.close()
+            raise
         return sock
 
 
