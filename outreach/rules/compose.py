@@ -2,7 +2,8 @@
 
 Names and subjects come from users and from imported files. They are folded to
 one line before they reach a header, so a line break can never smuggle in a
-header of its own (header injection).
+header of its own (header injection); any other control character (a NUL from an
+imported file) is refused (outreach.rules.plain_text).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from outreach.errors import ValidationError
+from outreach.rules.plain_text import refuse_control_characters
 
 
 def one_line(text: str) -> str:
@@ -40,10 +42,23 @@ def reply_subject(subject: str) -> str:
     return clean if clean.lower().startswith("re:") else f"Re: {clean}"
 
 
-def _address(name: str, email_address: str) -> Address:
+def _header_text(what: str, text: str) -> str:
+    """`text` on one line, for a header: line breaks and tabs folded, other control characters
+    refused (a NUL would end the header in some servers' eyes).
+
+    :raise ValidationError: naming `what`, when a control character is left after folding.
+    """
+    folded = one_line(text)
+    refuse_control_characters(what, folded)
+    return folded
+
+
+def _address(name: str, email_address: str, what: str) -> Address:
+    name = _header_text(f"the {what} name", name)
+    email_address = _header_text(f"the {what} address", email_address)
     local, _, domain = email_address.strip().rpartition("@")
     try:
-        return Address(display_name=one_line(name), username=local, domain=domain)
+        return Address(display_name=name, username=local, domain=domain)
     except (ValueError, IndexError) as error:
         raise ValidationError(f"'{email_address}' cannot be used as an address: {error}") from None
 
@@ -67,9 +82,9 @@ class OutgoingEmail:
 def build_message(outgoing: OutgoingEmail) -> EmailMessage:
     """Build the MIME message; the same input always gives the same bytes."""
     message = EmailMessage()
-    message["From"] = _address(outgoing.from_name, outgoing.from_address)
-    message["To"] = _address(outgoing.to_name, outgoing.to_address)
-    message["Subject"] = one_line(outgoing.subject)
+    message["From"] = _address(outgoing.from_name, outgoing.from_address, "sender's")
+    message["To"] = _address(outgoing.to_name, outgoing.to_address, "recipient's")
+    message["Subject"] = _header_text("the subject", outgoing.subject)
     message["Date"] = format_datetime(outgoing.date)
     message["Message-ID"] = outgoing.message_id
     if outgoing.in_reply_to:

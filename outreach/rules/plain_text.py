@@ -39,6 +39,11 @@ def control_characters(text: str, allowed: frozenset[str] = frozenset()) -> list
     return found
 
 
+def printable(text: str) -> str:
+    """`text` with each control character shown as U+FFFD, to name a row on a page."""
+    return "".join("\ufffd" if unicodedata.category(ch) == "Cc" else ch for ch in text)
+
+
 def describe(character: str) -> str:
     """A control character as a person can read it: "line break", "U+0000 (NUL)"."""
     code = f"U+{ord(character):04X}"
