@@ -17,12 +17,12 @@ from outreach.errors import ValidationError
 MULTI_LINE_ALLOWED = frozenset("\n\r\t")
 
 _NAMES = {
-    "\x00": "NUL",
-    "\t": "tab",
-    "\n": "line break",
-    "\r": "carriage return",
-    "\x1b": "escape",
-    "\x7f": "delete",
+    "\x00": "a NUL",
+    "\t": "a tab",
+    "\n": "a line break",
+    "\r": "a carriage return",
+    "\x1b": "an escape",
+    "\x7f": "a delete",
 }
 
 
@@ -48,7 +48,7 @@ def describe(character: str) -> str:
     """A control character as a person can read it: "line break", "U+0000 (NUL)"."""
     code = f"U+{ord(character):04X}"
     name = _NAMES.get(character)
-    return f"a {name} ({code})" if name else f"the control character {code}"
+    return f"{name} ({code})" if name else f"the control character {code}"
 
 
 def control_character_problem(
