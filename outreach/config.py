@@ -302,7 +302,13 @@ class Settings:
     @property
     def address_policy(self) -> AddressPolicy:
         """Which mail server addresses this deployment connects to."""
-        return PUBLIC_ONLY if self.refuse_private_addresses else ANY_ADDRESS
+        if not self.refuse_private_addresses:
+            return ANY_ADDRESS
+        if not self.sandbox_enabled:
+            return PUBLIC_ONLY
+        # The sandbox's pretend mailbox is served on this machine, on its two ports only.
+        sandbox = {("127.0.0.1", self.sandbox_smtp_port), ("127.0.0.1", self.sandbox_imap_port)}
+        return AddressPolicy(refuse_private=True, exceptions=frozenset(sandbox))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

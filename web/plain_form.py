@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 
 from outreach.rules.plain_text import control_character_problem
 from web.helpers import sentence
@@ -25,6 +25,9 @@ class PlainTextForm(FlaskForm):  # type: ignore[misc]
         valid: bool = super().validate(extra_validators)
         for field in self:
             if not isinstance(field, StringField) or not isinstance(field.data, str):
+                continue
+            if isinstance(field, HiddenField):
+                # Not typed by a person (the CSRF token, a "next" page): each view checks its own.
                 continue
             problem = control_character_problem(
                 str(field.label.text), field.data, multi_line=isinstance(field, TextAreaField)

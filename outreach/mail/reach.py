@@ -70,12 +70,19 @@ def is_public(address: IPAddress) -> bool:
 
 @dataclass(frozen=True)
 class AddressPolicy:
-    """Which addresses this Outreach connects to: all, or public ones only."""
+    """Which addresses this Outreach connects to: all, or public ones only.
+
+    `exceptions` are (address, port) pairs allowed all the same: the sandbox's
+    own servers on 127.0.0.1, where the sandbox runs.
+    """
 
     refuse_private: bool = False
+    exceptions: frozenset[tuple[str, int]] = frozenset()
 
-    def check(self, address: IPAddress) -> None:
-        """:raise AddressRefused: when the policy does not allow `address`."""
+    def check(self, address: IPAddress, port: int | None = None) -> None:
+        """:raise AddressRefused: when the policy does not allow `address` (on `port`)."""
+        if (str(address), port) in self.exceptions:
+            return
         if self.refuse_private and not is_public(address):
             raise AddressRefused(
                 f"This server's address ({address}) is on a private network, "
@@ -144,7 +151,7 @@ def checked_addresses(
     """
     addresses = resolve(host, port, deadline)
     for address in addresses:
-        policy.check(address)
+        policy.check(address, port)
     return addresses
 
 

@@ -234,7 +234,7 @@ class RecordingPolicy(AddressPolicy):
 
     checked: list[IPAddress] = field(default_factory=list)
 
-    def check(self, address: IPAddress) -> None:
+    def check(self, address: IPAddress, port: int | None = None) -> None:
         self.checked.append(address)
 
 
@@ -307,13 +307,31 @@ def test_which_addresses_are_public(address: str, public: bool) -> None:
 
 
 def test_the_setting_is_read_from_the_environment(settings: Settings) -> None:
+    base = {"OUTREACH_INSTANCE_DIR": str(settings.instance_dir)}
     on = Settings.from_env(
-        {
-            "OUTREACH_INSTANCE_DIR": str(settings.instance_dir),
-            "OUTREACH_REFUSE_PRIVATE_ADDRESSES": "true",
-        }
+        {**base, "OUTREACH_REFUSE_PRIVATE_ADDRESSES": "true", "OUTREACH_SANDBOX": "off"}
     )
-    off = Settings.from_env({"OUTREACH_INSTANCE_DIR": str(settings.instance_dir)})
+    off = Settings.from_env(base)
 
     assert on.address_policy == PUBLIC_ONLY
     assert off.address_policy == ANY_ADDRESS
+
+
+def test_with_the_sandbox_on_only_its_own_two_ports_are_allowed(settings: Settings) -> None:
+    import ipaddress
+
+    policy = Settings.from_env(
+        {
+            "OUTREACH_INSTANCE_DIR": str(settings.instance_dir),
+            "OUTREACH_REFUSE_PRIVATE_ADDRESSES": "true",
+            "OUTREACH_SANDBOX_SMTP_PORT": "2525",
+            "OUTREACH_SANDBOX_IMAP_PORT": "1143",
+        }
+    ).address_policy
+    loopback = ipaddress.ip_address("127.0.0.1")
+
+    policy.check(loopback, 2525)
+    policy.check(loopback, 1143)
+    for port in (22, 5432, 6379, None):
+        with pytest.raises(AddressRefused):
+            policy.check(loopback, port)
