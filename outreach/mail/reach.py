@@ -13,6 +13,7 @@ Every step waits at most until a `Deadline`, so a silent port answers in time.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -29,6 +30,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # The system resolver cannot be interrupted: it runs in these threads, and the
 # caller stops waiting at its deadline. A few at once, not one per request.
 _resolvers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+def _new_resolvers() -> None:
+    # A forked child (an RQ work horse, a gunicorn worker) has none of its parent's
+    # threads: a pool copied from the parent would wait for them for ever.
+    global _resolvers
+    _resolvers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+os.register_at_fork(after_in_child=_new_resolvers)
 
 NOT_A_MAIL_SERVER = (
     "{host} answered on port {port}, but not like a mail server: check the server name and the port"

@@ -6,6 +6,7 @@ SSH, and the real Dovecot and SMTP test servers.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -31,6 +32,7 @@ from outreach.mail.reach import (
     IPAddress,
     connect_checked,
     is_public,
+    resolve,
 )
 from outreach.mail.smtp import SmtpSender
 from outreach.models import MailboxStatus
@@ -335,3 +337,18 @@ def test_with_the_sandbox_on_only_its_own_two_ports_are_allowed(settings: Settin
     for port in (22, 5432, 6379, None):
         with pytest.raises(AddressRefused):
             policy.check(loopback, port)
+
+
+def test_a_forked_worker_can_still_resolve_names() -> None:
+    # The parent's pool now has a thread, which a forked child (an RQ work horse) lacks.
+    assert resolve(LOOPBACK, 1, Deadline.after(2))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            found = resolve("localhost", 1, Deadline.after(2))
+            os._exit(0 if found else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
