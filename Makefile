@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 INSTALLED      := $(VENV)/.installed
 INSTALLED_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean venv install install-test test-deps
+.PHONY: run test lint bench drill clean venv install install-test test-deps
 
 run: $(INSTALLED)
 	$(BIN)/outreach db upgrade
@@ -30,6 +30,12 @@ bench: $(INSTALLED_TEST)
 		case "$$(basename "$$script")" in _*) continue;; esac; found=1; \
 		echo "== $$script"; $(BIN)/python "$$script" || exit 1; \
 	done; [ $$found = 1 ] || echo "no benchmarks in bench/ yet"
+
+# Minutes of random kills of the worker's whole process tree, at the default sweep
+# interval; prints delivered, duplicates, unknown and the time to recover.
+drill: test-deps
+	OUTREACH_DRILL_SECONDS=$${OUTREACH_DRILL_SECONDS:-300} OUTREACH_DRILL_SWEEP_INTERVAL=30 \
+		$(BIN)/pytest tests/drill -k random -s
 
 # System packages the test servers need (Debian; skipped when present or not root).
 test-deps:

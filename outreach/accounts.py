@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, replace
 from functools import cache
@@ -66,6 +67,17 @@ def create_user(session: Session, email: str, name: str, password: str) -> User:
     return user
 
 
+@cache
+def _nobodys_hash() -> str:
+    """A hash of no one's password: checking against it costs what checking a real one does."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_and_forget(password: str) -> None:
+    """Spend the time hashing `password` takes, keeping nothing: a refusal as slow as a success."""
+    _hasher.hash(password)
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """Return the user when the password is right, else None (never says which part failed)."""
     try:
@@ -74,8 +86,12 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         return None
     user = session.scalar(select(User).where(User.email == address))
     if user is None:
-        # Hash anyway so a wrong address takes as long as a wrong password.
-        _hasher.hash(password)
+        # Check anyway, against a hash of the same kind, so a wrong address takes as
+        # long as a wrong password (and says the same).
+        try:
+            _hasher.verify(_nobodys_hash(), password)
+        except (VerificationError, InvalidHashError):
+            pass
         return None
     try:
         _hasher.verify(user.password_hash, password)

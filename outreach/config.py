@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from outreach.errors import ConfigurationError
 from outreach.mail import MailServer
@@ -89,6 +93,15 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "true: never connect to a mail server on a private, loopback or link-local address "
         "(set it where many people share one Outreach; docker-compose.yml does).",
     ),
+    "OUTREACH_SIGNUP": (
+        "open",
+        "Who may create an account in the dashboard: open (anyone), invite (a link from "
+        "`outreach invite create`) or closed (only `outreach user create`).",
+    ),
+    "OUTREACH_SIGNUP_CONTACT": (
+        "the person who runs this Outreach",
+        "Who to ask for an account or an invitation, as the sign-up page names them.",
+    ),
 }
 
 # The OAuth2 providers Outreach knows, and the endpoints each uses by default; their
@@ -110,6 +123,8 @@ OAUTH_DEFAULTS: dict[str, dict[str, str]] = {
     },
 }
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+SIGNUP_MODES = ("open", "invite", "closed")
+log = logging.getLogger(__name__)
 
 
 def _parse_bool(name: str, value: str) -> bool:
@@ -174,11 +189,63 @@ class _Environment:
         return _parse_delay(name, self.text(name))
 
 
+def _owner_only(path: Path, mode: int) -> None:
+    """Tighten `path` to `mode` (0700 or 0600) when others may read it, and say so."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if current & 0o077:
+        path.chmod(mode)
+        log.warning(
+            "%s could be read by other users of this machine (mode %04o); "
+            "it is now readable by its owner only (%04o)",
+            path,
+            current,
+            mode,
+        )
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a SQLite database URL; None for another database or one in memory."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return None  # the engine says what is wrong with it, where it is used
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.database.startswith("file:"):
+        return None
+    return Path(url.database)
+
+
+def secure_instance(instance_dir: Path, database_url: str) -> None:
+    """The instance folder, its keys and the SQLite file: readable by their owner only.
+
+    Created so when they are new; tightened, with a log line, when they were
+    made looser (a copy, a restore, an older Outreach).
+    """
+    instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(instance_dir, 0o700)
+    database = sqlite_path(database_url)
+    if database is not None and not database.exists() and database.parent.is_dir():
+        # SQLite would create the file with the umask's mode (0644 as a rule); its
+        # journal and WAL files take the mode of the database file.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    files = [instance_dir / "secret_key", instance_dir / "encryption_key"]
+    if database is not None:
+        files += [
+            database.with_name(database.name + end) for end in ("", "-wal", "-shm", "-journal")
+        ]
+    for path in files:
+        _owner_only(path, 0o600)
+
+
 def _read_or_create(path: Path, make: str) -> str:
     """Return the secret stored at `path`, writing a new one first if there is none."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Created with 0600 from the start so the secret is never world-readable.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -196,6 +263,13 @@ def _parse_url(name: str, value: str) -> str:
     raise ConfigurationError(
         f"{name} must be an https:// address (http:// only for 127.0.0.1), not '{value}'"
     )
+
+
+def _parse_signup(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in SIGNUP_MODES:
+        raise ConfigurationError(f"OUTREACH_SIGNUP must be open, invite or closed, not '{value}'")
+    return mode
 
 
 def _parse_server(name: str, value: str) -> MailServer | None:
@@ -275,7 +349,7 @@ class Settings:
     instance_dir: Path
     database_url: str
     redis_url: str | None
-    secret_key: str
+    secret_key: str = field(repr=False)
     encryption_keys: tuple[str, ...] = field(repr=False)
     host: str = "127.0.0.1"
     port: int = 5000
@@ -296,6 +370,9 @@ class Settings:
     sandbox_imap_port: int = 1143
     sandbox_reply_delay: tuple[float, float] = (5.0, 45.0)
     sandbox_day_seconds: float = 60.0
+    # Who may create an account in the dashboard (SIGNUP_MODES), and who to ask for one.
+    signup: str = "open"
+    signup_contact: str = "the person who runs this Outreach"
     # Mail servers on non-public addresses are refused (outreach.mail.reach).
     refuse_private_addresses: bool = False
 
@@ -320,11 +397,10 @@ class Settings:
         env = os.environ if environ is None else environ
         read = _Environment(env)
         instance_dir = Path(env.get("OUTREACH_INSTANCE_DIR") or "instance").resolve()
-        instance_dir.mkdir(parents=True, exist_ok=True)
-
         database_url = env.get("OUTREACH_DATABASE_URL") or (
             f"sqlite:///{instance_dir / 'outreach.sqlite'}"
         )
+        secure_instance(instance_dir, database_url)
         secret_key = env.get("OUTREACH_SECRET_KEY") or _read_or_create(
             instance_dir / "secret_key", secrets.token_urlsafe(48)
         )
@@ -376,5 +452,7 @@ class Settings:
             sandbox_imap_port=read.port("OUTREACH_SANDBOX_IMAP_PORT"),
             sandbox_reply_delay=read.delay("OUTREACH_SANDBOX_REPLY_DELAY"),
             sandbox_day_seconds=read.number("OUTREACH_SANDBOX_DAY_SECONDS"),
+            signup=_parse_signup(read.text("OUTREACH_SIGNUP")),
+            signup_contact=" ".join(read.text("OUTREACH_SIGNUP_CONTACT").split()),
             refuse_private_addresses=read.flag("OUTREACH_REFUSE_PRIVATE_ADDRESSES"),
         )

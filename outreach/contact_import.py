@@ -8,8 +8,7 @@ Creating and editing one contact is in outreach.contacts.
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -20,6 +19,14 @@ from outreach.accounts import known_time_zones, normalise_email
 from outreach.contacts import ContactInput, clean_text, first_name_of, list_contacts, new_contact
 from outreach.errors import ValidationError
 from outreach.models import Contact, User
+from outreach.reading.limits import (
+    LIMITS,
+    ReadLimits,
+    cell_too_long,
+    check_characters,
+    too_many_columns,
+    too_many_rows,
+)
 from outreach.reading.vcard import parse_vcards
 from outreach.rules.plain_text import control_character_problem, printable
 
@@ -185,6 +192,30 @@ def guess_columns(header: Sequence[str]) -> list[str]:
     return mapping
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text`, each with its line end, one at a time.
+
+    io.StringIO would copy the whole text first, at four bytes a character.
+    """
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        stop = len(text) if end < 0 else end + 1
+        yield text[start:stop]
+        start = stop
+
+
+def _first_lines(text: str, count: int = 20) -> list[str]:
+    """The first `count` lines of `text` that are not blank, without splitting all of it."""
+    lines: list[str] = []
+    for line in _lines(text):
+        if line.strip():
+            lines.append(line)
+            if len(lines) == count:
+                break
+    return lines
+
+
 def _sniff_delimiter(lines: list[str]) -> str:
     """Comma, semicolon (spreadsheets in much of Europe) or tab: the one the lines share."""
     sample = [line for line in lines[:20] if line.strip()]
@@ -206,7 +237,16 @@ def _has_address(cells: Sequence[str]) -> bool:
     return any("@" in cell and " " not in cell.strip() for cell in cells)
 
 
-def read_csv(text: str, *, has_header: bool | None = None) -> CsvTable:
+def _checked_row(line: int, cells: list[str], limits: ReadLimits) -> None:
+    """:raise FileTooLarge: when the row has too many columns or a cell too long."""
+    if len(cells) > limits.columns:
+        raise too_many_columns(len(cells), limits)
+    for index, cell in enumerate(cells):
+        if len(cell) > limits.cell:
+            raise cell_too_long(f"line {line:,}, column {index + 1}", len(cell), limits)
+
+
+def read_csv(text: str, *, has_header: bool | None = None, limits: ReadLimits = LIMITS) -> CsvTable:
     """Cut CSV text into a header and rows.
 
     The header is the first row with a column we recognise as the email
@@ -214,16 +254,32 @@ def read_csv(text: str, *, has_header: bool | None = None) -> CsvTable:
     Without one, it is the first row as wide as most rows, unless that row
     holds an address (then the file has no header). `has_header` overrides the
     guess about the first row.
+
+    :raise FileTooLarge: when the file goes beyond `limits`; each row is checked as
+        it is read, so a file far beyond them is refused at its first row too many.
     """
+    check_characters(text, limits)
     text = text.lstrip("\ufeff")
-    delimiter = _sniff_delimiter(text.splitlines())
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    delimiter = _sniff_delimiter(_first_lines(text))
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     try:
         for cells in reader:
+            _checked_row(reader.line_num, cells, limits)
             if any(cell.strip() for cell in cells):
+                # One row more than the cap for the header.
+                if len(rows) > limits.rows:
+                    raise too_many_rows(limits)
                 rows.append((reader.line_num, cells))
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            # The csv module's own cap (131,072) stopped it before our check could.
+            raise cell_too_long(
+                f"a cell on line {reader.line_num:,}",
+                csv.field_size_limit(),
+                limits,
+                more_than=True,
+            ) from None
         raise ValidationError(
             f"the file is not CSV that can be read (line {reader.line_num}: {error})"
         ) from None

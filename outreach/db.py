@@ -4,12 +4,13 @@ update), and the schema upgrade (Alembic) that `outreach db upgrade` and `outrea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Update, create_engine, event, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from outreach.errors import NotFound, OutreachError
@@ -37,6 +38,54 @@ def make_engine(database_url: str, **options: Any) -> Engine:
         return engine
     options.setdefault("pool_pre_ping", True)
     return create_engine(database_url, **options)
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` says the database is away for now (down, restarting, unreachable,
+    locked), as opposed to a mistake in what was asked of it: worth waiting out."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def outage_words(error: BaseException) -> str:
+    """The driver's own first line about an outage, without SQLAlchemy's wrapping."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class OutageWatch:
+    """How a long-running process rides out a database outage: it says so once,
+    waits a growing while between tries (at most `longest` seconds, so it notices
+    the database's return quickly), and says once more when the database is back."""
+
+    def __init__(self, say: Callable[[str], None], longest: float = 5.0) -> None:
+        self._say = say
+        self._longest = longest
+        self._since: float | None = None
+        self._wait = 0.5
+
+    @property
+    def away(self) -> bool:
+        return self._since is not None
+
+    def failed(self, error: BaseException, now: float) -> float:
+        """Note a failed try; returns the seconds to wait before the next one."""
+        if self._since is None:
+            self._since = now
+            first_line = (str(getattr(error, "orig", None) or error).strip().splitlines() or [""])[
+                0
+            ]
+            self._say(f"the database cannot be used ({first_line}); waiting for it to come back")
+        else:
+            self._wait = min(self._wait * 2, self._longest)
+        return self._wait
+
+    def succeeded(self, now: float) -> None:
+        if self._since is not None:
+            self._say(f"the database is back after {now - self._since:.0f} s")
+        self._since = None
+        self._wait = 0.5
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

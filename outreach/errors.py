@@ -36,6 +36,18 @@ class TemplateError(OutreachError):
     """Raised when a template cannot be rendered."""
 
 
+class TemplateTooBig(TemplateError):
+    """Raised when a template would build text, a list or a number beyond its limits."""
+
+
+class TemplateTooSlow(TemplateError):
+    """Raised when a template takes longer than its time allowance to fill in."""
+
+
+class TemplateTooComplex(TemplateError):
+    """Raised when a template loops, nests or works more than its limits allow."""
+
+
 class MissingVariable(TemplateError):
     """Raised when a template uses a variable that is missing or empty."""
 

@@ -18,12 +18,12 @@ The database row is the record of truth; a queue job only carries its id.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import pace
@@ -62,6 +62,10 @@ CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYIN
 GIVE_UP_AFTER = timedelta(hours=24)
 # A row still SENDING this long after its claim belongs to a worker that died.
 SEND_LEASE = timedelta(minutes=15)
+# Allowance for the clocks of the sweeping and the sending hosts, which stamp
+# the times compared here. A claim misjudged as dead costs no duplicate: the
+# claiming worker checks the row is still its own before the body goes out.
+CLAIM_SETTLING = timedelta(seconds=3)
 # Kinds that go before new first requests when the daily cap is tight.
 FIRST_IN_LINE = (MessageKind.FOLLOW_UP, MessageKind.THANK_YOU, MessageKind.CONFIRMATION)
 
@@ -75,6 +79,10 @@ class Outcome(StrEnum):
     PAUSED = "paused"
     FAILED = "failed"
     UNKNOWN = "unknown"
+
+
+class _ClaimLost(Exception):
+    """The message was taken from this worker before its body went out."""
 
 
 @dataclass(frozen=True)
@@ -232,12 +240,21 @@ def deliver(
         first_approved = message.approved_at or now
 
     def before_data() -> None:
+        # Still ours? A sweep that took this worker for dead may have handed the
+        # message to another one; then the body must not go from here as well.
         with session_scope(factory) as session:
-            session.execute(
+            still_ours = compare_and_set(
+                session,
                 update(Message)
-                .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
-                .values(send_phase=SendPhase.DATA)
+                .where(
+                    Message.id == message_id,
+                    Message.status == MessageStatus.SENDING,
+                    Message.attempts == attempts,
+                )
+                .values(send_phase=SendPhase.DATA),
             )
+        if not still_ours:
+            raise _ClaimLost
 
     def send(server: ServerLogin) -> None:
         sender.send(server, email, before_data)
@@ -245,6 +262,8 @@ def deliver(
     try:
         # An OAuth2 token is renewed when due, and once more if the server refuses it.
         login.log_in(send, tokens, clock)
+    except _ClaimLost:
+        return DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message over")
     except SignInRequired as error:
         return _pause_mailbox(factory, message_id, clock(), str(error), sign_in=True)
     except MailboxAuthFailed as error:
@@ -413,18 +432,29 @@ def due_for_sending(session: Session, now: datetime) -> list[int]:
     return [row.id for row in sorted(rows, key=lambda row: row.kind not in FIRST_IN_LINE)]
 
 
-def recover_abandoned(session: Session, now: datetime, lease: timedelta = SEND_LEASE) -> list[int]:
+def recover_abandoned(
+    session: Session,
+    now: datetime,
+    lease: timedelta = SEND_LEASE,
+    in_hand: Collection[int] | None = None,
+) -> list[int]:
     """Deal with rows left SENDING by a worker that died; returns the ids now UNKNOWN.
 
+    A row is abandoned once its lease has run out or, when the queue can say
+    which messages live workers are sending (`in_hand`), as soon as it is not
+    one of them: a dead worker is then noticed in seconds, not at the lease's end.
     Before the body went out (phase CLAIMED) nothing reached the server, so the
     message simply waits for its next attempt. After it (phase DATA) the server
     may have it: the row becomes UNKNOWN, to be settled by the Sent folder.
     """
     unknown: list[int] = []
+    abandoned = Message.claimed_at < now - lease
+    if in_hand is not None:
+        # A claim younger than this may not show in the queue's registry yet.
+        settled = Message.claimed_at < now - CLAIM_SETTLING
+        abandoned = or_(abandoned, and_(settled, Message.id.not_in(list(in_hand))))
     stale = session.scalars(
-        select(Message).where(
-            Message.status == MessageStatus.SENDING, Message.claimed_at < now - lease
-        )
+        select(Message).where(Message.status == MessageStatus.SENDING, abandoned)
     )
     for message in stale:
         if message.send_phase is SendPhase.DATA:

@@ -41,7 +41,7 @@ def now() -> datetime:
 @pytest.fixture
 def instance_dir(tmp_path: Path) -> Path:
     path = tmp_path / "instance"
-    path.mkdir()
+    path.mkdir(mode=0o700)  # as Settings makes it: owner only
     return path
 
 

@@ -198,22 +198,49 @@ def _supervise(children: list[tuple[str, str]], stop_timeout: float) -> list[str
     return [sys.executable, "-c", script]
 
 
-def test_when_one_child_dies_up_stops_the_rest_and_says_which(
+def test_a_child_that_dies_once_is_started_again_and_the_rest_keep_running(
+    tmp_path: Path, start_up: StartUp
+) -> None:
+    """A short outage (the database restarting) must not take the whole product down."""
+    marker = tmp_path / "died-once"
+    once = (
+        "import pathlib, time\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n"
+        "    marker.touch(); raise SystemExit(3)\n"
+        "print('wobbly is back', flush=True); time.sleep(120)\n"
+    )
+    children = [("steady", "import time; time.sleep(120)"), ("wobbly", once)]
+    env = _base_env(tmp_path / "instance", free_port())
+    env["OUTREACH_REDIS_URL"] = "redis://127.0.0.1:1/0"  # not used by these children
+    up = start_up(_supervise(children, 5.0), env)
+
+    up.wait_for_log("wobbly is back", timeout=20)
+    assert "wobbly stopped unexpectedly (exit status 3); starting it again in 1 s" in up.log()
+    assert up.proc.poll() is None, up.log()
+
+    up.ctrl_c()
+    assert up.proc.wait(timeout=15) == 0, up.log()
+    _assert_nothing_left(up)
+
+
+def test_a_child_that_keeps_dying_stops_the_rest_and_says_which(
     tmp_path: Path, start_up: StartUp
 ) -> None:
     children = [
         ("steady", "import time; time.sleep(120)"),
-        ("fragile", "import time; time.sleep(1); raise SystemExit(3)"),
+        ("fragile", "raise SystemExit(3)"),
     ]
     env = _base_env(tmp_path / "instance", free_port())
     env["OUTREACH_REDIS_URL"] = "redis://127.0.0.1:1/0"  # not used by these children
     up = start_up(_supervise(children, 5.0), env)
     try:
-        code = up.proc.wait(timeout=20)
+        code = up.proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"the supervisor did not stop after a child died:\n{up.log()}")
+        pytest.fail(f"the supervisor did not stop after a child kept dying:\n{up.log()}")
     assert code == 1
-    assert "fragile stopped unexpectedly (exit status 3); stopping the rest" in up.log()
+    assert "fragile stopped unexpectedly (exit status 3); starting it again in 2 s" in up.log()
+    assert "fragile stopped 4 times within a minute (exit status 3); stopping the rest" in up.log()
     assert "Valkey" not in up.log()  # OUTREACH_REDIS_URL was given
     _assert_nothing_left(up)
 

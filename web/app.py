@@ -11,7 +11,7 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
 from outreach.reading.quoting import split_reply
-from web import auth, db, errors
+from web import access_log, auth, db, errors
 from web.headers import security_headers
 from web.helpers import day, sentence, when
 from web.progress import needs_decision_count
@@ -30,7 +30,9 @@ from web.views import (
     targets,
 )
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# Room for a file at the import caps (outreach.reading.limits): 20,000 rows of a
+# LinkedIn export are about 2.3 MB.
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 
 csrf = CSRFProtect()
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.setdefault(mailboxes.DISCOVERY_LOOKUP, mailboxes.DEFAULT_LOOKUP)
     app.config.setdefault(mailboxes.DISCOVERY_SECONDS, mailboxes.DEFAULT_DISCOVERY_SECONDS)
     app.jinja_env.undefined = StrictUndefined
+    access_log.quiet_werkzeug()
     app.add_template_filter(when)
     app.add_template_filter(sentence)
     app.add_template_filter(day)

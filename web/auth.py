@@ -9,11 +9,14 @@ from flask import Blueprint, Flask, flash, redirect, render_template, request, u
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 
-from outreach.accounts import authenticate, create_user, get_user
+from outreach import signup as signup_rules
+from outreach.accounts import authenticate, get_user
 from outreach.models import User
 from web.attempt import attempt
 from web.db import get_session
 from web.forms import LoginForm, SignupForm
+from web.helpers import now, sentence
+from web.state import services
 
 bp = Blueprint("auth", __name__)
 login_manager = flask_login.LoginManager()
@@ -83,40 +86,96 @@ def require_login() -> ResponseReturnValue | None:
         return None
     # A POST cannot be replayed after logging in, so only a GET is remembered.
     next_path = request.full_path.rstrip("?") if request.method == "GET" else None
-    if next_path == "/":
+    # An OAuth callback's code and state would be carried into the login page's URL.
+    if next_path == "/" or request.endpoint == "oauth.callback":
         next_path = None
     return redirect(url_for("auth.login", next=next_path))
+
+
+# Where the sign-up page leaves the address for the login page to fill in.
+SIGNED_UP_KEY = "signed_up_email"
+
+
+def signed_up(address: str) -> str:
+    """The one answer to every sign-up that goes through, whether the address was new or not."""
+    return (
+        f"Thank you. You can now log in with {address} and your password. If that address "
+        "had an account here already, nothing about it has changed: use its own password."
+    )
+
+
+def _signup_page(form: SignupForm, status: int = 200) -> ResponseReturnValue:
+    settings = services().settings
+    invite = None
+    problem = None
+    if settings.signup == signup_rules.INVITE and form.invite.data:
+        try:
+            invite = signup_rules.find_invite(get_session(), form.invite.data, now())
+        except signup_rules.InviteProblem as error:
+            problem = sentence(error)
+    if invite is not None:
+        form.email.data = invite.email
+    return (
+        render_template(
+            "auth/signup.html",
+            form=form,
+            mode=settings.signup,
+            contact=settings.signup_contact,
+            invite=invite,
+            invite_problem=problem,
+        ),
+        status,
+    )
 
 
 @bp.get("/signup")
 def signup() -> ResponseReturnValue:
     if is_signed_in():
         return redirect(url_for("board.index"))
-    return render_template("auth/signup.html", form=SignupForm())
+    form = SignupForm(formdata=None, invite=request.args.get("invite", "")[:100])
+    return _signup_page(form)
 
 
 @bp.post("/signup")
 def signup_submit() -> ResponseReturnValue:
-    """Create the account and sign in at once."""
+    """Create the account, then send the person to log in.
+
+    Nothing here says whether the address had an account already: the answer,
+    the page after it and the time taken are the same (docs/decisions/0013).
+    """
+    settings = services().settings
     form = SignupForm()
+    if settings.signup == signup_rules.CLOSED:
+        return _signup_page(form, 403)
     if not form.validate_on_submit():
-        return render_template("auth/signup.html", form=form), 400
+        return _signup_page(form, 400)
     session = get_session()
     with attempt(session) as outcome:
-        user = create_user(session, form.email.data, form.name.data, form.password.data)
+        answer = signup_rules.sign_up(
+            session,
+            mode=settings.signup,
+            email=form.email.data,
+            name=form.name.data,
+            password=form.password.data,
+            invite_token=form.invite.data or "",
+            now=now(),
+        )
     if outcome.refused:
-        return render_template("auth/signup.html", form=form), 400
+        return _signup_page(form, 400)
     cookie_session.clear()
-    flask_login.login_user(SignedIn(user))
-    flash(f"Welcome, {user.name}. Three steps get you going; they are listed below.", "success")
-    return redirect(url_for("board.index"))
+    cookie_session[SIGNED_UP_KEY] = answer.email
+    flash(signed_up(answer.email), "success")
+    return redirect(url_for("auth.login"), 303)
 
 
 @bp.get("/login")
 def login() -> ResponseReturnValue:
     if is_signed_in():
         return redirect(url_for("board.index"))
-    form = LoginForm(next=safe_next(request.args.get("next")) or "")
+    form = LoginForm(
+        next=safe_next(request.args.get("next")) or "",
+        email=cookie_session.pop(SIGNED_UP_KEY, ""),
+    )
     return render_template("auth/login.html", form=form)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Flask, current_app, flash, g, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import InternalServerError, RequestEntityTooLarge
 from werkzeug.exceptions import NotFound as HttpNotFound
 
+from outreach.db import is_outage, outage_words
 from outreach.errors import ConfigurationError, NotFound, ValidationError
 from web.helpers import sentence
 
@@ -22,7 +24,19 @@ def _forget_unfinished_work() -> None:
     # nav); a half-done use case must neither be flushed nor block it.
     session = g.get("db_session")
     if session is not None:
-        session.rollback()
+        try:
+            session.rollback()
+        except SQLAlchemyError as error:
+            if not is_outage(error):
+                raise
+
+
+def database_away(error: SQLAlchemyError) -> ResponseReturnValue:
+    """The database is down or restarting: say so, and when to come back (HTTP 503)."""
+    _forget_unfinished_work()
+    current_app.logger.warning("the database cannot be used: %s", outage_words(error))
+    page = render_template("errors/500.html", message=None, database_away=True)
+    return page, 503, {"Retry-After": "30"}
 
 
 def not_found(_error: Exception) -> ResponseReturnValue:
@@ -67,3 +81,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RequestEntityTooLarge, too_large)
     app.register_error_handler(ConfigurationError, misconfigured)
     app.register_error_handler(InternalServerError, server_error)
+    app.register_error_handler(OperationalError, database_away)
+    app.register_error_handler(InterfaceError, database_away)

@@ -74,6 +74,8 @@ class SignupForm(PlainTextForm):
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)],
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )
+    # The token of an invitation link (OUTREACH_SIGNUP=invite).
+    invite = HiddenField()
 
 
 class LoginForm(PlainTextForm):

@@ -21,6 +21,8 @@ class DashboardServer(BaseApplication):  # type: ignore[misc]
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": "-",
+            # The OAuth callback's code and state never reach the access log.
+            "logger_class": "web.access_log.RedactingLogger",
             "graceful_timeout": 10,
             # The control socket lives in $HOME and would clash between instances.
             "control_socket_disable": True,

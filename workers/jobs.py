@@ -6,18 +6,23 @@ work horse process that shares nothing with the web app.
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any, TypeVar
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from outreach import clock
 from outreach.config import Settings
 from outreach.crypto import SecretBox
-from outreach.db import make_engine, make_sessionmaker, session_scope
+from outreach.db import is_outage, make_engine, make_sessionmaker, outage_words, session_scope
 from outreach.mail.imap import ImapSentFolder
 from outreach.mail.smtp import SmtpSender
 from outreach.mail.tls import client_context
@@ -27,9 +32,59 @@ from outreach.scheduler import run_due_steps
 from outreach.sending import deliver, due_for_sending, recover_abandoned
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile
-from workers.queues import enqueue_reconcile, enqueue_send, redis_connection
+from workers.queues import (
+    enqueue_reconcile,
+    enqueue_send,
+    messages_in_hand,
+    redis_connection,
+)
 
 log = logging.getLogger(__name__)
+
+_Result = TypeVar("_Result")
+
+# Set while the database is away, so only the first job to notice writes it in the log.
+_OUTAGE_KEY = "outreach:database-away"
+# What a job returns when the database was away: the sweep re-drives its work later.
+DATABASE_AWAY = "database_away"
+
+
+def _waits_out_database_outages(job: Callable[..., _Result]) -> Callable[..., _Result | str]:
+    """A job that meets a database outage ends quietly; the database, not the job, holds
+    the work, so the outbox sweep after the outage picks it up. The first job to meet
+    the outage says so, and the first to succeed after it says it is over: every job
+    runs in its own work horse, so they agree through a key in Redis."""
+
+    @functools.wraps(job)
+    def run(*args: Any) -> _Result | str:
+        try:
+            result = job(*args)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            if _first_to_see(outage=True):
+                log.warning(
+                    "the database cannot be used (%s); jobs wait for it, and the sweep "
+                    "re-drives their work when it is back",
+                    outage_words(error),
+                )
+            return DATABASE_AWAY
+        if _first_to_see(outage=False):
+            log.info("the database is back")
+        return result
+
+    return run
+
+
+def _first_to_see(outage: bool) -> bool:
+    """Record the start (or the end) of an outage; True for the one job that changed it."""
+    try:
+        connection = _redis()
+        if outage:
+            return bool(connection.set(_OUTAGE_KEY, "1", nx=True))
+        return bool(connection.delete(_OUTAGE_KEY))
+    except RedisError:
+        return outage  # without Redis, each job that meets the outage says so
 
 
 def utcnow() -> datetime:
@@ -41,6 +96,13 @@ def _runtime() -> tuple[Settings, sessionmaker[Session]]:
     # Built once per worker process, not at import: importing must stay free of I/O.
     settings = Settings.from_env()
     return settings, make_sessionmaker(make_engine(settings.database_url))
+
+
+@cache
+def _redis() -> Redis:
+    # redis-py opens a new connection in a forked work horse by itself.
+    settings, _factory = _runtime()
+    return redis_connection(settings)
 
 
 @cache
@@ -64,8 +126,14 @@ def warm_up() -> None:
     configure_mappers()
     bind = factory.kw.get("bind")
     if bind is not None:
-        with bind.connect():
-            pass
+        try:
+            with bind.connect():
+                pass
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            # The worker starts all the same: its jobs wait the outage out (see above).
+            log.warning("starting before the database answers (%s)", outage_words(error))
         bind.dispose()
 
 
@@ -86,8 +154,10 @@ def dispose_runtime() -> None:
     _runtime.cache_clear()
     _tls_context.cache_clear()
     _tokens.cache_clear()
+    _redis.cache_clear()
 
 
+@_waits_out_database_outages
 def send_message(message_id: int) -> str:
     """Send one approved message (exactly once; see outreach.sending)."""
     settings, factory = _runtime()
@@ -103,6 +173,7 @@ def send_message(message_id: int) -> str:
     return result.outcome.value
 
 
+@_waits_out_database_outages
 def reconcile_sent(message_id: int) -> str:
     """Consult the Sent folder: settle an unknown delivery, file the sent copy."""
     settings, factory = _runtime()
@@ -119,6 +190,7 @@ def reconcile_sent(message_id: int) -> str:
     return outcome
 
 
+@_waits_out_database_outages
 def sweep_outbox() -> int:
     """Repair and re-drive the outbox from the database; returns how many jobs it enqueued.
 
@@ -126,19 +198,22 @@ def sweep_outbox() -> int:
     gets a send job, and the Sent folder is consulted where it must be.
     """
     settings, factory = _runtime()
+    connection = redis_connection(settings)
+    # Read before the queue: a claim made after this moment is never taken for dead.
     now = utcnow()
+    in_hand = messages_in_hand(connection)
     with session_scope(factory) as session:
-        recover_abandoned(session, now, timedelta(seconds=settings.send_lease))
+        recover_abandoned(session, now, timedelta(seconds=settings.send_lease), in_hand)
     with session_scope(factory) as session:
         due = due_for_sending(session, now)
         query = select(Message.id, Message.attempts).where(Message.id.in_(due))
         attempts = {message_id: count for message_id, count in session.execute(query)}
         to_reconcile = sent_copy_candidates(session, now)
-    connection = redis_connection(settings)
     enqueued = sum(1 for m in due if enqueue_send(connection, m, attempts.get(m, 0)))
     return enqueued + sum(1 for m in to_reconcile if enqueue_reconcile(connection, m))
 
 
+@_waits_out_database_outages
 def run_cycle() -> int:
     """Take the cycle's time-based steps due now (follow-ups, giving up, next names,
     meetings); returns how many steps were taken. Safe to run in several workers.

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach import clock, leases
 from outreach.config import Settings
 from outreach.crypto import SecretBox
-from outreach.db import make_engine, make_sessionmaker, session_scope
+from outreach.db import OutageWatch, is_outage, make_engine, make_sessionmaker, session_scope
 from outreach.mail.imap import IdleWatcher
 from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mail.tls import client_context
@@ -73,58 +73,101 @@ def run(settings: Settings, once: bool = False) -> None:
     last_problem: dict[int, str] = {}
     backoffs: dict[int, Backoff] = {}
     log.info("poller %s started; checking every %.0f s", owner, settings.poll_interval)
+    outage = OutageWatch(log.warning)
     try:
         while not stop.is_set():
             wake.clear()
-            mine: set[int] = set()
-            for mailbox_id in mailboxes_to_watch(factory):
-                if stop.is_set():
+            try:
+                mine = _round(
+                    factory,
+                    box,
+                    context,
+                    tokens,
+                    owner,
+                    lease,
+                    stop,
+                    last_problem,
+                    backoffs,
+                    settings.address_policy,
+                )
+                if once:
                     break
-                with session_scope(factory) as session:
-                    if not leases.acquire(session, mailbox_id, owner, _utcnow(), lease):
-                        continue
-                mine.add(mailbox_id)
-                backoff = backoffs.setdefault(mailbox_id, Backoff())
-                if not backoff.due(time.monotonic()):
-                    continue  # failing: left alone until its next try (the lease is kept)
-                try:
-                    result = poll_mailbox(
-                        factory, mailbox_id, box, context, _utcnow, tokens, settings.address_policy
-                    )
-                except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
-                    result = PollResult(
-                        mailbox_id, ok=False, problem=f"unexpected error: {error!r}"
-                    )
-                if result.ok:
-                    backoff.succeeded()
-                    if mailbox_id in last_problem:
-                        log.info("mailbox %s is reachable again", mailbox_id)
-                        del last_problem[mailbox_id]
-                    if result.report and result.report.matched:
-                        log.info("mailbox %s: %s new answers", mailbox_id, result.report.matched)
-                else:
-                    wait = backoff.failed(time.monotonic(), random.uniform(0.8, 1.2))
-                    if last_problem.get(mailbox_id) != result.problem:
-                        # Logged once per change, so a long outage does not flood the log.
-                        log.warning(
-                            "mailbox %s: %s (next try in %.0f s)",
-                            mailbox_id,
-                            result.problem,
-                            wait,
-                        )
-                        last_problem[mailbox_id] = result.problem
-            if once:
-                break
-            _keep_watchers(
-                factory, box, context, mine, watchers, wake, tokens, settings.address_policy
-            )
+                _keep_watchers(
+                    factory, box, context, mine, watchers, wake, tokens, settings.address_policy
+                )
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                # The IDLE watchers keep their connections meanwhile, and a mailbox's
+                # position is in the database: the first round back syncs everything.
+                stop.wait(outage.failed(error, time.monotonic()))
+                continue
+            outage.succeeded(time.monotonic())
             # Renew leases well before they run out, even when no mail arrives.
             wake.wait(min(settings.poll_interval, settings.poll_lease / 3))
     finally:
         for watcher in watchers.values():
             watcher.stop()
+        try:
+            with session_scope(factory) as session:
+                leases.release_all(session, owner)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            log.warning(
+                "could not give the mailboxes back (the database is away); "
+                "another poller takes them over when their leases run out"
+            )
+
+
+def _round(
+    factory: sessionmaker[Session],
+    box: SecretBox,
+    context: ssl.SSLContext,
+    tokens: AccessTokens,
+    owner: str,
+    lease: timedelta,
+    stop: threading.Event,
+    last_problem: dict[int, str],
+    backoffs: dict[int, Backoff],
+    policy: AddressPolicy = ANY_ADDRESS,
+) -> set[int]:
+    """Sync every mailbox this poller holds or can take; returns the ones it holds.
+
+    :raise: a database outage as it comes (see outreach.db.is_outage): it is no
+        mailbox's fault, so no mailbox is backed off for it.
+    """
+    mine: set[int] = set()
+    for mailbox_id in mailboxes_to_watch(factory):
+        if stop.is_set():
+            break
         with session_scope(factory) as session:
-            leases.release_all(session, owner)
+            if not leases.acquire(session, mailbox_id, owner, _utcnow(), lease):
+                continue
+        mine.add(mailbox_id)
+        backoff = backoffs.setdefault(mailbox_id, Backoff())
+        if not backoff.due(time.monotonic()):
+            continue  # failing: left alone until its next try (the lease is kept)
+        try:
+            result = poll_mailbox(factory, mailbox_id, box, context, _utcnow, tokens, policy)
+        except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
+            if is_outage(error):
+                raise
+            result = PollResult(mailbox_id, ok=False, problem=f"unexpected error: {error!r}")
+        if result.ok:
+            backoff.succeeded()
+            if mailbox_id in last_problem:
+                log.info("mailbox %s is reachable again", mailbox_id)
+                del last_problem[mailbox_id]
+            if result.report and result.report.matched:
+                log.info("mailbox %s: %s new answers", mailbox_id, result.report.matched)
+        else:
+            wait = backoff.failed(time.monotonic(), random.uniform(0.8, 1.2))
+            if last_problem.get(mailbox_id) != result.problem:
+                # Logged once per change, so a long outage does not flood the log.
+                log.warning("mailbox %s: %s (next try in %.0f s)", mailbox_id, result.problem, wait)
+                last_problem[mailbox_id] = result.problem
+    return mine
 
 
 def _keep_watchers(

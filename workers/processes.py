@@ -38,6 +38,10 @@ from typing import Any, TextIO
 from outreach.config import Settings
 
 STOP_TIMEOUT = 10.0
+# A child that dies is started again, after 1, 2, 4 ... seconds; one that dies more
+# than MAX_RESTARTS times within RESTART_WINDOW seconds stops everything.
+MAX_RESTARTS = 3
+RESTART_WINDOW = 60.0
 WEB_START_TIMEOUT = 30.0
 REDIS_URL_FILE = "bundled-redis.url"
 
@@ -161,6 +165,7 @@ class _Supervisor:
         self.signals: list[int] = []
         self.children: list[tuple[ChildSpec, subprocess.Popen[bytes]]] = []
         self.server: Any = None
+        self.redis_url = ""
 
     def say(self, text: str) -> None:
         print(f"[up] {text}", file=self.out, flush=True)
@@ -194,6 +199,7 @@ class _Supervisor:
         self.server = None
 
     def start_children(self, specs: Sequence[ChildSpec], redis_url: str) -> None:
+        self.redis_url = redis_url
         env = {
             **os.environ,
             "OUTREACH_REDIS_URL": redis_url,
@@ -246,15 +252,43 @@ class _Supervisor:
         return False
 
     def supervise(self) -> int:
-        """Wait for a stop signal (returns 0) or a child's death (returns 1)."""
-        groups = {proc.pid for _, proc in self.children}
+        """Wait for a stop signal (returns 0), starting again a child that dies; one that
+        keeps dying stops everything (returns 1), since starting it again does not help."""
+        restarts: list[tuple[float, ChildSpec]] = []
+        deaths: dict[str, list[float]] = {}
+        departed: set[int] = set()  # process groups of children that died
         while not self.signals:
+            now = time.monotonic()
             dead = self.dead_child()
             if dead is not None:
                 spec, code = dead
-                self.say(f"{spec.name} stopped unexpectedly ({_describe(code)}); stopping the rest")
-                return 1
-            _reap_adopted(groups, groups)
+                for old_spec, proc in [c for c in self.children if c[0] is spec]:
+                    self.children.remove((old_spec, proc))
+                    # What it leaves in its group (an RQ work horse) goes with it.
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    departed.add(proc.pid)
+                recent = [t for t in deaths.get(spec.name, []) if now - t < RESTART_WINDOW] + [now]
+                deaths[spec.name] = recent
+                if len(recent) > MAX_RESTARTS:
+                    self.say(
+                        f"{spec.name} stopped {len(recent)} times within a minute "
+                        f"({_describe(code)}); stopping the rest"
+                    )
+                    return 1
+                delay = min(2.0 ** (len(recent) - 1), 30.0)
+                self.say(
+                    f"{spec.name} stopped unexpectedly ({_describe(code)}); "
+                    f"starting it again in {delay:.0f} s"
+                )
+                restarts.append((now + delay, spec))
+            for due in [entry for entry in restarts if entry[0] <= now]:
+                restarts.remove(due)
+                self.start_children([due[1]], self.redis_url)
+            leaders = {proc.pid for _, proc in self.children}
+            _reap_adopted(leaders | departed, leaders)
             time.sleep(0.2)
         self.say(f"{signal.Signals(self.signals[0]).name} received; stopping")
         return 0

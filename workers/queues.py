@@ -8,13 +8,17 @@ enqueues, depends on this module alone.
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Worker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 
 from outreach.config import Settings
 from outreach.errors import ConfigurationError
@@ -31,20 +35,96 @@ SWEEP_OUTBOX_JOB = "workers.jobs.sweep_outbox"
 
 # A job in one of these states will not run again: its id may be reused.
 _OVER = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
-# A started job whose worker has not shown a sign of life for this long is dead;
-# RQ itself only notices much later, when it cleans up its registries.
-_SILENT_FOR = timedelta(minutes=2)
+# A working RQ worker renews its key and its job's heartbeat every 30 s (its job
+# monitoring interval); this much silence means the worker died. RQ itself only
+# notices when its maintenance cleans the registries, ten minutes or more later.
+_SILENT_FOR = timedelta(seconds=90)
+# A job taken off its queue is marked started within milliseconds; one still
+# "queued" but in no queue after this pause was taken by a worker that died.
+_TAKING_PAUSE = 0.5
 
 
-def _is_over(job: Job, status: JobStatus | None) -> bool:
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_alive(connection: Redis, job: Job) -> bool:
+    """Whether the worker running `job` is still alive.
+
+    A worker on this host is checked by its process id, so a worker killed here
+    is known dead at once; one elsewhere is dead when its key has expired or it
+    has been silent for longer than its heartbeats allow.
+    """
+    if not job.worker_name:
+        return False
+    key = Worker.redis_worker_namespace_prefix + job.worker_name
+    hostname, pid = connection.hmget(key, ["hostname", "pid"])
+    if hostname is None and pid is None:
+        return False  # the key expired, or the worker signed off
+    if hostname is not None and pid is not None and _text(hostname) == socket.gethostname():
+        if not _process_alive(int(pid)):
+            return False
+    heartbeat = job.last_heartbeat
+    if heartbeat is None:
+        return True  # just started: it has not had time to beat yet
+    if heartbeat.tzinfo is None:
+        heartbeat = heartbeat.replace(tzinfo=UTC)
+    return datetime.now(UTC) - heartbeat <= _SILENT_FOR
+
+
+def _taken_by_dead_worker(connection: Redis, job: Job) -> bool:
+    """A queued job that is in no queue: a worker took it off and died before starting it."""
+    queue = Queue(job.origin, connection=connection)
+    if connection.lpos(queue.key, job.id) is not None:
+        return False
+    time.sleep(_TAKING_PAUSE)
+    if job.get_status(refresh=True) is not JobStatus.QUEUED:
+        return False
+    if connection.lpos(queue.key, job.id) is not None:
+        return False
+    # RQ keeps a taken job in an intermediate list until it starts; it would
+    # otherwise fail the job we are about to enqueue under the same id.
+    connection.lrem(queue.intermediate_queue_key, 0, job.id)
+    return True
+
+
+def _is_over(connection: Redis, job: Job, status: JobStatus | None) -> bool:
     if status is None or status in _OVER:
         return True
-    if status is JobStatus.STARTED and job.last_heartbeat is not None:
-        heartbeat = job.last_heartbeat
-        if heartbeat.tzinfo is None:
-            heartbeat = heartbeat.replace(tzinfo=UTC)
-        return datetime.now(UTC) - heartbeat > _SILENT_FOR
+    if status is JobStatus.STARTED:
+        return not worker_alive(connection, job)
+    if status is JobStatus.QUEUED:
+        return _taken_by_dead_worker(connection, job)
     return False
+
+
+def messages_in_hand(connection: Redis) -> set[int]:
+    """Ids of the messages that a live worker is sending at this moment.
+
+    Read from RQ's registry of started send jobs directly, without its
+    clean-up, which would fail jobs on its own schedule.
+    """
+    registry = StartedJobRegistry(SEND_QUEUE, connection=connection)
+    held: set[int] = set()
+    for entry in connection.zrange(registry.key, 0, -1):
+        job_id = _text(entry).split(":", 1)[0]
+        try:
+            job = Job.fetch(job_id, connection=connection)
+        except NoSuchJobError:
+            continue
+        if job.func_name == SEND_MESSAGE_JOB and job.args and worker_alive(connection, job):
+            held.add(int(job.args[0]))
+    return held
 
 
 def redis_connection(settings: Settings) -> Redis:
@@ -87,7 +167,7 @@ def enqueue_once(
         status = existing.get_status(refresh=True) if existing else None
     except NoSuchJobError:
         existing, status = None, None
-    if existing is not None and not _is_over(existing, status):
+    if existing is not None and not _is_over(connection, existing, status):
         return False
     if existing is not None:
         existing.delete()

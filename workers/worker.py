@@ -27,6 +27,9 @@ from workers.queues import (
 
 log = logging.getLogger(__name__)
 
+# Seconds from a worker's start to its first sweep: time for it to sign in to Redis.
+_FIRST_SWEEP_AFTER = 2.0
+
 
 def _sweeper(settings: Settings, parent: int) -> None:
     """Every sweep interval, ask for the cycle's due steps and an outbox sweep,
@@ -37,8 +40,12 @@ def _sweeper(settings: Settings, parent: int) -> None:
     # Ctrl-C reaches the whole process group; the worker stops this process itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     connection = redis_connection(settings)
+    # The first round soon after start: a worker coming back after a crash
+    # recovers what the dead one left without waiting a whole interval.
+    pause = min(_FIRST_SWEEP_AFTER, settings.sweep_interval)
     while os.getppid() == parent:
-        time.sleep(settings.sweep_interval)
+        time.sleep(pause)
+        pause = settings.sweep_interval
         try:
             # The cycle first: a follow-up it drafts and auto-approves is sent by the sweep.
             enqueue_once(connection, PERIODIC_QUEUE, "run-cycle", RUN_CYCLE_JOB)

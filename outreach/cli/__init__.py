@@ -8,7 +8,7 @@ Two kinds of commands live in this package, one module per command group:
   never pulls in Flask or RQ by importing this package (the import-linter
   contract allows only these edges);
 - domain commands (`users`, `mailboxes`, `keys`, `contacts`, `targets`,
-  `drafts`, `cycle`, `status`, `interviews`, `classify`) call the same core use
+  `drafts`, `cycle`, `status`, `interviews`, `classify`, `invites`) call the same core use
   cases as the dashboard, for people and career centres who script their set-up.
 
 `common` holds what every command shares (settings, sessions, --user, output).
@@ -33,6 +33,7 @@ from outreach.cli import (
     database,
     drafts,
     interviews,
+    invites,
     keys,
     mailboxes,
     sandbox,
@@ -91,6 +92,7 @@ for command in (
     status.status,
     classify.classify_command,
     interviews.interviews_group,
+    invites.invite_group,
 ):
     outreach.add_command(command)
 

@@ -19,6 +19,7 @@ from outreach.cli.common import (
 from outreach.contact_import import guess_columns
 from outreach.errors import ValidationError
 from outreach.models import Contact
+from outreach.reading.limits import LIMITS
 from outreach.reading.vcard import looks_like_vcard
 
 
@@ -92,8 +93,16 @@ def contacts_import(
     Good rows are kept even when others are refused; exit status 1 if any row was.
     An address already on your list only gets its empty fields filled in.
     """
-    raw = file.read()
     file_name = str(getattr(file, "name", "-"))
+    # UTF-8 takes at most four bytes a character: more than this is over the cap unread.
+    most = 4 * LIMITS.characters
+    raw = file.read(most + 1)
+    if len(raw) > most:
+        raise ValidationError(
+            f"{file_name} holds more than {LIMITS.characters:,} characters; Outreach reads at "
+            f"most {LIMITS.characters:,} in one import. Split it into smaller files and "
+            "import each"
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -5,6 +5,7 @@ from outreach.models.accounts import (
     Mailbox,
     MailboxStatus,
     MailboxSyncState,
+    SignupInvite,
     TlsMode,
     User,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "MessageStatus",
     "Outreach",
     "SendPhase",
+    "SignupInvite",
     "Target",
     "TargetEntry",
     "Template",

@@ -125,3 +125,24 @@ class MailboxSyncState(Base):
     uidvalidity: Mapped[int | None]
     last_uid: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SignupInvite(Base):
+    """A one-time link to create an account, made with `outreach invite create`.
+
+    Only the SHA-256 of the link's token is stored: a copy of the database
+    gives no working link. An invitation is used once, or expires, or is revoked.
+    """
+
+    __tablename__ = "signup_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The address the account is made for: the invitee cannot choose another.
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    # The account made with it; kept as a record when that account is deleted.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

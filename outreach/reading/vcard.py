@@ -16,7 +16,31 @@ import quopri
 import re
 from dataclasses import dataclass, field
 
+from outreach.reading.limits import (
+    LIMITS,
+    ReadLimits,
+    card_too_long,
+    check_characters,
+    too_many_cards,
+    value_too_long,
+)
+
 SUPPORTED_VERSIONS = ("2.1", "3.0", "4.0")
+# The properties a card is read for; the rest (PHOTO, ADR, ...) are passed over unkept.
+_READ = frozenset(
+    {
+        "FN",
+        "N",
+        "VERSION",
+        "KIND",
+        "X-ADDRESSBOOKSERVER-KIND",
+        "EMAIL",
+        "ORG",
+        "TITLE",
+        "NOTE",
+        "TZ",
+    }
+)
 
 # A property line: optional group, name, parameters, then the value after the first
 # colon that is not inside a quoted parameter value.
@@ -271,11 +295,14 @@ def _card_from(number: int, line: int, properties: list[_Property]) -> Card | Ca
     )
 
 
-def parse_vcards(text: str) -> VCardFile:
+def parse_vcards(text: str, limits: ReadLimits = LIMITS) -> VCardFile:
     """Every card in `text`, and a problem for each card that cannot be read.
 
     A broken card never stops the others from being read.
+
+    :raise FileTooLarge: when the file goes beyond `limits` (checked as it is read).
     """
+    check_characters(text, limits)
     result = VCardFile()
     properties: list[_Property] | None = None
     card_number = 0
@@ -293,6 +320,8 @@ def parse_vcards(text: str) -> VCardFile:
                     _problem_for(card_number, properties, "the card has no END:VCARD line")
                 )
             card_number += 1
+            if card_number > limits.rows:
+                raise too_many_cards(limits)
             card_line = number
             properties = []
             broken = None
@@ -322,11 +351,17 @@ def parse_vcards(text: str) -> VCardFile:
             broken = broken or f"line {number} has a property name that cannot be read"
             continue
         name, params = parsed
+        if name not in _READ:
+            continue
         encoding = [item.upper() for item in params.get("ENCODING", [])]
         types = [item.upper() for item in params.get("TYPE", [])]
         if "QUOTED-PRINTABLE" in encoding or "QUOTED-PRINTABLE" in types:
             charset = (params.get("CHARSET") or ["utf-8"])[0]
             value = _decode_quoted_printable(value, charset)
+        if len(value) > limits.cell:
+            raise value_too_long(card_number, name, len(value), limits)
+        if len(properties) >= limits.columns:
+            raise card_too_long(card_number, limits)
         properties.append(_Property(name, params, value))
     if properties is not None:
         result.problems.append(

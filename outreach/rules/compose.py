@@ -2,8 +2,13 @@
 
 Names and subjects come from users and from imported files. They are folded to
 one line before they reach a header, so a line break can never smuggle in a
-header of its own (header injection); any other control character (a NUL from an
-imported file) is refused (outreach.rules.plain_text).
+header of its own (header injection). The email package decodes RFC 2047 encoded
+words in what it is given ("=?utf-8?q?Dana=0D=0ABcc:...?=") and, before Python
+3.11.10, writes a line break found there as it is: so text with encoded words is
+taken as it reads once decoded, on one line, and the finished header block is
+read back to check it holds only the headers set here
+(tests/security/test_header_injection.py). Any other control character left once
+decoded (a NUL from an imported file) is refused (outreach.rules.plain_text).
 """
 
 from __future__ import annotations
@@ -11,8 +16,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import message_from_bytes
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.policy import default
 from email.utils import format_datetime
 
 from outreach.errors import ValidationError
@@ -22,6 +31,29 @@ from outreach.rules.plain_text import refuse_control_characters
 def one_line(text: str) -> str:
     """Collapse every run of whitespace, line breaks included, into one space."""
     return " ".join(text.split())
+
+
+# Each round undoes one layer of encoded words; nobody's name needs more than one.
+_DECODING_ROUNDS = 4
+
+
+def as_read(text: str) -> str:
+    """`text` on one line as a mail program shows it: encoded words decoded, line breaks gone.
+
+    :raise ValidationError: for text that is still encoded after several rounds.
+    """
+    shown = one_line(text)
+    for _ in range(_DECODING_ROUNDS):
+        if "=?" not in shown:
+            return shown
+        try:
+            decoded = one_line(str(make_header(decode_header(shown))))
+        except (HeaderParseError, LookupError, UnicodeError, ValueError):
+            return shown  # not valid encoded words: the email package leaves them as text
+        if decoded == shown:
+            return shown
+        shown = decoded
+    raise ValidationError("a name or subject is encoded too many times to be sent")
 
 
 def domain_of(address: str) -> str:
@@ -43,24 +75,58 @@ def reply_subject(subject: str) -> str:
 
 
 def _header_text(what: str, text: str) -> str:
-    """`text` on one line, for a header: line breaks and tabs folded, other control characters
-    refused (a NUL would end the header in some servers' eyes).
+    """`text` as it reads (`as_read`), for a header; any control character left is refused.
 
-    :raise ValidationError: naming `what`, when a control character is left after folding.
+    :raise ValidationError: naming `what`, when a control character is left once decoded
+        and folded (a NUL would end the header in some servers' eyes).
     """
-    folded = one_line(text)
-    refuse_control_characters(what, folded)
-    return folded
+    shown = as_read(text)
+    refuse_control_characters(what, shown)
+    return shown
 
 
 def _address(name: str, email_address: str, what: str) -> Address:
     name = _header_text(f"the {what} name", name)
-    email_address = _header_text(f"the {what} address", email_address)
+    refuse_control_characters(f"the {what} address", email_address)
     local, _, domain = email_address.strip().rpartition("@")
     try:
         return Address(display_name=name, username=local, domain=domain)
     except (ValueError, IndexError) as error:
         raise ValidationError(f"'{email_address}' cannot be used as an address: {error}") from None
+
+
+def _set_address(
+    message: EmailMessage, header: str, name: str, email_address: str, what: str
+) -> None:
+    """Set an address header that reads back as exactly that one address.
+
+    The email package (3.11) drops the quotes of a display name it has to fold over
+    two lines, so a long name holding ":" or "@" would read as other addresses: such
+    a name goes without its display name rather than with a lie.
+    """
+    for display_name in (name, ""):
+        address = _address(display_name, email_address, what)
+        message[header] = address
+        folded = message.policy.fold(header, message[header]) + "\n"
+        read = message_from_bytes(folded.encode("ascii", "surrogateescape"), policy=default)
+        found = _addresses(read, header)
+        # The name may come back spaced differently (encoded words); the address may not.
+        if (
+            list(read.keys()) == [header]
+            and [one.addr_spec for one in found] == [address.addr_spec]
+            and found[0].display_name == one_line(found[0].display_name)
+        ):
+            return
+        del message[header]
+    raise ValidationError(f"'{email_address}' cannot be written in the {header} header")
+
+
+def _addresses(read: Message, header: str) -> list[Address]:
+    try:
+        # With the default policy an address header is parsed: it has .addresses.
+        return list(getattr(read[header], "addresses", ()))
+    except ValueError:  # a line break inside a name
+        return []
 
 
 @dataclass(frozen=True)
@@ -82,8 +148,8 @@ class OutgoingEmail:
 def build_message(outgoing: OutgoingEmail) -> EmailMessage:
     """Build the MIME message; the same input always gives the same bytes."""
     message = EmailMessage()
-    message["From"] = _address(outgoing.from_name, outgoing.from_address, "sender's")
-    message["To"] = _address(outgoing.to_name, outgoing.to_address, "recipient's")
+    _set_address(message, "From", outgoing.from_name, outgoing.from_address, "sender's")
+    _set_address(message, "To", outgoing.to_name, outgoing.to_address, "recipient's")
     message["Subject"] = _header_text("the subject", outgoing.subject)
     message["Date"] = format_datetime(outgoing.date)
     message["Message-ID"] = outgoing.message_id
@@ -95,7 +161,22 @@ def build_message(outgoing: OutgoingEmail) -> EmailMessage:
     message.set_content(
         outgoing.body, cte="7bit" if outgoing.body.isascii() else "quoted-printable"
     )
+    _check_headers(message)
     return message
+
+
+def _check_headers(message: EmailMessage) -> None:
+    """Read the header block back as the recipient's server will: the same headers, no more.
+
+    :raise ValidationError: when a name or subject turned into a header of its own.
+    """
+    head = wire_bytes(message).split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    meant = [name.lower() for name in message.keys()]
+    found = [name.lower() for name in message_from_bytes(head).keys()]
+    if found != meant:
+        raise ValidationError(
+            "a name or subject holds a line break in disguise; remove it and approve again"
+        )
 
 
 def wire_bytes(message: EmailMessage) -> bytes:

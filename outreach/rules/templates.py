@@ -8,16 +8,19 @@ rather than a silent gap. An empty value is an error too: "Hi ," must never go o
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import TemplateError as JinjaError
 
-from outreach.errors import MissingVariable, TemplateError
+from outreach.errors import MissingVariable, TemplateError, TemplateTooComplex
+from outreach.rules import template_limits
+from outreach.rules.template_sandbox import BoundedSandbox, guard
 
 # Every variable a template may use, with what it holds. Shown in the editor.
 VARIABLES: dict[str, str] = {
@@ -65,60 +68,15 @@ def _refuse_blank(value: object) -> object:
     return value
 
 
-# A message is short; anything near these sizes is an attempt to exhaust memory.
-MAX_OUTPUT = 100_000
-MAX_NUMBER_ARGUMENT = 10_000
+# A message is short: the most a rendered template may print.
+MAX_OUTPUT = template_limits.MAX_TEXT
 
-
-class _BoundedSandbox(SandboxedEnvironment):
-    """The sandbox, plus limits on what a template can make the machine do.
-
-    Jinja's sandbox keeps templates away from Python internals but not from
-    building a huge string: `{{ 'x' * 10**9 }}` would still run. Repetition and
-    powers are checked, numbers passed to filters and methods are bounded, and
-    rendering stops once the text passes MAX_OUTPUT characters.
-    """
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            raise SecurityError("powers are not allowed in templates")
-        if isinstance(left, int | float) and isinstance(right, int | float):
-            return left * right
-        count = right if isinstance(right, int) else left if isinstance(left, int) else 0
-        if count > MAX_NUMBER_ARGUMENT:
-            raise SecurityError("repeating text that many times is not allowed")
-        return super().call_binop(context, operator, left, right)
-
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, int) and abs(value) > MAX_NUMBER_ARGUMENT:
-                raise SecurityError(f"the number {value} is too large for a template")
-        return super().call(__context, __obj, *args, **kwargs)
-
-
-_environment = _BoundedSandbox(
+_environment = BoundedSandbox(
     undefined=StrictUndefined,
     finalize=_refuse_blank,
     autoescape=False,  # plain-text email, not HTML
     keep_trailing_newline=False,
 )
-
-
-def _bounded(function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)  # keeps Jinja's pass_context/pass_environment marks
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, int) and abs(value) > MAX_NUMBER_ARGUMENT:
-                raise SecurityError(f"the number {value} is too large for a template")
-        return function(*args, **kwargs)
-
-    return checked
-
-
-# Filters such as center() and indent() take widths: bound them like method calls.
-_environment.filters = {name: _bounded(f) for name, f in _environment.filters.items()}
 
 
 @dataclass(frozen=True)
@@ -130,57 +88,116 @@ class Rendered:
 def variables_used(source: str) -> set[str]:
     """Return the names of the variables `source` refers to.
 
-    :raise TemplateError: when the template does not parse.
+    :raise TemplateError: when the template does not parse or is beyond the limits.
     """
-    return set(meta.find_undeclared_variables(_parse(source)))
+    with template_limits.rendering(), _in_words():
+        return set(_compiled(source)[1])
 
 
 def _parse(source: str) -> nodes.Template:
+    template_limits.check_source(source)
     try:
-        return _environment.parse(source)
+        tree = _environment.parse(source)
     except TemplateSyntaxError as error:
+        raise _syntax_error(error) from None
+    except RecursionError:  # brackets inside brackets, thousands deep
+        raise _too_deep() from None
+    template_limits.check_tree(tree)
+    return tree
+
+
+def _syntax_error(error: TemplateSyntaxError) -> TemplateError:
+    return TemplateError(f"the template has an error on line {error.lineno}: {error.message}")
+
+
+# Drafts for many contacts render the same few templates: compile each text once.
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str) -> tuple[Template, frozenset[str]]:
+    tree = _parse(source)
+    names = frozenset(meta.find_undeclared_variables(tree))
+    try:
+        return _environment.from_string(guard(tree)), names
+    except TemplateSyntaxError as error:  # an unknown filter or test, found when compiling
+        raise _syntax_error(error) from None
+    except SyntaxError:  # Python's own limits on nesting, met by the compiled template
+        raise TemplateTooComplex("the template puts tags inside one another too deeply") from None
+
+
+def _too_deep() -> TemplateTooComplex:
+    return TemplateTooComplex("the template puts tags or brackets inside one another too deeply")
+
+
+@contextmanager
+def _in_words() -> Iterator[None]:
+    """Turn whatever a template made Python or Jinja raise into a TemplateError."""
+    try:
+        yield
+    except TemplateError:
+        raise
+    except TemplateSyntaxError as error:  # an unknown filter is found only when used
+        raise _syntax_error(error) from None
+    except UndefinedError as error:
         raise TemplateError(
-            f"the template has an error on line {error.lineno}: {error.message}"
+            f"the template refers to something undefined: {_plain(error.message)}"
         ) from None
+    except SecurityError as error:
+        raise TemplateError(f"the template tried something not allowed: {_plain(error)}") from None
+    except RecursionError:
+        raise template_limits.nested_too_deep() from None
+    except MemoryError:
+        raise template_limits.text_too_long() from None
+    except (JinjaError, ArithmeticError, ValueError, TypeError, LookupError) as error:
+        raise TemplateError(f"the template could not be filled in: {_plain(error)}") from None
+
+
+_NAMED_VALUE = re.compile(r"'[\w.]*_NamedValue'? object'?")
+
+
+def _plain(error: object) -> str:
+    """Our wrapper type is an implementation detail; to the user it is text."""
+    return _NAMED_VALUE.sub("text", str(error))
 
 
 def render_text(source: str, values: Mapping[str, str], contact: str | None = None) -> str:
-    """Render one template string.
+    """Render one template string, within `template_limits`.
 
     :raise MissingVariable: when a variable it prints is absent or blank.
-    :raise TemplateError: on a syntax error or a blocked operation.
+    :raise TemplateError: on a syntax error or a blocked operation; TemplateTooBig,
+        TemplateTooSlow or TemplateTooComplex when it goes beyond the limits.
     """
-    unknown = variables_used(source) - set(values)
-    if unknown:
-        raise MissingVariable(sorted(unknown)[0], contact)
-    named = {name: _NamedValue(name, str(value)) for name, value in values.items()}
-    try:
-        pieces: list[str] = []
-        size = 0
-        for piece in _environment.from_string(source).generate(named):
-            size += len(piece)
-            if size > MAX_OUTPUT:
-                raise TemplateError(
-                    f"the template makes a text longer than {MAX_OUTPUT:,} characters"
-                )
-            pieces.append(piece)
-        return "".join(pieces)
-    except _BlankOutput as blank:
-        raise MissingVariable(blank.name, contact) from None
-    except UndefinedError as error:
-        raise TemplateError(
-            f"the template refers to something undefined: {error.message}"
-        ) from None
-    except SecurityError as error:
-        # Our wrapper type is an implementation detail; to the user it is text.
-        reason = str(error).replace("'_NamedValue' object", "text")
-        raise TemplateError(f"the template tried something not allowed: {reason}") from None
+    with template_limits.rendering(), _in_words():
+        template, used = _compiled(source)
+        unknown = used - set(values)
+        if unknown:
+            raise MissingVariable(sorted(unknown)[0], contact)
+        named = {name: _NamedValue(name, str(value)) for name, value in values.items()}
+        try:
+            pieces: list[str] = []
+            size = 0
+            for piece in template.generate(named):
+                size += len(piece)
+                if size > MAX_OUTPUT:
+                    raise template_limits.text_too_long()
+                pieces.append(piece)
+            return "".join(pieces)
+        except _BlankOutput as blank:
+            raise MissingVariable(blank.name, contact) from None
 
 
 def render(
     subject: str, body: str, values: Mapping[str, str], contact: str | None = None
 ) -> Rendered:
-    """Render a subject and a body, checking both before returning either."""
+    """Render a subject and a body, checking both before returning either.
+
+    Both share one budget of template_limits: one second in all, not one each.
+    """
+    with template_limits.rendering():
+        return _render_both(subject, body, values, contact)
+
+
+def _render_both(
+    subject: str, body: str, values: Mapping[str, str], contact: str | None
+) -> Rendered:
     rendered_subject = " ".join(render_text(subject, values, contact).split())
     rendered_body = render_text(body, values, contact).strip() + "\n"
     return Rendered(subject=rendered_subject, body=rendered_body)

@@ -326,6 +326,61 @@ def test_a_dead_workers_claim_is_sent_again_only_if_the_body_never_left(
     assert [m.message["Message-ID"] for m in smtp.wait_for(1)] == [before_body.message_id]
 
 
+def test_a_claim_no_live_worker_holds_is_recovered_without_waiting_for_the_lease(
+    session: Session, world: World, now: datetime
+) -> None:
+    held, dead = (approved_request(session, world, now) for _ in range(2))
+    for message in (held, dead):
+        assert claim(session, message.id, now)
+    session.commit()
+    seconds_later = now + timedelta(seconds=5)
+
+    recover_abandoned(session, seconds_later, in_hand={held.id})
+    session.commit()
+    session.expire_all()
+
+    assert (held.status, dead.status) == (MessageStatus.SENDING, MessageStatus.QUEUED)
+    assert due_for_sending(session, seconds_later) == [dead.id]
+
+
+def test_a_worker_taken_for_dead_sends_nothing_once_its_message_was_handed_on(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    draft = approved_request(session, world, now, email="gil@org.example")
+    later = now + timedelta(minutes=1)
+
+    class SlowWorker(SmtpSender):
+        """A worker the sweep takes for dead while it talks to the server."""
+
+        def send(self, login: Any, message: Any, before_data: Any) -> None:
+            def swept_then_before_data() -> None:
+                with session_factory() as sweep:
+                    recover_abandoned(sweep, later, in_hand=set())
+                    sweep.commit()
+                before_data()
+
+            super().send(login, message, swept_then_before_data)
+
+    outcome = deliver(session_factory, draft.id, SlowWorker(world.context), secret_box, lambda: now)
+
+    assert outcome.outcome is Outcome.NOT_CLAIMABLE
+    session.expire_all()
+    assert session.get(Message, draft.id).status is MessageStatus.QUEUED  # type: ignore[union-attr]
+    # The next attempt, once the mailbox's pacing allows another message.
+    next_slot = now + timedelta(hours=1)
+    sender = SmtpSender(world.context)
+    assert deliver(session_factory, draft.id, sender, secret_box, lambda: next_slot).outcome is (
+        Outcome.SENT
+    )
+    assert [m.message["Message-ID"] for m in smtp.wait_for(1)] == [draft.message_id]
+    assert len(smtp.messages) == 1
+
+
 def test_follow_up_threads_under_the_request(
     session: Session,
     session_factory: sessionmaker[Session],

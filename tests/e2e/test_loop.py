@@ -130,6 +130,7 @@ def sign_up_and_connect(
         "/signup",
         {"name": "Sam Student", "email": mail_account.user, "password": "a long passphrase"},
     )
+    browser.post("/login", "/login", {"email": mail_account.user, "password": "a long passphrase"})
     browser.post(
         "/profile",
         "/profile",

@@ -163,6 +163,7 @@ def test_the_loop_runs_on_oauth2_and_survives_a_withdrawn_grant(
         "/signup",
         {"name": "Sam Student", "email": user, "password": "a long passphrase"},
     )
+    browser.post("/login", "/login", {"email": user, "password": "a long passphrase"})
     browser.post(
         "/profile",
         "/profile",

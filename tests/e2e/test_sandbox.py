@@ -119,6 +119,7 @@ def test_a_newcomer_sees_every_outcome_of_the_sandbox_on_the_board(
     browser.post(
         "/signup", "/signup", {"name": "Sam Student", "email": EMAIL, "password": PASSWORD}
     )
+    browser.post("/login", "/login", {"email": EMAIL, "password": PASSWORD})
     engine = create_engine(env["OUTREACH_DATABASE_URL"])
     try:
         with Session(engine) as session:

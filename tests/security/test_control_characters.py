@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,12 +34,23 @@ from outreach.rules.compose import OutgoingEmail, build_message
 from outreach.rules.plain_text import control_characters, refuse_control_characters
 from outreach.sending import Outcome, deliver
 from tests.conftest import World
-from tests.factories import make_approved_requests
+from tests.factories import make_approved_requests, make_user
 from tests.security.test_reach import listening
 from tests.servers.smtpd import RecordingSMTPServer
-from tests.web.conftest import Browser
+from tests.web.conftest import PASSWORD, Browser
 
 INJECTED_LOGIN = "sam\r\nA1 LOGOUT"
+
+
+@pytest.fixture
+def signed_in(app: Flask, session: Session) -> Browser:
+    """A browser signed in to the dashboard (`app`, from tests/security/conftest.py)."""
+    user = make_user(session, password=PASSWORD)
+    session.commit()
+    browser = Browser(app.test_client())
+    response = browser.login(user.email)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return browser
 
 
 # --- the rule ---------------------------------------------------------------------------------

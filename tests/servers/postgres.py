@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class PostgresServer:
         self._created: list[str] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._directory: Path | None = None
+        self._cluster: _Cluster | None = None
 
     @property
     def admin_url(self) -> URL:
@@ -74,7 +76,7 @@ class PostgresServer:
             return
         self._start_cluster(timeout)
 
-    def _start_cluster(self, timeout: float) -> None:
+    def _start_cluster(self, timeout: float, durable: bool = False) -> None:
         bin_dir = find_postgres_bin()
         if bin_dir is None:
             raise FileNotFoundError(
@@ -99,29 +101,32 @@ class PostgresServer:
         if init.returncode != 0:
             self.stop()
             raise RuntimeError(f"initdb failed:\n{init.stdout.decode()}{init.stderr.decode()}")
-        port = free_port()
-        with log_path.open("ab") as log:
-            if as_user:
-                shutil.chown(log_path, "postgres", "postgres")
-            # Durability settings off: the cluster is thrown away with the session.
-            self._proc = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
-                 "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={directory}",
-                 "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off"],
-                cwd=directory, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, **as_user,
-            )  # fmt: skip
+        self._cluster = _Cluster(bin_dir, data, directory, log_path, free_port(), as_user, durable)
         try:
-            wait_for_port(LOOPBACK, port, timeout, self._proc, log_path)
-            url = make_url(f"postgresql://postgres@{LOOPBACK}:{port}/postgres")
-            # The port opens a moment before the server accepts logins ("starting up").
-            if not _wait_until_answers(url, timeout):
-                raise RuntimeError(f"PostgreSQL did not accept logins:\n{log_tail(log_path)}")
+            self._proc = self._cluster.launch(timeout)
         except BaseException:
             self.stop()
             raise
-        self._admin_url = url
+        self._admin_url = make_url(
+            f"postgresql://postgres@{LOOPBACK}:{self._cluster.port}/postgres"
+        )
+
+    def start_private(self, timeout: float = 20.0) -> None:
+        """A throwaway cluster of our own, whatever else answers: one a test may stop
+        abruptly and start again without losing a committed row."""
+        self._start_cluster(timeout, durable=True)
+
+    def stop_abruptly(self) -> None:
+        """PostgreSQL's immediate shutdown, as in a crash; the data stays for start_again."""
+        if self._proc is None:
+            raise RuntimeError("only a cluster this object started can be stopped")
+        _stop_postmaster(self._proc)
+
+    def start_again(self, timeout: float = 20.0) -> None:
+        """Start the stopped cluster on its old port, recovering like after a crash."""
+        if self._cluster is None:
+            raise RuntimeError("only a cluster this object started can be started again")
+        self._proc = self._cluster.launch(timeout)
 
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database; return its SQLAlchemy URL (postgresql+psycopg://...)."""
@@ -158,6 +163,45 @@ class PostgresServer:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
         self._admin_url = None
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    """A cluster's files and port, so its postmaster can be started again after a stop."""
+
+    bin_dir: Path
+    data: Path
+    directory: Path
+    log_path: Path
+    port: int
+    as_user: dict[str, Any]
+    # Commits survive an abrupt stop only when they wait for their WAL to be written.
+    durable: bool = False
+
+    def launch(self, timeout: float) -> subprocess.Popen[bytes]:
+        with self.log_path.open("ab") as log:
+            if self.as_user:
+                shutil.chown(self.log_path, "postgres", "postgres")
+            # Durability settings off: the cluster is thrown away with the session.
+            proc = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                 "-c", f"listen_addresses={LOOPBACK}",
+                 "-c", f"unix_socket_directories={self.directory}",
+                 "-c", "fsync=off", "-c", f"synchronous_commit={'on' if self.durable else 'off'}",
+                 "-c", "full_page_writes=off"],
+                cwd=self.directory, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, **self.as_user,
+            )  # fmt: skip
+        try:
+            wait_for_port(LOOPBACK, self.port, timeout, proc, self.log_path)
+            url = make_url(f"postgresql://postgres@{LOOPBACK}:{self.port}/postgres")
+            # The port opens a moment before the server accepts logins ("starting up").
+            if not _wait_until_answers(url, timeout):
+                raise RuntimeError(f"PostgreSQL did not accept logins:\n{log_tail(self.log_path)}")
+        except BaseException:
+            _stop_postmaster(proc)
+            raise
+        return proc
 
 
 def _stop_postmaster(proc: subprocess.Popen[bytes]) -> None:

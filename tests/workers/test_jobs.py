@@ -101,3 +101,32 @@ def test_sweep_enqueues_approved_messages_whose_job_was_lost(
     (received,) = smtp.wait_for(1)
     assert received.message["Message-ID"] == draft.message_id
     assert jobs.sweep_outbox() == 0
+
+
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_enqueued_again(
+    session: Session,
+    world: World,
+    smtp: RecordingSMTPServer,
+    redis: Redis,
+    job_environment: None,
+    now: datetime,
+) -> None:
+    draft = approved(session, world, now)
+    assert enqueue_send(redis, draft.id) is True
+    queue = Queue(SEND_QUEUE, connection=redis)
+    # What RQ does when a worker takes a job: it moves the id to an intermediate
+    # list and marks the job started a moment later. This worker died in between,
+    # so the job stays "queued" in no queue, where no other worker will find it.
+    redis.lmove(queue.key, queue.intermediate_queue_key)
+    assert queue.job_ids == []
+
+    assert enqueue_send(redis, draft.id) is True
+    assert queue.job_ids == [send_job_id(draft.id)]
+    assert redis.llen(queue.intermediate_queue_key) == 0
+    work(redis)
+
+    (received,) = smtp.wait_for(1)
+    assert received.message["Message-ID"] == draft.message_id
+    session.expire_all()
+    stored = session.get(Message, draft.id)
+    assert stored is not None and stored.status is MessageStatus.SENT

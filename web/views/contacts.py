@@ -260,7 +260,11 @@ def import_submit() -> ResponseReturnValue:
     text = _decode(upload.read())
     user = current_user()
     if filename.lower().endswith((".vcf", ".vcard")) or looks_like_vcard(text):
-        candidates, problems = core.vcard_candidates(text)
+        try:
+            candidates, problems = core.vcard_candidates(text)
+        except ValidationError as error:
+            form.file.errors = [sentence(error)]
+            return render_template("contacts/import.html", form=form), 400
         if not candidates and not problems:
             form.file.errors = ["The file holds no cards."]
             return render_template("contacts/import.html", form=form), 400

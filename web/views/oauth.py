@@ -104,16 +104,31 @@ def _provider(name: str) -> OAuthProvider:
     return found
 
 
-def redirect_uri(provider: OAuthProvider) -> str:
-    """The callback URL the provider sends the browser back to.
+# Without OUTREACH_PUBLIC_URL, the Host a browser sent is trusted only when it names this machine.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
-    It must match, to the character, the one registered with the provider, so it
-    is built from OUTREACH_PUBLIC_URL when that is set, not from the request's Host.
+NO_PUBLIC_URL = (
+    "Sign-in with {provider} needs OUTREACH_PUBLIC_URL set to this dashboard's address "
+    "(such as https://outreach.uni.example): without it, the sign-in only works when the "
+    "dashboard is opened as http://localhost or http://127.0.0.1 on its own machine. "
+    "Nothing was connected."
+)
+
+
+def redirect_uri(provider: OAuthProvider) -> str | None:
+    """The callback URL the provider sends the browser back to; None when none can be trusted.
+
+    It must match, to the character, the one registered with the provider, and
+    the provider sends the code to it. So it is built from OUTREACH_PUBLIC_URL
+    when that is set, never from the request's Host header, which anyone can
+    forge. Unset (one person on a laptop), only a loopback Host is accepted.
     """
     path = url_for("oauth.callback", provider=provider.name)
     public_url = services().settings.public_url
     if public_url:
         return public_url.rstrip("/") + path
+    if urlsplit(f"//{request.host}").hostname not in LOOPBACK_HOSTS:
+        return None
     return url_for("oauth.callback", provider=provider.name, _external=True)
 
 
@@ -150,6 +165,9 @@ def start(provider: str) -> ResponseReturnValue:
     """
     chosen = _provider(provider)
     callback = redirect_uri(chosen)
+    if callback is None:
+        message = NO_PUBLIC_URL.format(provider=chosen.label)
+        return render_template("errors/400.html", message=message), 400
     login_hint = request.form.get("login_hint", "").strip()
     if len(login_hint) > 320 or any(ch.isspace() for ch in login_hint):
         login_hint = ""
