@@ -26,6 +26,7 @@ from outreach.models import (
     User,
 )
 from outreach.rules.cycle import parse_holidays
+from outreach.rules.plain_text import refuse_control_characters
 from outreach.rules.sandbox_addresses import is_sandbox
 
 _hasher = PasswordHasher()
@@ -38,6 +39,7 @@ MAX_GAP_SECONDS = 120 * 60
 
 def normalise_email(address: str) -> str:
     """Lower-cased and trimmed; raises ValidationError when it is no address."""
+    refuse_control_characters("the email address", address)
     cleaned = address.strip().lower()
     if not _EMAIL.match(cleaned):
         raise ValidationError(f"'{address.strip()}' is not a valid email address")
@@ -46,6 +48,7 @@ def normalise_email(address: str) -> str:
 
 def create_user(session: Session, email: str, name: str, password: str) -> User:
     address = normalise_email(email)
+    refuse_control_characters("your name", name)
     if not name.strip():
         raise ValidationError("please give your name; it signs your emails")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -174,6 +177,9 @@ def update_profile(
     :raise ValidationError: when the name is empty, the time zone unknown, a
         holiday line not a date, a kind not a draft, or the goal out of range.
     """
+    refuse_control_characters("your name", name)
+    refuse_control_characters("your introduction", introduction, multi_line=True)
+    refuse_control_characters("your signature", signature, multi_line=True)
     if not name.strip():
         raise ValidationError("please give your name; it signs your emails")
     zone = None
@@ -210,6 +216,7 @@ class MailboxSettings(MailServers):
 
 def _checked(server: MailServer, what: str) -> MailServer:
     """The server with its host name trimmed; ValidationError when it cannot be one."""
+    refuse_control_characters(f"the {what} server name", server.host)
     host = server.host.strip()
     if not host or any(ch.isspace() for ch in host):
         raise ValidationError(f"the {what} host name is missing or has spaces in it")
@@ -230,6 +237,10 @@ def connect_mailbox(
     """Store a mailbox for `user`, its password encrypted."""
     if not password:
         raise ValidationError("the mailbox password (or app password) is missing")
+    # The user name and password go onto IMAP and SMTP command lines.
+    refuse_control_characters("the mailbox password", password)
+    refuse_control_characters("the user name", settings.username)
+    refuse_control_characters("the name shown to recipients", settings.display_name)
     address = normalise_email(settings.email_address)
     servers = MailServers.joining(_checked(settings.imap, "IMAP"), _checked(settings.smtp, "SMTP"))
     mailbox = Mailbox(
@@ -262,6 +273,7 @@ def change_mailbox_password(
     mailbox = get_mailbox(session, user, mailbox_id)
     if not password:
         raise ValidationError("the new password (or app password) is missing")
+    refuse_control_characters("the mailbox password", password)
     mailbox.secret_encrypted = box.encrypt(password)
     return mailbox
 

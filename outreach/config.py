@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from outreach.errors import ConfigurationError
 from outreach.mail import MailServer
+from outreach.mail.reach import ANY_ADDRESS, PUBLIC_ONLY, AddressPolicy
 from outreach.models.accounts import TlsMode
 
 # Each documented setting: environment variable -> (default, what it means).
@@ -90,6 +91,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "OUTREACH_SANDBOX_DAY_SECONDS": (
         "60",
         "How long a business day lasts in the sandbox, in seconds (for sandbox contacts only).",
+    ),
+    "OUTREACH_REFUSE_PRIVATE_ADDRESSES": (
+        "false",
+        "true: never connect to a mail server on a private, loopback or link-local address "
+        "(set it where many people share one Outreach; docker-compose.yml does).",
     ),
     "OUTREACH_SIGNUP": (
         "open",
@@ -452,6 +458,19 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     # Reverse proxies in front of the dashboard whose X-Forwarded-For is believed.
     trusted_proxies: int = 0
+    # Mail servers on non-public addresses are refused (outreach.mail.reach).
+    refuse_private_addresses: bool = False
+
+    @property
+    def address_policy(self) -> AddressPolicy:
+        """Which mail server addresses this deployment connects to."""
+        if not self.refuse_private_addresses:
+            return ANY_ADDRESS
+        if not self.sandbox_enabled:
+            return PUBLIC_ONLY
+        # The sandbox's pretend mailbox is served on this machine, on its two ports only.
+        sandbox = {("127.0.0.1", self.sandbox_smtp_port), ("127.0.0.1", self.sandbox_imap_port)}
+        return AddressPolicy(refuse_private=True, exceptions=frozenset(sandbox))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -523,6 +542,7 @@ class Settings:
             session_days=read.number("OUTREACH_SESSION_DAYS"),
             rate_limits=RateLimits.from_env(read),
             trusted_proxies=_parse_proxies(read.text("OUTREACH_TRUSTED_PROXIES")),
+            refuse_private_addresses=read.flag("OUTREACH_REFUSE_PRIVATE_ADDRESSES"),
         )
 
 

@@ -8,15 +8,26 @@ from datetime import datetime
 
 from outreach import clock
 from outreach.crypto import SecretBox
-from outreach.errors import MailboxAuthFailed, MailboxError, OAuthError, SignInRequired
+from outreach.errors import (
+    MailboxAuthFailed,
+    MailboxError,
+    OAuthError,
+    SignInRequired,
+    TemporaryFailure,
+)
 from outreach.mail import ServerLogin
 from outreach.mail.imap import ImapSource
 from outreach.mail.presets import preset_for
+from outreach.mail.reach import ANY_ADDRESS, AddressPolicy, Deadline
 from outreach.mail.smtp import SmtpSender
 from outreach.mailbox_login import MailboxLogin, uses_oauth
 from outreach.models import Mailbox, MailboxStatus
 from outreach.oauth.providers import LABELS
 from outreach.oauth.tokens import AccessTokens, sign_in_again
+
+# "Test connection" answers within this many seconds in all, IMAP and SMTP together,
+# whatever the servers do (a silent port included).
+CHECK_SECONDS = 15.0
 
 
 @dataclass
@@ -41,13 +52,18 @@ def check_mailbox(
     context: ssl.SSLContext,
     tokens: AccessTokens | None = None,
     now: datetime | None = None,
+    policy: AddressPolicy = ANY_ADDRESS,
+    seconds: float = CHECK_SECONDS,
 ) -> CheckReport:
     """Log in to both servers; record the Sent folder and the outcome on `mailbox`.
 
     An OAuth2 mailbox needs `tokens` (the process's AccessTokens), which fetch
-    or renew its access token; `now` defaults to the shared clock.
+    or renew its access token; `now` defaults to the shared clock. Both servers
+    are reached at addresses `policy` allows, and within `seconds` in all: SMTP
+    gets what IMAP left of them.
     """
     report = CheckReport()
+    deadline = Deadline.after(seconds)
     if uses_oauth(mailbox) and tokens is None:
         # A wiring mistake, not the mailbox's fault: its status is left as it is.
         report.problems.append(
@@ -61,14 +77,18 @@ def check_mailbox(
 
     def imap_attempt(login: ServerLogin) -> None:
         """Log in to IMAP (raises MailboxAuthFailed) and look for the Sent folder."""
-        with ImapSource(login, context) as source:
+        with ImapSource(login, context, policy, deadline) as source:
             report.imap_ok = True
             report.sent_folder = source.find_sent_folder()
             if report.sent_folder is None:
                 report.problems.append("IMAP: no Sent folder was found")
 
     def smtp_attempt(login: ServerLogin) -> None:
-        SmtpSender(context).check_login(login)
+        if deadline.left() <= 0:
+            raise TemporaryFailure(
+                f"{login.host} was not tried: the IMAP server took all the time the test has"
+            )
+        SmtpSender(context, policy).check_login(login, deadline)
         report.smtp_ok = True
 
     try:

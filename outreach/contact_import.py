@@ -28,6 +28,7 @@ from outreach.reading.limits import (
     too_many_rows,
 )
 from outreach.reading.vcard import parse_vcards
+from outreach.rules.plain_text import control_character_problem, printable
 
 # An import runs in three steps, so that a person sees what will happen before
 # anything is stored, and a large file can be stored in slices with progress:
@@ -52,6 +53,8 @@ IMPORT_FIELDS: dict[str, str] = {
     "time_zone": "Time zone",
     "referred_by": "Referred by (a name or address)",
 }
+# Fields that may hold line breaks and tabs; every other field is one line.
+MULTI_LINE_FIELDS = frozenset({"notes"})
 
 # Column names we recognise, lower-cased with runs of spaces, "_" and "-" as one
 # space. LinkedIn's connections export: "First Name", "Last Name", "Email
@@ -329,7 +332,7 @@ def vcard_candidates(text: str) -> tuple[list[Candidate], list[RowProblem]]:
     candidates = [
         Candidate(
             card.number,
-            f"card {card.number} ({card.name})" if card.name else f"card {card.number}",
+            f"card {card.number} ({printable(card.name)})" if card.name else f"card {card.number}",
             {
                 key: value
                 for key, value in {
@@ -368,6 +371,13 @@ def _time_zones() -> frozenset[str]:
 
 def _check(candidate: Candidate) -> _Row:
     """Pure: the contact a candidate makes, or the sentence saying why it makes none."""
+    for key, label in IMPORT_FIELDS.items():
+        # A NUL or a line break in a name would reach the To: header: the row is refused.
+        problem = control_character_problem(
+            label, candidate.get(key), multi_line=key in MULTI_LINE_FIELDS
+        )
+        if problem:
+            return _Row(candidate, None, problem)
     raw_email = candidate.get("email")
     if not raw_email:
         return _Row(candidate, None, "no email address")

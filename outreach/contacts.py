@@ -14,6 +14,7 @@ from outreach.accounts import normalise_email
 from outreach.db import owned_row
 from outreach.errors import ValidationError
 from outreach.models import Contact, User
+from outreach.rules.plain_text import control_character_problem
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,32 @@ def clean_text(value: str) -> str:
     return " ".join(value.split())
 
 
+# A contact's fields that reach a header, a subject or a template's line: one line each.
+SINGLE_LINE_FIELDS = {
+    "email": "the email address",
+    "name": "the name",
+    "first_name": "the first name",
+    "role": "the role",
+    "organisation": "the organisation",
+    "how_found": "how you found them",
+    "time_zone": "the time zone",
+}
+
+
+def control_character_problem_in(data: ContactInput) -> str | None:
+    """The sentence for the first field of `data` holding a control character, else None."""
+    for key, what in SINGLE_LINE_FIELDS.items():
+        problem = control_character_problem(what, getattr(data, key))
+        if problem:
+            return problem
+    return control_character_problem("the notes", data.notes, multi_line=True)
+
+
 def add_contact(session: Session, user: User, data: ContactInput) -> Contact:
     """Add a contact; an address already on the list is refused, not doubled."""
+    problem = control_character_problem_in(data)
+    if problem:
+        raise ValidationError(problem)
     email = normalise_email(data.email)
     name = clean_text(data.name)
     if not name:

@@ -34,6 +34,7 @@ from outreach.models import (
 from outreach.rules import templates
 from outreach.rules.compose import make_message_id, one_line, reply_subject
 from outreach.rules.cycle import MAX_MESSAGES_PER_PERSON
+from outreach.rules.plain_text import refuse_control_characters
 from outreach.rules.states import OutreachState, Trigger
 from outreach.timeline import advance, note_message
 
@@ -287,6 +288,8 @@ def edit_draft(
     if message.status not in editable:
         raise ValidationError("only a draft, or an approved message not yet sent, can be edited")
     clean_subject = one_line(subject)
+    refuse_control_characters("the subject", clean_subject)
+    refuse_control_characters("the message", body, multi_line=True)
     if not clean_subject:
         raise ValidationError("the subject is empty")
     if not body.strip():

@@ -14,6 +14,7 @@ from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import MailboxAuthFailed, OAuthError, TemporaryFailure
 from outreach.mail.imap import ImapSource
+from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mailbox_login import MailboxLogin
 from outreach.models import Mailbox, MailboxStatus
 from outreach.oauth.tokens import AccessTokens
@@ -72,6 +73,7 @@ def poll_mailbox(
     context: ssl.SSLContext,
     clock: Callable[[], datetime],
     tokens: AccessTokens | None = None,
+    policy: AddressPolicy = ANY_ADDRESS,
 ) -> PollResult:
     """Sync one mailbox in one transaction: either all it found is recorded, or nothing.
 
@@ -87,7 +89,9 @@ def poll_mailbox(
             return PollResult(mailbox_id, ok=False, problem=mailbox.last_error or "sign in again")
         login = MailboxLogin.imap(mailbox, box)
     try:
-        source = login.log_in(lambda server: ImapSource(server, context).open(), tokens, clock)
+        source = login.log_in(
+            lambda server: ImapSource(server, context, policy).open(), tokens, clock
+        )
     except OAuthError as error:
         # SignInRequired included: the mailbox is marked; it is skipped from now on.
         return PollResult(mailbox_id, ok=False, problem=str(error))

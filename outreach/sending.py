@@ -226,7 +226,15 @@ def deliver(
             message.error = "the mailbox this message was approved for is gone"
             _note(session, message, "failed", message.error, now)
             return DeliveryResult(Outcome.FAILED, message.error)
-        email = build_message(outgoing_email(message, mailbox, user, contact, now))
+        try:
+            email = build_message(outgoing_email(message, mailbox, user, contact, now))
+        except ValidationError as error:
+            # A control character in a name or the subject (stored before they were
+            # refused at the door): nothing goes out, and the page says which field.
+            message.status = MessageStatus.FAILED
+            message.error = f"not sent: {error}"
+            _note(session, message, "failed", message.error, now)
+            return DeliveryResult(Outcome.FAILED, message.error)
         login = MailboxLogin.smtp(mailbox, box)
         attempts = message.attempts
         first_approved = message.approved_at or now

@@ -27,6 +27,7 @@ from outreach.models import (
     User,
 )
 from outreach.rules import cycle
+from outreach.rules.plain_text import refuse_control_characters
 from outreach.rules.states import OutreachState
 from outreach.timeline import record
 
@@ -86,6 +87,7 @@ def create_target(
     allow_same_organisation: bool = False,
 ) -> Target:
     """Create a target holding the given contacts, in the given order."""
+    refuse_control_characters("the target's name", name)
     clean = " ".join(name.split())
     if not clean:
         raise ValidationError("a target needs a name, such as a field or an organisation")

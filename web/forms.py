@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -48,6 +47,7 @@ from outreach.mail import MailServer, MailServers
 from outreach.models import MessageKind, TlsMode
 from outreach.targets import MAX_IN_FLIGHT_LIMIT, MAX_WAIT_BUSINESS_DAYS
 from web.helpers import DAY_NAMES, sentence
+from web.plain_form import PlainTextForm
 
 TLS_CHOICES = [
     SelectChoice(TlsMode.SSL.value, "SSL/TLS"),
@@ -67,7 +67,7 @@ def _optional_int(value: object) -> int | None:
         return None
 
 
-class SignupForm(FlaskForm):  # type: ignore[misc]
+class SignupForm(PlainTextForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
     email = StringField("Email address", validators=[DataRequired(), Length(max=320)])
     password = PasswordField(
@@ -79,17 +79,17 @@ class SignupForm(FlaskForm):  # type: ignore[misc]
     invite = HiddenField()
 
 
-class LoginForm(FlaskForm):  # type: ignore[misc]
+class LoginForm(PlainTextForm):
     email = StringField("Email address", validators=[DataRequired()])
     password = PasswordField("Password", validators=[DataRequired()])
     next = HiddenField()
 
 
-class ActionForm(FlaskForm):  # type: ignore[misc]
+class ActionForm(PlainTextForm):
     """A button that changes something (log out, approve, discard, test): only the token."""
 
 
-class ContactForm(FlaskForm):  # type: ignore[misc]
+class ContactForm(PlainTextForm):
     name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     email = StringField("Email address", validators=[DataRequired(), Length(max=320)])
     first_name = StringField(
@@ -110,7 +110,7 @@ class ContactForm(FlaskForm):  # type: ignore[misc]
     do_not_contact = BooleanField("Do not contact")
 
 
-class ImportForm(FlaskForm):  # type: ignore[misc]
+class ImportForm(PlainTextForm):
     file = FileField(
         "CSV file",
         validators=[FileRequired("Choose a CSV file to import.")],
@@ -146,7 +146,7 @@ def _wait_field() -> IntegerField:
     )
 
 
-class TargetForm(FlaskForm):  # type: ignore[misc]
+class TargetForm(PlainTextForm):
     name = StringField(
         "Field or organisation",
         validators=[DataRequired(), Length(max=200)],
@@ -158,7 +158,7 @@ class TargetForm(FlaskForm):  # type: ignore[misc]
     wait_business_days = _wait_field()
 
 
-class TargetSettingsForm(FlaskForm):  # type: ignore[misc]
+class TargetSettingsForm(PlainTextForm):
     """How a target's cycle runs; the defaults are the etiquette's."""
 
     max_in_flight = _in_flight_field()
@@ -179,13 +179,13 @@ class TargetSettingsForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class AddNamesForm(FlaskForm):  # type: ignore[misc]
+class AddNamesForm(PlainTextForm):
     contact_ids = SelectMultipleField(
         "Add to the end of the list", coerce=int, validate_choice=False
     )
 
 
-class MoveForm(FlaskForm):  # type: ignore[misc]
+class MoveForm(PlainTextForm):
     """Put one name at a place on the list (1 is the top)."""
 
     position = IntegerField("Place", validators=[InputRequired("Give a place on the list.")])
@@ -204,7 +204,7 @@ def _server_fields(
     )
 
 
-class MailboxForm(FlaskForm):  # type: ignore[misc]
+class MailboxForm(PlainTextForm):
     """Connect a mailbox with a password; `settings()` gives what it holds to the core."""
 
     email_address = StringField("Email address", validators=[DataRequired(), Length(max=320)])
@@ -252,12 +252,12 @@ def _server(host: StringField, port: IntegerField, tls: SelectField) -> MailServ
     return MailServer(host.data, port.data, TlsMode(tls.data))
 
 
-class DraftForm(FlaskForm):  # type: ignore[misc]
+class DraftForm(PlainTextForm):
     subject = StringField("Subject", validators=[DataRequired()])
     body = TextAreaField("Message", validators=[DataRequired()])
 
 
-class TemplateForm(FlaskForm):  # type: ignore[misc]
+class TemplateForm(PlainTextForm):
     """One kind of message's template; "Preview" and "Save" both post it."""
 
     subject = StringField("Subject", validators=[DataRequired("Write a subject.")])
@@ -266,7 +266,7 @@ class TemplateForm(FlaskForm):  # type: ignore[misc]
     contact_id = SelectField("Preview for", coerce=_optional_int, validate_choice=False)
 
 
-class ApproveSelectionForm(FlaskForm):  # type: ignore[misc]
+class ApproveSelectionForm(PlainTextForm):
     message_ids = SelectMultipleField(coerce=int, validate_choice=False)
 
 
@@ -295,7 +295,7 @@ def _check_holidays(_form: object, field: TextAreaField) -> None:
         raise StopValidation(sentence(problem)) from None
 
 
-class ProfileForm(FlaskForm):  # type: ignore[misc]
+class ProfileForm(PlainTextForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
     introduction = TextAreaField(
         "Your 30-second introduction",
@@ -347,7 +347,7 @@ class ProfileForm(FlaskForm):  # type: ignore[misc]
         return [known[value] for value in self.auto_approve.data or [] if value in known]
 
 
-class PasswordForm(FlaskForm):  # type: ignore[misc]
+class PasswordForm(PlainTextForm):
     """A new password for the signed-in user; built with prefix "password" beside the profile."""
 
     current_password = PasswordField(
@@ -377,7 +377,7 @@ def time_zone_choices() -> list[SelectChoice]:
     return [SelectChoice(name, name) for name in sorted(known_time_zones())]
 
 
-class PaceForm(FlaskForm):  # type: ignore[misc]
+class PaceForm(PlainTextForm):
     """One mailbox's pace; built with prefix "pace-<id>" so each mailbox has its own."""
 
     daily_cap = IntegerField(

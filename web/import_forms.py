@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField
 
+from web.plain_form import PlainTextForm
 
-class UploadForm(FlaskForm):  # type: ignore[misc]
+
+class UploadForm(PlainTextForm):
     file = FileField(
         "CSV or vCard file",
         validators=[FileRequired("Choose a file to import.")],
@@ -16,11 +17,11 @@ class UploadForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class ColumnsForm(FlaskForm):  # type: ignore[misc]
+class ColumnsForm(PlainTextForm):
     """The mapping's select boxes are named column-0, column-1, ...: one per column of the file."""
 
     has_header = BooleanField("The first row names the columns")
 
 
-class ImportActionForm(FlaskForm):  # type: ignore[misc]
+class ImportActionForm(PlainTextForm):
     """Confirm, a step of the import, or cancel: only the CSRF token."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -15,9 +14,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS
+from web.plain_form import PlainTextForm
 
 
-class MeetingForm(FlaskForm):  # type: ignore[misc]
+class MeetingForm(PlainTextForm):
     # Ownership of the outreach is checked by the core; an unknown id gives a 404.
     outreach_id = SelectField("With", coerce=int, validate_choice=False)
     day = DateField("Date", validators=[InputRequired("Give the day of the meeting.")])
@@ -37,7 +37,7 @@ class MeetingForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class NotesForm(FlaskForm):  # type: ignore[misc]
+class NotesForm(PlainTextForm):
     learned = TextAreaField("What you learned", validators=[Length(max=20_000)])
     specific_detail = StringField(
         "Something specific from the conversation",
@@ -52,7 +52,7 @@ for _key, _question in QUESTIONS:
     setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[Length(max=20_000)]))
 
 
-class ReferralForm(FlaskForm):  # type: ignore[misc]
+class ReferralForm(PlainTextForm):
     name = StringField(
         "Name", validators=[DataRequired("Give the person's name."), Length(max=200)]
     )

@@ -164,7 +164,7 @@ def send_message(message_id: int) -> str:
     result = deliver(
         factory,
         message_id,
-        SmtpSender(_tls_context(settings)),
+        SmtpSender(_tls_context(settings), settings.address_policy),
         SecretBox(settings.encryption_keys),
         utcnow,
         _tokens(),
@@ -182,7 +182,7 @@ def reconcile_sent(message_id: int) -> str:
         factory,
         message_id,
         SecretBox(settings.encryption_keys),
-        lambda login: ImapSentFolder(login, context),
+        lambda login: ImapSentFolder(login, context, settings.address_policy),
         utcnow,
         _tokens(),
     )

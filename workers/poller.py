@@ -38,6 +38,7 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import OutageWatch, is_outage, make_engine, make_sessionmaker, session_scope
 from outreach.mail.imap import IdleWatcher
+from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mail.tls import client_context
 from outreach.mailbox_login import MailboxLogin
 from outreach.models import Mailbox
@@ -78,11 +79,22 @@ def run(settings: Settings, once: bool = False) -> None:
             wake.clear()
             try:
                 mine = _round(
-                    factory, box, context, tokens, owner, lease, stop, last_problem, backoffs
+                    factory,
+                    box,
+                    context,
+                    tokens,
+                    owner,
+                    lease,
+                    stop,
+                    last_problem,
+                    backoffs,
+                    settings.address_policy,
                 )
                 if once:
                     break
-                _keep_watchers(factory, box, context, mine, watchers, wake, tokens)
+                _keep_watchers(
+                    factory, box, context, mine, watchers, wake, tokens, settings.address_policy
+                )
             except Exception as error:
                 if not is_outage(error):
                     raise
@@ -118,6 +130,7 @@ def _round(
     stop: threading.Event,
     last_problem: dict[int, str],
     backoffs: dict[int, Backoff],
+    policy: AddressPolicy = ANY_ADDRESS,
 ) -> set[int]:
     """Sync every mailbox this poller holds or can take; returns the ones it holds.
 
@@ -136,7 +149,7 @@ def _round(
         if not backoff.due(time.monotonic()):
             continue  # failing: left alone until its next try (the lease is kept)
         try:
-            result = poll_mailbox(factory, mailbox_id, box, context, _utcnow, tokens)
+            result = poll_mailbox(factory, mailbox_id, box, context, _utcnow, tokens, policy)
         except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
             if is_outage(error):
                 raise
@@ -165,6 +178,7 @@ def _keep_watchers(
     watchers: dict[int, IdleWatcher],
     wake: threading.Event,
     tokens: AccessTokens,
+    policy: AddressPolicy = ANY_ADDRESS,
 ) -> None:
     """One IDLE watcher per mailbox this poller holds; none for the others.
 
@@ -181,6 +195,8 @@ def _keep_watchers(
                 continue
             login = MailboxLogin.imap(mailbox, box)
         # A function: each (re)connection needs an OAuth2 mailbox's current token.
-        watcher = IdleWatcher(partial(login.current, tokens, _utcnow), context, wake.set)
+        watcher = IdleWatcher(
+            partial(login.current, tokens, _utcnow), context, wake.set, policy=policy
+        )
         watcher.start()
         watchers[mailbox_id] = watcher

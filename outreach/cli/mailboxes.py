@@ -147,7 +147,14 @@ def mailbox_test(user_email: str, mailbox_id: int | None) -> None:
             chosen = accounts.get_mailbox(session, owner, mailbox_id)
         # An OAuth2 mailbox's token is fetched (or renewed) in its own transactions.
         tokens = AccessTokens.from_settings(settings, factory, box)
-        report = check_mailbox(chosen, box, client_context(settings.ca_file), tokens, utcnow())
+        report = check_mailbox(
+            chosen,
+            box,
+            client_context(settings.ca_file),
+            tokens,
+            utcnow(),
+            policy=settings.address_policy,
+        )
         address = chosen.email_address
     # The outcome is committed above (status, Sent folder) before we report it.
     click.echo(f"{address}")

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol, Self
 
+from outreach.errors import MailboxAuthFailed
 from outreach.models.accounts import TlsMode
+from outreach.rules.plain_text import control_character_problem
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,18 @@ class ServerLogin:
     @property
     def uses_oauth(self) -> bool:
         return bool(self.access_token)
+
+
+def refuse_in_login(login: ServerLogin) -> None:
+    """The last guard before a user name or password goes onto an IMAP or SMTP line.
+
+    :raise MailboxAuthFailed: either holds a control character (a CR or LF would
+        end the command early and start another).
+    """
+    for what, value in (("user name", login.username), ("password", login.password)):
+        problem = control_character_problem(f"the mailbox's {what}", value)
+        if problem:
+            raise MailboxAuthFailed(f"{problem}; please correct it on the Mailbox page")
 
 
 def xoauth2_string(username: str, access_token: str) -> str:

@@ -18,15 +18,15 @@ only fills in a form: "Test connection" checks it for real.
 Autoconfig is fetched over HTTPS only, never plain HTTP (an attacker on the path
 could otherwise hand out their own servers), its XML is parsed with DTDs and
 entities refused, and by default no request goes to a private or loopback
-address (the address typed in a form must not reach the dashboard's own network).
+address (the address typed in a form must not reach the dashboard's own network):
+the name is resolved once, every address checked, and the request sent to the
+checked address (outreach.mail.reach), so DNS rebinding cannot get around it.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
-import socket
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,8 +40,10 @@ import dns.exception
 import dns.resolver
 import httpx
 
+from outreach.errors import TemporaryFailure
 from outreach.mail import MailServer, MailServers
 from outreach.mail.presets import Preset, preset_for, preset_named
+from outreach.mail.reach import ANY_ADDRESS, PUBLIC_ONLY, Deadline, checked_addresses
 from outreach.models.accounts import TlsMode
 
 log = logging.getLogger(__name__)
@@ -249,27 +251,43 @@ def parse_autoconfig(data: bytes, address: str) -> Discovery | None:
     )
 
 
-def _is_public(host: str, port: int) -> bool:
-    """Whether every address `host` resolves to is on the public internet."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_global for info in infos)
+def _pinned(url: str, lookup: Lookup) -> tuple[str, str, str] | None:
+    """(the URL on a checked address, the Host header, the TLS server name), or None.
 
-
-def _fetch(url: str, lookup: Lookup) -> bytes | None:
+    The name is resolved once and the request goes to the address that was
+    checked, so a second DNS answer cannot turn a public name private (DNS
+    rebinding); the certificate is still checked against the name.
+    """
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
         return None
-    if not lookup.allow_private_addresses and not _is_public(parts.hostname, parts.port or 443):
-        log.info("autoconfig at %s skipped: not a public address", parts.hostname)
+    host, port = parts.hostname, parts.port or 443
+    policy = ANY_ADDRESS if lookup.allow_private_addresses else PUBLIC_ONLY
+    try:
+        address = checked_addresses(host, port, Deadline.after(lookup.timeout), policy)[0]
+    except (TemporaryFailure, IndexError) as error:
+        log.info("autoconfig at %s skipped: %s", host, error or "no address")
         return None
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    pinned = parts._replace(netloc=f"{literal}:{port}").geturl()
+    return pinned, parts.netloc.rpartition("@")[2], host
+
+
+def _fetch(url: str, lookup: Lookup) -> bytes | None:
+    target = _pinned(url, lookup)
+    if target is None:
+        return None
+    pinned, host_header, server_name = target
     verify: ssl.SSLContext | bool = lookup.ssl_context or True
     try:
         with (
             httpx.Client(timeout=lookup.timeout, verify=verify, follow_redirects=False) as client,
-            client.stream("GET", url) as response,
+            client.stream(
+                "GET",
+                pinned,
+                headers={"Host": host_header},
+                extensions={"sni_hostname": server_name},
+            ) as response,
         ):
             if response.status_code != 200:
                 return None
@@ -280,7 +298,7 @@ def _fetch(url: str, lookup: Lookup) -> bytes | None:
                     return None
             return bytes(body)
     except (httpx.HTTPError, ssl.SSLError, OSError) as error:
-        log.info("autoconfig at %s: %s", parts.hostname, error)
+        log.info("autoconfig at %s: %s", server_name, error)
         return None
 
 

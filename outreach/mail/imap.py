@@ -7,6 +7,7 @@ Folders are opened read-only (EXAMINE) and bodies fetched with BODY.PEEK, so no
 from __future__ import annotations
 
 import imaplib
+import socket
 import ssl
 import threading
 import time
@@ -18,8 +19,16 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from outreach.errors import MailboxAuthFailed, OutreachError, TemporaryFailure
-from outreach.mail import FetchedHeaders, FolderBatch, ServerLogin
-from outreach.mail.problems import connection_problem
+from outreach.mail import FetchedHeaders, FolderBatch, ServerLogin, refuse_in_login
+from outreach.mail.problems import connection_problem, in_time
+from outreach.mail.reach import (
+    ANY_ADDRESS,
+    AddressPolicy,
+    Deadline,
+    NotAMailServer,
+    Watchdog,
+    connect_checked,
+)
 from outreach.models.accounts import TlsMode
 
 HEADER_FIELDS = (
@@ -38,12 +47,101 @@ TIMEOUT = 60.0
 FETCH_CHUNK = 200
 
 
-class ImapSource:
-    """A logged-in, read-only view of one mailbox. Use as a context manager."""
+class _PlainImap(imaplib.IMAP4):
+    """imaplib on a socket from `connect` (a checked address); STARTTLS may follow."""
 
-    def __init__(self, login: ServerLogin, context: ssl.SSLContext) -> None:
+    def __init__(self, host: str, port: int, connect: Callable[[str, int], socket.socket]) -> None:
+        self._connect_to = connect
+        super().__init__(host, port)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return self._connect_to(self.host, self.port)
+
+
+class _TlsImap(_PlainImap):
+    """imaplib over implicit TLS, verified against the host name, not the address."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        connect: Callable[[str, int], socket.socket],
+        context: ssl.SSLContext,
+        watchdog: Watchdog,
+    ) -> None:
+        self._tls_context = context
+        self._watchdog = watchdog
+        super().__init__(host, port, connect)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        plain = super()._create_socket(timeout)
+        try:
+            sock = self._tls_context.wrap_socket(
+                plain, server_hostname=self.host, do_handshake_on_connect=False
+            )
+        except BaseException:
+            plain.close()
+            raise
+        # Guarded before the handshake: wrapping detached the plain socket.
+        self._watchdog.guard(sock)
+        try:
+            sock.do_handshake()
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+class _CheckedClient(IMAPClient):  # type: ignore[misc]
+    """IMAPClient connected through outreach.mail.reach: a checked address, within a deadline."""
+
+    def __init__(
+        self,
+        login: ServerLogin,
+        context: ssl.SSLContext,
+        policy: AddressPolicy,
+        deadline: Deadline,
+        watchdog: Watchdog,
+    ) -> None:
+        self._policy = policy
+        self._deadline = deadline
+        self._watchdog = watchdog
+        super().__init__(
+            login.host,
+            port=login.port,
+            ssl=login.tls is TlsMode.SSL,
+            ssl_context=context,
+            timeout=deadline.timeout(TIMEOUT),
+        )
+
+    def _connect(self, host: str, port: int) -> socket.socket:
+        sock = connect_checked(host, port, self._deadline, self._policy, TIMEOUT)
+        return self._watchdog.guard(sock)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        if self.ssl:
+            return _TlsImap(self.host, self.port, self._connect, self.ssl_context, self._watchdog)
+        return _PlainImap(self.host, self.port, self._connect)
+
+
+class ImapSource:
+    """A logged-in, read-only view of one mailbox. Use as a context manager.
+
+    Connecting, TLS, the greeting and the login end by `deadline` (default: TIMEOUT
+    seconds from `open`), at an address `policy` allows.
+    """
+
+    def __init__(
+        self,
+        login: ServerLogin,
+        context: ssl.SSLContext,
+        policy: AddressPolicy = ANY_ADDRESS,
+        deadline: Deadline | None = None,
+    ) -> None:
         self._login = login
         self._context = context
+        self._policy = policy
+        self._deadline = deadline
         self._client: IMAPClient | None = None
         self._selected: str | None = None
         self._gmail: bool | None = None
@@ -56,18 +154,44 @@ class ImapSource:
         if self._client is not None:
             return self
         login = self._login
+        # A CR or LF in the user name would end the LOGIN command early: refused before
+        # anything is sent.
+        refuse_in_login(login)
+        deadline = self._deadline or Deadline.after(TIMEOUT)
+        with Watchdog(deadline) as watchdog:
+            client = self._connect(login, deadline, watchdog)
+            self._log_in(client, login, watchdog)
+        # Later commands (a large folder's FETCH) get the usual time again.
+        client.socket().settimeout(TIMEOUT)
+        self._client = client
+        return self
+
+    def _connect(self, login: ServerLogin, deadline: Deadline, watchdog: Watchdog) -> IMAPClient:
         try:
-            client = IMAPClient(
-                login.host,
-                port=login.port,
-                ssl=login.tls is TlsMode.SSL,
-                ssl_context=self._context,
-                timeout=TIMEOUT,
-            )
+            client = _CheckedClient(login, self._context, self._policy, deadline, watchdog)
+        except TemporaryFailure:
+            raise  # an address refused, or a name not found: said in words already
+        except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.error) as error:
+            if watchdog.fired:
+                raise TemporaryFailure(in_time(login.host, login.port)) from None
+            if isinstance(error, imaplib.IMAP4.error):
+                # Whatever answered did not greet like IMAP: its words stay unsaid.
+                raise NotAMailServer(login.host, login.port) from None
+            raise TemporaryFailure(connection_problem(login.host, login.port, error)) from None
+        try:
             if login.tls is TlsMode.STARTTLS:
                 client.starttls(self._context)
+                # imaplib swapped in a TLS socket: the watchdog must be able to stop it too.
+                watchdog.guard(client.socket())
         except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.error) as error:
+            _shut(client)
+            if watchdog.fired:
+                raise TemporaryFailure(in_time(login.host, login.port)) from None
             raise TemporaryFailure(connection_problem(login.host, login.port, error)) from None
+        return client
+
+    @staticmethod
+    def _log_in(client: IMAPClient, login: ServerLogin, watchdog: Watchdog) -> None:
         try:
             if login.uses_oauth:
                 # SASL XOAUTH2; imapclient builds the user=...^Aauth=Bearer ... string.
@@ -80,9 +204,9 @@ class ImapSource:
             raise MailboxAuthFailed(f"the IMAP server refused {what} ({_text(error)})") from None
         except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.error) as error:
             client.shutdown()
+            if watchdog.fired:
+                raise TemporaryFailure(in_time(login.host, login.port)) from None
             raise TemporaryFailure(f"logging in to {login.host} failed: {error}") from None
-        self._client = client
-        return self
 
     def __exit__(
         self,
@@ -196,6 +320,14 @@ def _thread_id(value: object) -> int | None:
     return value - 2**64 if value >= 2**63 else value
 
 
+def _shut(client: IMAPClient) -> None:
+    """Close a connection that failed half-way (a TLS handshake may have taken its socket)."""
+    try:
+        client.shutdown()
+    except OSError:
+        pass  # nothing left open
+
+
 def _text(error: Exception) -> str:
     return " ".join(str(error).replace("b'", "").replace("'", "").split())
 
@@ -236,9 +368,11 @@ class IdleWatcher:
         context: ssl.SSLContext,
         on_new_mail: Callable[[], None],
         renew: float = 300.0,
+        policy: AddressPolicy = ANY_ADDRESS,
     ) -> None:
         self._login = login
         self._context = context
+        self._policy = policy
         self._on_new_mail = on_new_mail
         self._renew = renew
         self._stop = threading.Event()
@@ -260,7 +394,7 @@ class IdleWatcher:
         while not self._stop.is_set():
             try:
                 login = self._login() if callable(self._login) else self._login
-                with ImapSource(login, self._context) as source:
+                with ImapSource(login, self._context, self._policy) as source:
                     client = source.client
                     if b"IDLE" not in client.capabilities():
                         return  # the poller's regular rounds are all we can do

@@ -42,6 +42,13 @@ def connection_problem(host: str, port: int, error: BaseException) -> str:
     return f"could not connect to {host}:{port}: {error}"
 
 
+def in_time(host: str, port: int) -> str:
+    """The sentence for a server that did not finish answering before the deadline."""
+    return (
+        f"{host} did not answer in time on port {port}: check the name, the port and your network"
+    )
+
+
 def _root(error: BaseException) -> BaseException:
     """The underlying socket or TLS error, through the libraries' own wrappers."""
     seen: set[int] = set()

@@ -22,8 +22,15 @@ from outreach.errors import (
     PermanentFailure,
     TemporaryFailure,
 )
-from outreach.mail import ServerLogin, xoauth2_string
-from outreach.mail.problems import connection_problem
+from outreach.mail import ServerLogin, refuse_in_login, xoauth2_string
+from outreach.mail.problems import connection_problem, in_time
+from outreach.mail.reach import (
+    ANY_ADDRESS,
+    AddressPolicy,
+    Deadline,
+    NotAMailServer,
+    connect_checked,
+)
 from outreach.models.accounts import TlsMode
 from outreach.rules.compose import wire_bytes
 
@@ -36,14 +43,17 @@ CONNECT_TIMEOUT = 30.0
 _BROKEN = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 
 
-def _client(login: ServerLogin, context: ssl.SSLContext) -> aiosmtplib.SMTP:
+def _client(
+    login: ServerLogin, context: ssl.SSLContext, timeout: float = CONNECT_TIMEOUT
+) -> aiosmtplib.SMTP:
+    # No port: the socket is connected by outreach.mail.reach, to a checked address;
+    # the host name is kept for TLS (SNI and the certificate check).
     return aiosmtplib.SMTP(
         hostname=login.host,
-        port=login.port,
         use_tls=login.tls is TlsMode.SSL,
         start_tls=True if login.tls is TlsMode.STARTTLS else False,
         tls_context=context,
-        timeout=CONNECT_TIMEOUT,
+        timeout=timeout,
     )
 
 
@@ -79,12 +89,20 @@ def _failure(error: aiosmtplib.SMTPResponseException) -> Exception:
     )
 
 
-async def _connect_and_login(client: aiosmtplib.SMTP, login: ServerLogin) -> None:
+async def _connect_and_login(
+    client: aiosmtplib.SMTP, login: ServerLogin, policy: AddressPolicy, deadline: Deadline
+) -> None:
+    refuse_in_login(login)
     try:
-        await client.connect()
+        # Blocking, but bounded by the deadline, and this loop serves this one session only.
+        sock = connect_checked(login.host, login.port, deadline, policy, CONNECT_TIMEOUT)
+        await client.connect(sock=sock)
     except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as error:
         raise TemporaryFailure(connection_problem(login.host, login.port, error)) from None
     except aiosmtplib.SMTPResponseException as error:
+        if error.code == aiosmtplib.SMTPStatus.invalid_response:
+            # No SMTP greeting: another service's banner, never repeated.
+            raise NotAMailServer(login.host, login.port) from None
         raise _failure(error) from None
     try:
         if login.uses_oauth:
@@ -137,11 +155,12 @@ async def _send(
     login: ServerLogin,
     message: EmailMessage,
     context: ssl.SSLContext,
+    policy: AddressPolicy,
     before_data: Callable[[], None],
 ) -> None:
     client = _client(login, context)
     try:
-        await _connect_and_login(client, login)
+        await _connect_and_login(client, login, policy, Deadline.after(CONNECT_TIMEOUT))
         sender, recipients = _envelope(message)
         try:
             await client.mail(sender, timeout=COMMAND_TIMEOUT)
@@ -167,23 +186,31 @@ async def _send(
 
 
 class SmtpSender:
-    """The MailSender used in production: one SMTP session per message."""
+    """The MailSender used in production: one SMTP session per message, at addresses
+    `policy` allows."""
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext, policy: AddressPolicy = ANY_ADDRESS) -> None:
         self._context = context
+        self._policy = policy
 
     def send(
         self, login: ServerLogin, message: EmailMessage, before_data: Callable[[], None]
     ) -> None:
-        asyncio.run(_send(login, message, self._context, before_data))
+        asyncio.run(_send(login, message, self._context, self._policy, before_data))
 
-    def check_login(self, login: ServerLogin) -> None:
-        """Connect and log in, then leave; raises like `send`."""
-        asyncio.run(self._check(login))
+    def check_login(self, login: ServerLogin, deadline: Deadline | None = None) -> None:
+        """Connect and log in, then leave, all by `deadline`; raises like `send`."""
+        asyncio.run(self._check(login, deadline or Deadline.after(CONNECT_TIMEOUT)))
 
-    async def _check(self, login: ServerLogin) -> None:
-        client = _client(login, self._context)
+    async def _check(self, login: ServerLogin, deadline: Deadline) -> None:
+        client = _client(login, self._context, deadline.timeout(CONNECT_TIMEOUT))
         try:
-            await _connect_and_login(client, login)
+            await asyncio.wait_for(
+                _connect_and_login(client, login, self._policy, deadline), deadline.left()
+            )
+        except TimeoutError:
+            # The whole exchange ran out of time, however slowly the server dripped.
+            client.close()
+            raise TemporaryFailure(in_time(login.host, login.port)) from None
         finally:
             await _close(client)

@@ -7,7 +7,8 @@ words in what it is given ("=?utf-8?q?Dana=0D=0ABcc:...?=") and, before Python
 3.11.10, writes a line break found there as it is: so text with encoded words is
 taken as it reads once decoded, on one line, and the finished header block is
 read back to check it holds only the headers set here
-(tests/security/test_header_injection.py).
+(tests/security/test_header_injection.py). Any other control character left once
+decoded (a NUL from an imported file) is refused (outreach.rules.plain_text).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from email.policy import default
 from email.utils import format_datetime
 
 from outreach.errors import ValidationError
+from outreach.rules.plain_text import refuse_control_characters
 
 
 def one_line(text: str) -> str:
@@ -72,15 +74,30 @@ def reply_subject(subject: str) -> str:
     return clean if clean.lower().startswith("re:") else f"Re: {clean}"
 
 
-def _address(name: str, email_address: str) -> Address:
+def _header_text(what: str, text: str) -> str:
+    """`text` as it reads (`as_read`), for a header; any control character left is refused.
+
+    :raise ValidationError: naming `what`, when a control character is left once decoded
+        and folded (a NUL would end the header in some servers' eyes).
+    """
+    shown = as_read(text)
+    refuse_control_characters(what, shown)
+    return shown
+
+
+def _address(name: str, email_address: str, what: str) -> Address:
+    name = _header_text(f"the {what} name", name)
+    refuse_control_characters(f"the {what} address", email_address)
     local, _, domain = email_address.strip().rpartition("@")
     try:
-        return Address(display_name=as_read(name), username=local, domain=domain)
+        return Address(display_name=name, username=local, domain=domain)
     except (ValueError, IndexError) as error:
         raise ValidationError(f"'{email_address}' cannot be used as an address: {error}") from None
 
 
-def _set_address(message: EmailMessage, header: str, name: str, email_address: str) -> None:
+def _set_address(
+    message: EmailMessage, header: str, name: str, email_address: str, what: str
+) -> None:
     """Set an address header that reads back as exactly that one address.
 
     The email package (3.11) drops the quotes of a display name it has to fold over
@@ -88,7 +105,7 @@ def _set_address(message: EmailMessage, header: str, name: str, email_address: s
     a name goes without its display name rather than with a lie.
     """
     for display_name in (name, ""):
-        address = _address(display_name, email_address)
+        address = _address(display_name, email_address, what)
         message[header] = address
         folded = message.policy.fold(header, message[header]) + "\n"
         read = message_from_bytes(folded.encode("ascii", "surrogateescape"), policy=default)
@@ -131,9 +148,9 @@ class OutgoingEmail:
 def build_message(outgoing: OutgoingEmail) -> EmailMessage:
     """Build the MIME message; the same input always gives the same bytes."""
     message = EmailMessage()
-    _set_address(message, "From", outgoing.from_name, outgoing.from_address)
-    _set_address(message, "To", outgoing.to_name, outgoing.to_address)
-    message["Subject"] = as_read(outgoing.subject)
+    _set_address(message, "From", outgoing.from_name, outgoing.from_address, "sender's")
+    _set_address(message, "To", outgoing.to_name, outgoing.to_address, "recipient's")
+    message["Subject"] = _header_text("the subject", outgoing.subject)
     message["Date"] = format_datetime(outgoing.date)
     message["Message-ID"] = outgoing.message_id
     if outgoing.in_reply_to:

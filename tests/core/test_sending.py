@@ -420,9 +420,11 @@ def test_header_injection_through_a_name_and_a_subject_is_harmless(
     secret_box: SecretBox,
     now: datetime,
 ) -> None:
-    draft = approved_request(
-        session, world, now, name="Eve\r\nBcc: victim@evil.example", email="eve@org.example"
-    )
+    draft = approved_request(session, world, now, email="eve@org.example")
+    # The door refuses a line break in a name now (tests/security); a row stored before
+    # that still has one, and the header building folds it.
+    assert draft.contact is not None
+    draft.contact.name = "Eve\r\nBcc: victim@evil.example"
     drafts.edit_draft(session, world.user, draft.id, "Hello\r\nBcc: other@evil.example", "Hi.", now)
     drafts.approve(session, world.user, draft.id, now)
     session.commit()

@@ -87,6 +87,7 @@ def test_connection(mailbox: Mailbox, works: str) -> None:
         client_context(found.settings.ca_file),
         access_tokens(),
         now(),
+        policy=found.settings.address_policy,
     )
     get_session().commit()
     if report.ok:
