@@ -35,7 +35,7 @@ bench: $(INSTALLED_TEST)
 # interval; prints delivered, duplicates, unknown and the time to recover.
 drill: test-deps
 	OUTREACH_DRILL_SECONDS=$${OUTREACH_DRILL_SECONDS:-300} OUTREACH_DRILL_SWEEP_INTERVAL=30 \
-		$(BIN)/pytest tests/drill -k random -s
+		$(BIN)/pytest tests/drill -k random -s -n 0
 
 # System packages the test servers need (Debian; skipped when present or not root).
 test-deps:
