@@ -35,7 +35,11 @@ def database_away(error: SQLAlchemyError) -> ResponseReturnValue:
     """The database is down or restarting: say so, and when to come back (HTTP 503)."""
     _forget_unfinished_work()
     current_app.logger.warning("the database cannot be used: %s", outage_words(error))
-    page = render_template("errors/500.html", message=None, database_away=True)
+    # Rendered without the context processors: they would ask the database who is
+    # signed in and what waits for them, and fail again.
+    page = current_app.jinja_env.get_template("errors/500.html").render(
+        message=None, database_away=True
+    )
     return page, 503, {"Retry-After": "30"}
 
 

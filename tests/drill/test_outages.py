@@ -32,8 +32,13 @@ from tests.servers.postgres import PostgresServer
 from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
 from tests.servers.tls import TlsFiles
+from tests.web import conftest as web
+from tests.web.conftest import Browser
 from tests.workers.test_poller import reply, sent_request
 from workers.queues import enqueue_send
+
+# The dashboard's fixtures, on this module's own PostgreSQL.
+app, client, browser, user, signed_in = web.app, web.client, web.browser, web.user, web.signed_in
 
 # How long the database stays away; `make drill` could raise it, the goal is a minute or more.
 OUTAGE_SECONDS = float(os.environ.get("OUTREACH_DRILL_OUTAGE_SECONDS", "15"))
@@ -200,3 +205,21 @@ def test_the_worker_rides_out_a_database_outage_and_sends_once_afterwards(
     assert log.count("the database cannot be used") == 1, log
     assert "the database is back" in log
     print(f"\nmessage sent {seconds:.1f} s after a {OUTAGE_SECONDS:.0f} s database outage ended")
+
+
+def test_the_dashboard_says_the_database_is_away_and_works_again_when_it_is_back(
+    signed_in: Browser, own_postgres: PostgresServer, engine: Engine
+) -> None:
+    assert signed_in.get("/").status_code == 200
+
+    own_postgres.stop_abruptly()
+    engine.dispose()
+    away = signed_in.get("/")
+    page = away.get_data(as_text=True)
+    assert away.status_code == 503, page
+    assert away.headers["Retry-After"] == "30"
+    assert "The database is not answering at the moment." in page
+    assert "nothing already saved is lost" in page
+
+    own_postgres.start_again()
+    assert signed_in.get("/").status_code == 200
