@@ -2,9 +2,12 @@
 
 Issue 7, item 4. One user with 10,000 contacts, all on 20 targets of 500 names,
 and 500 request drafts (25 in flight per target), seeded through the core use
-cases. The real `python -m outreach.cli web` (gunicorn, 1 process, 4 threads)
-serves it; a small threaded load client (http.client, keep-alive, the logged-in
-session cookie) runs 20 clients in a closed loop against each page in turn.
+cases. The real `python -m outreach.cli web` serves it (gunicorn, one process per
+core, 4 threads each; with a private Redis for its throttling counters, as
+`outreach up` gives it); a small threaded load client (http.client, keep-alive,
+the logged-in session cookie) runs 20 clients in a closed loop against each page
+in turn. `--postgres` runs it all on a fresh PostgreSQL database (the machine's
+server on 127.0.0.1:5432, else a throwaway cluster) instead of a SQLite file.
 
 Baselines from the same server in the same run: /healthz (no login, no
 database) and a static file (/static/style.css).
@@ -14,7 +17,11 @@ a before_cursor_execute listener on the app's engine), at the full size and at
 a small size (100 contacts, 10 drafts): a page whose count grows with the data
 runs a query per row (N+1).
 
-Usage: python bench/dashboard.py [--quick] [--clients 20]
+`--profile` runs one board request in-process under pyinstrument (not a
+project dependency: `pip install pyinstrument`) and writes the profile to
+bench/results/dashboard-board-profile.txt.
+
+Usage: python bench/dashboard.py [--quick] [--clients 20] [--postgres] [--profile]
 Asserts nothing; prints a table and writes bench/results/dashboard-<timestamp>.json.
 """
 
@@ -27,6 +34,8 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients")
     parser.add_argument("--contacts", type=int, help="contacts (default 10000)")
     parser.add_argument("--drafts", type=int, help="request drafts (default 500)")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument one board request")
+    parser.add_argument(
+        "--processes", type=int, help="OUTREACH_WEB_PROCESSES for the server (default: cores)"
+    )
     args = parser.parse_args(argv)
     contacts = args.contacts or (2000 if args.quick else 10_000)
     drafts = args.drafts or (100 if args.quick else 500)
@@ -289,9 +303,15 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine_info()
     say(machine_line(info))
-    with scratch_dir("outreach-bench-dashboard-") as root:
+    with (
+        scratch_dir("outreach-bench-dashboard-") as root,
+        _servers(root, args.postgres) as (
+            new_database,
+            redis_url,
+        ),
+    ):
         tls = tls_files(root)
-        small = new_instance(root, "small", tls)
+        small = new_instance(root, "small", tls, database_url=new_database())
         small.cli("db", "upgrade")
         seed(small, 100, 10, 10)
         queries_small = count_queries(small, PAGES)
@@ -299,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         from tests.servers.net import free_port
 
         port = free_port()
-        full = new_instance(root, "full", tls, OUTREACH_PORT=str(port))
+        server_env = {"OUTREACH_PORT": str(port)}
+        if args.processes:
+            server_env["OUTREACH_WEB_PROCESSES"] = str(args.processes)
+        full = new_instance(
+            root, "full", tls, redis_url=redis_url, database_url=new_database(), **server_env
+        )
         full.cli("db", "upgrade")
         say(f"seeding {contacts} contacts and {drafts} drafts")
         seeded = time.perf_counter()
@@ -307,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         seed_s = time.perf_counter() - seeded
         say(f"seeded in {seed_s:.1f} s: {sizes}")
         queries_full = count_queries(full, PAGES)
+        if args.profile:
+            profile_board(full)
 
         web = full.start("web", "web")
         loads: dict[str, dict[str, Any]] = {}
@@ -329,10 +356,68 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             full.stop_all()
 
-    results = report(info, sizes, args.clients, loads, queries_small, queries_full, seed_s)
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    processes = args.processes or _cores()
+    server = f"outreach web: gunicorn gthread, {processes} process(es), 4 threads; {database}"
+    results = report(info, sizes, args.clients, loads, queries_small, queries_full, seed_s, server)
     path = write_results("dashboard", results)
     print(f"\nsaved {path}")
     return 0
+
+
+@contextmanager
+def _servers(root: Path, postgres: bool) -> Iterator[tuple[Callable[[], str | None], str]]:
+    """A maker of fresh databases (None: a SQLite file per instance) and a Redis URL."""
+    from tests.servers.redis import start_redis
+
+    redis = start_redis(root / "redis")
+    server = None
+    try:
+        if postgres:
+            from tests.servers.postgres import start_postgres
+
+            server = start_postgres()
+            yield server.create_database, redis.url
+        else:
+            yield (lambda: None), redis.url
+    finally:
+        if server is not None:
+            server.stop()
+        redis.stop()
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def profile_board(instance: Instance) -> None:
+    """One warm board request in-process under pyinstrument; the profile goes to a file."""
+    from pyinstrument import Profiler
+
+    from bench._send_helpers import RESULTS_DIR
+    from outreach.config import Settings
+    from web.app import create_app
+
+    app = create_app(Settings.from_env(instance.env))
+    client = app.test_client()
+    token = CSRF.search(client.get("/login").get_data(as_text=True))
+    assert token is not None, "no CSRF token on /login"
+    client.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token.group(1)})
+    try:
+        client.get("/")  # warm: templates compiled, statement cache filled
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(20):
+            client.get("/")
+        profiler.stop()
+    finally:
+        app.extensions["outreach"].close()
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / "dashboard-board-profile.txt"
+    path.write_text(profiler.output_text(unicode=False, color=False))
+    say(f"profile of 20 board requests written to {path}")
 
 
 def _ticks() -> int:
@@ -356,6 +441,7 @@ def report(
     queries_small: dict[str, dict[str, Any]],
     queries_full: dict[str, dict[str, Any]],
     seed_s: float,
+    server: str,
 ) -> dict[str, Any]:
     print(machine_line(info))
     healthz = loads["/healthz"]["p95_ms"]
@@ -381,8 +467,7 @@ def report(
         )
     print_table(
         f"Dashboard: {sizes['contacts']} contacts, {sizes['outreaches']} on targets, "
-        f"{sizes['drafts']} drafts; {clients} concurrent clients; "
-        "`outreach web` (gunicorn, 1 process, 4 threads)",
+        f"{sizes['drafts']} drafts; {clients} concurrent clients; {server}",
         ["page", "reqs", "req/s", "p50 ms", "p95 ms", "max ms", "p95 vs healthz", "KiB",
          "alone ms", "server CPU ms/req", "queries small/full", "HTTP"],
         rows,
@@ -409,7 +494,7 @@ def report(
         "data": sizes,
         "seed_s": round(seed_s, 1),
         "clients": clients,
-        "server": "outreach web: gunicorn gthread, 1 process, 4 threads",
+        "server": server,
         "load": loads,
         "queries": {"small": queries_small, "full": queries_full},
         "targets": targets,
