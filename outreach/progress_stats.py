@@ -7,13 +7,16 @@ number of contacts, so the board stays quick with thousands of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from outreach.attention import Attention, MailboxProblem, needs_attention
 from outreach.models import Direction, Meeting, MeetingStatus, Message, MessageKind, Outreach, User
 from outreach.models import MessageStatus as Status
 from outreach.rules.cycle import zone_of
@@ -224,3 +227,90 @@ def weekly_activity(
         WeekFigures(first_monday + timedelta(weeks=index), requests[index], meetings[index])
         for index in range(weeks)
     ]
+
+
+@dataclass(frozen=True)
+class BoardFigures:
+    """The board's figures for one user and one target filter: all of them aggregates."""
+
+    counts: dict[OutreachState, int]
+    funnel: list[FunnelStage]
+    goal: GoalProgress
+    weeks: list[WeekFigures]
+    attention: Attention
+
+
+def board_figures(
+    session: Session,
+    user: User,
+    now: datetime,
+    *,
+    target_id: int | None = None,
+    mailboxes: Sequence[MailboxProblem] | None = None,
+) -> BoardFigures:
+    """Every figure above the board's table, read now (about ten aggregate queries)."""
+    counts = state_counts(session, user, target_id=target_id)
+    return BoardFigures(
+        counts=counts,
+        funnel=funnel(session, user, target_id=target_id, counts=counts),
+        goal=goal_progress(session, user, now),
+        weeks=weekly_activity(session, user, now),
+        attention=needs_attention(session, user, now, mailboxes),
+    )
+
+
+class FiguresCache:
+    """Each user's board figures, kept until the board's version changes.
+
+    The version (`outreach.attention.home_version`) is read from the database on
+    every request: one small query, and it changes with every event, every
+    outreach added and every hour, so each web process revalidates on its own
+    and none serves figures older than the data. The key holds the user's id and
+    the settings the figures depend on, so no user ever sees another's figures.
+    Least recently used entries go first; a lock makes it safe for gunicorn's
+    threads. One cache per app (per database), never per module.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, BoardFigures] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def figures(
+        self,
+        session: Session,
+        user: User,
+        now: datetime,
+        version: str,
+        *,
+        target_id: int | None = None,
+        mailboxes: Sequence[MailboxProblem] | None = None,
+    ) -> BoardFigures:
+        """The cached figures for this version, or freshly read ones (then kept).
+
+        `mailboxes` (the banner's list, read for every request) always replaces
+        the cached panel's: a mailbox's state can change without an event.
+        """
+        key = (user.id, user.time_zone, user.monthly_goal, target_id, version)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+        if found is None:
+            found = board_figures(session, user, now, target_id=target_id, mailboxes=mailboxes)
+            with self._lock:
+                self.misses += 1
+                self._entries[key] = found
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        if mailboxes is not None:
+            found = replace(found, attention=replace(found.attention, mailboxes=list(mailboxes)))
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import Settings
 from outreach.crypto import SecretBox
+from outreach.progress_stats import FiguresCache
 from workers.queues import redis_connection
 
 EXTENSION_KEY = "outreach"
@@ -24,6 +25,8 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     secret_box: SecretBox
+    # The board's figures per user, until their next event (one per app: per database).
+    board_figures: FiguresCache = field(default_factory=FiguresCache)
     _redis: Redis | None = field(default=None, repr=False)
 
     def redis(self) -> Redis:

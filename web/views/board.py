@@ -18,17 +18,11 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach.accounts import primary_mailbox
-from outreach.attention import MailboxProblem, home_version, needs_attention
+from outreach.attention import MailboxProblem, home_version
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.models import User
-from outreach.progress_stats import (
-    GoalProgress,
-    funnel,
-    goal_progress,
-    state_counts,
-    weekly_activity,
-)
+from outreach.progress_stats import GoalProgress
 from outreach.rules.cycle import zone_of
 from outreach.rules.states import OutreachState
 from outreach.targets import list_targets
@@ -38,6 +32,7 @@ from web.forms import BoardFilterForm
 from web.helpers import local_date, now
 from web.paging import make_pager, page_number
 from web.progress import request_progress, with_outbox_detail
+from web.state import services
 from web.views.mailboxes import mailbox_alerts
 
 bp = Blueprint("board", __name__)
@@ -79,10 +74,11 @@ def index() -> ResponseReturnValue:
     session = get_session()
     user = current_user()
     moment = now()
+    data_version = home_version(session, user, moment)
     return render_template(
         "board/index.html",
-        version=live_version(user, home_version(session, user, moment)),
-        **_board(user, moment),
+        version=live_version(user, data_version),
+        **_board(user, moment, data_version),
     )
 
 
@@ -97,12 +93,15 @@ def live() -> ResponseReturnValue:
     session = get_session()
     user = current_user()
     moment = now()
-    version = live_version(user, home_version(session, user, moment))
+    data_version = home_version(session, user, moment)
+    version = live_version(user, data_version)
     if version in request.if_none_match:
         response = Response(status=304)
     else:
         response = make_response(
-            render_template("board/_live.html", version=version, **_board(user, moment))
+            render_template(
+                "board/_live.html", version=version, **_board(user, moment, data_version)
+            )
         )
     response.set_etag(version)
     # Always ask again: the page is the user's own and changes by itself.
@@ -133,8 +132,13 @@ def clock_time(value: datetime, time_zone: str) -> str:
     return f"{value.astimezone(zone_of(time_zone)):%H:%M}"
 
 
-def _board(user: User, moment: datetime) -> dict[str, Any]:
-    """What the board page and its live fragment show, for ?target, ?state and ?page."""
+def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
+    """What the board page and its live fragment show, for ?target, ?state and ?page.
+
+    The figures (counts, funnel, goal, weeks, attention panel) come from the
+    app's cache while `data_version` stays the same; the page of rows is read
+    for every request.
+    """
     session = get_session()
     targets = list_targets(session, user)
     filters = BoardFilterForm(request.args)
@@ -149,7 +153,19 @@ def _board(user: User, moment: datetime) -> dict[str, Any]:
     state = _state_or_none(filters.state.data)
     filtered = target_id is not None or state is not None
 
-    counts = state_counts(session, user, target_id=target_id)
+    figures = services().board_figures.figures(
+        session,
+        user,
+        moment,
+        data_version,
+        target_id=target_id,
+        # The banner's list, read once for the whole page.
+        mailboxes=[
+            MailboxProblem(alert.mailbox_id, alert.address, alert.needs_sign_in)
+            for alert in mailbox_alerts()
+        ],
+    )
+    counts = figures.counts
     total = counts.get(state, 0) if state is not None else sum(counts.values())
     pager = make_pager(page_number(request.args.get("page")), total, PER_PAGE)
     rows, in_outbox = with_outbox_detail(
@@ -176,7 +192,7 @@ def _board(user: User, moment: datetime) -> dict[str, Any]:
     summary = [
         (each, STATE_LABELS[each], counts[each]) for each in OutreachState if counts.get(each)
     ]
-    goal = goal_progress(session, user, moment)
+    goal = figures.goal
     query = {"target": target_id, "state": state.value if state else None}
 
     def page_url(number: int) -> str:
@@ -202,26 +218,15 @@ def _board(user: User, moment: datetime) -> dict[str, Any]:
         pager=pager,
         page_url=page_url,
         state_url=state_url,
-        funnel=funnel(session, user, target_id=target_id, counts=counts)
-        if first_steps is None
-        else [],
+        funnel=figures.funnel if first_steps is None else [],
         goal=goal,
         goal_words=goal_in_words(goal),
-        weeks=weekly_activity(session, user, moment),
+        weeks=figures.weeks,
         time_zone=user.time_zone,
         local_day=local_day,
         local_date=local_date,
         target_name=next((t.name for t in targets if t.id == target_id), None),
-        attention=needs_attention(
-            session,
-            user,
-            moment,
-            # The banner's list, read once for the whole page.
-            [
-                MailboxProblem(alert.mailbox_id, alert.address, alert.needs_sign_in)
-                for alert in mailbox_alerts()
-            ],
-        ),
+        attention=figures.attention,
         clock_time=clock_time,
         day_in_words=lambda value: day_in_words(value, user.time_zone, moment),
         live_url=url_for("board.live"),
