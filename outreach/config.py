@@ -137,6 +137,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "30/minute;300/hour;1000/day",
         "Template previews and saves, per account.",
     ),
+    "OUTREACH_WEB_PROCESSES": (
+        "(cores)",
+        "gunicorn processes of `outreach web` (4 threads each); unset, one per core when the "
+        "dashboard has Redis for its throttling counters, else one.",
+    ),
 }
 
 # The OAuth2 providers Outreach knows, and the endpoints each uses by default; their
@@ -460,6 +465,18 @@ class Settings:
     trusted_proxies: int = 0
     # Mail servers on non-public addresses are refused (outreach.mail.reach).
     refuse_private_addresses: bool = False
+    # gunicorn processes of `outreach web`; None: decided by web_process_count.
+    web_processes: int | None = None
+
+    def web_process_count(self, cores: int) -> int:
+        """How many processes `outreach web` runs on a machine with `cores` cores.
+
+        Without Redis each process would keep its own throttling counters, and a
+        sign-in limit would allow that many times the attempts: one process then.
+        """
+        if self.web_processes is not None:
+            return self.web_processes
+        return max(1, cores) if self.redis_url else 1
 
     @property
     def address_policy(self) -> AddressPolicy:
@@ -543,7 +560,18 @@ class Settings:
             rate_limits=RateLimits.from_env(read),
             trusted_proxies=_parse_proxies(read.text("OUTREACH_TRUSTED_PROXIES")),
             refuse_private_addresses=read.flag("OUTREACH_REFUSE_PRIVATE_ADDRESSES"),
+            web_processes=_parse_processes(env.get("OUTREACH_WEB_PROCESSES") or ""),
         )
+
+
+def _parse_processes(value: str) -> int | None:
+    if not value.strip():
+        return None
+    if not value.strip().isdigit() or not 0 < int(value) <= 64:
+        raise ConfigurationError(
+            f"OUTREACH_WEB_PROCESSES must be a number of processes from 1 to 64, not '{value}'"
+        )
+    return int(value)
 
 
 def _secure_cookies(env: Mapping[str, str], public_url: str | None) -> bool:

@@ -101,6 +101,8 @@ def test_the_deployment_has_every_process(config: dict[str, Any]) -> None:
     assert web[0] == "gunicorn" and web[-1] == "web.wsgi:app"
     assert "--bind=0.0.0.0:8000" in web
     assert (REPO / "web" / "wsgi.py").is_file()
+    # A process per core, with threads: the settings module gunicorn reads.
+    assert "--config=python:web.gunicorn_conf" in web
 
 
 def test_start_order_and_health_checks(config: dict[str, Any]) -> None:

@@ -11,13 +11,15 @@ from gunicorn.app.base import BaseApplication
 class DashboardServer(BaseApplication):  # type: ignore[misc]
     """gunicorn with the app object we built, instead of an import string."""
 
-    def __init__(self, app: Flask, bind: str, threads: int = 4) -> None:
+    def __init__(self, app: Flask, bind: str, processes: int = 1, threads: int = 4) -> None:
         self._app = app
         self._options: dict[str, Any] = {
             "bind": bind,
-            # One process: the SQLite default wants few writers, and threads are
-            # plenty for one person's dashboard. A deployment runs gunicorn itself.
-            "workers": 1,
+            # A page's work is CPU-bound Python: one process per core uses them all
+            # (threads alone share one interpreter lock). SQLite takes the few writes
+            # of several processes in turn; Redis counts the throttling together.
+            "workers": processes,
+            "post_fork": _fresh_connections,
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": "-",
@@ -37,6 +39,17 @@ class DashboardServer(BaseApplication):  # type: ignore[misc]
         return self._app
 
 
-def serve(app: Flask, host: str, port: int) -> None:
+def _fresh_connections(_server: Any, worker: Any) -> None:
+    """In each new process: drop the database connections inherited from the parent.
+
+    The app (and its engine) is built before gunicorn forks; two processes must
+    never share one connection, so each opens its own (SQLAlchemy's pooling and
+    multiprocessing recipe: dispose with close=False).
+    """
+    app: Flask = worker.app.load()
+    app.extensions["outreach"].engine.dispose(close=False)
+
+
+def serve(app: Flask, host: str, port: int, processes: int = 1) -> None:
     """Serve until SIGINT or SIGTERM, then finish requests in flight and return."""
-    DashboardServer(app, f"{host}:{port}").run()
+    DashboardServer(app, f"{host}:{port}", processes).run()

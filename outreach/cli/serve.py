@@ -6,6 +6,7 @@ pulls Flask or RQ into the core (the import-linter contract allows only these ed
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 
@@ -19,7 +20,7 @@ from outreach.db import upgrade_database
 @click.option("--host", help="Listen address (default: OUTREACH_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: OUTREACH_PORT).")
 def web(host: str | None, port: int | None) -> None:
-    """Serve the dashboard with gunicorn (one process, a few threads)."""
+    """Serve the dashboard with gunicorn (a process per core, a few threads each)."""
     settings = load_settings()
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
     configure_logging("web")
@@ -27,8 +28,19 @@ def web(host: str | None, port: int | None) -> None:
     from web.server import serve
 
     app = create_app(settings)
-    click.echo(f"Outreach dashboard on http://{settings.host}:{settings.port}/")
-    serve(app, settings.host, settings.port)
+    processes = settings.web_process_count(_cores())
+    click.echo(
+        f"Outreach dashboard on http://{settings.host}:{settings.port}/ "
+        f"({processes} process{'es' if processes != 1 else ''})"
+    )
+    serve(app, settings.host, settings.port, processes)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the whole machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 @click.command("worker")
