@@ -7,7 +7,7 @@ say so without changing the core's read model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 from sqlalchemy import func, select
@@ -26,9 +26,14 @@ GOING = (
 )
 
 
-def request_progress(session: Session, user: User) -> dict[tuple[int, int], MessageStatus]:
-    """For each drafted outreach, keyed (contact id, target id): its request's status."""
-    rows = session.execute(
+def request_progress(
+    session: Session, user: User, contact_ids: Collection[int] | None = None
+) -> dict[tuple[int, int], MessageStatus]:
+    """For each drafted outreach, keyed (contact id, target id): its request's status.
+
+    `contact_ids`, when given, limits it to those contacts (a page of the board).
+    """
+    query = (
         select(Outreach.contact_id, Outreach.target_id, Message.status)
         .join(Message, Message.outreach_id == Outreach.id)
         .where(
@@ -39,6 +44,9 @@ def request_progress(session: Session, user: User) -> dict[tuple[int, int], Mess
         )
         .order_by(Message.id)
     )
+    if contact_ids is not None:
+        query = query.where(Outreach.contact_id.in_(contact_ids))
+    rows = session.execute(query)
     return {(row.contact_id, row.target_id): row.status for row in rows}
 
 

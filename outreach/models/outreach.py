@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.models.base import Base, OwnedByUser, enum_column, utcnow
@@ -14,7 +14,11 @@ from outreach.rules.states import OutreachState
 
 class Outreach(OwnedByUser, Base):
     __tablename__ = "outreaches"
-    __table_args__ = (UniqueConstraint("target_id", "contact_id"),)
+    __table_args__ = (
+        UniqueConstraint("target_id", "contact_id"),
+        # The board's page of ids and its version: newest change first, per user.
+        Index("ix_outreaches_user_changed", "user_id", "state_changed_at", "id"),
+    )
 
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))

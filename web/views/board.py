@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, make_response, render_template, request, url_for
+from flask import Blueprint, Response, g, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
@@ -29,7 +29,7 @@ from outreach.targets import list_targets
 from web.auth import current_user
 from web.db import get_session
 from web.forms import BoardFilterForm
-from web.helpers import local_date, now
+from web.helpers import local_date, now, url_maker
 from web.paging import make_pager, page_number
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
@@ -168,17 +168,15 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
     counts = figures.counts
     total = counts.get(state, 0) if state is not None else sum(counts.values())
     pager = make_pager(page_number(request.args.get("page")), total, PER_PAGE)
+    page = status_board(
+        session, user, moment, target_id=target_id, state=state, limit=PER_PAGE, offset=pager.offset
+    )
     rows, in_outbox = with_outbox_detail(
-        status_board(
-            session,
-            user,
-            moment,
-            target_id=target_id,
-            state=state,
-            limit=PER_PAGE,
-            offset=pager.offset,
-        ),
-        request_progress(session, user),
+        page, request_progress(session, user, {row.contact_id for row in page})
+    )
+    # The Meetings tab's count is in the figures already (web.views.meetings reads it).
+    g.meetings_attention = figures.attention.invitations_to_confirm + len(
+        figures.attention.overdue_thank_yous
     )
 
     # Nothing at all yet: show the three steps instead of an empty table.
@@ -230,4 +228,6 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
         clock_time=clock_time,
         day_in_words=lambda value: day_in_words(value, user.time_zone, moment),
         live_url=url_for("board.live"),
+        contact_url=url_maker("contacts.detail", "contact_id"),
+        target_url=url_maker("targets.detail", "target_id"),
     )

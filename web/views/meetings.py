@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
@@ -55,7 +55,13 @@ def _attention() -> dict[str, object]:
     """The Meetings tab's count: invitations to confirm and overdue thank-yous."""
     if not is_signed_in():
         return {"meetings_attention": 0}
-    return {"meetings_attention": meetings.attention_count(get_session(), current_user(), now())}
+    # The board puts it in g from its figures; other pages count it here.
+    known = g.get("meetings_attention")
+    if known is None:
+        known = g.meetings_attention = meetings.attention_count(
+            get_session(), current_user(), now()
+        )
+    return {"meetings_attention": known}
 
 
 @dataclass(frozen=True)
