@@ -48,6 +48,7 @@ class BoardRow:
     detail: str
     # When the cycle's next step for them is due (None when nothing is scheduled).
     next_step_at: datetime | None = None
+    outreach_id: int | None = None
 
 
 def short_date(moment: datetime, calendar: BusinessCalendar, now: datetime) -> str:
@@ -187,6 +188,7 @@ def status_board(
                     ),
                 ),
                 next_step_at=outreach.next_step_at,
+                outreach_id=outreach.id,
             )
         )
     return rows

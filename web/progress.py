@@ -27,11 +27,11 @@ GOING = (
 
 
 def request_progress(
-    session: Session, user: User, contact_ids: Collection[int] | None = None
+    session: Session, user: User, outreach_ids: Collection[int] | None = None
 ) -> dict[tuple[int, int], MessageStatus]:
     """For each drafted outreach, keyed (contact id, target id): its request's status.
 
-    `contact_ids`, when given, limits it to those contacts (a page of the board).
+    `outreach_ids`, when given, limits it to those outreaches (a page of the board).
     """
     query = (
         select(Outreach.contact_id, Outreach.target_id, Message.status)
@@ -44,8 +44,8 @@ def request_progress(
         )
         .order_by(Message.id)
     )
-    if contact_ids is not None:
-        query = query.where(Outreach.contact_id.in_(contact_ids))
+    if outreach_ids is not None:
+        query = query.where(Outreach.id.in_(outreach_ids))
     rows = session.execute(query)
     return {(row.contact_id, row.target_id): row.status for row in rows}
 

@@ -172,7 +172,10 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
         session, user, moment, target_id=target_id, state=state, limit=PER_PAGE, offset=pager.offset
     )
     rows, in_outbox = with_outbox_detail(
-        page, request_progress(session, user, {row.contact_id for row in page})
+        page,
+        request_progress(
+            session, user, {row.outreach_id for row in page if row.outreach_id is not None}
+        ),
     )
     # The Meetings tab's count is in the figures already (web.views.meetings reads it).
     g.meetings_attention = figures.attention.invitations_to_confirm + len(
