@@ -9,6 +9,7 @@ ten names or ten thousand.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +30,7 @@ from outreach.targets import list_targets
 from web.auth import current_user
 from web.db import get_session
 from web.forms import BoardFilterForm
-from web.helpers import local_date, now, url_maker
+from web.helpers import local_date, now
 from web.paging import make_pager, page_number
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
@@ -38,6 +39,18 @@ from web.views.mailboxes import mailbox_alerts
 bp = Blueprint("board", __name__)
 
 PER_PAGE = 50
+
+
+def url_maker(endpoint: str, argument: str) -> Callable[[int], str]:
+    """A maker of `endpoint`'s URLs by one id: the route is built once, not once per row.
+
+    url_for costs about 0.1 ms; 50 rows with two links each spent more on it than
+    on the page's query.
+    """
+    marker = 987654321
+    values: dict[str, Any] = {argument: marker}
+    prefix, suffix = url_for(endpoint, **values).split(str(marker))
+    return lambda value: f"{prefix}{int(value)}{suffix}"
 
 
 def _state_or_none(value: str | None) -> OutreachState | None:
