@@ -197,7 +197,7 @@ def test_an_outlook_address_is_not_told_to_press_a_missing_button(signed_in: Bro
     assert 'data-sign-in="not-set-up"' in page
     assert "Outlook.com accepts no passwords from other mail programs" in page
     assert "connect with Sign in with Microsoft" not in page
-    assert "Meanwhile, the sandbox below shows how everything works." in page
+    assert "Meanwhile, the sandbox above shows how everything works." in page
 
 
 def test_a_gmail_address_without_google_sign_in_is_told_the_app_password_is_the_way(
