@@ -77,6 +77,9 @@ class SignupForm(PlainTextForm):
     )
     # The token of an invitation link (OUTREACH_SIGNUP=invite).
     invite = HiddenField()
+    # The browser's time zone, filled by static/timezone.js; the core keeps UTC for one
+    # it does not know (no error: the person never saw the field).
+    time_zone = HiddenField()
 
 
 class LoginForm(PlainTextForm):
