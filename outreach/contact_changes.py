@@ -471,3 +471,13 @@ def resend_request(
     draft = draft_request(session, user, outreach, now)
     maybe_auto_approve(session, user, draft, now)
     return draft
+
+
+def bounced_addresses(session: Session, contact: Contact) -> dict[int, str]:
+    """Target id -> the address that failed, for each of the contact's bounced outreaches."""
+    bounced = session.scalars(
+        select(Outreach).where(
+            Outreach.contact_id == contact.id, Outreach.state == OutreachState.BOUNCED
+        )
+    )
+    return {outreach.target_id: failed_address(session, outreach) or "" for outreach in bounced}
