@@ -107,3 +107,35 @@ def test_edit_then_bounce_then_correct_the_address_and_send_again(
         assert approved.to_address == "priya.raman@policy.example"
         outreach = session.get_one(Outreach, approved.outreach_id)
         assert outreach.state is OutreachState.DRAFTED
+
+
+def test_merge_two_records_then_delete_one_saying_what_goes(page: Page, live_app: LiveApp) -> None:
+    seeded = live_app.seeded
+    lena, tom = seeded.contacts["Lena Fischer"], seeded.contacts["Tom Okafor"]
+    log_in(page, live_app.url, seeded.email)
+
+    # Lena is on the list twice: once from the export, once typed in by hand.
+    page.goto("/contacts")
+    form = page.locator("#add-contact")
+    form.get_by_label("Full name").fill("Lena F.")
+    form.get_by_label("Email address").fill("lena@home.example")
+    form.locator('[data-action="add-contact"]').click()
+    page.goto(f"/contacts/{lena}")
+    page.locator('[data-action="merge-contact"]').click()
+    page.get_by_label("The other record").select_option(label="Lena F. (lena@home.example)")
+    shoot(page, "contact-merge")
+    page.locator("#merge-contact [data-action='merge-contact']").click()
+    expect(page.locator(".flash")).to_contain_text(
+        "Lena F. (lena@home.example) is merged into Lena Fischer"
+    )
+    expect(page.locator(".notes")).to_contain_text("Also wrote from lena@home.example")
+
+    page.goto(f"/contacts/{tom}")
+    page.locator('[data-action="delete-contact"]').click()
+    preview = page.locator("#delete-preview")
+    expect(preview).to_contain_text("No message to them is waiting to be sent.")
+    expect(preview).to_contain_text("Their history is removed: 2 messages sent or received")
+    shoot(page, "contact-delete")
+    preview.locator('[data-action="delete-contact"]').click()
+    expect(page.locator(".flash")).to_contain_text("Tom Okafor is deleted, with their history.")
+    expect(page.locator("#contacts")).not_to_contain_text("Tom Okafor")
