@@ -181,13 +181,19 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
 
 
 def cycle_message_counts(session: Session, outreach_ids: Sequence[int]) -> dict[int, int]:
-    """Requests and follow-ups (not cancelled) per outreach: the two-message rule counts these."""
+    """Requests and follow-ups (not cancelled) per outreach: the two-message rule counts these.
+
+    Only those written to the contact's address as it is now count: one sent to an address
+    the user has since corrected (it bounced) never reached them.
+    """
     if not outreach_ids:
         return {}
     rows = session.execute(
         select(Message.outreach_id, func.count())
+        .join(Contact, Contact.id == Message.contact_id)
         .where(
             Message.outreach_id.in_(outreach_ids),
+            Message.to_address == Contact.email,
             Message.direction == Direction.OUTBOUND,
             Message.kind.in_((MessageKind.REQUEST, MessageKind.FOLLOW_UP)),
             Message.status != MessageStatus.CANCELLED,

@@ -21,6 +21,7 @@ from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
 from web.views import (
     board,
+    contact_changes,
     contacts,
     drafts,
     mailboxes,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         profile.bp,
         message_templates.bp,
         sandbox.bp,
+        contact_changes.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

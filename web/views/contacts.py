@@ -23,6 +23,7 @@ from wtforms import SelectChoice
 
 from outreach import contact_import as core
 from outreach.board import status_board, timeline
+from outreach.contact_changes import bounced_addresses
 from outreach.contact_import import IMPORT_FIELDS, CsvTable
 from outreach.contacts import ContactInput, add_contact, get_contact, list_contacts
 from outreach.corrections import VERDICT_WORDS, Verdict, correct, verdicts_of
@@ -128,6 +129,7 @@ def detail(contact_id: int) -> ResponseReturnValue:
         verdicts=verdicts,
         verdict_words=VERDICT_WORDS,
         match_words=MATCH_WORDS,
+        bounced=bounced_addresses(session, contact),
     )
 
 
