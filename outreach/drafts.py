@@ -68,6 +68,19 @@ def values_for(user: User, contact: Contact, target: Target | None) -> dict[str,
     }
 
 
+def template_uses(session: Session, user: User, kind: MessageKind, name: str) -> bool:
+    """Whether the user's template for `kind` refers to the variable `name`.
+
+    A template that does not parse is said to use it: asking once too often
+    costs a question, asking too seldom a draft with a gap.
+    """
+    subject, body = template_for(session, user, kind)
+    try:
+        return name in templates.variables_used(subject) | templates.variables_used(body)
+    except TemplateError:
+        return True
+
+
 def new_draft(
     user: User, contact: Contact, outreach_id: int | None, kind: MessageKind, now: datetime
 ) -> Message:
