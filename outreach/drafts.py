@@ -256,6 +256,16 @@ def questions_for(message: Message) -> list[template_gaps.Question]:
     return template_gaps.questions(needs_of(message), contact.first_name, contact.name)
 
 
+def gaps_in(message: Message) -> list[str]:
+    """The gaps in words the draft's text still shows, one for each value it needs."""
+    contact = message.contact
+    if contact is None:
+        return []
+    return [
+        template_gaps.gap_text(name, contact.first_name, contact.name) for name in needs_of(message)
+    ]
+
+
 # The events that say who last wrote a draft's text: the user, or the template.
 _TEXT_EVENTS = ("draft_edited", "draft_refilled", "draft_values_given")
 

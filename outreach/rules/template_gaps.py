@@ -47,12 +47,12 @@ class Question:
 _QUESTIONS: dict[str, tuple[str, str, int]] = {
     "how_found": (
         "How did you find {first}?",
-        "for example: the alumni network on LinkedIn, a talk at the careers fair",
+        "For example: the alumni network on LinkedIn, your talk at the careers fair",
         300,
     ),
-    "role": ("What is {first}'s role?", "for example: Policy adviser", 200),
-    "organisation": ("Where does {first} work?", "for example: the Royal Society", 200),
-    "first_name": ("What is {full}'s first name?", "the name you greet them by", 100),
+    "role": ("What is {first}'s role?", "For example: Policy adviser", 200),
+    "organisation": ("Where does {first} work?", "For example: the Royal Society", 200),
+    "first_name": ("What is {full}'s first name?", "The name you greet them by", 100),
 }
 ASKED_ON_CONTACT = frozenset(_QUESTIONS)
 
