@@ -95,9 +95,8 @@ def test_a_linkedin_import_asks_once_and_no_draft_shows_template_code(
     shoot(page, "drafts-after-import")
 
 
-def test_a_single_contacts_draft_asks_for_the_missing_value_and_is_written_again(
-    page: Page, live_app: LiveApp
-) -> None:
+def add_dana_to_a_target(page: Page, live_app: LiveApp) -> None:
+    """A contact added by hand without "how you found them", her request drafted."""
     log_in(page, live_app.url, live_app.seeded.email)
     page.get_by_role("link", name="Contacts", exact=True).click()
     form = page.locator("form", has=page.get_by_role("button", name="Add contact"))
@@ -107,6 +106,12 @@ def test_a_single_contacts_draft_asks_for_the_missing_value_and_is_written_again
     form.get_by_role("button", name="Add contact").click()
     start_target(page, "Marine policy", ["Dana Reyes"])
     page.goto("/drafts")
+
+
+def test_a_single_contacts_draft_asks_for_the_missing_value_and_is_written_again(
+    page: Page, live_app: LiveApp
+) -> None:
+    add_dana_to_a_target(page, live_app)
 
     draft = page.locator("article.draft", has_text="Dana Reyes")
     expect(draft.get_by_role("alert")).to_contain_text(
@@ -137,3 +142,38 @@ def test_a_single_contacts_draft_asks_for_the_missing_value_and_is_written_again
     with live_app.sessions() as session:
         dana = session.scalar(select(Contact).where(Contact.email == "dana@marine.example"))
         assert dana is not None and dana.how_found == "your talk at the marine forum"
+
+
+def test_an_edited_draft_keeps_the_users_text_and_offers_to_write_it_again(
+    page: Page, live_app: LiveApp
+) -> None:
+    add_dana_to_a_target(page, live_app)
+    page.locator("article.draft", has_text="Dana Reyes").get_by_role("link", name="Edit").click()
+    page.get_by_label("Message").fill(
+        "Dear Dana,\n\nWe met at [how you found Dana], and I would love to hear more.\n\nMaya"
+    )
+    page.get_by_role("button", name="Save draft").click()
+    draft = page.locator("article.draft", has_text="Dana Reyes")
+    expect(draft.get_by_role("alert")).to_contain_text("It needs how you found Dana.")
+
+    draft.get_by_label("How did you find Dana?").fill("the marine forum")
+    draft.get_by_role("button", name="Save and fill in the draft").click()
+
+    expect(page.get_by_text("You had edited this draft, so your own text was kept")).to_be_visible()
+    draft = page.locator("article.draft", has_text="Dana Reyes")
+    expect(draft.locator(".message-body")).to_contain_text(
+        "We met at the marine forum, and I would love to hear more."
+    )
+    expect(draft.get_by_role("button", name="Approve and send")).to_be_enabled()
+    assert_no_template_code(page)
+    shoot(page, "draft-edited-kept")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    draft.get_by_role("button", name="Write it again from the template").click()
+
+    expect(page.get_by_text("Written again from the template.")).to_be_visible()
+    draft = page.locator("article.draft", has_text="Dana Reyes")
+    expect(draft.locator(".message-body")).to_contain_text(
+        "I came across your name through the marine forum."
+    )
+    expect(draft.get_by_role("button", name="Write it again from the template")).to_have_count(0)

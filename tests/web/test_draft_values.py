@@ -60,7 +60,7 @@ def test_a_missing_value_is_a_gap_in_words_and_a_field_to_fill_in(
     assert f'action="/drafts/{dana_draft.id}/values"' in draft
     assert f'<label for="value-{dana_draft.id}-how_found">How did you find Dana?</label>' in draft
     assert "disabled" in approve_button(draft)
-    assert "through <mark class=\"gap\">[how you found Dana]</mark>. I am" in draft
+    assert 'through <mark class="gap">[how you found Dana]</mark>. I am' in draft
 
 
 def test_filling_the_field_saves_it_on_the_contact_and_writes_the_draft_again(
