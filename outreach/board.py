@@ -115,7 +115,7 @@ _NEXT_STEP: dict[OutreachState, str] = {
     OutreachState.PLANNED: "waits its turn on the list",
     OutreachState.REPLIED: "they answered: reply and set a time",
     OutreachState.NO_REPLY: "no answer; the next name is up",
-    OutreachState.BOUNCED: "the address failed: check it",
+    OutreachState.BOUNCED: "the address failed: correct it on their page and send again",
     OutreachState.DECLINED: "they declined; ask for other names?",
     OutreachState.MEETING_SET: "confirm the day before",
     OutreachState.MET: "write your notes and a thank-you",

@@ -515,6 +515,25 @@ def preview_contacts(candidates: Sequence[Candidate], limit: int) -> list[Contac
     return shown
 
 
+def lacking(candidates: Sequence[Candidate], name: str) -> int:
+    """How many of `candidates` have no value for the field `name`."""
+    return sum(1 for candidate in candidates if not candidate.get(name).strip())
+
+
+def fill_blank(candidates: Sequence[Candidate], name: str, value: str) -> list[Candidate]:
+    """The candidates with `value` in the field `name` wherever the file left it empty.
+
+    One answer for a whole file ("How did you find these people?"), asked once
+    before the import rather than once per draft afterwards.
+    """
+    return [
+        candidate
+        if candidate.get(name).strip()
+        else Candidate(candidate.number, candidate.where, {**candidate.values, name: value})
+        for candidate in candidates
+    ]
+
+
 def check_import(session: Session, user: User, candidates: Sequence[Candidate]) -> ImportReport:
     """What importing `candidates` would do: nothing is stored."""
     report = _run(session, user, candidates, store=False)

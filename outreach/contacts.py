@@ -53,6 +53,29 @@ SINGLE_LINE_FIELDS = {
 }
 
 
+# The most characters each field holds (the columns' sizes, and room enough for the free text).
+MAX_LENGTHS = {
+    "email": 320,
+    "name": 200,
+    "first_name": 100,
+    "role": 200,
+    "organisation": 200,
+    "how_found": 500,
+    "time_zone": 64,
+    "notes": 5000,
+}
+_FIELD_WORDS = {**SINGLE_LINE_FIELDS, "notes": "the notes"}
+
+
+def length_problem_in(data: ContactInput) -> str | None:
+    """The sentence for the first field of `data` longer than it may be, else None."""
+    for key, limit in MAX_LENGTHS.items():
+        length = len(getattr(data, key).strip())
+        if length > limit:
+            return f"{_FIELD_WORDS[key]} is too long ({length:,} characters; {limit:,} at most)"
+    return None
+
+
 def control_character_problem_in(data: ContactInput) -> str | None:
     """The sentence for the first field of `data` holding a control character, else None."""
     for key, what in SINGLE_LINE_FIELDS.items():
@@ -64,7 +87,7 @@ def control_character_problem_in(data: ContactInput) -> str | None:
 
 def add_contact(session: Session, user: User, data: ContactInput) -> Contact:
     """Add a contact; an address already on the list is refused, not doubled."""
-    problem = control_character_problem_in(data)
+    problem = control_character_problem_in(data) or length_problem_in(data)
     if problem:
         raise ValidationError(problem)
     email = normalise_email(data.email)

@@ -10,7 +10,8 @@ that module. Discarding a draft frees a place: that is target_actions.discard.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +19,13 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from outreach.accounts import mailbox_for, primary_mailbox
+from outreach.contacts import clean_text
 from outreach.db import owned_row
 from outreach.errors import TemplateError, ValidationError
 from outreach.models import (
     Contact,
     Direction,
+    Event,
     Message,
     MessageKind,
     MessageStatus,
@@ -31,7 +34,7 @@ from outreach.models import (
     Template,
     User,
 )
-from outreach.rules import templates
+from outreach.rules import template_gaps, templates
 from outreach.rules.compose import make_message_id, one_line, reply_subject
 from outreach.rules.cycle import MAX_MESSAGES_PER_PERSON
 from outreach.rules.plain_text import refuse_control_characters
@@ -63,6 +66,19 @@ def values_for(user: User, contact: Contact, target: Target | None) -> dict[str,
         "my_signature": user.signature or user.name,
         "target": target.name if target else "",
     }
+
+
+def template_uses(session: Session, user: User, kind: MessageKind, name: str) -> bool:
+    """Whether the user's template for `kind` refers to the variable `name`.
+
+    A template that does not parse is said to use it: asking once too often
+    costs a question, asking too seldom a draft with a gap.
+    """
+    subject, body = template_for(session, user, kind)
+    try:
+        return name in templates.variables_used(subject) | templates.variables_used(body)
+    except TemplateError:
+        return True
 
 
 def new_draft(
@@ -100,22 +116,13 @@ def latest_message(
 def draft_request(session: Session, user: User, outreach: Outreach, now: datetime) -> Message:
     """Write the first request to the outreach's contact, for approval.
 
-    When a variable is missing, the draft is kept with the problem written on
-    it, so the user sees what to fix; such a draft cannot be approved.
+    When a value is missing, the draft says in words what goes where, and keeps
+    which values it needs (see fill_in); such a draft cannot be approved.
     """
     contact = outreach.contact
     _check_may_write(session, outreach)
-    subject_source, body_source = template_for(session, user, MessageKind.REQUEST)
-    error: str | None = None
-    try:
-        rendered = templates.render(
-            subject_source, body_source, values_for(user, contact, outreach.target), contact.name
-        )
-        subject, body = rendered.subject, rendered.body
-    except TemplateError as problem:
-        subject, body, error = one_line(subject_source), body_source, str(problem)
     draft = new_draft(user, contact, outreach.id, MessageKind.REQUEST, now)
-    draft.subject, draft.body_text, draft.error = subject, body, error
+    fill_from_template(session, user, draft, contact, outreach.target)
     session.add(draft)
     session.flush()
     advance(session, outreach, Trigger.REQUEST_DRAFTED, now, "request drafted", draft.id)
@@ -155,23 +162,12 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
         raise ValidationError("this contact already has a follow-up; one is the most we send")
     _check_may_write(session, outreach)
     contact = outreach.contact
-    _subject, body_source = template_for(session, user, MessageKind.FOLLOW_UP)
-    error: str | None = None
-    try:
-        body = (
-            templates.render_text(
-                body_source, values_for(user, contact, outreach.target), contact.name
-            ).strip()
-            + "\n"
-        )
-    except TemplateError as problem:
-        body, error = body_source, str(problem)
     draft = new_draft(user, contact, outreach.id, MessageKind.FOLLOW_UP, now)
     # Same thread: "Re:" on the request's own subject, and the threading headers.
     draft.subject = reply_subject(request.subject)
     draft.in_reply_to = request.message_id
     draft.references = " ".join([*request.references.split(), request.message_id])
-    draft.body_text, draft.error = body, error
+    fill_from_template(session, user, draft, contact, outreach.target)
     session.add(draft)
     session.flush()
     note_message(
@@ -180,14 +176,211 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
     return draft
 
 
+# The kinds written in this module, so written again here from their template.
+REFILLABLE = frozenset({MessageKind.REQUEST, MessageKind.FOLLOW_UP})
+
+
+def needs_of(message: Message) -> list[str]:
+    """The template values the draft is missing, by variable name."""
+    return message.needs.split()
+
+
+def fill_in(
+    draft: Message,
+    contact: Contact,
+    values: Mapping[str, str],
+    body_source: str,
+    subject_source: str | None = None,
+) -> None:
+    """Write the draft's text from its template (and its subject, unless None).
+
+    A missing value leaves its gap in words ("[how you found Dana]") and its
+    name in `draft.needs`; a template that cannot be used leaves the text empty
+    and says why. Either way the draft shows no template code and cannot be
+    approved until the problem is gone.
+    """
+
+    def gap(name: str) -> str:
+        return template_gaps.gap_text(name, contact.first_name, contact.name)
+
+    try:
+        if subject_source is None:
+            body, missing = templates.with_gaps(
+                lambda known: (
+                    templates.render_text(body_source, known, contact.name).strip() + "\n"
+                ),
+                values,
+                gap,
+            )
+        else:
+            rendered, missing = templates.with_gaps(
+                lambda known: templates.render(subject_source, body_source, known, contact.name),
+                values,
+                gap,
+            )
+            draft.subject, body = rendered.subject, rendered.body
+    except TemplateError as problem:
+        draft.body_text, draft.needs = "", ""
+        if subject_source is not None:
+            draft.subject = ""
+        draft.error = (
+            f"the template for this message could not be used ({problem}); "
+            "fix it under Templates, or write the message yourself with Edit"
+        )
+        return
+    draft.body_text = body
+    draft.needs = " ".join(missing)
+    draft.error = (
+        template_gaps.needs_sentence(missing, contact.first_name, contact.name) if missing else None
+    )
+
+
+def fill_from_template(
+    session: Session, user: User, draft: Message, contact: Contact, target: Target | None
+) -> None:
+    """Write a request or a follow-up from the user's template (see fill_in)."""
+    subject_source, body_source = template_for(session, user, draft.kind)
+    values = values_for(user, contact, target)
+    if draft.kind is MessageKind.FOLLOW_UP:
+        # A follow-up's subject is "Re:" the request's, set by draft_follow_up.
+        fill_in(draft, contact, values, body_source)
+    else:
+        fill_in(draft, contact, values, body_source, subject_source)
+
+
+def questions_for(message: Message) -> list[template_gaps.Question]:
+    """The missing values the drafts page asks for, to be saved on the contact."""
+    contact = message.contact
+    if contact is None or message.status is not MessageStatus.DRAFT:
+        return []
+    return template_gaps.questions(needs_of(message), contact.first_name, contact.name)
+
+
+def gaps_in(message: Message) -> list[str]:
+    """The gaps in words the draft's text still shows, one for each value it needs."""
+    contact = message.contact
+    if contact is None:
+        return []
+    return [
+        template_gaps.gap_text(name, contact.first_name, contact.name) for name in needs_of(message)
+    ]
+
+
+# The events that say who last wrote a draft's text: the user, or the template.
+_TEXT_EVENTS = ("draft_edited", "draft_refilled", "draft_values_given")
+
+
+def _last_text_events(session: Session, message_ids: Sequence[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(Event.message_id, Event.kind)
+        .where(Event.message_id.in_(message_ids), Event.kind.in_(_TEXT_EVENTS))
+        .order_by(Event.id)
+    )
+    return {message_id: kind for message_id, kind in rows if message_id is not None}
+
+
+def edited_since_filled(session: Session, message: Message) -> bool:
+    """Whether the user changed the draft's text since it was last written from its template."""
+    return _last_text_events(session, [message.id]).get(message.id, "draft_refilled") != (
+        "draft_refilled"
+    )
+
+
+def values_given_into_edits(session: Session, message_ids: Sequence[int]) -> set[int]:
+    """The drafts whose values went into the user's own text (supply_values kept their edits)."""
+    if not message_ids:
+        return set()
+    last = _last_text_events(session, message_ids)
+    return {message_id for message_id, kind in last.items() if kind == "draft_values_given"}
+
+
+def refill(session: Session, user: User, message_id: int, now: datetime) -> Message:
+    """Write a draft again from its template with today's values: the user's edits go.
+
+    :raise ValidationError: when it is no longer a draft, or not a request or follow-up.
+    """
+    message = get_message(session, user, message_id)
+    if message.status is not MessageStatus.DRAFT or message.contact is None:
+        raise ValidationError("this message is no longer a draft")
+    if message.kind not in REFILLABLE:
+        raise ValidationError(
+            "only a request or a follow-up is written again from its template; edit this one"
+        )
+    outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
+    target = outreach.target if outreach is not None else None
+    fill_from_template(session, user, message, message.contact, target)
+    note_message(session, message, "draft_refilled", "draft written again from the template", now)
+    return message
+
+
+@dataclass(frozen=True)
+class Supplied:
+    message: Message
+    # The user had edited the draft: their text was kept, the values put in its gaps.
+    kept_edits: bool
+
+
+def supply_values(
+    session: Session, user: User, message_id: int, answers: Mapping[str, str], now: datetime
+) -> Supplied:
+    """Save the values a draft asks for on its contact, then write the draft again.
+
+    A draft the user edited is never written over silently: the values go into
+    the gaps of their own text, and `kept_edits` says so (the page offers refill).
+
+    :raise ValidationError: for a value empty, too long or holding a control
+        character (nothing is saved then), or a draft that asks for nothing.
+    """
+    message = get_message(session, user, message_id)
+    contact = message.contact
+    if message.status is not MessageStatus.DRAFT or contact is None:
+        raise ValidationError("this message is no longer a draft")
+    asked = template_gaps.questions(needs_of(message), contact.first_name, contact.name)
+    if not asked:
+        raise ValidationError("this draft does not ask for anything")
+    given: dict[str, str] = {}
+    for question in asked:
+        value = clean_text(answers.get(question.name, ""))
+        refuse_control_characters(question.words, value)
+        if not value:
+            raise ValidationError(f"write {question.words} in the box first")
+        if len(value) > question.max_length:
+            raise ValidationError(
+                f"{question.words} is too long: {question.max_length} characters at most"
+            )
+        given[question.name] = value
+    gaps = {name: template_gaps.gap_text(name, contact.first_name, contact.name) for name in given}
+    for name, value in given.items():
+        setattr(contact, name, value)
+    if message.kind in REFILLABLE and not edited_since_filled(session, message):
+        return Supplied(refill(session, user, message.id, now), kept_edits=False)
+    for name, value in given.items():
+        message.subject = message.subject.replace(gaps[name], value)
+        message.body_text = message.body_text.replace(gaps[name], value)
+    still = [name for name in needs_of(message) if name not in given]
+    message.needs = " ".join(still)
+    message.error = (
+        template_gaps.needs_sentence(still, contact.first_name, contact.name) if still else None
+    )
+    words = ", ".join(question.words for question in asked)
+    note_message(session, message, "draft_values_given", f"{words} given; your text kept", now)
+    return Supplied(message, kept_edits=True)
+
+
 def cycle_message_counts(session: Session, outreach_ids: Sequence[int]) -> dict[int, int]:
-    """Requests and follow-ups (not cancelled) per outreach: the two-message rule counts these."""
+    """Requests and follow-ups (not cancelled) per outreach: the two-message rule counts these.
+
+    Only those written to the contact's address as it is now count: one sent to an address
+    the user has since corrected (it bounced) never reached them.
+    """
     if not outreach_ids:
         return {}
     rows = session.execute(
         select(Message.outreach_id, func.count())
+        .join(Contact, Contact.id == Message.contact_id)
         .where(
             Message.outreach_id.in_(outreach_ids),
+            Message.to_address == Contact.email,
             Message.direction == Direction.OUTBOUND,
             Message.kind.in_((MessageKind.REQUEST, MessageKind.FOLLOW_UP)),
             Message.status != MessageStatus.CANCELLED,
@@ -296,9 +489,22 @@ def edit_draft(
         raise ValidationError("the message is empty")
     message.subject = clean_subject
     message.body_text = body.replace("\r\n", "\n").strip() + "\n"
-    # Template syntax left in an edited text would reach the contact verbatim.
-    leftover = "{{" in message.body_text or "{{" in message.subject
-    message.error = "the text still contains a {{ variable }} to fill in" if leftover else None
+    text = message.subject + message.body_text
+    contact = message.contact
+    # A gap the user wrote over is filled; one left in the text is still needed.
+    still = [
+        name
+        for name in needs_of(message)
+        if contact is None or template_gaps.gap_text(name, contact.first_name, contact.name) in text
+    ]
+    message.needs = " ".join(still)
+    if still and contact is not None:
+        message.error = template_gaps.needs_sentence(still, contact.first_name, contact.name)
+    elif "{{" in text or "{%" in text:
+        # Template syntax left in an edited text would reach the contact verbatim.
+        message.error = "the text still contains a {{ variable }} to fill in"
+    else:
+        message.error = None
     if message.status is not MessageStatus.DRAFT:
         # The edit must be approved again; the send-time guard sees the missing id
         # should a worker already hold this message.
@@ -316,8 +522,9 @@ def approve(session: Session, user: User, message_id: int, now: datetime) -> Mes
     message = get_message(session, user, message_id)
     if message.status is not MessageStatus.DRAFT:
         raise ValidationError(f"this message is {message.status.value}, not a draft")
-    if message.error:
-        raise ValidationError(f"this draft cannot be approved: {message.error}")
+    if message.error or message.needs:
+        problem = message.error or "it needs values"
+        raise ValidationError(f"this draft cannot be approved: {problem}")
     contact = message.contact
     if contact is not None and contact.do_not_contact:
         raise ValidationError(f"{contact.name} is marked do-not-contact")

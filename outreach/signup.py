@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from outreach.accounts import (
     MIN_PASSWORD_LENGTH,
+    check_time_zone,
     create_user,
     hash_and_forget,
     normalise_email,
@@ -131,6 +132,14 @@ def find_invite(session: Session, token: str, now: datetime) -> SignupInvite:
     return invite
 
 
+def browser_time_zone(name: str) -> str | None:
+    """The IANA zone a browser reported, when this machine knows it; else None."""
+    try:
+        return check_time_zone(name)
+    except ValidationError:
+        return None
+
+
 @dataclass(frozen=True)
 class SignupAnswer:
     """What a sign-up shows, the same whether the address was new or not."""
@@ -149,11 +158,16 @@ def sign_up(
     password: str,
     invite_token: str,
     now: datetime,
+    time_zone: str = "",
 ) -> SignupAnswer:
     """Create an account from the dashboard's sign-up form, as `mode` allows.
 
     An address that has an account already is answered like a new one, after the
     same password hashing, and the existing account is left as it was.
+
+    `time_zone` is the browser's (the page fills it in); a zone this machine does
+    not know leaves the account in UTC rather than refusing a person who never saw
+    the field. The profile shows it and changes it.
 
     :raise SignupClosed: in the closed mode.
     :raise InviteProblem: in the invite mode, when the link cannot be used.
@@ -173,6 +187,9 @@ def sign_up(
         hash_and_forget(password)
         return SignupAnswer(address, None)
     user = create_user(session, address, name, password)
+    zone = browser_time_zone(time_zone)
+    if zone is not None:
+        user.time_zone = zone
     if invite is not None:
         claimed = session.execute(
             update(SignupInvite)

@@ -9,7 +9,9 @@ the dashboard, the CLI and the user's corrections all drive the cycle the same w
 - a step that frees a place on the list (a decline, a bounce, giving up, the
   user stopping a name) drafts the next name at once, under the target's lock;
 - a request or follow-up sent starts the clock for the next step;
-- a thank-you sent sets the day of the keep-in-touch update.
+- a thank-you sent sets the day of the keep-in-touch update;
+- the user correcting a bounced address (ADDRESS_CORRECTED) puts the outreach back on
+  the list, changing nothing else: outreach.contact_changes drafts the request again.
 
 `pause_for_absence` is the one consequence that changes no state: an automatic
 reply holds the clock while the person is away.

@@ -8,6 +8,7 @@ poller run with their helpers.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -18,13 +19,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from logging import ERROR, INFO, WARNING
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 from tests.servers.net import free_port, free_ports, stop_process
 from workers.processes import REDIS_URL_FILE, default_children, group_members
+from workers.queues import RUN_CYCLE_ID, RUN_CYCLE_JOB, SWEEP_OUTBOX_ID, SWEEP_OUTBOX_JOB
+from workers.worker import QuietRoutine
 
 REPO = Path(__file__).resolve().parent.parent
 STARTED = re.compile(r"started (\w+) \(pid (\d+)\)")
@@ -169,6 +176,92 @@ def test_up_serves_the_dashboard_and_ctrl_c_stops_every_child(
     assert "did not stop in time" not in up.log()
     _assert_nothing_left(up)
     assert not (instance / REDIS_URL_FILE).exists()
+
+
+def _periodic_runs(redis_url: str) -> set[str]:
+    """When the two periodic jobs last ended, as RQ keeps it (empty before their first run)."""
+    connection = Redis.from_url(redis_url)
+    try:
+        ended = set()
+        for job_id in (RUN_CYCLE_ID, SWEEP_OUTBOX_ID):
+            try:
+                job = Job.fetch(job_id, connection=connection)
+            except NoSuchJobError:
+                continue
+            if job.ended_at is not None:
+                ended.add(f"{job_id} {job.ended_at.isoformat()}")
+        return ended
+    finally:
+        connection.close()
+
+
+# What RQ wrote four times a job at every sweep before it was quietened.
+ROUTINE = ("run_cycle", "sweep_outbox", "run-cycle", "sweep-outbox", "Job OK", "result is kept")
+
+
+def test_up_keeps_the_terminal_quiet_through_the_sweeps(tmp_path: Path, start_up: StartUp) -> None:
+    instance = tmp_path / "instance"
+    port = free_port()
+    env = _base_env(instance, port)
+    env["OUTREACH_SWEEP_INTERVAL"] = "1"
+    up = start_up([*_outreach_command(), "up"], env)
+    up.wait_for_log("press Ctrl-C here to stop everything", timeout=60)
+    redis_url = (instance / REDIS_URL_FILE).read_text().strip()
+
+    # Several sweeps, each running both periodic jobs, seen in Redis rather than in the log.
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while len(seen) < 6 and time.monotonic() < deadline:
+        seen |= _periodic_runs(redis_url)
+        time.sleep(0.3)
+    assert len(seen) >= 6, f"the periodic jobs ran {len(seen)} times:\n{up.log()}"
+
+    log = up.log()
+    for routine in ROUTINE:
+        assert routine not in log, f"{routine!r} is in the terminal:\n{log}"
+    # Said once, with where and how to stop.
+    assert log.count(f"Outreach is running at http://127.0.0.1:{port}/ (Ctrl-C stops it)") == 1
+    assert log.count("This terminal stays quiet unless something happens") == 1
+
+    up.ctrl_c()
+    assert up.proc.wait(timeout=15) == 0, up.log()
+    _assert_nothing_left(up)
+
+
+def _record(level: int, message: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord("rq.worker", level, __file__, 1, message, args, None)
+
+
+def test_the_quiet_filter_drops_only_the_routine_lines_of_the_periodic_jobs() -> None:
+    quiet = QuietRoutine((RUN_CYCLE_ID, SWEEP_OUTBOX_ID), (RUN_CYCLE_JOB, SWEEP_OUTBOX_JOB))
+    coloured = "\x1b[32mperiodic\x1b[39;49;00m"
+    dropped = [
+        _record(
+            INFO, "Worker %s: %s: %s (%s)", "w1", coloured, "workers.jobs.run_cycle()", "run-cycle"
+        ),
+        _record(INFO, "Worker %s: %s: %s (%s)", "w1", "periodic", "Job OK", "sweep-outbox"),
+        _record(INFO, "Worker %s: job %s result is kept for %s seconds", "w1", "run-cycle", 600),
+        _record(
+            INFO,
+            "Successfully completed %s job in %ss on worker %s",
+            "workers.jobs.sweep_outbox()",
+            0.1,
+            "w1",
+        ),
+        _record(INFO, "Worker %s: cleaning registries for queue: %s", "w1", "send"),
+    ]
+    kept = [
+        # A message going out is something happening.
+        _record(
+            INFO, "Worker %s: %s: %s (%s)", "w1", "send", "workers.jobs.send_message(7)", "send-7"
+        ),
+        _record(INFO, "*** Listening on %s...", "send, periodic"),
+        # Trouble with a periodic job is always shown.
+        _record(WARNING, "Worker %s: job %s failed", "w1", "run-cycle"),
+        _record(ERROR, "Traceback in %s", "workers.jobs.sweep_outbox()"),
+    ]
+    assert [quiet.filter(record) for record in dropped] == [False] * len(dropped)
+    assert [quiet.filter(record) for record in kept] == [True] * len(kept)
 
 
 def test_outreach_sandbox_off_leaves_the_sandbox_out_of_up() -> None:

@@ -16,11 +16,12 @@ from outreach.db import make_engine, make_sessionmaker
 from outreach.reading.quoting import split_reply
 from web import access_log, auth, db, errors, limits
 from web.headers import security_headers
-from web.helpers import day, sentence, when
+from web.helpers import day, mark_gaps, sentence, when
 from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
 from web.views import (
     board,
+    contact_changes,
     contacts,
     drafts,
     mailboxes,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_template_filter(when)
     app.add_template_filter(sentence)
     app.add_template_filter(day)
+    app.add_template_filter(mark_gaps)
     app.add_template_filter(split_reply, "reply_parts")
 
     engine = make_engine(settings.database_url)
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         profile.bp,
         message_templates.bp,
         sandbox.bp,
+        contact_changes.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

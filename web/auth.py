@@ -212,6 +212,7 @@ def signup_submit() -> ResponseReturnValue:
             name=form.name.data,
             password=form.password.data,
             invite_token=form.invite.data or "",
+            time_zone=form.time_zone.data or "",
             now=now(),
         )
     if outcome.refused:
@@ -230,13 +231,24 @@ def login() -> ResponseReturnValue:
         next=safe_next(request.args.get("next")) or "",
         email=cookie_session.pop(SIGNED_UP_KEY, ""),
     )
-    return render_template("auth/login.html", form=form)
+    return _login_page(form)
+
+
+def _login_page(form: LoginForm, status: int = 200) -> ResponseReturnValue:
+    """The login page; it says what Outreach is, and how to get an account in this mode."""
+    settings = services().settings
+    return (
+        render_template(
+            "auth/login.html", form=form, mode=settings.signup, contact=settings.signup_contact
+        ),
+        status,
+    )
 
 
 def _login_refused(message: str) -> ResponseReturnValue:
     """The sign-in page again, the email kept, with how long to wait."""
     flash(message, "error")
-    return render_template("auth/login.html", form=LoginForm())
+    return _login_page(LoginForm())  # the status becomes 429
 
 
 @bp.post("/login")
@@ -245,12 +257,12 @@ def login_submit() -> ResponseReturnValue:
     """Sign in; only failed attempts count toward the account's and the address's limits."""
     form = LoginForm()
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form), 400
+        return _login_page(form, 400)
     session = get_session()
     user = authenticate(session, form.email.data, form.password.data)
     if user is None:
         flash(WRONG_LOGIN, "error")
-        return render_template("auth/login.html", form=form), 400
+        return _login_page(form, 400)
     # authenticate may have upgraded the stored hash.
     session.commit()
     sign_in(user)

@@ -77,6 +77,9 @@ class SignupForm(PlainTextForm):
     )
     # The token of an invitation link (OUTREACH_SIGNUP=invite).
     invite = HiddenField()
+    # The browser's time zone, filled by static/timezone.js; the core keeps UTC for one
+    # it does not know (no error: the person never saw the field).
+    time_zone = HiddenField()
 
 
 class LoginForm(PlainTextForm):
@@ -89,25 +92,42 @@ class ActionForm(PlainTextForm):
     """A button that changes something (log out, approve, discard, test): only the token."""
 
 
+def _at_most(limit: int) -> Length:
+    return Length(max=limit, message=f"Keep it to {limit:,} characters or fewer.")
+
+
 class ContactForm(PlainTextForm):
-    name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
-    email = StringField("Email address", validators=[DataRequired(), Length(max=320)])
+    # The limits are outreach.contacts.MAX_LENGTHS; the core checks them again.
+    name = StringField("Full name", validators=[DataRequired(), _at_most(200)])
+    email = StringField("Email address", validators=[DataRequired(), _at_most(320)])
     first_name = StringField(
         "First name",
-        validators=[Length(max=100)],
+        validators=[_at_most(100)],
         description="How your email greets them; taken from the full name when empty.",
     )
-    role = StringField("Role", validators=[Length(max=200)])
-    organisation = StringField("Organisation", validators=[Length(max=200)])
+    role = StringField("Role", validators=[_at_most(200)])
+    organisation = StringField("Organisation", validators=[_at_most(200)])
     how_found = StringField(
         "How you found them",
+        validators=[_at_most(500)],
         description='Completes "I came across your name through ...", '
         'e.g. "the alumni network" or "your talk at the policy forum".',
     )
     referred_by = SelectField("Referred by", coerce=_optional_int, validate_choice=False)
-    time_zone = StringField("Time zone", validators=[Length(max=64)])
-    notes = TextAreaField("Notes")
+    time_zone = StringField("Time zone", validators=[_at_most(64)])
+    notes = TextAreaField("Notes", validators=[_at_most(5000)])
     do_not_contact = BooleanField("Do not contact")
+
+
+class MergeForm(PlainTextForm):
+    """The other record of the same person, folded into the one whose page this is."""
+
+    other = SelectField(
+        "The other record",
+        coerce=_optional_int,
+        validate_choice=False,
+        validators=[InputRequired("Choose the other record of this person.")],
+    )
 
 
 class ImportForm(PlainTextForm):

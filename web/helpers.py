@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+
+from markupsafe import Markup, escape
 
 from outreach import clock
 from outreach.models import Mailbox
@@ -105,3 +108,12 @@ def pace_in_words(mailbox: Mailbox) -> str:
     else:
         spacing = f"{_minutes(low)}–{_minutes(high)} minutes apart"
     return f"up to {mailbox.daily_cap} a day, {when_days} {hours}, {spacing}"
+
+
+def mark_gaps(text: str, gaps: Iterable[str]) -> Markup:
+    """The text, escaped, with each gap still to be filled in marked, so the eye finds it."""
+    marked = escape(text)
+    for gap in gaps:
+        shown = escape(gap)
+        marked = marked.replace(shown, Markup('<mark class="gap">') + shown + Markup("</mark>"))
+    return marked

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField
+from wtforms import BooleanField, StringField
+from wtforms.validators import Length, Optional
 
 from web.plain_form import PlainTextForm
 
@@ -25,3 +26,22 @@ class ColumnsForm(PlainTextForm):
 
 class ImportActionForm(PlainTextForm):
     """Confirm, a step of the import, or cancel: only the CSRF token."""
+
+
+# As long as a contact's "how you found them" given on the drafts page (rules.template_gaps).
+HOW_FOUND_LENGTH = 300
+
+
+class ImportConfirmForm(ImportActionForm):
+    """Confirm, with the one answer for every row lacking "how you found them"."""
+
+    how_found = StringField(
+        "How did you find these people?",
+        validators=[
+            Optional(),
+            Length(
+                max=HOW_FOUND_LENGTH,
+                message=f"Say how you found them in {HOW_FOUND_LENGTH} characters at most.",
+            ),
+        ],
+    )

@@ -43,6 +43,8 @@ STOP_TIMEOUT = 10.0
 MAX_RESTARTS = 3
 RESTART_WINDOW = 60.0
 WEB_START_TIMEOUT = 30.0
+# Seconds the children get to print their start-up lines before "Outreach is running".
+STARTUP_SETTLE = 1.0
 REDIS_URL_FILE = "bundled-redis.url"
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -73,6 +75,19 @@ def default_children(sandbox: bool = True) -> tuple[ChildSpec, ...]:
     if sandbox:
         children += (ChildSpec("sandbox", (*command, "sandbox"), optional=True),)
     return children
+
+
+def dashboard_address(settings: Settings) -> str:
+    """Where a person opens the dashboard: OUTREACH_PUBLIC_URL, else this machine's address."""
+    if settings.public_url:
+        return settings.public_url + "/"
+    host = settings.host
+    # Listening on every address: the browser on this machine reaches it as localhost.
+    if host in {"0.0.0.0", "", "::"}:
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/"
 
 
 def bundled_redis_url(instance_dir: Path) -> str | None:
@@ -251,6 +266,12 @@ class _Supervisor:
                 time.sleep(0.1)
         return False
 
+    def settle(self, seconds: float) -> None:
+        """Wait `seconds`, less if a stop signal comes."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.signals:
+            time.sleep(0.05)
+
     def supervise(self) -> int:
         """Wait for a stop signal (returns 0), starting again a child that dies; one that
         keeps dying stops everything (returns 1), since starting it again does not help."""
@@ -346,9 +367,15 @@ def run_up(
     try:
         redis_url = settings.redis_url or supervisor.start_redis()
         supervisor.start_children(children or default_children(settings.sandbox_enabled), redis_url)
-        dashboard = f"http://{settings.host}:{settings.port}/"
+        dashboard = dashboard_address(settings)
         if supervisor.wait_for_web(WEB_START_TIMEOUT):
+            # After the children's own start-up lines, so it is the last thing on the screen.
+            supervisor.settle(STARTUP_SETTLE)
             supervisor.say(f"Outreach is running at {dashboard} (Ctrl-C stops it)")
+            supervisor.say(
+                "Open that address in your browser. This terminal stays quiet unless "
+                "something happens; press Ctrl-C here to stop everything."
+            )
         elif not supervisor.signals and supervisor.dead_child() is None:
             supervisor.say(f"the dashboard is not answering at {dashboard} yet; still waiting")
         return supervisor.supervise()

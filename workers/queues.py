@@ -32,6 +32,9 @@ SEND_MESSAGE_JOB = "workers.jobs.send_message"
 RECONCILE_SENT_JOB = "workers.jobs.reconcile_sent"
 RUN_CYCLE_JOB = "workers.jobs.run_cycle"
 SWEEP_OUTBOX_JOB = "workers.jobs.sweep_outbox"
+# The periodic jobs' fixed ids: one of each waits or runs at a time (enqueue_once).
+RUN_CYCLE_ID = "run-cycle"
+SWEEP_OUTBOX_ID = "sweep-outbox"
 
 # A job in one of these states will not run again: its id may be reused.
 _OVER = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 from multiprocessing.process import BaseProcess
 
 from rq import Queue, Worker
@@ -19,7 +20,9 @@ from outreach.config import Settings
 from workers.queues import (
     ALL_QUEUES,
     PERIODIC_QUEUE,
+    RUN_CYCLE_ID,
     RUN_CYCLE_JOB,
+    SWEEP_OUTBOX_ID,
     SWEEP_OUTBOX_JOB,
     enqueue_once,
     redis_connection,
@@ -48,10 +51,46 @@ def _sweeper(settings: Settings, parent: int) -> None:
         pause = settings.sweep_interval
         try:
             # The cycle first: a follow-up it drafts and auto-approves is sent by the sweep.
-            enqueue_once(connection, PERIODIC_QUEUE, "run-cycle", RUN_CYCLE_JOB)
-            enqueue_once(connection, PERIODIC_QUEUE, "sweep-outbox", SWEEP_OUTBOX_JOB)
+            enqueue_once(connection, PERIODIC_QUEUE, RUN_CYCLE_ID, RUN_CYCLE_JOB)
+            enqueue_once(connection, PERIODIC_QUEUE, SWEEP_OUTBOX_ID, SWEEP_OUTBOX_JOB)
         except Exception as error:  # noqa: BLE001 - the next round tries again
             log.warning("could not schedule the outbox sweep: %s", error)
+
+
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class QuietRoutine(logging.Filter):
+    """Drops RQ's routine INFO lines: the four it writes for each periodic job at every
+    sweep (taken, completed, OK, result kept) and its registry cleaning.
+
+    `outreach up` shares one terminal between every process, and those lines
+    buried what matters there. Warnings and errors pass, and so does every line
+    about a message being sent and what the jobs themselves log.
+    """
+
+    def __init__(self, job_ids: tuple[str, ...], job_names: tuple[str, ...]) -> None:
+        super().__init__()
+        words = "|".join(re.escape(word) for word in job_ids)
+        self._mentions_job = re.compile(rf"(?<![\w-])(?:{words})(?![\w-])")
+        self._job_names = job_names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        message = _ANSI_COLOUR.sub("", record.getMessage())
+        if "cleaning registries for queue" in message:
+            return False
+        if any(name in message for name in self._job_names):
+            return False
+        return self._mentions_job.search(message) is None
+
+
+def quiet_routine_logging() -> QuietRoutine:
+    """Put QuietRoutine on RQ's worker logger (the work horses it forks inherit it)."""
+    quiet = QuietRoutine((RUN_CYCLE_ID, SWEEP_OUTBOX_ID), (RUN_CYCLE_JOB, SWEEP_OUTBOX_JOB))
+    logging.getLogger("rq.worker").addFilter(quiet)
+    return quiet
 
 
 def _start_sweeper(settings: Settings) -> BaseProcess:
@@ -70,6 +109,7 @@ def run(settings: Settings, burst: bool = False) -> None:
 
     workers.jobs.warm_up()
 
+    quiet_routine_logging()
     connection = redis_connection(settings)
     queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
     sweeper = None if burst else _start_sweeper(settings)

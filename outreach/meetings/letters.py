@@ -6,15 +6,19 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from outreach.drafts import maybe_auto_approve, new_draft, template_for, values_for
-from outreach.errors import MissingVariable, TemplateError
+from outreach.drafts import (
+    fill_in,
+    maybe_auto_approve,
+    needs_of,
+    new_draft,
+    template_for,
+    values_for,
+)
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting
 from outreach.models.messages import Message, MessageKind
 from outreach.models.outreach import Outreach
-from outreach.rules import templates
-from outreach.rules.compose import one_line
 from outreach.rules.cycle import zone_of
 from outreach.timeline import note_message
 
@@ -39,22 +43,9 @@ def render_into(
     target = session.get(Target, outreach.target_id)
     values = values_for(user, contact, target) | _meeting_values(meeting, user.time_zone)
     subject_source, body_source = template_for(session, user, kind)
-    try:
-        rendered = templates.render(subject_source, body_source, values, contact.name)
-        draft.subject, draft.body_text, draft.error = rendered.subject, rendered.body, None
-    except MissingVariable as problem:
-        draft.subject, draft.body_text = one_line(subject_source), body_source
-        draft.error = (
-            "write something specific from the conversation in your meeting notes first"
-            if problem.variable == "specific_detail"
-            else str(problem)
-        )
-    except TemplateError as problem:
-        draft.subject, draft.body_text, draft.error = (
-            one_line(subject_source),
-            body_source,
-            str(problem),
-        )
+    fill_in(draft, contact, values, body_source, subject_source)
+    if "specific_detail" in needs_of(draft):
+        draft.error = "write something specific from the conversation in your meeting notes first"
 
 
 # What the timeline says when each letter is drafted.

@@ -97,6 +97,9 @@ class Message(OwnedByUser, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # A draft's missing template values, by variable name ("how_found role"): asked for
+    # on the drafts page; the text shows each in words where it goes (outreach.drafts).
+    needs: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Why an approved message is waiting (outside the window, cap reached, ...).
     waiting_reason: Mapped[str | None] = mapped_column(Text)
     # The copy in the user's Sent folder: None until looked for, then what happened.

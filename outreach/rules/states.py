@@ -51,6 +51,8 @@ class Trigger(StrEnum):
     MEETING_CANCELLED = "meeting_cancelled"
     THANK_YOU_SENT = "thank_you_sent"
     STOPPED_BY_USER = "stopped_by_user"
+    # The user corrected a bounced address: the request may be written again, to the new one.
+    ADDRESS_CORRECTED = "address_corrected"
 
 
 S = OutreachState
@@ -82,6 +84,8 @@ TRANSITIONS: dict[tuple[OutreachState, Trigger], OutreachState] = {
     # Called off: back to a conversation in progress, ready for a new date.
     (S.MEETING_SET, T.MEETING_CANCELLED): S.REPLIED,
     (S.MET, T.THANK_YOU_SENT): S.THANKED,
+    # Back to the list with a working address; drafting the request moves it on as usual.
+    (S.BOUNCED, T.ADDRESS_CORRECTED): S.PLANNED,
 }
 for _state in (S.PLANNED, S.DRAFTED, S.WAITING, S.FOLLOWED_UP, S.NO_REPLY):
     TRANSITIONS[(_state, T.STOPPED_BY_USER)] = S.STOPPED

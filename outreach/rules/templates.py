@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from typing import TypeVar
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -210,3 +211,37 @@ def load_default(kind: str) -> tuple[str, str]:
     if not head.startswith("Subject: "):
         raise TemplateError(f"the built-in template '{kind}' has no Subject line")
     return head.removeprefix("Subject: ").strip(), body.strip() + "\n"
+
+
+_Filled = TypeVar("_Filled")
+
+
+def with_gaps(
+    fill: Callable[[Mapping[str, str]], _Filled],
+    values: Mapping[str, str],
+    gap: Callable[[str], str],
+    gaps_allowed: Collection[str] = VARIABLES,
+) -> tuple[_Filled, list[str]]:
+    """Fill a template, putting `gap(name)` where a value of `gaps_allowed` is missing.
+
+    A draft must never show template code: where a value is missing, the text
+    says in words what goes there (gap), and the caller keeps the names of what
+    is missing (in the order met) to ask for them.
+
+    :raise MissingVariable: for a missing name outside `gaps_allowed` (a typo in
+        the template, say), or a blank expression that is no variable.
+    :raise TemplateError: for any other problem with the template.
+    """
+    current = dict(values)
+    missing: list[str] = []
+    # Each round fills one more gap, so the loop ends within len(gaps_allowed) + 1 rounds.
+    for _ in range(len(gaps_allowed) + 1):
+        try:
+            return fill(current), missing
+        except MissingVariable as problem:
+            name = problem.variable
+            if name not in gaps_allowed or name in missing:
+                raise
+            missing.append(name)
+            current[name] = gap(name)
+    raise TemplateError("the template could not be filled in")  # pragma: no cover

@@ -444,8 +444,9 @@ def test_a_draft_with_a_missing_variable_cannot_be_approved(
     target = targets.create_target(session, world.user, "Archives", [person.id])
     (draft,) = targets.fill_pipeline(session, world.user, target, now)
 
-    assert draft.error is not None and "how_found" in draft.error
-    with pytest.raises(ValidationError, match="how_found"):
+    assert draft.needs == "how_found"
+    assert draft.error is not None and "how you found" in draft.error
+    with pytest.raises(ValidationError, match="it needs how you found"):
         drafts.approve(session, world.user, draft.id, now)
 
 

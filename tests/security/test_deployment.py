@@ -51,6 +51,13 @@ def user_count(session: Session) -> int:
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Room for the sign-ups these tests make from one address in a minute; the sign-up
+    limit itself is tested in test_throttling.py."""
+    return replace(settings, rate_limits=replace(settings.rate_limits, signup="100/minute"))
+
+
+@pytest.fixture
 def mode_browser(settings: Settings, engine: Engine, request: pytest.FixtureRequest) -> Browser:
     """A browser on a dashboard whose OUTREACH_SIGNUP is the test's parameter."""
     changed = replace(settings, signup=request.param, signup_contact=CONTACT)

@@ -246,13 +246,13 @@ def test_sign_up_is_limited_by_address(app: Flask) -> None:
         form = {"name": f"New {n}", "email": f"new{n}@example.test", "password": PASSWORD}
         return Visitor(app, address).post("/signup", form, page="/signup")
 
-    assert [sign_up("10.5.0.1", n).status_code for n in range(allowed)] == [302] * allowed
+    assert [sign_up("10.5.0.1", n).status_code for n in range(allowed)] == [303] * allowed
     refused = sign_up("10.5.0.1", allowed)
     assert 1 <= _retry_after(refused) <= 60
     page = refused.get_data(as_text=True)
     assert "Too many accounts were created from your network. Try again in a minute." in page
     assert 'id="signup-form"' in page
-    assert sign_up("10.5.0.2", allowed + 1).status_code == 302
+    assert sign_up("10.5.0.2", allowed + 1).status_code == 303
 
 
 @pytest.fixture

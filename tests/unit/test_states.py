@@ -78,6 +78,7 @@ EXPECTED: dict[tuple[S, T], S] = {
     (S.MEETING_SET, T.MEETING_HELD): S.MET,
     (S.MEETING_SET, T.MEETING_CANCELLED): S.REPLIED,
     (S.MET, T.THANK_YOU_SENT): S.THANKED,
+    (S.BOUNCED, T.ADDRESS_CORRECTED): S.PLANNED,
 }
 
 
@@ -113,9 +114,23 @@ def test_every_state_is_reachable_from_the_list() -> None:
     assert reachable_from(S.PLANNED) == set(S)
 
 
-@pytest.mark.parametrize("state", [S.BOUNCED, S.DECLINED, S.STOPPED, S.THANKED])
+@pytest.mark.parametrize("state", [S.DECLINED, S.STOPPED, S.THANKED])
 def test_endings_are_final(state: S) -> None:
     assert reachable_from(state) == {state}
+
+
+def test_a_bounce_ends_the_outreach_until_the_user_corrects_the_address() -> None:
+    # Nothing the mailbox reads moves a bounced outreach: only the user's new address does,
+    # and it goes back to the list, where drafting the request starts the cycle over.
+    leaving = {trigger for (state, trigger) in TRANSITIONS if state is S.BOUNCED}
+    assert leaving == {T.ADDRESS_CORRECTED}
+    assert apply(S.BOUNCED, T.ADDRESS_CORRECTED) is S.PLANNED
+    assert apply(S.PLANNED, T.REQUEST_DRAFTED) is S.DRAFTED
+
+
+@pytest.mark.parametrize("state", [s for s in S if s is not S.BOUNCED])
+def test_only_a_bounced_address_can_be_corrected(state: S) -> None:
+    assert not can_apply(state, T.ADDRESS_CORRECTED)
 
 
 def test_nothing_leads_back_into_the_automatic_cycle_after_a_human_answer() -> None:

@@ -79,7 +79,8 @@ def test_a_draft_with_a_missing_variable_shows_the_problem_and_cannot_be_approve
 
     assert 'data-has-problem="true"' in page
     assert "This draft cannot be approved yet." in page
-    assert "The variable &#39;how_found&#39; is missing or empty for Hal Hidden." in page
+    assert "It needs how you found Hal and your 30-second introduction." in page
+    assert "{{" not in page and "{%" not in page
     assert "disabled" in approve_button(page, broken_draft.id)
 
     # A hand-made POST is refused by the core all the same.
@@ -97,7 +98,7 @@ def test_editing_a_draft_can_fix_its_problem(
 ) -> None:
     page = signed_in.page(f"/drafts/{broken_draft.id}")
     assert 'id="edit-draft"' in page
-    assert "{{ how_found }}" in page
+    assert "I came across your name through [how you found Hal]." in page
 
     response = signed_in.post(
         f"/drafts/{broken_draft.id}",
@@ -251,7 +252,7 @@ def test_approve_selected_approves_what_it_can_and_says_why_not_the_rest(
 
     page = response.get_data(as_text=True)
     assert "2 messages approved for sending." in page
-    assert "This draft cannot be approved: the variable &#39;how_found&#39;" in page
+    assert "This draft cannot be approved: it needs how you found Hidden." in page
     assert reload(session, by_name["Good Contact"]).status is MessageStatus.APPROVED
     assert reload(session, by_name["Fine Contact"]).status is MessageStatus.APPROVED
     assert reload(session, by_name["Hidden Source"]).status is MessageStatus.DRAFT

@@ -96,7 +96,11 @@ def test_outlook_advice_says_when_microsoft_sign_in_is_not_set_up(signed_in: Bro
 
     assert 'data-provider="Outlook.com"' in page
     assert "app passwords included" in page
-    assert "Sign-in with Microsoft is not set up on this Outreach yet" in page
+    assert "“Sign in with Microsoft”, and that is not set up on this Outreach yet" in page
+    # What to do instead, since there is no button to press.
+    assert "Ask the person who runs this Outreach to set it up" in page
+    assert "docs/oauth.md" in page
+    assert "connect with Sign in with Microsoft" not in page
 
 
 def test_gmail_advice_points_to_the_sign_in_button(signed_in: Browser) -> None:

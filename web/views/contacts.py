@@ -23,19 +23,20 @@ from wtforms import SelectChoice
 
 from outreach import contact_import as core
 from outreach.board import status_board, timeline
+from outreach.contact_changes import bounced_addresses
 from outreach.contact_import import IMPORT_FIELDS, CsvTable
 from outreach.contacts import ContactInput, add_contact, get_contact, list_contacts
 from outreach.corrections import VERDICT_WORDS, Verdict, correct, verdicts_of
-from outreach.drafts import get_message
+from outreach.drafts import get_message, template_uses
 from outreach.errors import ValidationError
-from outreach.models import Contact
+from outreach.models import Contact, MessageKind
 from outreach.reading.vcard import looks_like_vcard
 from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ContactForm
 from web.helpers import now, sentence
-from web.import_forms import ColumnsForm, ImportActionForm, UploadForm
+from web.import_forms import ColumnsForm, ImportActionForm, ImportConfirmForm, UploadForm
 from web.import_jobs import ImportJob, ImportJobs
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
@@ -128,6 +129,7 @@ def detail(contact_id: int) -> ResponseReturnValue:
         verdicts=verdicts,
         verdict_words=VERDICT_WORDS,
         match_words=MATCH_WORDS,
+        bounced=bounced_addresses(session, contact),
     )
 
 
@@ -389,6 +391,10 @@ def import_check(token: str) -> ResponseReturnValue:
         warning_count=len(merged) + len(report.warnings),
         preview=core.preview_contacts(candidates, core.PREVIEW_ROWS),
         mapping=mapping,
+        # Asked once here, so the drafts are not each missing it afterwards.
+        lacking_how_found=core.lacking(candidates, "how_found")
+        if template_uses(session, user, MessageKind.REQUEST, "how_found")
+        else 0,
     )
     return render_template("contacts/import_check.html", **context)
 
@@ -396,7 +402,8 @@ def import_check(token: str) -> ResponseReturnValue:
 def _check_context(job: ImportJob) -> dict[str, Any]:
     return {
         "job": job,
-        "form": ImportActionForm(),
+        "form": ImportConfirmForm(),
+        "lacking_how_found": 0,
         "report": None,
         "problems": [],
         "problem_count": 0,
@@ -407,14 +414,19 @@ def _check_context(job: ImportJob) -> dict[str, Any]:
     }
 
 
-def _step(job: ImportJob) -> ImportJob:
-    """Store the job's next slice (freezing what it stores on the first call); commit."""
+def _step(job: ImportJob, how_found: str = "") -> ImportJob:
+    """Store the job's next slice (freezing what it stores on the first call); commit.
+
+    `how_found`, when given, fills every row of the file that lacks it.
+    """
     session = get_session()
     user = current_user()
     if job.finished:
         return job
     if job.candidates is None:
         candidates, merged = _candidates(job)
+        if how_found:
+            candidates = core.fill_blank(candidates, "how_found", how_found)
         job.candidates = candidates
         job.report.errors.extend(job.read_problems)
         job.report.warnings.extend(merged)
@@ -432,15 +444,20 @@ def _step(job: ImportJob) -> ImportJob:
     return job
 
 
+def _answer(form: ImportConfirmForm) -> str:
+    return " ".join(str(form.how_found.data or "").split())
+
+
 @bp.post("/contacts/import/<token>/step")
 def import_step(token: str) -> ResponseReturnValue:
     """One slice, for the page's script: JSON saying how far the import got."""
-    form = ImportActionForm()
+    form = ImportConfirmForm()
     if not form.validate_on_submit():
-        return jsonify(error="This form was out of date; reload the page."), 400
+        problems = form.how_found.errors or ["This form was out of date; reload the page."]
+        return jsonify(error=str(problems[0])), 400
     try:
         with _jobs().locked(current_user().id, token) as job:
-            job = _step(job)
+            job = _step(job, _answer(form))
     except ValidationError as error:
         return jsonify(error=sentence(error)), 400
     return jsonify(
@@ -454,12 +471,15 @@ def import_step(token: str) -> ResponseReturnValue:
 @bp.post("/contacts/import/<token>/run")
 def import_run(token: str) -> ResponseReturnValue:
     """Without scripts: every slice in this one request, then the result."""
-    form = ImportActionForm()
+    form = ImportConfirmForm()
     if not form.validate_on_submit():
+        for problem in form.how_found.errors:
+            flash(str(problem), "error")
         return redirect(url_for("contacts.import_check", token=token))
     with _jobs().locked(current_user().id, token) as job:
+        answer = _answer(form)
         while not job.finished:
-            job = _step(job)
+            job = _step(job, answer)
     return redirect(url_for("contacts.import_check", token=token), 303)
 
 

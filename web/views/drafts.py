@@ -14,14 +14,25 @@ from redis.exceptions import RedisError
 
 from outreach.accounts import primary_mailbox
 from outreach.board import pending_draft_count
-from outreach.drafts import approve, edit_draft, get_message, list_drafts
+from outreach.drafts import (
+    REFILLABLE,
+    approve,
+    edit_draft,
+    gaps_in,
+    get_message,
+    list_drafts,
+    questions_for,
+    refill,
+    supply_values,
+    values_given_into_edits,
+)
 from outreach.errors import ConfigurationError, ValidationError
 from outreach.models import Message, MessageKind, MessageStatus
 from outreach.target_actions import discard
 from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
-from web.forms import ApproveSelectionForm, DraftForm
+from web.forms import ActionForm, ApproveSelectionForm, DraftForm
 from web.helpers import now, sentence
 from web.paging import make_pager, page_number
 from web.progress import going_out_count
@@ -72,9 +83,14 @@ def index() -> ResponseReturnValue:
     user = current_user()
     requested = page_number(request.args.get("page"))
     pager = make_pager(requested, pending_draft_count(session, user), DRAFTS_PER_PAGE)
+    drafts = list_drafts(session, user, limit=pager.per_page, offset=pager.offset)
     return render_template(
         "drafts/index.html",
-        drafts=list_drafts(session, user, limit=pager.per_page, offset=pager.offset),
+        drafts=drafts,
+        questions={message.id: questions_for(message) for message in drafts},
+        gaps={message.id: gaps_in(message) for message in drafts},
+        kept_edits=values_given_into_edits(session, [message.id for message in drafts]),
+        refillable=REFILLABLE,
         pager=pager,
         mailbox=primary_mailbox(session, user),
         kinds=KIND_LABELS,
@@ -185,3 +201,57 @@ def discard_one(message_id: int) -> ResponseReturnValue:
         return redirect(url_for("drafts.index"))
     flash(f"Draft discarded.{drafted_sentence(drafted)}", "info")
     return redirect(url_for("drafts.index"))
+
+
+@bp.post("/drafts/<int:message_id>/values")
+def give_values(message_id: int) -> ResponseReturnValue:
+    """Save the values a draft asked for on its contact, and write the draft again.
+
+    :raise 404: when the message is not the user's.
+    """
+    session = get_session()
+    user = current_user()
+    back = redirect(url_for("drafts.index", _anchor=f"draft-{message_id}"))
+    if not ActionForm().validate_on_submit():
+        flash("This form was out of date; nothing was saved. Please try again.", "error")
+        return back
+    with attempt(session) as outcome:
+        supplied = supply_values(session, user, message_id, request.form.to_dict(), now())
+    if outcome.refused:
+        return back
+    message = supplied.message
+    who = message.contact.name if message.contact else "the contact"
+    if supplied.kept_edits:
+        flash(
+            f"Saved on {who}'s details. You had edited this draft, so your own text was kept, "
+            "with the answer put in its place. To start again from the template instead, "
+            "press “Write it again from the template”.",
+            "info",
+        )
+    elif message.error:
+        flash(f"Saved on {who}'s details. {sentence(message.error)}", "warning")
+    else:
+        flash(
+            f"Saved on {who}'s details, and the draft is filled in: read it and approve.", "success"
+        )
+    return back
+
+
+@bp.post("/drafts/<int:message_id>/refill")
+def refill_one(message_id: int) -> ResponseReturnValue:
+    """Write the draft again from its template; the user's own edits to it are replaced.
+
+    :raise 404: when the message is not the user's.
+    """
+    session = get_session()
+    if not ActionForm().validate_on_submit():
+        flash("This form was out of date; nothing was changed. Please try again.", "error")
+        return redirect(url_for("drafts.index"))
+    with attempt(session) as outcome:
+        message = refill(session, current_user(), message_id, now())
+    if not outcome.refused:
+        if message.error:
+            flash(f"Written again from the template. {sentence(message.error)}", "warning")
+        else:
+            flash("Written again from the template.", "success")
+    return redirect(url_for("drafts.index", _anchor=f"draft-{message_id}"))

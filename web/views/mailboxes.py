@@ -200,6 +200,8 @@ def _page(
         pace_problems=problems,
         pace_words={mailbox.id: pace_in_words(mailbox) for mailbox in mailboxes},
         oauth_providers=sign_in_providers,
+        # Who to ask when a sign-in the person needs is not set up here.
+        admin_contact=services().settings.signup_contact,
     )
     return oauth.allow_provider_forms(make_response(page), sign_in_providers)
 
