@@ -21,8 +21,10 @@ from outreach.mail.tls import client_context
 from outreach.models import Base, Mailbox, TlsMode, User
 from tests.factories import make_mailbox, make_user
 from tests.servers.dovecot import DovecotServer
+from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
 from tests.servers.tls import TlsFiles
+from workers import jobs
 
 if TYPE_CHECKING:
     from tests.servers.fixtures import MailAccount
@@ -129,3 +131,22 @@ def both_databases(request: pytest.FixtureRequest, instance_dir: Path) -> str:
         server = request.getfixturevalue("postgres")
         return str(server.create_database())
     return f"sqlite:///{instance_dir / 'outreach.sqlite'}"
+
+
+@pytest.fixture
+def job_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    redis_server: RedisServer,
+    tls_files: TlsFiles,
+) -> Iterator[None]:
+    """Jobs read their settings from the environment, as in a real worker process."""
+    monkeypatch.setenv("OUTREACH_INSTANCE_DIR", str(settings.instance_dir))
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OUTREACH_ENCRYPTION_KEYS", ",".join(settings.encryption_keys))
+    monkeypatch.setenv("OUTREACH_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("OUTREACH_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("OUTREACH_CA_FILE", str(tls_files.ca_pem))
+    jobs.dispose_runtime()
+    yield
+    jobs.dispose_runtime()

@@ -20,7 +20,6 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy.orm import Session
 
-from outreach.config import Settings
 from outreach.contacts import ContactInput, add_contact
 from outreach.drafts import approve, edit_draft
 from outreach.errors import ValidationError
@@ -30,8 +29,6 @@ from outreach.targets import create_target, fill_pipeline
 from tests.conftest import World
 from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
-from tests.servers.tls import TlsFiles
-from workers import jobs
 from workers.queues import ALL_QUEUES, enqueue_send
 
 CONTACT_ADDRESS = "dana.contact@org.example"
@@ -80,25 +77,6 @@ def redis(redis_server: RedisServer) -> Iterator[Redis]:
     yield connection
     connection.flushdb()
     connection.close()
-
-
-@pytest.fixture
-def worker_environment(
-    monkeypatch: pytest.MonkeyPatch,
-    settings: Settings,
-    redis_server: RedisServer,
-    tls_files: TlsFiles,
-) -> Iterator[None]:
-    """The job reads its settings from the environment, as in a real worker process."""
-    monkeypatch.setenv("OUTREACH_INSTANCE_DIR", str(settings.instance_dir))
-    monkeypatch.setenv("OUTREACH_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("OUTREACH_ENCRYPTION_KEYS", ",".join(settings.encryption_keys))
-    monkeypatch.setenv("OUTREACH_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("OUTREACH_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("OUTREACH_CA_FILE", str(tls_files.ca_pem))
-    jobs.dispose_runtime()
-    yield
-    jobs.dispose_runtime()
 
 
 def send(
@@ -168,7 +146,7 @@ def test_a_plain_name_and_subject_arrive_as_written(
     world: World,
     smtp: RecordingSMTPServer,
     redis: Redis,
-    worker_environment: None,
+    job_environment: None,
     now: datetime,
 ) -> None:
     # The cases below may pass by a refusal; this one shows the way they take sends.
@@ -188,7 +166,7 @@ def test_a_hostile_contact_name_adds_no_header(
     world: World,
     smtp: RecordingSMTPServer,
     redis: Redis,
-    worker_environment: None,
+    job_environment: None,
     now: datetime,
     name: str,
 ) -> None:
@@ -207,7 +185,7 @@ def test_a_hostile_subject_adds_no_header(
     world: World,
     smtp: RecordingSMTPServer,
     redis: Redis,
-    worker_environment: None,
+    job_environment: None,
     now: datetime,
     subject: str,
 ) -> None:
@@ -226,7 +204,7 @@ def test_a_hostile_sender_name_adds_no_header(
     world: World,
     smtp: RecordingSMTPServer,
     redis: Redis,
-    worker_environment: None,
+    job_environment: None,
     now: datetime,
     display_name: str,
 ) -> None:

@@ -10,13 +10,11 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy.orm import Session
 
-from outreach.config import Settings
 from outreach.models import Message, MessageStatus
 from tests.conftest import World
 from tests.factories import make_approved_requests
 from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
-from tests.servers.tls import TlsFiles
 from workers import jobs
 from workers.queues import ALL_QUEUES, SEND_QUEUE, enqueue_send, send_job_id
 
@@ -28,25 +26,6 @@ def redis(redis_server: RedisServer) -> Iterator[Redis]:
     yield connection
     connection.flushdb()
     connection.close()
-
-
-@pytest.fixture
-def job_environment(
-    monkeypatch: pytest.MonkeyPatch,
-    settings: Settings,
-    redis_server: RedisServer,
-    tls_files: TlsFiles,
-) -> Iterator[None]:
-    """Jobs read their settings from the environment, as in a real worker process."""
-    monkeypatch.setenv("OUTREACH_INSTANCE_DIR", str(settings.instance_dir))
-    monkeypatch.setenv("OUTREACH_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("OUTREACH_ENCRYPTION_KEYS", ",".join(settings.encryption_keys))
-    monkeypatch.setenv("OUTREACH_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("OUTREACH_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("OUTREACH_CA_FILE", str(tls_files.ca_pem))
-    jobs.dispose_runtime()
-    yield
-    jobs.dispose_runtime()
 
 
 def approved(session: Session, world: World, now: datetime) -> Message:
