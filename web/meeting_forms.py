@@ -13,7 +13,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS
+from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS, REFLECTION_PARTS
+from outreach.meetings.notes import MAX_REFLECTION
+from outreach.meetings.preparation import MAX_PURPOSE, MAX_QUESTION, MAX_RESEARCH
 from web.plain_form import PlainTextForm
 
 
@@ -50,6 +52,38 @@ class NotesForm(PlainTextForm):
 # One answer box per standard question, named answer_<key>.
 for _key, _question in QUESTIONS:
     setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[Length(max=20_000)]))
+
+
+# One box per part of the reflection, named reflection_<part>.
+for _part, _heading in REFLECTION_PARTS:
+    setattr(
+        NotesForm,
+        f"reflection_{_part}",
+        TextAreaField(_heading, validators=[Length(max=MAX_REFLECTION)]),
+    )
+
+
+class PreparationForm(PlainTextForm):
+    """The preparation page's one form; the ticks, the order and the button pressed
+    are lists and choices the view reads from the request itself."""
+
+    purpose = StringField(
+        "What you want to learn from them",
+        validators=[Length(max=MAX_PURPOSE)],
+        description="One sentence, said at the start: why this person, what you hope to learn.",
+    )
+    research_person = TextAreaField(
+        "About the person",
+        validators=[Length(max=MAX_RESEARCH)],
+        description="Their role and path, work they published or talks they gave. "
+        "Their work, not their private life.",
+    )
+    research_organisation = TextAreaField(
+        "About the organisation",
+        validators=[Length(max=MAX_RESEARCH)],
+        description="What it does, recent news, the words and job titles of the field.",
+    )
+    new_question = StringField("Add your own question", validators=[Length(max=MAX_QUESTION)])
 
 
 class ReferralForm(PlainTextForm):

@@ -8,7 +8,8 @@ A meeting is recorded by the user, or read from a calendar invitation in a reply
 - scheduling: record, reschedule, cancel, confirm or dismiss (moves the outreach);
 - invitations: calendar invitations in replies become proposed meetings;
 - letters: the confirmation, thank-you and keep-in-touch drafts, from templates;
-- notes: the user's notes, the standard questions, the people suggested;
+- notes: the user's notes, the standard questions, the reflection, the people suggested;
+- preparation: research, the questions to ask in order, the guides' checklist;
 - due_steps: the time-based steps the scheduler takes (confirmation the day
   before, held -> thank-you, keep in touch);
 - records: interview records, printable and as CSV.
@@ -35,13 +36,23 @@ from outreach.meetings.letters import draft_thank_you
 from outreach.meetings.notes import (
     QUESTION_KEYS,
     QUESTIONS,
+    REFLECTION_PARTS,
     MeetingNotes,
     Referral,
     ReferralResult,
+    Reflection,
     add_referral,
     answers_of,
     referrals_of,
+    reflection_of,
     save_notes,
+)
+from outreach.meetings.preparation import (
+    Preparation,
+    PreparationChange,
+    Step,
+    preparation_of,
+    save_preparation,
 )
 from outreach.meetings.records import (
     CSV_COLUMNS,
@@ -66,13 +77,18 @@ __all__ = [
     "MAX_DURATION_MINUTES",
     "QUESTIONS",
     "QUESTION_KEYS",
+    "REFLECTION_PARTS",
     "THANK_YOU_WITHIN",
     "InterviewRecord",
     "MeetableOutreach",
     "MeetingDetails",
     "MeetingNotes",
+    "Preparation",
+    "PreparationChange",
     "Referral",
     "ReferralResult",
+    "Reflection",
+    "Step",
     "add_referral",
     "answers_of",
     "attention_count",
@@ -91,11 +107,14 @@ __all__ = [
     "meetable_outreaches",
     "meetings_for_contact",
     "overdue_thank_yous",
+    "preparation_of",
     "read_invitation",
     "record_meeting",
     "referrals_of",
+    "reflection_of",
     "run_due",
     "save_notes",
+    "save_preparation",
     "thank_you_of",
     "thank_you_sent",
     "update_meeting",

@@ -28,10 +28,12 @@ from outreach.models.meetings import Meeting
 from outreach.models.messages import Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
 from outreach.rules.compose import one_line
+from outreach.rules.plain_text import refuse_control_characters
 from outreach.targets import add_to_target
 from outreach.timeline import note_message
 
 MAX_NOTE = 20_000
+MAX_REFLECTION = 5_000
 
 # The standard questions of an informational interview: (key in answers_json, question).
 QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -53,6 +55,35 @@ class MeetingNotes:
     learned: str = ""
     specific_detail: str = ""
     answers: Mapping[str, str] = field(default_factory=dict)
+    reflection: Reflection | None = None
+
+
+@dataclass(frozen=True)
+class Reflection:
+    """How it went, written soon after (the guides' follow-up and the course assignment)."""
+
+    fit: str = ""
+    went_well: str = ""
+    do_better: str = ""
+    next_steps: str = ""
+
+
+# The reflection's parts: (field of Reflection and "reflection_<field>" of Meeting, heading).
+REFLECTION_PARTS: tuple[tuple[str, str], ...] = (
+    ("fit", "How would this work fit you: your interests, skills, life and plans?"),
+    ("went_well", "What went well?"),
+    ("do_better", "What would you do better next time?"),
+    ("next_steps", "Next steps"),
+)
+
+
+def reflection_of(meeting: Meeting) -> Reflection:
+    return Reflection(
+        fit=meeting.reflection_fit,
+        went_well=meeting.reflection_went_well,
+        do_better=meeting.reflection_do_better,
+        next_steps=meeting.reflection_next_steps,
+    )
 
 
 def answers_of(meeting: Meeting) -> dict[str, str]:
@@ -66,10 +97,11 @@ def answers_of(meeting: Meeting) -> dict[str, str]:
     return {key: str(stored.get(key, "") or "") for key in QUESTION_KEYS}
 
 
-def _text(value: str, what: str) -> str:
+def _text(value: str, what: str, limit: int = MAX_NOTE) -> str:
     clean = value.replace("\r\n", "\n").strip()
-    if len(clean) > MAX_NOTE:
-        raise ValidationError(f"{what} is too long ({MAX_NOTE:,} characters at most)")
+    refuse_control_characters(what, clean, multi_line=True)
+    if len(clean) > limit:
+        raise ValidationError(f"{what} is too long ({limit:,} characters at most)")
     return clean
 
 
@@ -93,6 +125,10 @@ def save_notes(
         raise ValidationError("the specific detail is too long (500 characters at most)")
     meeting.specific_detail = detail
     answers = {key: _text(notes.answers.get(key, ""), "an answer") for key in QUESTION_KEYS}
+    if notes.reflection is not None:
+        for part, heading in REFLECTION_PARTS:
+            text = _text(getattr(notes.reflection, part), f'"{heading}"', MAX_REFLECTION)
+            setattr(meeting, f"reflection_{part}", text)
     meeting.answers_json = json.dumps(
         {key: value for key, value in answers.items() if value}, ensure_ascii=False
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
 from outreach.meetings.finding import get_meeting, list_meetings
-from outreach.meetings.notes import QUESTION_KEYS, answers_of, referrals_of
+from outreach.meetings.notes import QUESTION_KEYS, REFLECTION_PARTS, answers_of, referrals_of
 from outreach.models import Contact, Meeting, MeetingStatus, Outreach, Target, User
 from outreach.rules.cycle import zone_of
 
@@ -57,7 +57,16 @@ def interview_records(session: Session, user: User) -> list[InterviewRecord]:
 
 
 def _has_notes(meeting: Meeting) -> bool:
-    return bool(meeting.learned or meeting.specific_detail or any(answers_of(meeting).values()))
+    return bool(
+        meeting.learned
+        or meeting.specific_detail
+        or any(answers_of(meeting).values())
+        or any(_reflection(meeting))
+    )
+
+
+def _reflection(meeting: Meeting) -> list[str]:
+    return [getattr(meeting, f"reflection_{part}") for part, _ in REFLECTION_PARTS]
 
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -75,6 +84,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     *QUESTION_KEYS,
     "specific_detail",
     "referrals",
+    *(f"reflection_{part}" for part, _ in REFLECTION_PARTS),
 )
 
 
@@ -106,6 +116,7 @@ def export_csv(records: Sequence[InterviewRecord], time_zone: str) -> str:
             *(item.answers[key] for key in QUESTION_KEYS),
             item.meeting.specific_detail,
             "; ".join(f"{person.name} <{person.email}>" for person in item.referrals),
+            *_reflection(item.meeting),
         ]
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()

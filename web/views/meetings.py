@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach import meetings
-from outreach.meetings import MeetingDetails, MeetingNotes, Referral
+from outreach.meetings import MeetingDetails, MeetingNotes, Referral, Reflection
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
 from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
@@ -273,6 +273,9 @@ def _notes_form(meeting: Meeting) -> NotesForm:
         form.specific_detail.data = meeting.specific_detail
         for key, answer in meetings.answers_of(meeting).items():
             getattr(form, f"answer_{key}").data = answer
+        for part, _ in meetings.REFLECTION_PARTS:
+            name = f"reflection_{part}"
+            getattr(form, name).data = getattr(meeting, name)
     return form
 
 
@@ -292,6 +295,7 @@ def _notes_page(
         questions=[
             (key, question, getattr(form, f"answer_{key}")) for key, question in meetings.QUESTIONS
         ],
+        reflection=[getattr(form, f"reflection_{part}") for part, _ in meetings.REFLECTION_PARTS],
         thank_you=meetings.thank_you_of(session, interview.meeting),
         time_zone=user.time_zone,
     )
@@ -316,6 +320,12 @@ def notes_submit(meeting_id: int) -> ResponseReturnValue:
         learned=form.learned.data or "",
         specific_detail=form.specific_detail.data or "",
         answers={key: getattr(form, f"answer_{key}").data or "" for key in meetings.QUESTION_KEYS},
+        reflection=Reflection(
+            **{
+                part: getattr(form, f"reflection_{part}").data or ""
+                for part, _ in meetings.REFLECTION_PARTS
+            }
+        ),
     )
     with attempt(session) as outcome:
         meetings.save_notes(session, user, meeting.id, notes, now())
@@ -374,6 +384,10 @@ def printable(meeting_id: int) -> ResponseReturnValue:
         interview=interview,
         meeting=interview.meeting,
         questions=meetings.QUESTIONS,
+        reflection=[
+            (heading, getattr(interview.meeting, f"reflection_{part}"), part)
+            for part, heading in meetings.REFLECTION_PARTS
+        ],
         time_zone=user.time_zone,
     )
 
