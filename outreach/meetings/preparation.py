@@ -240,16 +240,16 @@ def save_preparation(
     meeting = get_meeting(session, user, meeting_id)
     meeting.purpose = _one_line(change.purpose, "the purpose", MAX_PURPOSE)
     meeting.research_person = _multi_line(
-        change.research_person, "your notes on the person", MAX_RESEARCH
+        change.research_person, "your research on the person", MAX_RESEARCH
     )
     meeting.research_organisation = _multi_line(
-        change.research_organisation, "your notes on the organisation", MAX_RESEARCH
+        change.research_organisation, "your research on the organisation", MAX_RESEARCH
     )
     meeting.checklist_json = json.dumps(
         [item.value for item in ChecklistItem if item.value in change.ticked]
     )
     before = questions_of(meeting)
-    questions = _reordered(before, change.order)
+    questions = list(_reordered(before, change.order))
     new_text = _one_line(change.new_question, "your question", MAX_QUESTION)
     if new_text:
         if len(questions) >= MAX_QUESTIONS:
