@@ -7,9 +7,12 @@ models on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,12 +26,18 @@ from rq import Queue
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
+from outreach import meetings
 from outreach.accounts import authenticate
 from outreach.cli import outreach
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine
-from outreach.models import Base, Mailbox, Message, MessageStatus, User
+from outreach.meetings import MeetingDetails, MeetingNotes, Reflection
+from outreach.models import Base, Mailbox, Message, MessageStatus, Outreach, User
+from outreach.rules.states import Trigger
+from outreach.sending import record_sent
+from outreach.timeline import advance
+from tests.factories import make_approved_requests, make_mailbox
 from tests.servers.dovecot import DovecotServer
 from tests.servers.fixtures import MailAccount
 from tests.servers.postgres import PostgresServer
@@ -503,3 +512,32 @@ def test_mailbox_password_does_not_reach_the_database_in_clear(
     db_engine.dispose()
     for path in database.parent.glob(database.name + "*"):  # the file, its WAL and SHM
         assert MAILBOX_SECRET.encode() not in path.read_bytes()
+
+
+def test_interviews_export_carries_the_reflection(with_user: Cli, db_engine: Engine) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Session(db_engine) as session:
+        user = session.scalars(select(User).where(User.email == USER)).one()
+        make_mailbox(session, user, SecretBox(with_user.settings().encryption_keys))
+        (request,) = make_approved_requests(session, user, now, name="Alex Lee", role="Analyst")
+        record_sent(session, request.id, now)
+        outreach = session.get_one(Outreach, request.outreach_id)
+        advance(session, outreach, Trigger.REPLY_RECEIVED, now, "reply received")
+        meeting = meetings.record_meeting(
+            session, user, outreach.id, MeetingDetails(now - timedelta(days=1)), now
+        )
+        reflection = Reflection(fit="A good fit.", next_steps="Write to Rosa.")
+        meetings.save_notes(
+            session, user, meeting.id, MeetingNotes(learned="Lots.", reflection=reflection), now
+        )
+        session.commit()
+
+    result = with_user.ok("interviews", "export", "--user", USER)
+
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["name"], row["learned"]) == ("Alex Lee", "Lots.")
+    assert (row["reflection_fit"], row["reflection_next_steps"]) == (
+        "A good fit.",
+        "Write to Rosa.",
+    )
+    assert row["reflection_went_well"] == row["reflection_do_better"] == ""

@@ -53,6 +53,7 @@ from outreach.meetings.preparation import (
     Step,
     preparation_of,
     save_preparation,
+    their_time,
 )
 from outreach.meetings.records import (
     CSV_COLUMNS,
@@ -117,6 +118,7 @@ __all__ = [
     "save_preparation",
     "thank_you_of",
     "thank_you_sent",
+    "their_time",
     "update_meeting",
     "when_in_words",
 ]

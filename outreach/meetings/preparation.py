@@ -27,6 +27,7 @@ from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting
 from outreach.models.outreach import Outreach
+from outreach.rules.cycle import zone_of
 from outreach.rules.plain_text import refuse_control_characters
 
 MAX_RESEARCH = 4_000
@@ -187,6 +188,18 @@ def preparation_of(session: Session, user: User, meeting_id: int) -> Preparation
             for item in ChecklistItem
         ],
     )
+
+
+def their_time(meeting: Meeting, contact: Contact, time_zone: str) -> str:
+    """The start on the contact's clock, "10:00 (America/New_York)", with the day when it
+    is not the user's day; empty when their zone is unknown or is the user's."""
+    zone = contact.time_zone
+    if not zone or zone == (time_zone or "UTC"):
+        return ""
+    theirs = meeting.starts_at.astimezone(zone_of(zone))
+    mine = meeting.starts_at.astimezone(zone_of(time_zone))
+    day = "" if theirs.date() == mine.date() else f"{theirs:%a} {theirs.day} {theirs:%b}, "
+    return f"{day}{theirs:%H:%M} ({zone})"
 
 
 def _multi_line(value: str, what: str, limit: int) -> str:

@@ -169,7 +169,12 @@ def test_text_too_long_or_with_control_characters_is_refused(
     said: str,
 ) -> None:
     with pytest.raises(ValidationError, match=re.escape(said)):
-        meetings.save_preparation(session, talk.user, meeting.id, PreparationChange(**change))
+        meetings.save_preparation(
+            session,
+            talk.user,
+            meeting.id,
+            PreparationChange(**change),  # type: ignore[arg-type]
+        )
 
 
 def test_no_more_than_the_limit_of_questions(
@@ -265,3 +270,20 @@ def test_a_reflection_with_a_control_character_or_too_long_is_refused(
             MeetingNotes(reflection=Reflection(went_well="w" * 5_001)),
             now,
         )
+
+
+def test_their_time_is_given_when_their_zone_differs_with_the_day_when_it_is_not_ours(
+    session: Session, talk: Conversation, meeting: Meeting
+) -> None:
+    # 14:00 in London on Thursday 3 December.
+    assert meetings.their_time(meeting, talk.contact, "Europe/London") == ""
+    talk.contact.time_zone = "America/New_York"
+    assert meetings.their_time(meeting, talk.contact, "Europe/London") == (
+        "09:00 (America/New_York)"
+    )
+    talk.contact.time_zone = "Asia/Tokyo"
+    assert meetings.their_time(meeting, talk.contact, "Europe/London") == ("23:00 (Asia/Tokyo)")
+    talk.contact.time_zone = "Pacific/Auckland"
+    assert meetings.their_time(meeting, talk.contact, "Europe/London") == (
+        "Fri 4 Dec, 03:00 (Pacific/Auckland)"
+    )

@@ -36,11 +36,7 @@ def _form(meeting: Meeting) -> PreparationForm:
 
 
 def _their_time(meeting: Meeting, user: User) -> str:
-    """The meeting on the contact's clock, when theirs is known and not the user's."""
-    zone = meeting.contact.time_zone
-    if not zone or zone == (user.time_zone or "UTC"):
-        return ""
-    return when_in_words(meeting.starts_at, zone)
+    return meetings.their_time(meeting, meeting.contact, user.time_zone)
 
 
 def _page(meeting_id: int, form: PreparationForm | None = None) -> str:
