@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from outreach import meetings
-from outreach.meetings import MeetingDetails
+from outreach.meetings import MeetingDetails, PreparationChange
 from outreach.models import Contact, Meeting, Outreach, User
 from outreach.rules.cycle import zone_of
 from tests.browser.conftest import SCREENSHOTS, LiveApp
@@ -196,3 +196,37 @@ def test_prepare_print_the_brief_then_reflect_and_export(page: Page, live_app: L
     assert row["name"] == "Tom Okafor"
     assert row["reflection_fit"] == "A good fit: writing, evidence, people."
     assert row["reflection_do_better"] == "Ask about training sooner."
+
+
+def test_a_full_brief_still_prints_on_one_page(page: Page, live_app: LiveApp) -> None:
+    """Research of a long paragraph each and fifteen questions: still one sheet."""
+    meeting_id, _ = tomorrows_meeting_with_tom(live_app)
+    with live_app.sessions() as session:
+        meeting = session.get_one(Meeting, meeting_id)
+        user = session.get_one(User, meeting.user_id)
+        for n in range(6):
+            meetings.save_preparation(
+                session,
+                user,
+                meeting_id,
+                PreparationChange(
+                    research_person=RESEARCH_PERSON * 4,
+                    research_organisation=RESEARCH_ORGANISATION * 4,
+                    purpose="How a marine biologist moves into policy, and what to read first.",
+                    new_question=f"{n + 1}. {OWN_QUESTION} And what would you do again?",
+                    ticked=frozenset({"early", "bring", "purpose"}),
+                ),
+            )
+        session.commit()
+    log_in(page, live_app.url, live_app.seeded.email)
+
+    page.goto(f"/meetings/{meeting_id}/prepare/print")
+
+    expect(page.locator(".brief-questions > li")).to_have_count(15)
+    page.emulate_media(media="print")
+    # About the printable width of A4 at 96 dpi, to see the sheet as the printer would.
+    page.set_viewport_size({"width": 680, "height": 1000})
+    page.screenshot(path=SCREENSHOTS / "preparation-brief-full-print.png", full_page=True)
+    for paper in ("A4", "Letter"):
+        pdf = page.pdf(format=paper)
+        assert pdf_pages(pdf) == 1, f"the brief takes {pdf_pages(pdf)} pages of {paper}"
