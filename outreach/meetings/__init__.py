@@ -8,6 +8,7 @@ A meeting is recorded by the user, or read from a calendar invitation in a reply
 - scheduling: record, reschedule, cancel, confirm or dismiss (moves the outreach);
 - invitations: calendar invitations in replies become proposed meetings;
 - letters: the confirmation, thank-you and keep-in-touch drafts, from templates;
+- questions: the standard questions, and a meeting's own list of them;
 - notes: the user's notes, the standard questions, the reflection, the people suggested;
 - preparation: research, the questions to ask in order, the guides' checklist;
 - due_steps: the time-based steps the scheduler takes (confirmation the day
@@ -34,8 +35,6 @@ from outreach.meetings.finding import (
 from outreach.meetings.invitations import read_invitation
 from outreach.meetings.letters import draft_thank_you
 from outreach.meetings.notes import (
-    QUESTION_KEYS,
-    QUESTIONS,
     REFLECTION_PARTS,
     MeetingNotes,
     Referral,
@@ -43,6 +42,7 @@ from outreach.meetings.notes import (
     Reflection,
     add_referral,
     answers_of,
+    own_answers,
     referrals_of,
     reflection_of,
     save_notes,
@@ -55,6 +55,7 @@ from outreach.meetings.preparation import (
     save_preparation,
     their_time,
 )
+from outreach.meetings.questions import QUESTION_KEYS, QUESTIONS, Question, questions_of
 from outreach.meetings.records import (
     CSV_COLUMNS,
     InterviewRecord,
@@ -88,6 +89,7 @@ __all__ = [
     "PreparationChange",
     "Referral",
     "ReferralResult",
+    "Question",
     "Reflection",
     "Step",
     "add_referral",
@@ -108,7 +110,9 @@ __all__ = [
     "meetable_outreaches",
     "meetings_for_contact",
     "overdue_thank_yous",
+    "own_answers",
     "preparation_of",
+    "questions_of",
     "read_invitation",
     "record_meeting",
     "referrals_of",

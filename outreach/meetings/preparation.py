@@ -5,7 +5,7 @@ organisation (their work, not their private life), know what you want to learn,
 bring a list of questions, arrive early, restate the purpose and the time asked
 for, keep to it, ask for other names and whether you may keep in touch.
 
-The questions start as the nine standard ones (outreach.meetings.notes.QUESTIONS,
+The questions start as the nine standard ones (outreach.meetings.questions.QUESTIONS,
 from the course guide) and the user adds, removes and reorders them. The list is
 stored only once changed, so a meeting never touched follows QUESTIONS.
 """
@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 from outreach.contacts import get_contact
 from outreach.errors import ValidationError
 from outreach.meetings.finding import get_meeting
-from outreach.meetings.notes import QUESTIONS
+from outreach.meetings.questions import (
+    QUESTIONS,
+    STANDARD_TEXT,
+    Question,
+    question_of,
+    questions_of,
+)
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting
@@ -35,14 +41,6 @@ MAX_PURPOSE = 300
 MAX_QUESTION = 300
 # Enough for a half-hour conversation and more; the brief stays one page.
 MAX_QUESTIONS = 20
-
-STANDARD_TEXT: dict[str, str] = dict(QUESTIONS)
-PAY_QUESTION = "entry_pay"
-# One guide says not to talk about compensation at all; the course guide asks it.
-PAY_CAUTION = (
-    "Some advisers say not to raise pay in an informational interview; "
-    "if you ask, ask about the field, not about a job here."
-)
 
 
 class ChecklistItem(StrEnum):
@@ -67,18 +65,6 @@ def checklist_text(item: ChecklistItem, minutes: int) -> str:
         ChecklistItem.NAMES: "Ask for the names of others you could talk to.",
         ChecklistItem.KEEP_IN_TOUCH: "Ask whether you may keep in touch.",
     }[item]
-
-
-@dataclass(frozen=True)
-class Question:
-    # A standard question's key, or "own-<hex>" for one the user wrote.
-    id: str
-    text: str
-    caution: str = ""
-
-    @property
-    def standard(self) -> bool:
-        return self.id in STANDARD_TEXT
 
 
 @dataclass(frozen=True)
@@ -126,35 +112,6 @@ class PreparationChange:
     step_question: str = ""
 
 
-def _question(entry_id: str, text: str = "") -> Question:
-    if entry_id in STANDARD_TEXT:
-        caution = PAY_CAUTION if entry_id == PAY_QUESTION else ""
-        return Question(entry_id, STANDARD_TEXT[entry_id], caution)
-    return Question(entry_id, text)
-
-
-def questions_of(meeting: Meeting) -> list[Question]:
-    """The questions to ask, in the user's order (the standard nine until changed)."""
-    if meeting.questions_json is None:
-        return [_question(key) for key, _ in QUESTIONS]
-    try:
-        stored = json.loads(meeting.questions_json)
-    except ValueError:
-        stored = None
-    if not isinstance(stored, list):
-        return [_question(key) for key, _ in QUESTIONS]
-    questions: list[Question] = []
-    for entry in stored:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            continue
-        entry_id = entry["id"]
-        if entry_id in STANDARD_TEXT:
-            questions.append(_question(entry_id))
-        elif entry_id.startswith("own-") and isinstance(entry.get("text"), str):
-            questions.append(_question(entry_id, entry["text"]))
-    return questions
-
-
 def ticked_of(meeting: Meeting) -> frozenset[ChecklistItem]:
     try:
         stored = json.loads(meeting.checklist_json or "[]")
@@ -182,7 +139,7 @@ def preparation_of(session: Session, user: User, meeting_id: int) -> Preparation
         contact=contact,
         target_name=target.name if target else "",
         questions=questions,
-        removed=[_question(key) for key, _ in QUESTIONS if key not in asked],
+        removed=[question_of(key) for key, _ in QUESTIONS if key not in asked],
         checklist=[
             CheckItem(item, checklist_text(item, meeting.duration_minutes), item in ticked)
             for item in ChecklistItem
@@ -278,7 +235,7 @@ def save_preparation(
                 raise ValidationError(
                     f"{MAX_QUESTIONS} questions at most: remove one before putting one back"
                 )
-            questions.append(_question(change.step_question))
+            questions.append(question_of(change.step_question))
     elif change.step is not None:
         questions = _moved(questions, change.step_question, change.step)
     if questions != before or meeting.questions_json is not None:

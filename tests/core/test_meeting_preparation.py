@@ -15,7 +15,8 @@ from outreach import meetings
 from outreach.crypto import SecretBox
 from outreach.errors import NotFound, ValidationError
 from outreach.meetings import MeetingNotes, PreparationChange, Reflection, Step
-from outreach.meetings.preparation import MAX_QUESTIONS, PAY_QUESTION, ChecklistItem
+from outreach.meetings.preparation import MAX_QUESTIONS, ChecklistItem
+from outreach.meetings.questions import PAY_QUESTION
 from outreach.models import Meeting
 from tests.core.test_meetings import Conversation, conversation, held, schedule
 
@@ -287,3 +288,45 @@ def test_their_time_is_given_when_their_zone_differs_with_the_day_when_it_is_not
     assert meetings.their_time(meeting, talk.contact, "Europe/London") == (
         "Fri 4 Dec, 03:00 (Pacific/Auckland)"
     )
+
+
+def test_own_questions_get_answers_in_the_notes_the_record_and_the_export(
+    session: Session, talk: Conversation, now: datetime
+) -> None:
+    meeting = held(session, talk, now)
+    save(session, talk, meeting, new_question="Which journal do you read?")
+    save(session, talk, meeting, new_question="Whom should I meet next?")
+    first, second = (question for question, _ in meetings.own_answers(meeting))
+
+    meetings.save_notes(
+        session,
+        talk.user,
+        meeting.id,
+        MeetingNotes(answers={first.id: "Nature Climate Change.", "outlook": "Good."}),
+        now,
+    )
+    session.commit()
+
+    assert [(q.text, answer) for q, answer in meetings.own_answers(meeting)] == [
+        ("Which journal do you read?", "Nature Climate Change."),
+        ("Whom should I meet next?", ""),
+    ]
+    (record,) = meetings.interview_records(session, talk.user)
+    assert record.own_answers == meetings.own_answers(meeting)
+    text = meetings.export_csv([record], "Europe/London")
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert row["own_questions"] == "Which journal do you read? Nature Climate Change."
+    assert row["outlook"] == "Good."
+    # An answer to a question not on this meeting's list is refused, not stored.
+    with pytest.raises(ValidationError, match="there is no question called 'own-elsewhere'"):
+        meetings.save_notes(
+            session, talk.user, meeting.id, MeetingNotes(answers={"own-elsewhere": "x"}), now
+        )
+    session.rollback()
+    # Taken off the list, the question leaves the notes; its answer is kept out of sight.
+    save(session, talk, meeting, step=Step.REMOVE, step_question=first.id)
+    meetings.save_notes(session, talk.user, meeting.id, MeetingNotes(learned="Later."), now)
+    session.commit()
+    assert [q.id for q, _ in meetings.own_answers(meeting)] == [second.id]
+    session.expire_all()
+    assert "Nature Climate Change." in session.get_one(Meeting, meeting.id).answers_json

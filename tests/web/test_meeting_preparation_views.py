@@ -322,3 +322,27 @@ def test_a_preparation_post_without_a_token_changes_nothing(
     assert response.status_code == 400
     session.expire_all()
     assert session.get_one(Meeting, meeting.id).research_person == ""
+
+
+def test_own_questions_are_answered_in_the_notes_and_printed(
+    signed_in: Browser, session: Session, user: User, talk: Outreach
+) -> None:
+    meeting = held_meeting(session, user, talk)
+    meetings.save_preparation(
+        session, user, meeting.id, PreparationChange(new_question="Which journal do you read?")
+    )
+    session.commit()
+    ((question, _),) = meetings.own_answers(meeting)
+    path = f"/meetings/{meeting.id}/notes"
+    assert f'name="answer_{question.id}"' in signed_in.page(path)
+
+    refused = signed_in.post(path, {f"answer_{question.id}": "Nature\x00"}, page=path)
+    assert refused.status_code == 400
+    assert "contains a NUL (U+0000)" in refused.get_data(as_text=True)
+
+    response = signed_in.post(path, {f"answer_{question.id}": "Nature, weekly."}, page=path)
+    assert response.status_code == 302
+    assert "Nature, weekly.</textarea>" in signed_in.page(path)
+    printed = signed_in.page(f"/meetings/{meeting.id}/print")
+    assert "Which journal do you read?" in printed
+    assert f'data-question="{question.id}">Nature, weekly.' in printed

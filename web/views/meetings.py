@@ -296,6 +296,17 @@ def _notes_page(
             (key, question, getattr(form, f"answer_{key}")) for key, question in meetings.QUESTIONS
         ],
         reflection=[getattr(form, f"reflection_{part}") for part, _ in meetings.REFLECTION_PARTS],
+        # Own questions are per meeting, so not fields of the form class: after a refused
+        # post they show what was typed.
+        own=[
+            (
+                question,
+                request.form.get(f"answer_{question.id}", answer)
+                if form.is_submitted()
+                else answer,
+            )
+            for question, answer in interview.own_answers
+        ],
         thank_you=meetings.thank_you_of(session, interview.meeting),
         time_zone=user.time_zone,
     )
@@ -319,7 +330,13 @@ def notes_submit(meeting_id: int) -> ResponseReturnValue:
     notes = MeetingNotes(
         learned=form.learned.data or "",
         specific_detail=form.specific_detail.data or "",
-        answers={key: getattr(form, f"answer_{key}").data or "" for key in meetings.QUESTION_KEYS},
+        answers={
+            **{key: getattr(form, f"answer_{key}").data or "" for key in meetings.QUESTION_KEYS},
+            **{
+                question.id: request.form.get(f"answer_{question.id}", "")
+                for question, _ in meetings.own_answers(meeting)
+            },
+        },
         reflection=Reflection(
             **{
                 part: getattr(form, f"reflection_{part}").data or ""
