@@ -175,6 +175,8 @@ def test_prepare_print_the_brief_then_reflect_and_export(page: Page, live_app: L
     page.get_by_label("Something specific from the conversation").fill(
         "your advice to answer a consultation for practice"
     )
+    # The own question prepared is asked again here, for its answer.
+    page.get_by_label(OWN_QUESTION).fill("Through a fellowship; apply early.")
     page.get_by_label("How would this work fit you").fill("A good fit: writing, evidence, people.")
     page.get_by_label("What went well?").fill("The questions on policy work led the talk.")
     page.get_by_label("What would you do better next time?").fill("Ask about training sooner.")
@@ -196,6 +198,7 @@ def test_prepare_print_the_brief_then_reflect_and_export(page: Page, live_app: L
     assert row["name"] == "Tom Okafor"
     assert row["reflection_fit"] == "A good fit: writing, evidence, people."
     assert row["reflection_do_better"] == "Ask about training sooner."
+    assert row["own_questions"] == f"{OWN_QUESTION} Through a fellowship; apply early."
 
 
 def test_a_full_brief_still_prints_on_one_page(page: Page, live_app: LiveApp) -> None:
