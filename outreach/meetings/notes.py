@@ -22,7 +22,11 @@ from outreach.drafts import latest_message, maybe_auto_approve
 from outreach.errors import ValidationError
 from outreach.meetings.finding import get_meeting, note_meeting
 from outreach.meetings.letters import render_into
-from outreach.meetings.questions import QUESTION_KEYS, Question, questions_of
+
+# QUESTIONS and QUESTION_KEYS lived here: they stay importable from this module.
+from outreach.meetings.questions import QUESTION_KEYS as QUESTION_KEYS
+from outreach.meetings.questions import QUESTIONS as QUESTIONS
+from outreach.meetings.questions import Question, questions_of
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting
