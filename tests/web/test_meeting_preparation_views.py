@@ -54,7 +54,7 @@ def question_ids(page: str) -> list[str]:
     return re.findall(r'<li id="q-([\w-]+)" data-question-id', page)
 
 
-def test_the_meeting_board_and_contact_pages_lead_to_the_preparation(
+def test_the_meeting_board_contact_and_meetings_pages_lead_to_the_preparation(
     signed_in: Browser, session: Session, user: User, talk: Outreach
 ) -> None:
     meeting = coming(session, user, talk)
@@ -64,6 +64,7 @@ def test_the_meeting_board_and_contact_pages_lead_to_the_preparation(
     board = signed_in.page("/")
     assert re.search(rf'data-item="meeting">.*?{re.escape(link)}', board, re.S)
     assert link in signed_in.page(f"/contacts/{talk.contact_id}")
+    assert link in signed_in.page("/meetings")
 
 
 def test_the_page_shows_the_nine_questions_the_pay_caution_and_the_checklist(
