@@ -30,9 +30,8 @@ from outreach.meetings.questions import (
     questions_of,
 )
 from outreach.models.accounts import User
-from outreach.models.contacts import Contact, Target
+from outreach.models.contacts import Contact
 from outreach.models.meetings import Meeting
-from outreach.models.outreach import Outreach
 from outreach.rules.cycle import zone_of
 from outreach.rules.plain_text import refuse_control_characters
 
@@ -58,7 +57,7 @@ def checklist_text(item: ChecklistItem, minutes: int) -> str:
         ChecklistItem.EARLY: "Arrive, or join the call, 10 minutes early.",
         ChecklistItem.BRING: "Bring your questions, a notebook and a pen.",
         ChecklistItem.PURPOSE: (
-            f"Restate your purpose, information and advice and not a job, "
+            f"Restate why you asked to meet (information and advice, not a job) "
             f"and the {minutes} minutes you asked for."
         ),
         ChecklistItem.TIME: f"Keep to the {minutes} minutes; offer to stop when they are up.",
@@ -78,7 +77,6 @@ class CheckItem:
 class Preparation:
     meeting: Meeting
     contact: Contact
-    target_name: str
     questions: list[Question]
     # Standard questions the user removed, which can be put back.
     removed: list[Question]
@@ -129,15 +127,12 @@ def preparation_of(session: Session, user: User, meeting_id: int) -> Preparation
     """
     meeting = get_meeting(session, user, meeting_id)
     contact = get_contact(session, user, meeting.contact_id)
-    outreach = session.get(Outreach, meeting.outreach_id)
-    target = session.get(Target, outreach.target_id) if outreach else None
     questions = questions_of(meeting)
     asked = {question.id for question in questions}
     ticked = ticked_of(meeting)
     return Preparation(
         meeting=meeting,
         contact=contact,
-        target_name=target.name if target else "",
         questions=questions,
         removed=[question_of(key) for key, _ in QUESTIONS if key not in asked],
         checklist=[
@@ -159,17 +154,9 @@ def their_time(meeting: Meeting, contact: Contact, time_zone: str) -> str:
     return f"{day}{theirs:%H:%M} ({zone})"
 
 
-def _multi_line(value: str, what: str, limit: int) -> str:
-    clean = value.replace("\r\n", "\n").strip()
-    refuse_control_characters(what, clean, multi_line=True)
-    if len(clean) > limit:
-        raise ValidationError(f"{what} is too long ({limit:,} characters at most)")
-    return clean
-
-
-def _one_line(value: str, what: str, limit: int) -> str:
-    clean = value.strip()
-    refuse_control_characters(what, clean)
+def _plain(value: str, what: str, limit: int, *, multi_line: bool = False) -> str:
+    clean = value.replace("\r\n", "\n").strip() if multi_line else value.strip()
+    refuse_control_characters(what, clean, multi_line=multi_line)
     if len(clean) > limit:
         raise ValidationError(f"{what} is too long ({limit:,} characters at most)")
     return clean
@@ -208,19 +195,22 @@ def save_preparation(
         a question too many.
     """
     meeting = get_meeting(session, user, meeting_id)
-    meeting.purpose = _one_line(change.purpose, "the purpose", MAX_PURPOSE)
-    meeting.research_person = _multi_line(
-        change.research_person, "your research on the person", MAX_RESEARCH
+    meeting.purpose = _plain(change.purpose, "the purpose", MAX_PURPOSE)
+    meeting.research_person = _plain(
+        change.research_person, "your research on the person", MAX_RESEARCH, multi_line=True
     )
-    meeting.research_organisation = _multi_line(
-        change.research_organisation, "your research on the organisation", MAX_RESEARCH
+    meeting.research_organisation = _plain(
+        change.research_organisation,
+        "your research on the organisation",
+        MAX_RESEARCH,
+        multi_line=True,
     )
     meeting.checklist_json = json.dumps(
         [item.value for item in ChecklistItem if item.value in change.ticked]
     )
     before = questions_of(meeting)
     questions = list(_reordered(before, change.order))
-    new_text = _one_line(change.new_question, "your question", MAX_QUESTION)
+    new_text = _plain(change.new_question, "your question", MAX_QUESTION)
     if new_text:
         if len(questions) >= MAX_QUESTIONS:
             raise ValidationError(
