@@ -405,8 +405,38 @@ def test_keep_in_touch_is_drafted_once_when_its_day_comes(
 
     assert len(lines) == 1 and again == []
     (update,) = drafts_of(session, MessageKind.KEEP_IN_TOUCH)
-    assert update.status is MessageStatus.DRAFT and update.error is None
+    assert update.status is MessageStatus.DRAFT
     assert "talked with me about Target" in update.body_text
+
+
+def test_keep_in_touch_waits_for_the_users_news_even_with_auto_approval(
+    session: Session, talk: Conversation, now: datetime
+) -> None:
+    talk.user.auto_approve = "keep_in_touch"
+    meeting = held(session, talk, now)
+    meetings.save_notes(session, talk.user, meeting.id, MeetingNotes(specific_detail="x"), now)
+    (thank_you,) = drafts_of(session, MessageKind.THANK_YOU)
+    drafts.approve(session, talk.user, thank_you.id, now)
+    sent_at = MEETING_AT + timedelta(days=1)
+    record_sent(session, thank_you.id, sent_at)
+    session.commit()
+    run(session, sent_at + KEEP_IN_TOUCH_AFTER)
+
+    (update,) = drafts_of(session, MessageKind.KEEP_IN_TOUCH)
+    # Auto-approval left it for the user: it has no news yet.
+    assert update.status is MessageStatus.DRAFT and update.needs == "update"
+    assert "[your news: what you did with Alex's advice]" in update.body_text
+    with pytest.raises(ValidationError, match="your news"):
+        drafts.approve(session, talk.user, update.id, now)
+    (asked,) = drafts.questions_for(update)
+    assert asked.name == "update" and not asked.on_contact and asked.multi_line
+
+    news = "I applied for the trainee scheme you mentioned.\nI start in January."
+    supplied = drafts.supply_values(session, talk.user, update.id, {"update": news}, now)
+
+    assert not supplied.kept_edits and update.needs == "" and update.error is None
+    assert news in update.body_text and "[your news" not in update.body_text
+    assert drafts.approve(session, talk.user, update.id, now).status is MessageStatus.APPROVED
 
 
 def test_two_workers_at_once_draft_one_thank_you(
