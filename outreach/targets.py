@@ -372,6 +372,8 @@ class TargetSummary:
     suggestion: str
     # People your contacts suggested who are on no list yet, oldest first.
     referrals: tuple[Referral, ...]
+    # Names an earlier answer holds back (outreach.asking_again), do-not-contact included.
+    held_back: int = 0
 
 
 def unlisted_referrals(session: Session, user_id: int) -> list[Referral]:
@@ -406,7 +408,8 @@ def target_summary(session: Session, target: Target) -> TargetSummary:
         and not outreach.contact.do_not_contact
         and outreach.contact_id not in held
     )
-    done = len(outreaches) - in_flight - planned
+    held_back = sum(1 for outreach in outreaches if outreach.contact_id in held)
+    done = len(outreaches) - in_flight - planned - held_back
     referrals = tuple(unlisted_referrals(session, target.user_id))
     suggestion = ""
     if planned == 0:
@@ -431,4 +434,5 @@ def target_summary(session: Session, target: Target) -> TargetSummary:
         list_exhausted=planned == 0,
         suggestion=suggestion,
         referrals=referrals,
+        held_back=held_back,
     )

@@ -61,7 +61,8 @@ def test_a_decliner_is_not_drafted_from_a_new_list_and_the_next_name_is(
     assert held.contact_id == dana.id and held.may_override
     assert held.sentence == f"{dana.name} declined on 2 Dec; not asked again"
     summary = targets.target_summary(session, target)
-    assert summary.planned == 0  # held back is not "still to ask"
+    # Held back is neither "still to ask" nor "done".
+    assert (summary.planned, summary.held_back, summary.done) == (0, 1, 0)
     # Drafting by hand meets the same rule.
     outreach = targets.entry_and_outreach(session, user, target, dana.id)[1]
     with pytest.raises(ValidationError, match="declined on 2 Dec"):

@@ -224,7 +224,15 @@ def ask_again(target_id: int, contact_id: int) -> ResponseReturnValue:
         drafted = target_actions.ask_again(session, user, target, contact_id, now())
     if outcome.refused:
         return _back_to(target)
-    flash(f"Recorded: you chose to ask them again.{drafted_sentence(drafted)}", "success")
+    name = next(
+        (
+            o.contact.name
+            for o in outreaches_in_order(session, target)
+            if o.contact_id == contact_id
+        ),
+        "them",
+    )
+    flash(f"Recorded: you chose to ask {name} again.{drafted_sentence(drafted)}", "success")
     return _back_to(target)
 
 
