@@ -57,9 +57,12 @@ def drafted_sentence(drafted: list[Message]) -> str:
     return f" A request to {names} is waiting for your approval in Drafts."
 
 
-def flash_held_back(target: Target) -> None:
-    """Say who on the list is not asked, and why, in words (outreach.asking_again)."""
+def flash_held_back(target: Target, added: Sequence[int]) -> None:
+    """Say which of the names just added are not asked, and why, in words
+    (outreach.asking_again)."""
     for held in held_back(get_session(), current_user(), target.id, now()):
+        if held.contact_id not in added:
+            continue
         more = " You can ask them again from the list below." if held.may_override else ""
         flash(f"{sentence(held.sentence)}{more}", "warning")
 
@@ -105,7 +108,7 @@ def create() -> ResponseReturnValue:
     if outcome.refused:
         return _index_page(form), 400
     flash(f"Target “{target.name}” created.{drafted_sentence(drafted)}", "success")
-    flash_held_back(target)
+    flash_held_back(target, form.contact_ids.data or [])
     return redirect(url_for("targets.detail", target_id=target.id))
 
 
@@ -204,7 +207,7 @@ def add_names(target_id: int) -> ResponseReturnValue:
         f"{count} {'name' if count == 1 else 'names'} added.{drafted_sentence(drafted)}",
         "success",
     )
-    flash_held_back(target)
+    flash_held_back(target, form.contact_ids.data)
     return _back_to(target)
 
 
