@@ -33,8 +33,8 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine
 from outreach.meetings import MeetingDetails, MeetingNotes, Reflection
-from outreach.models import Base, Mailbox, Message, MessageStatus, Outreach, User
-from outreach.rules.states import Trigger
+from outreach.models import Base, Event, Mailbox, Message, MessageStatus, Outreach, User
+from outreach.rules.states import OutreachState, Trigger
 from outreach.sending import record_sent
 from outreach.timeline import advance
 from tests.factories import make_approved_requests, make_mailbox
@@ -201,7 +201,7 @@ def _assert_schema_matches_models(engine: Engine) -> None:
 
 def test_db_upgrade_builds_the_models_schema_on_sqlite(cli: Cli, db_engine: Engine) -> None:
     again = cli.ok("db", "upgrade")  # idempotent
-    assert "is at revision 0008" in again.output
+    assert "is at revision 0009" in again.output
     _assert_schema_matches_models(db_engine)
 
 
@@ -409,6 +409,40 @@ def test_target_create_refuses_an_address_not_on_the_list(with_contacts: Cli) ->
     assert result.stdout == ""
     status = json.loads(with_contacts.ok("status", "--user", USER, "--json").stdout)
     assert status["outreaches"] == []  # nothing half-made
+
+
+def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
+    with_contacts: Cli, db_engine: Engine
+) -> None:
+    cli = with_contacts
+    cli.ok("target", "create", "--user", USER, "Chemistry", "--contacts", "bob@corp.example")
+    with Session(db_engine) as session:
+        # Bob declined on the first list (the poller's work, elsewhere tested).
+        (outreach,) = session.scalars(select(Outreach)).all()
+        outreach.state = OutreachState.DECLINED
+        outreach.state_changed_at = declined_at = datetime.now(UTC) - timedelta(days=1)
+        session.commit()
+
+    made = cli("target", "create", "--user", USER, "Physics",
+               "--contacts", "bob@corp.example,cara@corp.example")  # fmt: skip
+
+    assert made.exit_code == 0, made.output
+    assert f"Bob Smith declined on {declined_at.day} {declined_at:%b}" in made.stderr
+    assert "not asked again: nothing is drafted for them" in made.stderr
+    assert "drafted a request to cara@corp.example" in made.stdout
+    assert "drafted a request to bob@corp.example" not in made.stdout
+    target_id = re.search(r"'Physics' \(id (\d+)\)", made.stdout)
+    assert target_id is not None
+
+    refused = cli("target", "ask-again", "--user", USER, target_id[1], "bob@corp.example",
+                  input="n\n")  # fmt: skip
+    assert refused.exit_code != 0
+    again = cli.ok("target", "ask-again", "--user", USER, target_id[1], "bob@corp.example",
+                   "--yes")  # fmt: skip
+    assert "Bob Smith will be asked again on 'Physics' (recorded)" in again.stdout
+    with Session(db_engine) as session:
+        kinds = session.scalars(select(Event.kind).where(Event.kind == "asked_again")).all()
+        assert kinds == ["asked_again"]
 
 
 def _one_draft(cli: Cli) -> int:

@@ -205,6 +205,15 @@ class AddNamesForm(PlainTextForm):
     )
 
 
+class AskAgainForm(PlainTextForm):
+    """The deliberate choice to ask a held-back person again on one list."""
+
+    confirmed = BooleanField(
+        "I have a good reason to ask them again",
+        validators=[DataRequired("Tick the box to say you mean to ask them again.")],
+    )
+
+
 class MoveForm(PlainTextForm):
     """Put one name at a place on the list (1 is the top)."""
 

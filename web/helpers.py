@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 
 from outreach import clock
 from outreach.models import Mailbox
+from outreach.reading.quoting import history_start
 from outreach.rules.cycle import zone_of
 
 
@@ -111,9 +112,14 @@ def pace_in_words(mailbox: Mailbox) -> str:
 
 
 def mark_gaps(text: str, gaps: Iterable[str]) -> Markup:
-    """The text, escaped, with each gap still to be filled in marked, so the eye finds it."""
-    marked = escape(text)
+    """The text, escaped, with each gap still to be filled in marked, so the eye finds it,
+    and the earlier message it quotes below (a follow-up's request) set apart as a quote."""
+    cut = history_start(text)
+    marked = escape(text[:cut])
     for gap in gaps:
         shown = escape(gap)
         marked = marked.replace(shown, Markup('<mark class="gap">') + shown + Markup("</mark>"))
+    if cut < len(text):
+        quote = escape(text[cut:])
+        marked += Markup('<span class="quoted" data-part="quoted">') + quote + Markup("</span>")
     return marked

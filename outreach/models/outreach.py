@@ -35,6 +35,9 @@ class Outreach(OwnedByUser, Base):
     away_until: Mapped[date | None]
     # When to draft a short keep-in-touch update after the thank-you.
     keep_in_touch_at: Mapped[datetime | None]
+    # The user chose to ask this person again on this list, though an earlier answer (a
+    # decline, a failed address, two messages unanswered) says not to (outreach.asking_again).
+    ask_again_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship()

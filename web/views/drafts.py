@@ -216,12 +216,20 @@ def give_values(message_id: int) -> ResponseReturnValue:
         flash("This form was out of date; nothing was saved. Please try again.", "error")
         return back
     with attempt(session) as outcome:
+        asked = questions_for(get_message(session, user, message_id))
         supplied = supply_values(session, user, message_id, request.form.to_dict(), now())
     if outcome.refused:
         return back
     message = supplied.message
     who = message.contact.name if message.contact else "the contact"
-    if supplied.kept_edits:
+    if not any(question.on_contact for question in asked):
+        flash(
+            "Your news is in the draft: read it and approve."
+            if not message.error
+            else sentence(message.error),
+            "success" if not message.error else "warning",
+        )
+    elif supplied.kept_edits:
         flash(
             f"Saved on {who}'s details. You had edited this draft, so your own text was kept, "
             "with the answer put in its place. To start again from the template instead, "
