@@ -30,6 +30,7 @@ from web.views import (
     oauth,
     outbox,
     profile,
+    replies,
     sandbox,
     targets,
 )
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         message_templates.bp,
         sandbox.bp,
         contact_changes.bp,
+        replies.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

@@ -11,10 +11,12 @@ from datetime import datetime
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from outreach import meetings
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
+from outreach.meetings.proposals import PROPOSAL, agree_to_meeting
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
 from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
@@ -221,6 +223,11 @@ def update(meeting_id: int) -> ResponseReturnValue:
     return redirect(url_for("meetings.detail", meeting_id=meeting.id))
 
 
+def _agree(session: Session, user: User, meeting_id: int, moment: datetime) -> Meeting:
+    """Confirm an invitation, or mark a time the user proposed as agreed (then invite)."""
+    return agree_to_meeting(session, user, meeting_id, moment).meeting
+
+
 def _act(meeting_id: int, action: str) -> ResponseReturnValue:
     """Confirm, dismiss or cancel. :raise 404: when the meeting is not the user's."""
     session = get_session()
@@ -229,7 +236,7 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
         flash("This form was out of date; please try again.", "error")
         return redirect(url_for("meetings.index"))
     step = {
-        "confirm": meetings.confirm_meeting,
+        "confirm": _agree,
         "dismiss": meetings.dismiss_meeting,
         "cancel": meetings.cancel_meeting,
     }[action]
@@ -238,9 +245,11 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
     if outcome.refused:
         return redirect(url_for("meetings.index"))
     name = meeting.contact.name
+    invited = " The confirmation with a calendar invitation waits in Drafts for your approval."
     said = {
         "confirm": f"Meeting with {name} confirmed for "
-        f"{when_local(meeting.starts_at, user.time_zone)}.",
+        f"{when_local(meeting.starts_at, user.time_zone)}."
+        + (invited if meeting.source == PROPOSAL else ""),
         "dismiss": f"The invitation from {name} was dismissed.",
         "cancel": f"The meeting with {name} is cancelled.",
     }[action]
