@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.corrections import Verdict, current_verdict
 from outreach.db import owned_row
 from outreach.drafts import new_draft
 from outreach.errors import ValidationError
@@ -72,8 +73,12 @@ class Answer:
 
 
 def latest_reply(session: Session, outreach: Outreach) -> Message | None:
-    """The person's newest reply in this outreach (as read, or as corrected by the user)."""
-    return session.scalar(
+    """The person's newest reply in this outreach, as read or as corrected by the user.
+
+    A message the user said is not related, or a possible reply they have not
+    looked at yet, is nobody's reply to answer.
+    """
+    replies = session.scalars(
         select(Message)
         .where(
             Message.outreach_id == outreach.id,
@@ -81,7 +86,10 @@ def latest_reply(session: Session, outreach: Outreach) -> Message | None:
             Message.kind == MessageKind.REPLY,
         )
         .order_by(Message.received_at.desc(), Message.id.desc())
-        .limit(1)
+    )
+    return next(
+        (one for one in replies if current_verdict(session, one) in (Verdict.REPLY, Verdict.DECLINE)),
+        None,
     )
 
 
