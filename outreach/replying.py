@@ -87,10 +87,8 @@ def latest_reply(session: Session, outreach: Outreach) -> Message | None:
         )
         .order_by(Message.received_at.desc(), Message.id.desc())
     )
-    return next(
-        (one for one in replies if current_verdict(session, one) in (Verdict.REPLY, Verdict.DECLINE)),
-        None,
-    )
+    answerable = (Verdict.REPLY, Verdict.DECLINE)
+    return next((one for one in replies if current_verdict(session, one) in answerable), None)
 
 
 def quote(reply: Message, name: str, time_zone: str) -> str:
