@@ -24,8 +24,7 @@ from outreach.corrections import Verdict, current_verdict
 from outreach.db import owned_row
 from outreach.drafts import new_draft
 from outreach.errors import ValidationError
-from outreach.meetings.finding import MEETABLE, OPEN, note_meeting
-from outreach.meetings.proposals import PROPOSAL
+from outreach.meetings.finding import MEETABLE, OPEN, PROPOSAL, note_meeting
 from outreach.meetings.times import describe
 from outreach.models import (
     Contact,

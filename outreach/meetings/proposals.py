@@ -16,15 +16,12 @@ from sqlalchemy.orm import Session
 from outreach.accounts import mailbox_for, primary_mailbox
 from outreach.drafts import maybe_auto_approve, new_draft
 from outreach.meetings.calendar_file import Person, invitation_ics
+from outreach.meetings.finding import PROPOSAL
 from outreach.meetings.scheduling import confirm_meeting
 from outreach.meetings.times import when_in_words
 from outreach.models import Contact, Meeting, Message, MessageKind, MessageStatus, User
 from outreach.rules.compose import reply_subject, thread_headers
 from outreach.timeline import note_message
-
-# Where a time came from when the user proposed it (Meeting.source; beside "manual"
-# and "invitation").
-PROPOSAL = "proposal"
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,19 @@ import icalendar
 from playwright.sync_api import Dialog, Page, expect
 from sqlalchemy import select
 
-from outreach.models import Mailbox, Meeting, MeetingStatus, Message, MessageKind, Outreach, TlsMode
+from outreach.models import (
+    Direction,
+    Mailbox,
+    Meeting,
+    MeetingStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    TlsMode,
+)
 from outreach.rules.states import OutreachState
+from outreach.timeline import note_message
 from tests.browser.conftest import LiveApp
 from tests.browser.live import HOSTILE_REPLY, log_in
 from tests.browser.test_contact_changes import shoot
@@ -48,6 +59,38 @@ def send_through_the_worker(live_app: LiveApp, smtp: RecordingSMTPServer, messag
     # In a thread of its own: Playwright's loop runs in this one, and the sender runs its own.
     with ThreadPoolExecutor(max_workers=1) as worker:
         assert worker.submit(jobs.send_message, message_id).result(timeout=60) == "sent"
+
+
+def tom_says_yes(live_app: LiveApp, answer_id: int) -> None:
+    with live_app.sessions() as session:
+        answer = session.get_one(Message, answer_id)
+        now = datetime.now(UTC)
+        yes = Message(
+            user_id=answer.user_id,
+            mailbox_id=answer.mailbox_id,
+            contact_id=answer.contact_id,
+            outreach_id=answer.outreach_id,
+            direction=Direction.INBOUND,
+            kind=MessageKind.REPLY,
+            status=MessageStatus.RECEIVED,
+            message_id="<yes-1@oceantrust.example>",
+            in_reply_to=answer.message_id,
+            references=f"{answer.references} {answer.message_id}",
+            from_address=answer.to_address,
+            to_address=answer.from_address,
+            subject=f"Re: {answer.subject}",
+            body_text="That works for me. Speak then!\n\n> Would ...",
+            folder="INBOX",
+            uidvalidity=1,
+            uid=99,
+            received_at=now,
+            match_rule="in_reply_to",
+            created_at=now,
+        )
+        session.add(yes)
+        session.flush()
+        note_message(session, yes, "reply", "reply received (matched by in_reply_to)", now)
+        session.commit()
 
 
 def calendar_parts(email: EmailMessage) -> list[EmailMessage]:
@@ -92,6 +135,7 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     expect(page.locator('li[data-stage="meetings"] .funnel-count')).to_have_text("0")
     row = page.locator("#status-board tr", has_text="Tom Okafor")
     expect(row).to_contain_text("reply and set a time")
+    shoot(page, "reply-board")
     row.locator('[data-action="reply"]').click()
 
     composer = page.locator("#composer")
@@ -154,11 +198,24 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     assert "Tom Okafor wrote:\n> " + HOSTILE_REPLY in text
     assert calendar_parts(sent.message) == []
 
-    # The time waits for Tom's answer on the Meetings page; he says yes.
-    page.goto("/meetings")
+    # The board says what is left to do: wait for Tom to agree.
+    page.goto("/")
+    tom_row = page.locator("#status-board tr", has_text="Tom Okafor")
+    expect(tom_row).to_contain_text("time proposed (")
+    expect(tom_row).to_contain_text("mark it agreed when they say yes")
+    shoot(page, "reply-board-proposed")
+
+    # Tom writes back about the time (stored as the poller stores a second reply);
+    # the panel asks whether it was a yes.
+    tom_says_yes(live_app, answer_id)
+    page.reload()
+    answered = page.locator('[data-item="proposals-answered"]')
+    expect(answered).to_contain_text("1 person answered the time you proposed")
+    answered.locator("a").click()
     waiting = page.locator('#proposed li[data-status="proposed"]')
     expect(waiting).to_contain_text("Tom Okafor")
     expect(waiting).to_contain_text("you proposed this time")
+    shoot(page, "reply-meetings-proposed")
     waiting.locator('[data-action="confirm-meeting"]').click()
     expect(page.locator(".flash")).to_contain_text(
         "The confirmation with a calendar invitation waits in Drafts"
@@ -185,9 +242,13 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     send_through_the_worker(live_app, smtp, confirmation_id)
 
     confirmed = smtp.messages[-1].message
-    # In the thread, after the user's answer (the newest message in it).
-    assert confirmed["In-Reply-To"] == answer_message_id
-    assert confirmed["References"].split()[-2:] == [reply_id_header, answer_message_id]
+    # In the thread, after Tom's yes (the newest message in it).
+    assert confirmed["In-Reply-To"] == "<yes-1@oceantrust.example>"
+    assert confirmed["References"].split()[-3:] == [
+        reply_id_header,
+        answer_message_id,
+        "<yes-1@oceantrust.example>",
+    ]
     (inline, attached) = calendar_parts(confirmed)
     assert inline.get_content_type() == "text/calendar"
     assert inline.get_param("method") == "REQUEST"

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.attention import home_version
+from outreach.attention import home_version, needs_attention
 from outreach.corrections import Verdict, correct
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.errors import NotFound, ValidationError
 from outreach.mail.smtp import SmtpSender
-from outreach.meetings import cancel_meeting
+from outreach.meetings import attention_count, cancel_meeting
 from outreach.meetings.proposals import agree_to_meeting
 from outreach.models import Meeting, MeetingStatus, Message, MessageKind, Outreach
 from outreach.progress_stats import FiguresCache
@@ -78,6 +78,8 @@ def replied(
 
 def test_an_answer_in_the_thread_proposes_a_time_and_agreeing_sends_an_invitation(
     session: Session,
+    session_factory: sessionmaker[Session],
+    dovecot: DovecotServer,
     world: World,
     smtp: RecordingSMTPServer,
     secret_box: SecretBox,
@@ -124,16 +126,34 @@ def test_an_answer_in_the_thread_proposes_a_time_and_agreeing_sends_an_invitatio
     )
     assert "Alex Lee wrote:\n> Happy to talk!\n> <script>alert(1)</script>\n" in text
 
+    # Alex writes back about the time: the poller matches it to the answer, and the
+    # panel asks the user whether it was a yes.
+    assert needs_attention(session, world.user, now).proposals_answered == 0
+    session.refresh(answer.draft)
+    dovecot.deliver(
+        reply_to(answer.draft, sender="alex@org.example", body="Thursday works!"),
+        world.account.user,
+    )
+    poll(session_factory, world, secret_box, now + timedelta(minutes=30))
+    session.expire_all()
+    assert needs_attention(session, world.user, now).proposals_answered == 1
+    assert attention_count(session, world.user, now) == 1
+    yes = composer(session, world.user, replied.outreach_id, now).reply
+    assert yes.body_text.startswith("Thursday works!")
+
     agreed = agree_to_meeting(session, world.user, answer.meeting.id, now + timedelta(hours=1))
     session.commit()
     assert funnel_meetings() == 1
+    assert needs_attention(session, world.user, now).proposals_answered == 0
     outreach = session.get_one(Outreach, replied.outreach_id)
     assert outreach.state is OutreachState.MEETING_SET
     assert agreed.confirmation is not None and agreed.confirmation.calendar_ics
     send(session, world, secret_box, agreed.confirmation, now + timedelta(hours=1))
 
     confirmation = smtp.messages[-1].message
-    assert confirmation["In-Reply-To"] == answer.draft.message_id
+    # In the thread, after Alex's yes to the answer.
+    assert confirmation["In-Reply-To"] == yes.message_id
+    assert confirmation["References"].split()[-2:] == [answer.draft.message_id, yes.message_id]
     inline = next(
         part for part in confirmation.walk() if part.get_content_type() == "text/calendar"
     )

@@ -16,7 +16,8 @@ from wtforms import SelectChoice
 
 from outreach import meetings
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
-from outreach.meetings.proposals import PROPOSAL, agree_to_meeting
+from outreach.meetings.finding import PROPOSAL
+from outreach.meetings.proposals import agree_to_meeting
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
 from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
