@@ -1,4 +1,5 @@
-"""A time the user proposed, agreed by the contact: the meeting is set, the invitation drafted.
+"""A time the user proposed, agreed by the contact: the meeting is set, the invitation drafted;
+moved later, the invitation is drafted again as an update.
 
 The confirmation goes in the conversation's thread and carries a calendar
 invitation (outreach.meetings.calendar_file) for the contact's calendar. Like
@@ -14,12 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.accounts import mailbox_for, primary_mailbox
-from outreach.drafts import maybe_auto_approve, new_draft
+from outreach.drafts import UNSENT, maybe_auto_approve, new_draft
 from outreach.meetings.calendar_file import Person, invitation_ics
-from outreach.meetings.finding import PROPOSAL
-from outreach.meetings.scheduling import confirm_meeting
+from outreach.meetings.finding import PROPOSAL, get_meeting
+from outreach.meetings.scheduling import MeetingDetails, confirm_meeting, update_meeting
 from outreach.meetings.times import when_in_words
-from outreach.models import Contact, Meeting, Message, MessageKind, MessageStatus, User
+from outreach.models import (
+    Contact,
+    Meeting,
+    MeetingStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    User,
+)
 from outreach.rules.compose import reply_subject, thread_headers
 from outreach.timeline import note_message
 
@@ -43,6 +52,60 @@ def agree_to_meeting(session: Session, user: User, meeting_id: int, now: datetim
     return Agreed(meeting, draft_invitation(session, user, meeting, now))
 
 
+def reschedule(
+    session: Session, user: User, meeting_id: int, details: MeetingDetails, now: datetime
+) -> Agreed:
+    """Change a meeting (update_meeting); an agreed time the user proposed is invited again.
+
+    The new invitation keeps the UID and raises SEQUENCE past every one sent, so the
+    contact's calendar moves the event it has. A change that leaves the invitation
+    on its way as it was drafts nothing.
+
+    :raise NotFound: when the meeting is not the user's.
+    :raise ValidationError: when it was already held or cancelled.
+    """
+    before = _shape(get_meeting(session, user, meeting_id))
+    meeting = update_meeting(session, user, meeting_id, details, now)
+    if (
+        meeting.source != PROPOSAL
+        or meeting.status is not MeetingStatus.SCHEDULED
+        or _shape(meeting) == before
+    ):
+        return Agreed(meeting, None)
+    sent, waiting = _invitations(session, meeting)
+    if waiting:
+        # Moved, the waiting invitation was cancelled; a new place only: it is redrawn.
+        for old in waiting:
+            old.status = MessageStatus.CANCELLED
+            old.error = "the meeting changed"
+    elif not sent:
+        return Agreed(meeting, None)  # never invited: nothing to correct
+    return Agreed(meeting, draft_invitation(session, user, meeting, now, sequence=len(sent)))
+
+
+def _shape(meeting: Meeting) -> tuple[datetime, int, str]:
+    """What an invitation says about a meeting."""
+    return meeting.starts_at, meeting.duration_minutes, meeting.place
+
+
+def _invitations(session: Session, meeting: Meeting) -> tuple[list[Message], list[Message]]:
+    """The meeting's invitations sent (or maybe sent), and those still waiting to go."""
+    found = list(
+        session.scalars(
+            select(Message).where(
+                Message.outreach_id == meeting.outreach_id,
+                Message.kind == MessageKind.CONFIRMATION,
+                Message.calendar_ics != "",
+            )
+        )
+    )
+    gone = (MessageStatus.SENT, MessageStatus.SENDING, MessageStatus.UNKNOWN)
+    return (
+        [one for one in found if one.status in gone],
+        [one for one in found if one.status in UNSENT],
+    )
+
+
 def _thread_end(session: Session, meeting: Meeting) -> Message | None:
     """The conversation's newest message with a Message-ID, sent or received."""
     return session.scalar(
@@ -57,8 +120,11 @@ def _thread_end(session: Session, meeting: Meeting) -> Message | None:
     )
 
 
-def draft_invitation(session: Session, user: User, meeting: Meeting, now: datetime) -> Message:
-    """The confirmation of an agreed meeting, in the thread, with its calendar invitation."""
+def draft_invitation(
+    session: Session, user: User, meeting: Meeting, now: datetime, sequence: int = 0
+) -> Message:
+    """The confirmation of an agreed meeting, in the thread, with its calendar invitation;
+    with a `sequence` above 0, the update of one sent before."""
     contact = session.get(Contact, meeting.contact_id)
     assert contact is not None
     mailbox = mailbox_for(session, user, contact.email) or primary_mailbox(session, user)
@@ -76,10 +142,15 @@ def draft_invitation(session: Session, user: User, meeting: Meeting, now: dateti
     else:
         draft.subject = f"Our conversation on {when}"
     where = f", {place.splitlines()[0]}" if place else ""
+    said = (
+        f"Our conversation has moved, as agreed: {when}, {meeting.duration_minutes} minutes"
+        f"{where}. The updated invitation is attached; it replaces the one I sent before."
+        if sequence
+        else f"Thank you, that is in my calendar: {when}, {meeting.duration_minutes} minutes"
+        f"{where}. The invitation is attached, so you can add it to yours."
+    )
     draft.body_text = (
-        f"Dear {contact.first_name or contact.name},\n\n"
-        f"Thank you, that is in my calendar: {when}, {meeting.duration_minutes} minutes{where}. "
-        "The invitation is attached, so you can add it to yours.\n\n"
+        f"Dear {contact.first_name or contact.name},\n\n{said}\n\n"
         "I look forward to our conversation.\n\n"
         f"Best wishes,\n{user.signature or user.name}\n"
     )
@@ -93,9 +164,11 @@ def draft_invitation(session: Session, user: User, meeting: Meeting, now: dateti
         organiser=organiser,
         attendee=Person(contact.name, contact.email),
         stamp=now,
+        sequence=sequence,
     )
     session.add(draft)
     session.flush()
-    note_message(session, draft, "drafted", "confirmation with a calendar invitation drafted", now)
+    what = "updated calendar invitation" if sequence else "confirmation with a calendar invitation"
+    note_message(session, draft, "drafted", f"{what} drafted", now)
     maybe_auto_approve(session, user, draft, now)
     return draft

@@ -20,9 +20,9 @@ from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.errors import NotFound, ValidationError
 from outreach.mail.smtp import SmtpSender
-from outreach.meetings import attention_count, cancel_meeting
-from outreach.meetings.proposals import agree_to_meeting
-from outreach.models import Meeting, MeetingStatus, Message, MessageKind, Outreach
+from outreach.meetings import MeetingDetails, attention_count, cancel_meeting
+from outreach.meetings.proposals import agree_to_meeting, reschedule
+from outreach.models import Meeting, MeetingStatus, Message, MessageKind, MessageStatus, Outreach
 from outreach.progress_stats import FiguresCache
 from outreach.replying import composer, draft_answer
 from outreach.rules.states import OutreachState
@@ -205,3 +205,47 @@ def test_the_counts_follow_each_correction_at_once(
     session.commit()
     assert funnel_count(session, world, figures, later, "replied") == 1
     assert figures.hits == 0  # each reading after a change was read afresh
+
+
+def test_moving_an_agreed_time_sends_the_invitation_again_as_an_update(
+    session: Session,
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    replied: Message,
+    now: datetime,
+) -> None:
+    assert replied.outreach_id is not None
+    start = composer(session, world.user, replied.outreach_id, now)
+    answer = draft_answer(session, world.user, replied.outreach_id, "Hello", start.slots[0], now)
+    assert answer.meeting is not None
+    first = agree_to_meeting(session, world.user, answer.meeting.id, now).confirmation
+    assert first is not None
+    session.commit()
+
+    # Moved before the invitation went: it is drawn again, as the first one.
+    later = answer.meeting.starts_at + timedelta(hours=1)
+    moved = reschedule(session, world.user, answer.meeting.id, MeetingDetails(later, 30), now)
+    session.commit()
+    session.refresh(first)
+    assert first.status is MessageStatus.CANCELLED
+    assert moved.confirmation is not None
+    send(session, world, secret_box, moved.confirmation, now)
+    sent = icalendar.Calendar.from_ical(moved.confirmation.calendar_ics)
+    assert [event.decoded("SEQUENCE") for event in sent.walk("VEVENT")] == [0]
+
+    # Moved after it went: an update with the same UID and a higher SEQUENCE.
+    again = reschedule(
+        session, world.user, answer.meeting.id, MeetingDetails(later, 45, "Room 4"), now
+    )
+    assert again.confirmation is not None
+    assert again.confirmation.body_text.startswith("Dear Alex,\n\nOur conversation has moved")
+    (event,) = icalendar.Calendar.from_ical(again.confirmation.calendar_ics).walk("VEVENT")
+    assert event.decoded("SEQUENCE") == 1
+    assert str(event["UID"]) == answer.meeting.invitation_uid
+    assert str(event["LOCATION"]) == "Room 4"
+    # Saved unchanged: nothing new to tell.
+    same = reschedule(
+        session, world.user, answer.meeting.id, MeetingDetails(later, 45, "Room 4"), now
+    )
+    assert same.confirmation is None

@@ -17,7 +17,7 @@ from wtforms import SelectChoice
 from outreach import meetings
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
 from outreach.meetings.finding import PROPOSAL
-from outreach.meetings.proposals import agree_to_meeting
+from outreach.meetings.proposals import agree_to_meeting, reschedule
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
 from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
@@ -217,10 +217,13 @@ def update(meeting_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail_page(meeting, form, user), 400
     with attempt(session) as outcome:
-        meetings.update_meeting(session, user, meeting.id, _details(form, user), now())
+        changed = reschedule(session, user, meeting.id, _details(form, user), now())
     if outcome.refused:
         return _detail_page(meeting, form, user), 400
-    flash(f"Meeting saved: {when_local(meeting.starts_at, user.time_zone)}.", "success")
+    said = f"Meeting saved: {when_local(meeting.starts_at, user.time_zone)}."
+    if changed.confirmation is not None:
+        said += " The updated calendar invitation waits in Drafts for your approval."
+    flash(said, "success")
     return redirect(url_for("meetings.detail", meeting_id=meeting.id))
 
 
