@@ -264,6 +264,13 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     assert event["ATTENDEE"].params["CN"] == "Tom Okafor"
     assert icalendar.Calendar.from_ical(attached.get_content()) == calendar
     assert proposed_at > datetime.now(UTC)
+
+    # Tom's page tells the story, his HTML still inert text.
+    page.goto(f"/contacts/{seeded.contacts['Tom Okafor']}")
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("you proposed")
+    expect(timeline).to_contain_text("confirmation with a calendar invitation drafted")
+    expect(page.locator('#contact-meetings li[data-status="scheduled"]')).to_have_count(1)
     assert dialogs == []
 
 
