@@ -254,7 +254,9 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
         "confirm": f"Meeting with {name} confirmed for "
         f"{when_local(meeting.starts_at, user.time_zone)}."
         + (invited if meeting.source == PROPOSAL else ""),
-        "dismiss": f"The invitation from {name} was dismissed.",
+        "dismiss": f"The time you proposed to {name} is withdrawn."
+        if meeting.source == PROPOSAL
+        else f"The invitation from {name} was dismissed.",
         "cancel": f"The meeting with {name} is cancelled.",
     }[action]
     flash(said, "success" if action == "confirm" else "info")
