@@ -70,9 +70,15 @@ def make_message_id(sender_address: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain_of(sender_address)}>"
 
 
+# "Re: Re: RE:" as some clients pile them up, each answering the one before.
+_REPEATED_RE = re.compile(r"^(?:re\s*:\s*){2,}", re.IGNORECASE)
+
+
 def reply_subject(subject: str) -> str:
-    """'Re: ' once, however many replies deep."""
+    """'Re: ' once, however many replies deep (a pile of them becomes one)."""
     clean = one_line(subject)
+    if _REPEATED_RE.match(clean):
+        return "Re: " + _REPEATED_RE.sub("", clean)
     return clean if clean.lower().startswith("re:") else f"Re: {clean}"
 
 

@@ -229,6 +229,7 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     page.goto("/drafts")
     confirmation = page.locator('article.draft[data-kind="confirmation"]')
     expect(confirmation.locator('[data-attachment="invite.ics"]')).to_be_visible()
+    shoot(page, "reply-drafts-invitation")
     confirmation.locator('[data-action="approve"]').click()
     expect(page.locator(".flash").first).to_be_visible()
     with live_app.sessions() as session:
@@ -242,6 +243,7 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     send_through_the_worker(live_app, smtp, confirmation_id)
 
     confirmed = smtp.messages[-1].message
+    assert confirmed["Subject"] == sent.message["Subject"]  # one "Re:", however deep
     # In the thread, after Tom's yes (the newest message in it).
     assert confirmed["In-Reply-To"] == "<yes-1@oceantrust.example>"
     assert confirmed["References"].split()[-3:] == [
