@@ -17,12 +17,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.corrections import Verdict, current_verdict
 from outreach.db import owned_row
-from outreach.drafts import new_draft
+from outreach.drafts import UNSENT, new_draft
 from outreach.errors import ValidationError
 from outreach.meetings.finding import MEETABLE, OPEN, PROPOSAL, note_meeting
 from outreach.meetings.times import describe
@@ -33,7 +33,6 @@ from outreach.models import (
     MeetingStatus,
     Message,
     MessageKind,
-    MessageStatus,
     Outreach,
     User,
 )
@@ -238,14 +237,15 @@ def _propose(
 
 def answered_drafts(session: Session, outreach_id: int) -> int:
     """How many answers to this outreach wait unsent (the composer warns of a second one)."""
-    return len(
-        list(
-            session.scalars(
-                select(Message.id).where(
-                    Message.outreach_id == outreach_id,
-                    Message.kind == MessageKind.ANSWER,
-                    Message.status.in_((MessageStatus.DRAFT, MessageStatus.APPROVED)),
-                )
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.outreach_id == outreach_id,
+                Message.kind == MessageKind.ANSWER,
+                Message.status.in_(UNSENT),
             )
         )
+        or 0
     )

@@ -65,6 +65,8 @@ def test_without_the_script_the_time_is_added_once(
     assert draft.body_text.count("suit you for a 30-minute conversation?") == 1
     assert draft.body_text.startswith("Dear Ada,\n\nThank you!\n\nWould ")
     assert session.scalars(select(Meeting)).one().starts_at.isoformat() == slot
+    # A second answer is possible, but the composer says one is on its way.
+    assert "An earlier answer to Ada is still waiting" in signed_in.page(path)
 
 
 def test_a_time_no_longer_offered_is_refused(
