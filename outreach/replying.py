@@ -157,10 +157,13 @@ def draft_answer(
     text: str,
     slot: datetime | None,
     now: datetime,
+    *,
+    time_in_text: bool = False,
 ) -> Answer:
     """Write the user's answer to the latest reply as a draft; a time chosen is proposed.
 
-    The time's sentence is added to the text unless the user already put it there.
+    The time's sentence is added to the text unless the user already put it there
+    (`time_in_text`: the composer wrote it in, and the user may have reworded it).
 
     :raise NotFound: when the outreach is not the user's.
     :raise ValidationError: when the text is empty or too long, or the time is not one offered.
@@ -180,7 +183,7 @@ def draft_answer(
         if slot.astimezone(UTC) not in start.slots:
             raise ValidationError("that time is no longer offered: choose one of the times shown")
         sentence = slot_sentence(slot, user.time_zone, start.contact.time_zone, PROPOSED_MINUTES)
-        if sentence not in own:
+        if not time_in_text and sentence not in own:
             own = f"{own}\n\n{sentence}".strip()
     if not own:
         raise ValidationError("write your answer above the quoted reply")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from wtforms import RadioField, TextAreaField
+from wtforms import HiddenField, RadioField, TextAreaField
 from wtforms.validators import Length
 
 from outreach.replying import MAX_TEXT
@@ -21,6 +21,9 @@ class AnswerForm(PlainTextForm):
     )
     # The choices are the free times offered now; a value is a UTC moment in ISO form.
     slot = RadioField("Propose a time to talk", choices=[], validate_choice=False, default=NO_TIME)
+    # Set by the page's script once it wrote the time into the text: the user may have
+    # reworded it since, so the server does not add it a second time.
+    time_in_text = HiddenField(default="")
 
     def chosen_slot(self) -> datetime | None:
         """The time chosen, or None; a value that is not a moment reads as none chosen."""

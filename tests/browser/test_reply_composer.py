@@ -164,6 +164,10 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     assert sentence.startswith("Would ") and "(Europe/London)" in sentence
     assert "your time (America/New_York)" in sentence
     expect(body).to_have_value(re.compile(re.escape(sentence) + "$"))
+    # Reworded by the user: the text goes as they wrote it, with the time once.
+    body.fill(body.input_value().replace("Would ", "Could we talk on ").replace(" suit you", ""))
+    reworded = body.input_value()
+    assert "Could we talk on " in reworded
     shoot(page, "reply-composer")
     composer.locator('[data-action="save-answer"]').click()
 
@@ -194,7 +198,8 @@ def test_reply_from_the_board_proposes_a_time_then_the_agreed_meeting_is_invited
     assert sent.message["Subject"].startswith("Re: ")
     text = sent.message.get_content().replace("\r\n", "\n")
     assert text.startswith("Dear Tom,")
-    assert sentence in text
+    assert text.startswith(reworded.replace("\r\n", "\n"))
+    assert sentence not in text  # not added again below the user's own words
     assert "Tom Okafor wrote:\n> " + HOSTILE_REPLY in text
     assert calendar_parts(sent.message) == []
 

@@ -5,6 +5,7 @@
   var form = document.getElementById("answer-form");
   if (!form) return;
   var body = form.querySelector("textarea[name='body']");
+  var written = form.querySelector("input[name='time_in_text']");
   var added = "";
   form.querySelectorAll("input[name='slot']").forEach(function (choice) {
     choice.addEventListener("change", function () {
@@ -18,6 +19,7 @@
       }
       body.value = text;
       added = sentence;
+      written.value = sentence ? "1" : "";
     });
   });
 })();

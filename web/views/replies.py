@@ -98,7 +98,13 @@ def save(outreach_id: int) -> ResponseReturnValue:
     session = get_session()
     with attempt(session) as outcome:
         answer = draft_answer(
-            session, user, outreach_id, form.body.data or "", form.chosen_slot(), now()
+            session,
+            user,
+            outreach_id,
+            form.body.data or "",
+            form.chosen_slot(),
+            now(),
+            time_in_text=form.time_in_text.data == "1",
         )
     if outcome.refused:
         return _page(form, start, user), 400
