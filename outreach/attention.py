@@ -17,7 +17,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.board import pending_draft_count
 from outreach.corrections import PossibleReply, pending_possible_replies
-from outreach.meetings.finding import overdue_thank_yous
+from outreach.meetings.finding import (
+    invitation_to_confirm,
+    overdue_thank_yous,
+    proposal_answered,
+)
 from outreach.models import (
     Contact,
     Event,
@@ -79,6 +83,8 @@ class Attention:
     drafts_waiting: int
     meetings_soon: list[UpcomingMeeting]
     invitations_to_confirm: int
+    # Times the user proposed that the contact has since written back about.
+    proposals_answered: int
     overdue_thank_yous: list[OverdueThankYou]
     # Oldest first, at most REPLIES_SHOWN of them; `replies_waiting` counts them all.
     replies: list[WaitingReply]
@@ -93,6 +99,7 @@ class Attention:
             self.drafts_waiting
             or self.meetings_soon
             or self.invitations_to_confirm
+            or self.proposals_answered
             or self.overdue_thank_yous
             or self.replies_waiting
             or self.possible_replies
@@ -189,11 +196,18 @@ def mailboxes_needing_user(session: Session, user: User) -> list[MailboxProblem]
 
 def invitations_to_confirm(session: Session, user: User) -> int:
     """Meetings read from a calendar invitation that wait for the user to confirm them."""
+    return _count_meetings(session, user, invitation_to_confirm())
+
+
+def proposals_answered(session: Session, user: User) -> int:
+    """Times the user proposed that the contact has answered: agreed, or another time?"""
+    return _count_meetings(session, user, proposal_answered())
+
+
+def _count_meetings(session: Session, user: User, condition: ColumnElement[bool]) -> int:
     return (
         session.scalar(
-            select(func.count())
-            .select_from(Meeting)
-            .where(Meeting.user_id == user.id, Meeting.status == MeetingStatus.PROPOSED)
+            select(func.count()).select_from(Meeting).where(Meeting.user_id == user.id, condition)
         )
         or 0
     )
@@ -215,6 +229,7 @@ def needs_attention(
         drafts_waiting=pending_draft_count(session, user),
         meetings_soon=meetings_today_and_tomorrow(session, user, now),
         invitations_to_confirm=invitations_to_confirm(session, user),
+        proposals_answered=proposals_answered(session, user),
         overdue_thank_yous=[
             OverdueThankYou(
                 meeting_id=meeting.id,

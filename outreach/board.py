@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from outreach.contacts import get_contact
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
+from outreach.models.meetings import Meeting, MeetingStatus
 from outreach.models.messages import Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
 from outreach.rules.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar
@@ -66,6 +67,10 @@ class NextStep:
     follow_up: MessageStatus | None = None
     # A follow-up was drafted at some time (perhaps discarded): none comes next.
     follow_up_drafted: bool = False
+    # The user's answer to their reply, while it has not gone out.
+    answer: MessageStatus | None = None
+    # A time the user proposed (or an invitation read), waiting to be agreed.
+    proposed: datetime | None = None
 
 
 def describe(
@@ -81,6 +86,8 @@ def describe(
         return "waiting for your approval"
     if state is OutreachState.PLANNED:
         return "list paused" if target.paused else _NEXT_STEP[state]
+    if state is OutreachState.REPLIED:
+        return _after_their_reply(extra, calendar, now)
     if state not in CLOCKED:
         return _NEXT_STEP.get(state, "")
     if outreach.handled_by_user:
@@ -108,6 +115,18 @@ def describe(
         return where
     upcoming = "follow-up" if target.send_follow_up and not extra.follow_up_drafted else "gives up"
     return f"{where}; {upcoming} on {short_date(at, calendar, now)}"
+
+
+def _after_their_reply(extra: NextStep, calendar: BusinessCalendar, now: datetime) -> str:
+    if extra.answer is MessageStatus.DRAFT:
+        return "your reply waits for your approval"
+    if extra.answer is not None:
+        return "your reply is in the outbox"
+    if extra.proposed is not None:
+        at = extra.proposed.astimezone(calendar.zone)
+        when = f"{short_date(extra.proposed, calendar, now)}, {at:%H:%M}"
+        return f"time proposed ({when}): mark it agreed when they say yes"
+    return _NEXT_STEP[OutreachState.REPLIED]
 
 
 # What the user might do next, for the states that end the automatic cycle.
@@ -163,6 +182,8 @@ def status_board(
     )
     calendar = calendar_of(user)
     follow_ups = _follow_ups(session, user)
+    answers = _latest_of_kind(session, user, MessageKind.ANSWER)
+    proposed = _proposed_times(session, user)
     rows: list[BoardRow] = []
     for outreach, contact, target in session.execute(query):
         follow_up = follow_ups.get(outreach.id)
@@ -185,6 +206,8 @@ def status_board(
                     NextStep(
                         None if follow_up in _SETTLED else follow_up,
                         follow_up_drafted=follow_up is not None,
+                        answer=_unsent(answers.get(outreach.id)),
+                        proposed=proposed.get(outreach.id),
                     ),
                 ),
                 next_step_at=outreach.next_step_at,
@@ -196,15 +219,34 @@ def status_board(
 
 def _follow_ups(session: Session, user: User) -> dict[int, MessageStatus]:
     """For each outreach with a follow-up: the status of its latest one."""
+    return _latest_of_kind(session, user, MessageKind.FOLLOW_UP)
+
+
+def _latest_of_kind(session: Session, user: User, kind: MessageKind) -> dict[int, MessageStatus]:
+    """For each outreach with a message of `kind`: the status of its latest one."""
     rows = session.execute(
         select(Message.outreach_id, Message.status)
-        .where(Message.user_id == user.id, Message.kind == MessageKind.FOLLOW_UP)
+        .where(Message.user_id == user.id, Message.kind == kind)
         .order_by(Message.id)
     )
     return {outreach_id: status for outreach_id, status in rows if outreach_id}
 
 
+def _proposed_times(session: Session, user: User) -> dict[int, datetime]:
+    """For each outreach with a time waiting to be agreed: the latest such time."""
+    rows = session.execute(
+        select(Meeting.outreach_id, Meeting.starts_at)
+        .where(Meeting.user_id == user.id, Meeting.status == MeetingStatus.PROPOSED)
+        .order_by(Meeting.id)
+    )
+    return {outreach_id: starts_at for outreach_id, starts_at in rows}
+
+
 _SETTLED = (MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.FAILED)
+
+
+def _unsent(status: MessageStatus | None) -> MessageStatus | None:
+    return None if status in _SETTLED or status is MessageStatus.UNKNOWN else status
 
 
 def pending_draft_count(session: Session, user: User) -> int:

@@ -67,7 +67,12 @@ SEND_LEASE = timedelta(minutes=15)
 # claiming worker checks the row is still its own before the body goes out.
 CLAIM_SETTLING = timedelta(seconds=3)
 # Kinds that go before new first requests when the daily cap is tight.
-FIRST_IN_LINE = (MessageKind.FOLLOW_UP, MessageKind.THANK_YOU, MessageKind.CONFIRMATION)
+FIRST_IN_LINE = (
+    MessageKind.ANSWER,
+    MessageKind.FOLLOW_UP,
+    MessageKind.THANK_YOU,
+    MessageKind.CONFIRMATION,
+)
 
 
 class Outcome(StrEnum):
@@ -308,6 +313,7 @@ def outgoing_email(
         date=message.claimed_at or now,
         in_reply_to=message.in_reply_to,
         references=tuple(message.references.split()),
+        calendar=message.calendar_ics,
     )
 
 

@@ -31,6 +31,7 @@ from web.views import (
     outbox,
     preparation,
     profile,
+    replies,
     sandbox,
     targets,
 )
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         message_templates.bp,
         sandbox.bp,
         contact_changes.bp,
+        replies.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

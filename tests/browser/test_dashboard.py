@@ -57,8 +57,12 @@ def test_logging_in_shows_the_board_with_each_state(page: Page, live_app: LiveAp
     ]:
         row = rows.filter(has=page.get_by_role("link", name=name, exact=True))
         expect(row.locator(".badge")).to_have_text(state)
-        expect(row.locator("td.detail")).to_have_text(detail)
+        expect(row.locator("td.detail")).to_contain_text(detail)
         expect(row.locator("td.when")).not_to_be_empty()
+        # Only someone who answered has a reply to write.
+        expect(row.get_by_role("link", name=f"Reply to {name}")).to_have_count(
+            1 if state == "replied" else 0
+        )
 
     count = page.get_by_role("navigation", name="Main").locator("#pending-drafts-count")
     expect(count).to_have_text("1")

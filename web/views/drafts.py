@@ -48,6 +48,7 @@ KIND_LABELS: dict[MessageKind, str] = {
     MessageKind.CONFIRMATION: "Meeting confirmation",
     MessageKind.THANK_YOU: "Thank-you",
     MessageKind.KEEP_IN_TOUCH: "Keeping in touch",
+    MessageKind.ANSWER: "Your reply",
 }
 EDITABLE = frozenset({MessageStatus.DRAFT, MessageStatus.APPROVED})
 QUEUE_DOWN = (

@@ -11,10 +11,13 @@ from datetime import datetime
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from outreach import meetings
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral, Reflection
+from outreach.meetings.finding import PROPOSAL
+from outreach.meetings.proposals import agree_to_meeting, reschedule
 from outreach.models import Meeting, MeetingStatus, MessageStatus, User
 from outreach.rules.cycle import zone_of
 from outreach.target_actions import add_suggested_person
@@ -214,11 +217,19 @@ def update(meeting_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail_page(meeting, form, user), 400
     with attempt(session) as outcome:
-        meetings.update_meeting(session, user, meeting.id, _details(form, user), now())
+        changed = reschedule(session, user, meeting.id, _details(form, user), now())
     if outcome.refused:
         return _detail_page(meeting, form, user), 400
-    flash(f"Meeting saved: {when_local(meeting.starts_at, user.time_zone)}.", "success")
+    said = f"Meeting saved: {when_local(meeting.starts_at, user.time_zone)}."
+    if changed.confirmation is not None:
+        said += " The updated calendar invitation waits in Drafts for your approval."
+    flash(said, "success")
     return redirect(url_for("meetings.detail", meeting_id=meeting.id))
+
+
+def _agree(session: Session, user: User, meeting_id: int, moment: datetime) -> Meeting:
+    """Confirm an invitation, or mark a time the user proposed as agreed (then invite)."""
+    return agree_to_meeting(session, user, meeting_id, moment).meeting
 
 
 def _act(meeting_id: int, action: str) -> ResponseReturnValue:
@@ -229,7 +240,7 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
         flash("This form was out of date; please try again.", "error")
         return redirect(url_for("meetings.index"))
     step = {
-        "confirm": meetings.confirm_meeting,
+        "confirm": _agree,
         "dismiss": meetings.dismiss_meeting,
         "cancel": meetings.cancel_meeting,
     }[action]
@@ -238,10 +249,14 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
     if outcome.refused:
         return redirect(url_for("meetings.index"))
     name = meeting.contact.name
+    invited = " The confirmation with a calendar invitation waits in Drafts for your approval."
     said = {
         "confirm": f"Meeting with {name} confirmed for "
-        f"{when_local(meeting.starts_at, user.time_zone)}.",
-        "dismiss": f"The invitation from {name} was dismissed.",
+        f"{when_local(meeting.starts_at, user.time_zone)}."
+        + (invited if meeting.source == PROPOSAL else ""),
+        "dismiss": f"The time you proposed to {name} is withdrawn."
+        if meeting.source == PROPOSAL
+        else f"The invitation from {name} was dismissed.",
         "cancel": f"The meeting with {name} is cancelled.",
     }[action]
     flash(said, "success" if action == "confirm" else "info")
