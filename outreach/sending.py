@@ -161,9 +161,19 @@ def _higher_priority_waiting(session: Session, message: Message, now: datetime) 
     return session.scalar(query.limit(1)) is not None
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """The rows step 2 needs, held so the session does not read them again (it keeps
+    loaded rows only weakly)."""
+
+    message: Message
+    mailbox: Mailbox | None
+    user: User | None
+
+
 def _reserve_and_claim(
     session: Session, message_id: int, now: datetime
-) -> tuple[Message | None, DeliveryResult | None]:
+) -> tuple[_Claimed | None, DeliveryResult | None]:
     """Step 1. Returns the message, now ours to send, or why it is not."""
     message = session.get(Message, message_id)
     if message is None or message.status not in CLAIMABLE:
@@ -188,7 +198,7 @@ def _reserve_and_claim(
         return None, DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
     # The claim was written behind the ORM's back: read back its attempt and time.
     session.refresh(message)
-    return message, None
+    return _Claimed(message, mailbox, user), None
 
 
 def deliver(
@@ -208,10 +218,11 @@ def deliver(
     # Three commits per message, the ones exactly-once needs: the claim (with the
     # guard), the phase DATA before the body, and SENT after the server's answer.
     with session_scope(factory) as session:
-        message, refused = _reserve_and_claim(session, message_id, clock())
-        if message is None:
+        claimed, refused = _reserve_and_claim(session, message_id, clock())
+        if claimed is None:
             assert refused is not None
             return refused
+        message, mailbox, user = claimed.message, claimed.mailbox, claimed.user
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
         now = clock()
@@ -221,8 +232,6 @@ def deliver(
             message.error = f"not sent: {reason}"
             _note(session, message, "not_sent", message.error, now)
             return DeliveryResult(Outcome.CANCELLED, reason)
-        mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
-        user = session.get(User, message.user_id)
         assert user is not None and contact is not None and message.message_id is not None
         if mailbox is None:
             message.status = MessageStatus.FAILED
