@@ -291,11 +291,11 @@ def deliver(
         return _record_refusal(factory, message_id, clock(), error)
     except DeliveryUnknown as error:
         with session_scope(factory) as session:
-            message = session.get(Message, message_id)
-            assert message is not None
-            message.status = MessageStatus.UNKNOWN
-            message.error = str(error)
-            _note(session, message, "unknown", str(error), clock())
+            row = session.get(Message, message_id)
+            assert row is not None
+            row.status = MessageStatus.UNKNOWN
+            row.error = str(error)
+            _note(session, row, "unknown", str(error), clock())
         return DeliveryResult(Outcome.UNKNOWN, str(error))
 
     with session_scope(factory) as session:
