@@ -72,7 +72,8 @@ class KeptSessionSender(SmtpSender):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(context, policy)
-        self._idle_limit = idle_limit
+        # Seconds a session may stay unused and still be reused.
+        self.idle_limit = idle_limit
         self._per_session = per_session
         self._clock = clock
         self._kept: dict[_Key, _Kept] = {}
@@ -92,13 +93,13 @@ class KeptSessionSender(SmtpSender):
         if not self._kept:
             return None
         oldest = min(kept.last_used for kept in self._kept.values())
-        return max(0.0, oldest + self._idle_limit - self._clock())
+        return max(0.0, oldest + self.idle_limit - self._clock())
 
     def close_idle(self) -> None:
         """Close the sessions idle for longer than the limit."""
         now = self._clock()
         for key, kept in list(self._kept.items()):
-            if now - kept.last_used >= self._idle_limit:
+            if now - kept.last_used >= self.idle_limit:
                 del self._kept[key]
                 self._run(self._quit(kept.client))
 
@@ -156,7 +157,7 @@ class KeptSessionSender(SmtpSender):
     async def _reusable(self, kept: _Kept, login: ServerLogin) -> bool:
         if kept.login != login:
             return False  # a new password or access token: log in with it
-        if kept.sent >= self._per_session or self._clock() - kept.last_used >= self._idle_limit:
+        if kept.sent >= self._per_session or self._clock() - kept.last_used >= self.idle_limit:
             return False
         if not kept.client.is_connected:
             return False
