@@ -18,6 +18,10 @@ class Outreach(OwnedByUser, Base):
         UniqueConstraint("target_id", "contact_id"),
         # The board's page of ids and its version: newest change first, per user.
         Index("ix_outreaches_user_changed", "user_id", "state_changed_at", "id"),
+        # The cycle's clock: the steps due (few rows have a next step), and each
+        # target's names in flight or still planned.
+        Index("ix_outreaches_next_step", "next_step_at"),
+        Index("ix_outreaches_state_target", "state", "target_id"),
     )
 
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
