@@ -17,7 +17,9 @@ from tests.factories import make_contact, make_mailbox, make_user
 
 def drafts_for(session: Session, user: User, now: datetime, *how_found: str) -> list[Message]:
     people = [
-        make_contact(session, user, name=f"Person {index}", how_found=how, organisation=f"Org {index}")
+        make_contact(
+            session, user, name=f"Person {index}", how_found=how, organisation=f"Org {index}"
+        )
         for index, how in enumerate(how_found)
     ]
     target = create_target(
