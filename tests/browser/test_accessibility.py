@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 from sqlalchemy import select
 
 from outreach.meetings.scheduling import MeetingDetails, record_meeting
@@ -29,7 +29,8 @@ MISSING_AXE = (
     "Run scripts/install-test-deps.sh (or `npm ci` in tests/browser/axe)."
 )
 SERIOUS = ("serious", "critical")
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESK: ViewportSize = {"width": 1366, "height": 850}
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_the_meetings_pages_have_no_serious_violations(page: Page, live_app: Liv
     page.goto(f"{live_app.url}/meetings")
     expect(page.get_by_role("main")).to_contain_text("Tom Okafor")
     check(page)
-    page.set_viewport_size({"width": 1366, "height": 850})
+    page.set_viewport_size(DESK)
     page.goto(f"{live_app.url}/meetings/{meeting_id}")
     check(page)
 
@@ -126,11 +127,11 @@ def test_the_sandbox_has_no_serious_violations(page: Page, live_app: LiveApp) ->
     page.wait_for_url(f"{live_app.url}/")
     page.goto(f"{live_app.url}/mailbox")
     check(page)
-    page.set_viewport_size({"width": 1366, "height": 850})
+    page.set_viewport_size(DESK)
     page.get_by_role("button", name="Try it with the sandbox").click()
     page.wait_for_url(f"{live_app.url}/")
     expect(page.locator("#sandbox-banner")).to_be_visible()
     check(page)
-    page.set_viewport_size({"width": 1366, "height": 850})
+    page.set_viewport_size(DESK)
     page.goto(f"{live_app.url}/drafts")
     check(page)
