@@ -4,7 +4,6 @@
 (() => {
   const help = document.getElementById("shortcuts");
   const pages = document.getElementById("go-to-pages");
-  const status = document.getElementById("key-status");
   const showButton = document.getElementById("show-shortcuts");
   if (!help || !pages) {
     return;
@@ -14,12 +13,19 @@
   let goPressedAt = 0;
   let current = null;
 
+  // Made on the first word to say, so a page has no second status region until then.
+  let status = null;
   const say = (words) => {
-    if (status) {
-      status.textContent = "";
-      // A fresh text, so a screen reader announces the same words twice in a row too.
-      window.setTimeout(() => { status.textContent = words; }, 30);
+    if (!status) {
+      status = document.createElement("p");
+      status.id = "key-status";
+      status.className = "visually-hidden";
+      status.setAttribute("role", "status");
+      document.body.appendChild(status);
     }
+    status.textContent = "";
+    // A fresh text, so a screen reader announces the same words twice in a row too.
+    window.setTimeout(() => { status.textContent = words; }, 30);
   };
 
   const typing = (target) => {
