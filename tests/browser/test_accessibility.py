@@ -135,3 +135,11 @@ def test_the_sandbox_has_no_serious_violations(page: Page, live_app: LiveApp) ->
     page.set_viewport_size(DESK)
     page.goto(f"{live_app.url}/drafts")
     check(page)
+
+
+def test_the_shortcuts_help_has_no_serious_violations(page: Page, live_app: LiveApp) -> None:
+    log_in(page, live_app.url, live_app.seeded.email)
+    page.goto(f"{live_app.url}/drafts")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    assert not violations(page)
