@@ -140,17 +140,21 @@ def test_drafts_are_kept_up_with_from_the_keyboard(page: Page, live_app: LiveApp
     assert status_of(live_app, drafts["Ada Ready"]) is MessageStatus.APPROVED
 
     # "e" edits the draft one is on.
+    page.wait_for_load_state("load")
     page.keyboard.press("j")
     page.keyboard.press("e")
     expect(page).to_have_url(f"{live_app.url}/drafts/{live_app.seeded.draft_id}")
 
     # g then a letter goes to a page.
+    page.wait_for_load_state("load")
     page.keyboard.press("g")
     page.keyboard.press("c")
     expect(page).to_have_url(f"{live_app.url}/contacts")
+    page.wait_for_load_state("load")
     page.keyboard.press("g")
     page.keyboard.press("o")
     expect(page).to_have_url(f"{live_app.url}/outbox")
+    page.wait_for_load_state("load")
     page.keyboard.press("g")
     page.keyboard.press("b")
     expect(page).to_have_url(f"{live_app.url}/")
