@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,3 +121,20 @@ def test_on_a_laptop_the_menu_is_one_line_with_a_skip_link_and_a_favicon(
     response = page.request.get(f"{live_app.url}{icon}")
     assert response.ok and response.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in response.text()
+
+
+def test_the_mailbox_page_asks_for_the_address_once_and_connects_with_it(
+    page: Page, live_app: LiveApp
+) -> None:
+    log_in(page, live_app.url, live_app.seeded.email)
+    page.goto(f"{live_app.url}/mailbox")
+    connect = page.locator("#connect")
+    expect(connect.get_by_label(re.compile("email address", re.IGNORECASE))).to_have_count(1)
+
+    connect.get_by_label("Your email address").fill("maya.second@uni.example")
+    connect.get_by_label("IMAP server").fill("imap.uni.example")
+    connect.get_by_label("SMTP server").fill("smtp.uni.example")
+    connect.get_by_label("Password or app password").fill("an app password")
+    connect.get_by_role("button", name="Connect mailbox").click()
+
+    expect(page.locator("#flashes")).to_contain_text("maya.second@uni.example is connected.")
