@@ -202,3 +202,22 @@ def test_the_attention_panel_lists_bounces_declines_and_blocked_drafts_with_wher
     panel.locator('li[data-item="blocked-drafts"]').get_by_role("link").click()
     expect(page).to_have_url(f"{live_app.url}/drafts")
     expect(page.get_by_label("How did you find Lin?")).to_be_visible()
+
+
+def test_on_the_board_j_and_enter_open_a_person(page: Page, live_app: LiveApp) -> None:
+    log_in(page, live_app.url, live_app.seeded.email)
+    rows = page.locator("#status-board tbody tr")
+    page.keyboard.press("j")
+    expect(rows.nth(0)).to_be_focused()
+    page.keyboard.press("j")
+    expect(rows.nth(1)).to_be_focused()
+    name = rows.nth(1).locator("td.contact a").inner_text()
+
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/contacts/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    # "a" without a draft to approve says so instead of doing anything.
+    page.wait_for_load_state("load")
+    page.keyboard.press("a")
+    expect(page.locator("#key-status")).to_have_text("Move to a draft first with j or k.")
