@@ -68,6 +68,10 @@ def test_on_a_phone_the_menu_folds_away_and_tables_become_cards(
     expect(meeting.locator('td[data-label="Where"]')).to_have_text("Ocean Trust, room 4")
     expect(meeting.get_by_role("link", name="Change or cancel")).to_be_in_viewport(ratio=1)
 
+    for other in ("/outbox", "/targets", "/templates"):
+        page.goto(f"{live_app.url}{other}")
+        no_sideways_scrolling(page)
+
 
 def test_the_sandbox_banner_and_header_take_less_than_a_fifth_of_a_phone(
     page: Page, live_app: LiveApp
