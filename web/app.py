@@ -14,6 +14,7 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
 from outreach.reading.quoting import split_reply
+from outreach.rules.wording import plural
 from web import access_log, auth, db, errors, limits
 from web.headers import security_headers
 from web.helpers import day, mark_gaps, sentence, when
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.undefined = StrictUndefined
     access_log.quiet_werkzeug()
     app.add_template_filter(when)
+    app.add_template_filter(plural)
     app.add_template_filter(sentence)
     app.add_template_filter(day)
     app.add_template_filter(mark_gaps)

@@ -166,7 +166,7 @@ def test_a_due_message_is_judged_by_the_mailbox_pace(
     for message in (first, second):
         shown = row(going, message)
         assert 'data-status="approved"' in shown
-        assert "waits: today&#39;s cap of 1 messages is reached — next try" in shown
+        assert "waits: today&#39;s cap of 1 message is reached — next try" in shown
 
     box.mailbox.sent_day_count = 0
     session.commit()

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
 from outreach.accounts import primary_mailbox
+from outreach.approving import BatchApproval, approve_all
 from outreach.board import pending_draft_count
 from outreach.drafts import (
     REFILLABLE,
@@ -185,6 +186,54 @@ def approve_selected() -> ResponseReturnValue:
             flash(f"{count} {noun} approved for sending.", "success")
         else:
             flash(QUEUE_DOWN, "warning")
+    return redirect(url_for("drafts.index"))
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _say_batch(outcome: BatchApproval) -> None:
+    """One message for what was approved, one for each reason drafts were skipped."""
+    if outcome.approved:
+        if queue_for_sending(outcome.approved):
+            count = len(outcome.approved)
+            noun = "message" if count == 1 else "messages"
+            flash(f"{count} {noun} approved for sending.", "success")
+        else:
+            flash(QUEUE_DOWN, "warning")
+    if outcome.blocked:
+        count = len(outcome.blocked)
+        drafts = "1 draft was" if count == 1 else f"{count} drafts were"
+        flash(
+            f"{drafts} skipped: {'it' if count == 1 else 'they'} still "
+            f"need{'s' if count == 1 else ''} {_listed(outcome.missing_words())}. "
+            "Fill that in on each draft below, then approve.",
+            "warning",
+        )
+    if outcome.no_longer_drafts:
+        count = outcome.no_longer_drafts
+        drafts = "1 draft was" if count == 1 else f"{count} drafts were"
+        flash(f"{drafts} skipped: already approved or discarded since the page was shown.", "info")
+    for problem in dict.fromkeys(outcome.refused):
+        flash(f"Skipped: {sentence(problem)}", "error")
+
+
+@bp.post("/drafts/approve-all")
+def approve_all_shown() -> ResponseReturnValue:
+    """Approve every draft the page showed that can go; say how many were skipped and why.
+
+    :raise 404: when one of the ids is not the user's (nothing is approved then).
+    """
+    session = get_session()
+    form = ApproveSelectionForm()
+    ids = list(form.message_ids.data or []) if form.validate_on_submit() else []
+    if not ids:
+        flash("This form was out of date; nothing was approved. Please try again.", "error")
+        return redirect(url_for("drafts.index"))
+    outcome = approve_all(session, current_user(), ids, now())
+    session.commit()
+    _say_batch(outcome)
     return redirect(url_for("drafts.index"))
 
 

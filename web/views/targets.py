@@ -22,6 +22,7 @@ from outreach.errors import ValidationError
 from outreach.models import Contact, Message, Target
 from outreach.progress_stats import names_per_target
 from outreach.rules.states import OutreachState
+from outreach.rules.wording import plural
 from outreach.targets import (
     get_target,
     list_targets,
@@ -119,7 +120,7 @@ def addable_contacts(contacts: Sequence[Contact], on_list: set[int]) -> list[Con
 
 
 def _days(count: int) -> str:
-    return f"{count} business day{'s' if count != 1 else ''}"
+    return plural(count, "business day")
 
 
 def rules_in_words(target: Target) -> str:
