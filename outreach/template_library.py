@@ -239,6 +239,7 @@ def _sample_contact() -> Contact:
         role="Policy adviser",
         organisation="Example Institute",
         how_found="the alumni network",
+        why_you="you moved into policy from research, as I hope to",
     )
 
 

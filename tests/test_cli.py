@@ -363,10 +363,11 @@ def test_contacts_import_from_stdin(with_user: Cli) -> None:
 
 def test_target_create_drafts_the_first_request(with_contacts: Cli) -> None:
     cli = with_contacts
-    result = cli("target", "create", "--user", USER, "Chemistry",
+    result = cli("target", "create", "--user", USER, "Chemistry (autumn list)",
+                 "--field", "industrial chemistry",
                  "--contacts", "cara@corp.example, bob@corp.example")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "with 2 names" in result.stdout
+    assert "with 2 names; emails say “industrial chemistry”" in result.stdout
     # In the order given: Cara first, and only one request out at a time.
     assert re.search(r"drafted a request to cara@corp.example \(draft \d+\)", result.stdout)
     assert "bob@corp.example" not in result.stdout
@@ -378,6 +379,9 @@ def test_target_create_drafts_the_first_request(with_contacts: Cli) -> None:
     assert draft["to"] == "cara@corp.example" and draft["contact_name"] == "Cara Jones"
     assert draft["can_approve"] is True and draft["problem"] is None
     assert "Dear Cara" in draft["body"] and "chemistry degree" in draft["body"]
+    # The field phrase, never the list's name, is what the email says.
+    assert draft["subject"] == "Could I ask your advice about industrial chemistry?"
+    assert "autumn list" not in draft["subject"] + draft["body"]
     assert ISO_UTC.match(draft["created_at"])
 
     board = json.loads(cli.ok("status", "--user", USER, "--json").stdout)
@@ -389,11 +393,20 @@ def test_target_create_drafts_the_first_request(with_contacts: Cli) -> None:
     assert all(ISO_UTC.match(row["since"]) for row in board["outreaches"])
 
     text = cli.ok("status", "--user", USER).stdout
-    assert "Cara Jones <cara@corp.example>  Chemistry: drafted" in text
+    assert "Cara Jones <cara@corp.example>  Chemistry (autumn list): drafted" in text
+
+
+def test_target_create_asks_for_the_field_phrase(with_contacts: Cli) -> None:
+    result = with_contacts("target", "create", "--user", USER, "Chemistry",
+                           "--contacts", "bob@corp.example")  # fmt: skip
+    assert result.exit_code == 2
+    assert "Missing option '--field'" in result.stderr
+    help_text = with_contacts.ok("target", "create", "--help").stdout
+    assert "Could I ask your advice about" in " ".join(help_text.split())
 
 
 def test_target_create_refuses_an_address_not_on_the_list(with_contacts: Cli) -> None:
-    result = with_contacts("target", "create", "--user", USER, "Chemistry",
+    result = with_contacts("target", "create", "--user", USER, "Chemistry", "--field", "chemistry",
                            "--contacts", "bob@corp.example,zed@corp.example")  # fmt: skip
     assert result.exit_code == 1
     assert "zed@corp.example is not on your contact list" in result.stderr
@@ -403,7 +416,8 @@ def test_target_create_refuses_an_address_not_on_the_list(with_contacts: Cli) ->
 
 
 def _one_draft(cli: Cli) -> int:
-    cli.ok("target", "create", "--user", USER, "Chemistry", "--contacts", "bob@corp.example")
+    cli.ok("target", "create", "--user", USER, "Chemistry", "--field", "chemistry",
+           "--contacts", "bob@corp.example")  # fmt: skip
     (draft,) = json.loads(cli.ok("drafts", "list", "--user", USER, "--json").stdout)["drafts"]
     return int(draft["id"])
 
@@ -470,7 +484,7 @@ def test_drafts_approve_needs_ids_or_all(with_user: Cli) -> None:
         ["drafts", "list", "--json"],
         ["status", "--json"],
         ["mailbox", "test"],
-        ["target", "create", "T", "--contacts", "a@b.example"],
+        ["target", "create", "T", "--field", "t", "--contacts", "a@b.example"],
     ],
 )
 def test_an_unknown_user_is_an_error_on_stderr(with_user: Cli, command: list[str]) -> None:

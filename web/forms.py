@@ -359,7 +359,12 @@ class ProfileForm(PlainTextForm):
         description="Two or three sentences: who you are, what you study or do, and what you "
         "are curious about. Every request quotes it.",
     )
-    signature = TextAreaField("Signature", description="How your emails end.")
+    signature = TextAreaField(
+        "Signature",
+        description="The lines under your name at the end of every email: your school and "
+        "programme (or your work), and a phone number or LinkedIn address if you like. Your "
+        "name goes first unless this starts with it.",
+    )
     # Checked here so the reason shows by the field; the core checks it again.
     time_zone = SelectField(
         "Your time zone",
