@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 from redis import Redis
 from rq import Queue
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from outreach.accounts import authenticate
@@ -209,6 +209,45 @@ def test_db_upgrade_builds_the_models_schema_on_postgresql(
         _assert_schema_matches_models(engine)
     finally:
         engine.dispose()
+
+
+def test_the_0008_upgrade_guesses_each_old_targets_phrase_for_the_user_to_confirm(
+    cli_env: dict[str, str | None],
+) -> None:
+    cli = Cli(cli_env)
+    cli.ok("db", "upgrade", "--revision", "0007")
+    engine = make_engine(cli.settings().database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, password_hash, introduction, signature,"
+                    " time_zone, holidays, auto_approve, monthly_goal, created_at,"
+                    " session_version) VALUES (1, 'a@b.example', 'A', 'x', '', '', 'UTC', '',"
+                    " '', 1, '2026-12-01 09:00:00', 0)"
+                )
+            )
+            for ident, name in ((1, "Museums (London list)"), (2, "Climate tech (sandbox)")):
+                connection.execute(
+                    text(
+                        "INSERT INTO targets (id, user_id, name, max_in_flight,"
+                        " wait_business_days, send_follow_up, give_up_business_days,"
+                        " allow_same_organisation, paused, created_at) VALUES"
+                        " (:id, 1, :name, 1, 5, true, 5, false, false, '2026-12-01 09:00:00')"
+                    ),
+                    {"id": ident, "name": name},
+                )
+        cli.ok("db", "upgrade")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT field_phrase, field_phrase_confirmed FROM targets ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [(phrase, bool(confirmed)) for phrase, confirmed in rows] == [
+        ("museums", False),
+        ("climate tech", False),
+    ]
 
 
 def test_commands_before_db_upgrade_say_what_to_do(cli_env: dict[str, str | None]) -> None:

@@ -156,4 +156,5 @@ def test_the_confirmation_as_sent_names_both_zones_and_no_list_name_goes_out(
     confirmation = smtp.messages[1].message
     assert confirmation["To"] == "Jordan Park <jordan.park@org.example>"
     assert confirmation["Subject"] == f"Our conversation on {starts:%A} {starts.day} {starts:%B}"
-    assert f"confirm our conversation on {when}." in " ".join(text_of(confirmation).split())
+    # The invitation carried a video link, which follows the time in brackets.
+    assert f"confirm our conversation on {when} (" in " ".join(text_of(confirmation).split())
