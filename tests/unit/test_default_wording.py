@@ -94,7 +94,7 @@ def test_every_letter_is_signed_with_the_users_details() -> None:
 
 
 def test_every_letter_names_the_field_by_its_phrase() -> None:
-    for kind in ("request", "follow_up", "thank_you", "keep_in_touch"):
+    for kind in KINDS:
         subject, body = rendered(kind)
         assert "museum education" in subject + body
 

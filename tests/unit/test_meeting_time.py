@@ -1,6 +1,7 @@
 """A meeting's time in an email carries its zone, and the contact's own when known."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from outreach.rules.meeting_time import city_of, known_zone, time_with_zones, when_with_zones
 
@@ -53,9 +54,9 @@ def test_the_contacts_day_is_named_when_it_is_not_the_users() -> None:
 
 
 def test_city_names_come_from_the_zone() -> None:
-    assert city_of(ZONE("Europe/London")) == "London"
-    assert city_of(ZONE("America/Argentina/Buenos_Aires")) == "Buenos Aires"
-    assert city_of(ZONE("UTC")) is None
+    assert city_of(zone("Europe/London")) == "London"
+    assert city_of(zone("America/Argentina/Buenos_Aires")) == "Buenos Aires"
+    assert city_of(zone("UTC")) is None
 
 
 def test_zones_named_by_offset_read_as_utc() -> None:
@@ -66,7 +67,7 @@ def test_zones_named_by_offset_read_as_utc() -> None:
     )
 
 
-def ZONE(name: str):  # noqa: N802 - reads like the constructor it wraps
-    zone = known_zone(name)
-    assert zone is not None
-    return zone
+def zone(name: str) -> ZoneInfo:
+    found = known_zone(name)
+    assert found is not None
+    return found
