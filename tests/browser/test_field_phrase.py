@@ -69,6 +69,10 @@ def test_a_guessed_phrase_is_confirmed_from_the_draft_and_the_prompt_goes(
     expect(prompt).to_contain_text("Check how your emails name this field")
     expect(prompt.get_by_label("Museums (London list): emails say")).to_have_value("museums")
     shoot(page, "targets-confirm-phrase")
+    prompt.get_by_role("link", name="Museums (London list)").click()
+    expect(page.locator("#confirm-phrase")).to_contain_text("We guessed “museums” from the name")
+    expect(page.locator("#target-phrase")).to_contain_text("to confirm")
+    shoot(page, "target-page-confirm-phrase")
 
     page.goto("/drafts")
     draft = page.locator("article.draft", has_text="Dana Lee")
