@@ -75,7 +75,7 @@ DEMO_CONTACTS: tuple[DemoContact, ...] = (
         "Policy Advisor",
         "Climate Policy Institute",
         "your article on heat pumps",
-        "your article made the policy side of heat pumps clearer to me than anything I had read",
+        "you write about the policy side of heat pumps, which is where I hope to start",
     ),
     DemoContact(
         "bounces",

@@ -109,6 +109,8 @@ def test_the_thank_you_mentions_something_specific_and_asks_to_keep_in_touch() -
     _, body = rendered("thank_you")
     assert "I especially appreciated your advice to volunteer on the Saturday family days." in body
     assert "If I may, I would like to let you know how things go." in body
+    # The detail is often "your advice to ...": the rest of the note does not say it again.
+    assert body.count("advice") == 1
 
 
 def test_the_signature_puts_the_name_first_once() -> None:
