@@ -114,8 +114,21 @@ class ContactForm(PlainTextForm):
         description='Completes "I came across your name through ...", '
         'e.g. "the alumni network" or "your talk at the policy forum".',
     )
+    why_you = StringField(
+        "Why them in particular (optional)",
+        validators=[_at_most(500)],
+        description='Completes "I am writing to you in particular because ...", e.g. '
+        '"you moved into policy from a science degree, as I hope to". A reason that is '
+        "about this one person (their role, a talk, an article) makes a reply far likelier "
+        "than a request that could have gone to anyone.",
+    )
     referred_by = SelectField("Referred by", coerce=_optional_int, validate_choice=False)
-    time_zone = StringField("Time zone", validators=[_at_most(64)])
+    time_zone = StringField(
+        "Time zone",
+        validators=[_at_most(64)],
+        description="Where they live: a meeting confirmation then gives the time in their "
+        "zone as well as yours.",
+    )
     notes = TextAreaField("Notes", validators=[_at_most(5000)])
     do_not_contact = BooleanField("Do not contact")
 
@@ -169,9 +182,19 @@ def _wait_field() -> IntegerField:
 
 class TargetForm(PlainTextForm):
     name = StringField(
-        "Field or organisation",
+        "Name of this list",
         validators=[DataRequired(), Length(max=200)],
-        description='What you want to learn about, e.g. "Science policy".',
+        description='For you alone, e.g. "Museums (London list)". It never appears in an email.',
+    )
+    field_phrase = StringField(
+        "The field, as your emails say it",
+        validators=[
+            DataRequired("Say in a few words what the field is, as it reads in a sentence."),
+            Length(max=200),
+        ],
+        description='The words that finish "Could I ask your advice about ...?", in lower '
+        'case unless they are a name: "museum education", "science policy", "the work of '
+        'the British Museum". Every email to this list uses them.',
     )
     # Ownership of each id is checked by the core; unknown ids give a 404.
     contact_ids = SelectMultipleField("Names, in this order", coerce=int, validate_choice=False)
@@ -197,6 +220,20 @@ class TargetSettingsForm(PlainTextForm):
     )
     allow_same_organisation = BooleanField(
         "Allow requests to two people at one organisation at the same time", default=False
+    )
+
+
+class FieldPhraseForm(PlainTextForm):
+    """Confirm or change a target's field phrase."""
+
+    field_phrase = StringField(
+        "The field, as your emails say it",
+        validators=[
+            DataRequired("Say in a few words what the field is, as it reads in a sentence."),
+            Length(max=200),
+        ],
+        description='The words that finish "Could I ask your advice about ...?", e.g. '
+        '"museum education". Drafts you have not edited are written again with them.',
     )
 
 
@@ -339,7 +376,12 @@ class ProfileForm(PlainTextForm):
         description="Two or three sentences: who you are, what you study or do, and what you "
         "are curious about. Every request quotes it.",
     )
-    signature = TextAreaField("Signature", description="How your emails end.")
+    signature = TextAreaField(
+        "Signature",
+        description="The lines under your name at the end of every email: your school and "
+        "programme (or your work), and a phone number or LinkedIn address if you like. Your "
+        "name goes first unless this starts with it.",
+    )
     # Checked here so the reason shows by the field; the core checks it again.
     time_zone = SelectField(
         "Your time zone",
