@@ -467,7 +467,8 @@ def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
     with_contacts: Cli, db_engine: Engine
 ) -> None:
     cli = with_contacts
-    cli.ok("target", "create", "--user", USER, "Chemistry", "--contacts", "bob@corp.example")
+    cli.ok("target", "create", "--user", USER, "Chemistry", "--field", "chemistry",
+           "--contacts", "bob@corp.example")
     with Session(db_engine) as session:
         # Bob declined on the first list (the poller's work, elsewhere tested).
         (outreach,) = session.scalars(select(Outreach)).all()
@@ -475,7 +476,7 @@ def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
         outreach.state_changed_at = declined_at = datetime.now(UTC) - timedelta(days=1)
         session.commit()
 
-    made = cli("target", "create", "--user", USER, "Physics",
+    made = cli("target", "create", "--user", USER, "Physics", "--field", "physics",
                "--contacts", "bob@corp.example,cara@corp.example")  # fmt: skip
 
     assert made.exit_code == 0, made.output

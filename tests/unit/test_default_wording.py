@@ -24,6 +24,7 @@ SAM = {
     "meeting_time": "15:00 London time, 10:00 in New York",
     "meeting_place": "Zoom",
     "specific_detail": "your advice to volunteer on the Saturday family days",
+    "update": "I volunteered on three family days and start a museum traineeship in March.",
 }
 
 
