@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,6 +67,8 @@ class Limits:
     poll_interval: float = 60.0
     # Seconds an IDLE is held before it is renewed (capped at LONGEST_IDLE).
     idle_renew: float = 300.0
+    # Seconds before the first new try after a broken link; doubled up to 5 min.
+    retry_first: float = 5.0
 
     def account_limit(self, host: str) -> int:
         return GMAIL_PER_ACCOUNT if host.lower() in GMAIL_HOSTS else self.per_account
@@ -83,6 +85,7 @@ class Slots:
         self._limit = limit
         self._semaphores: dict[str, threading.Semaphore] = {}
         self._in_use: Counter[str] = Counter()
+        self._peak: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     @contextmanager
@@ -96,6 +99,7 @@ class Slots:
                 return
         with self._lock:
             self._in_use[key] += 1
+            self._peak[key] = max(self._peak[key], self._in_use[key])
         try:
             yield True
         finally:
@@ -107,24 +111,24 @@ class Slots:
         with self._lock:
             return self._in_use[key]
 
+    def peak(self, key: str) -> int:
+        """The most slots ever held at once under `key`."""
+        with self._lock:
+            return self._peak[key]
+
 
 @dataclass
 class Counters:
     """What the keepers did, for the poller's log and the benchmarks."""
 
     logins: Counter[int] = field(default_factory=Counter)  # mailbox id -> logins
-    syncs: int = 0
-    wakeups: int = 0
+    syncs: Counter[int] = field(default_factory=Counter)  # mailbox id -> syncs
+    wakeups: Counter[int] = field(default_factory=Counter)  # mailbox id -> IDLE wake-ups
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, what: str, mailbox_id: int = 0) -> None:
+    def count(self, what: Counter[int], mailbox_id: int) -> None:
         with self.lock:
-            if what == "login":
-                self.logins[mailbox_id] += 1
-            elif what == "sync":
-                self.syncs += 1
-            else:
-                self.wakeups += 1
+            what[mailbox_id] += 1
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,8 @@ class Keeper:
         self._on_lost = on_lost
         self._stop = threading.Event()
         self._source: ImapSource | None = None
+        # Set while the keeper waits in IDLE: only then may `stop` cut its link.
+        self._waiting = False
         self._lock = threading.Lock()
         self._problem = ""
         self.connected = False
@@ -170,14 +176,14 @@ class Keeper:
         """Ask the keeper to end; a wait in IDLE is cut short. Does not wait for it."""
         self._stop.set()
         with self._lock:
-            if self._source is not None:
+            if self._source is not None and self._waiting:
                 self._source.interrupt()
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        backoff = Backoff()
+        backoff = Backoff(first=self._wiring.limits.retry_first)
         server = self.login.server
         account = f"{server.host.lower()}:{server.port}/{server.username}"
         # Spread the first logins, so a poller starting with many mailboxes does not knock at once.
@@ -198,7 +204,7 @@ class Keeper:
         with wiring.hosts.hold(host, self._stop) as held:
             if not held:
                 return "stopped"
-            wiring.counters.count("login", self.mailbox_id)
+            wiring.counters.count(wiring.counters.logins, self.mailbox_id)
             source = connect(
                 wiring.factory, self.login, wiring.context, wiring.clock, wiring.tokens,
                 wiring.policy,
@@ -224,7 +230,7 @@ class Keeper:
             with wiring.hosts.hold(host, self._stop) as held:
                 if not held:
                     return "stopped"
-                wiring.counters.count("sync")
+                wiring.counters.count(wiring.counters.syncs, self.mailbox_id)
                 result = sync_open(
                     wiring.factory, self.mailbox_id, source, wiring.clock, wiring.holder
                 )
@@ -239,16 +245,21 @@ class Keeper:
             if not idle:
                 self._stop.wait(wiring.limits.poll_interval)
                 continue
-            if self._stop.is_set():
-                break
+            with self._lock:
+                if self._stop.is_set():
+                    break
+                self._waiting = True
             try:
                 if source.wait_for_mail(wiring.limits.idle_wait):
-                    wiring.counters.count("wakeup")
+                    wiring.counters.count(wiring.counters.wakeups, self.mailbox_id)
             except Exception as error:  # noqa: BLE001 - any broken link is opened again
                 if self._stop.is_set():
                     return "stopped"
                 self._report(PollResult(self.mailbox_id, ok=False, problem=str(error)), backoff)
                 return "broken"
+            finally:
+                with self._lock:
+                    self._waiting = False
         return "stopped"
 
     def _report(self, result: PollResult, backoff: Backoff) -> None:
@@ -359,7 +370,7 @@ class Pool:
         counters = self.counters
         with counters.lock:
             logins = sum(counters.logins.values())
-            syncs, wakeups = counters.syncs, counters.wakeups
+            syncs, wakeups = sum(counters.syncs.values()), sum(counters.wakeups.values())
         connected = sum(1 for keeper in self.keepers.values() if keeper.connected)
         return (
             f"mailboxes={len(self.keepers)} connected={connected} logins={logins} "
@@ -372,5 +383,28 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def lease_holder(owner: str, seconds: float) -> Holder:
-    return Holder(owner, timedelta(seconds=seconds))
+def make_pool(
+    factory: sessionmaker[Session],
+    box: SecretBox,
+    context: ssl.SSLContext,
+    tokens: AccessTokens | None,
+    holder: Holder,
+    limits: Limits,
+    clock: Callable[[], datetime],
+    policy: AddressPolicy = ANY_ADDRESS,
+) -> Pool:
+    """A poller's pool of kept connections, with nothing connected yet (see Pool.refresh)."""
+    wiring = Wiring(
+        factory=factory,
+        context=context,
+        tokens=tokens,
+        clock=clock,
+        holder=holder,
+        limits=limits,
+        hosts=Slots(lambda _host: limits.per_host),
+        # An account's key is "host:port/user name".
+        accounts=Slots(lambda account: limits.account_limit(account.split(":", 1)[0])),
+        counters=Counters(),
+        policy=policy,
+    )
+    return Pool(box, wiring)

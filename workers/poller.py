@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import clock, leases
 from outreach.config import Settings
-from outreach.connections import Counters, Limits, Pool, Slots, Wiring
+from outreach.connections import Limits, make_pool
 from outreach.crypto import SecretBox
 from outreach.db import OutageWatch, is_outage, make_engine, make_sessionmaker, session_scope
 from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
@@ -82,19 +82,9 @@ def run(settings: Settings, once: bool = False) -> None:
     limits = Limits(
         per_host=settings.poll_connections_per_host, poll_interval=settings.poll_interval
     )
-    wiring = Wiring(
-        factory=factory,
-        context=context,
-        tokens=tokens,
-        clock=_utcnow,
-        holder=Holder(owner, lease),
-        limits=limits,
-        hosts=Slots(lambda _host: limits.per_host),
-        accounts=Slots(lambda account: limits.account_limit(account.split(":", 1)[0])),
-        counters=Counters(),
-        policy=settings.address_policy,
-    )
-    pool = Pool(box, wiring)
+    holder = Holder(owner, lease)
+    policy = settings.address_policy
+    pool = make_pool(factory, box, context, tokens, holder, limits, _utcnow, policy)
     outage = OutageWatch(log.warning)
     last_stats = time.monotonic()
     try:
