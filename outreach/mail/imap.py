@@ -144,6 +144,8 @@ class ImapSource:
         self._client: IMAPClient | None = None
         self._selected: str | None = None
         self._gmail: bool | None = None
+        # The INBOX's UIDNEXT when it was last read: a higher one means new mail.
+        self._inbox_uidnext: int | None = None
 
     def __enter__(self) -> Self:
         return self.open()
@@ -234,8 +236,14 @@ class ImapSource:
         """
         client = self.client
         try:
+            # Mail that came during the last sync was announced in the answer to some
+            # other command, where nobody listened: the UIDNEXT tells of it.
             if self._selected != "INBOX":
-                self._examine("INBOX")
+                uidnext = _uidnext(self._examine("INBOX"))
+            else:
+                uidnext = _uidnext(client.folder_status("INBOX", [b"UIDNEXT"]))
+            if self._inbox_uidnext is not None and uidnext > self._inbox_uidnext:
+                return True
             client.idle()
             arrived = False
             try:
@@ -313,6 +321,8 @@ class ImapSource:
         try:
             info = self._examine(folder)
             uidvalidity = int(info[b"UIDVALIDITY"])  # type: ignore[call-overload]
+            if folder == "INBOX":
+                self._inbox_uidnext = _uidnext(info)
             # "N:*" always includes the highest UID even when it is below N
             # (RFC 3501 6.4.8), so the result is filtered again here.
             found = self.client.search(["UID", f"{after_uid + 1}:*"])
@@ -350,6 +360,11 @@ class ImapSource:
             raise TemporaryFailure(f"reading message {uid} in {folder} failed: {error}") from None
         data = response.get(uid, {})
         return bytes(data.get(b"BODY[]", b""))
+
+
+def _uidnext(info: dict[bytes, object]) -> int:
+    value = info.get(b"UIDNEXT", 0)
+    return int(value) if isinstance(value, int | bytes | str) else 0
 
 
 def _thread_id(value: object) -> int | None:
