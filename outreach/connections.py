@@ -332,7 +332,11 @@ class Pool:
             ]
             for row in rows:
                 logins[row.id] = MailboxLogin.imap(row, self._box)
-        for mailbox_id in free + expired:
+        takeable = free + expired
+        # In a random order: pollers started together split the free mailboxes
+        # between them instead of racing for the same ones.
+        random.shuffle(takeable)
+        for mailbox_id in takeable:
             with session_scope(self.wiring.factory) as session:
                 if leases.acquire(session, mailbox_id, holder.owner, now, holder.lease):
                     mine.add(mailbox_id)
