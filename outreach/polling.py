@@ -155,10 +155,6 @@ def sync_open(
     """
     try:
         with session_scope(factory) as session:
-            if holder is not None and not leases.acquire(
-                session, mailbox_id, holder.owner, clock(), holder.lease
-            ):
-                return PollResult(mailbox_id, ok=False, problem=LEASE_LOST, lost_lease=True)
             mailbox = session.get(Mailbox, mailbox_id)
             if mailbox is None:
                 return PollResult(mailbox_id, ok=False, problem="the mailbox is gone")
@@ -172,12 +168,24 @@ def sync_open(
             if mailbox.status is MailboxStatus.NEEDS_ATTENTION:
                 mailbox.status = MailboxStatus.OK
                 mailbox.last_error = None
+            # Last, not first: on SQLite the update takes the database's one write lock,
+            # which must not be held while the server answers.
+            if holder is not None and not leases.acquire(
+                session, mailbox_id, holder.owner, clock(), holder.lease
+            ):
+                raise _LeaseLost
+    except _LeaseLost:
+        return PollResult(mailbox_id, ok=False, problem=LEASE_LOST, lost_lease=True)
     except MailboxAuthFailed as error:
         _mark(factory, mailbox_id, str(error))
         return PollResult(mailbox_id, ok=False, problem=str(error))
     except TemporaryFailure as error:
         return PollResult(mailbox_id, ok=False, problem=str(error), broken=True)
     return PollResult(mailbox_id, ok=True, report=report)
+
+
+class _LeaseLost(Exception):
+    """Another poller holds the mailbox: the sync's transaction is rolled back."""
 
 
 def _mark(factory: sessionmaker[Session], mailbox_id: int, problem: str) -> None:
