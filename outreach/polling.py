@@ -161,10 +161,10 @@ def sync_open(
             if mailbox.status is MailboxStatus.NEEDS_SIGN_IN:
                 return PollResult(mailbox_id, ok=False, problem=mailbox.last_error or "sign in")
             folders = source.watched_folders(mailbox.sent_folder)
+            report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.sent_folder is None and len(folders) == 2:
                 # Found once, kept: later rounds skip the LIST and its slower EXAMINEs.
                 mailbox.sent_folder = folders[1]
-            report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.status is MailboxStatus.NEEDS_ATTENTION:
                 mailbox.status = MailboxStatus.OK
                 mailbox.last_error = None
