@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import leases
 from outreach.crypto import SecretBox
-from outreach.db import session_scope
+from outreach.db import is_outage, session_scope
 from outreach.mail.imap import ImapSource
 from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mailbox_login import MailboxLogin
@@ -51,6 +51,8 @@ log = logging.getLogger("outreach.poller")
 GMAIL_HOSTS = frozenset({"imap.gmail.com", "imap.googlemail.com"})
 # "NO [ALERT] Too many simultaneous connections": Gmail's cap per account.
 GMAIL_PER_ACCOUNT = 15
+# Seconds between two tries of a sync while the database is away.
+OUTAGE_RETRY = 2.0
 # RFC 2177: re-issue IDLE at least every 29 minutes; NAT boxes drop quiet links sooner.
 LONGEST_IDLE = 25 * 60.0
 
@@ -192,7 +194,12 @@ class Keeper:
             with self._wiring.accounts.hold(account, self._stop) as held:
                 if not held:
                     return
-                outcome = self._connect_and_keep(server.host.lower(), backoff)
+                try:
+                    outcome = self._connect_and_keep(server.host.lower(), backoff)
+                except Exception as error:  # noqa: BLE001 - one mailbox must not stop the rest
+                    problem = f"unexpected error: {error!r}"
+                    self._report(PollResult(self.mailbox_id, ok=False, problem=problem), backoff)
+                    outcome = "broken"
             if outcome == "lost" or self._stop.is_set():
                 return
             wait = backoff.failed(0.0, random.uniform(0.8, 1.2))
@@ -231,9 +238,19 @@ class Keeper:
                 if not held:
                     return "stopped"
                 wiring.counters.count(wiring.counters.syncs, self.mailbox_id)
-                result = sync_open(
-                    wiring.factory, self.mailbox_id, source, wiring.clock, wiring.holder
-                )
+                try:
+                    result = sync_open(
+                        wiring.factory, self.mailbox_id, source, wiring.clock, wiring.holder
+                    )
+                except Exception as error:
+                    if not is_outage(error):
+                        raise
+                    result = None
+            if result is None:
+                # The database is away (the poller's main loop says so, once): the
+                # connection is kept and the sync tried again shortly; nothing was recorded.
+                self._stop.wait(OUTAGE_RETRY)
+                continue
             if result.lost_lease:
                 self._on_lost(self.mailbox_id)
                 return "lost"
