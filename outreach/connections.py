@@ -51,8 +51,6 @@ log = logging.getLogger("outreach.poller")
 GMAIL_HOSTS = frozenset({"imap.gmail.com", "imap.googlemail.com"})
 # "NO [ALERT] Too many simultaneous connections": Gmail's cap per account.
 GMAIL_PER_ACCOUNT = 15
-# Seconds between two tries of a sync while the database is away.
-OUTAGE_RETRY = 2.0
 # RFC 2177: re-issue IDLE at least every 29 minutes; NAT boxes drop quiet links sooner.
 LONGEST_IDLE = 25 * 60.0
 
@@ -133,6 +131,25 @@ class Counters:
             what[mailbox_id] += 1
 
 
+@dataclass
+class DatabaseState:
+    """Whether the database answers, as the poller's main loop last found it.
+
+    A keeper whose sync meets an outage `doubt`s it: the main loop checks at once
+    (and says so, once) and sets `usable` again when the database is back.
+    """
+
+    usable: threading.Event = field(default_factory=threading.Event)
+    doubted: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.usable.set()
+
+    def doubt(self) -> None:
+        self.usable.clear()
+        self.doubted.set()
+
+
 @dataclass(frozen=True)
 class Wiring:
     """What a keeper needs to log in and sync, the same for every mailbox of one poller."""
@@ -146,6 +163,7 @@ class Wiring:
     hosts: Slots
     accounts: Slots
     counters: Counters
+    database: DatabaseState
     policy: AddressPolicy = ANY_ADDRESS
 
 
@@ -247,9 +265,13 @@ class Keeper:
                         raise
                     result = None
             if result is None:
-                # The database is away (the poller's main loop says so, once): the
-                # connection is kept and the sync tried again shortly; nothing was recorded.
-                self._stop.wait(OUTAGE_RETRY)
+                # The database is away: nothing was recorded. The connection is kept, and
+                # the sync tried again once the poller's main loop (which says so, once)
+                # finds the database back; a thousand keepers do not knock meanwhile.
+                self._wiring.database.doubt()
+                while not self._wiring.database.usable.wait(1.0):
+                    if self._stop.is_set():
+                        return "stopped"
                 continue
             if result.lost_lease:
                 self._on_lost(self.mailbox_id)
@@ -413,6 +435,7 @@ def make_pool(
     limits: Limits,
     clock: Callable[[], datetime],
     policy: AddressPolicy = ANY_ADDRESS,
+    database: DatabaseState | None = None,
 ) -> Pool:
     """A poller's pool of kept connections, with nothing connected yet (see Pool.refresh)."""
     wiring = Wiring(
@@ -426,6 +449,7 @@ def make_pool(
         # An account's key is "host:port/user name".
         accounts=Slots(lambda account: limits.account_limit(account.split(":", 1)[0])),
         counters=Counters(),
+        database=database or DatabaseState(),
         policy=policy,
     )
     return Pool(box, wiring)

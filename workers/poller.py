@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import clock, leases
 from outreach.config import Settings
-from outreach.connections import Limits, make_pool
+from outreach.connections import DatabaseState, Limits, make_pool
 from outreach.crypto import SecretBox
 from outreach.db import OutageWatch, is_outage, make_engine, make_sessionmaker, session_scope
 from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
@@ -64,10 +64,12 @@ def run(settings: Settings, once: bool = False) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.poll_lease)
     stop = threading.Event()
+    database = DatabaseState()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping: the mailboxes are given back (signal %s)", signum)
         stop.set()
+        database.doubted.set()  # wakes the main loop
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -84,26 +86,30 @@ def run(settings: Settings, once: bool = False) -> None:
     )
     holder = Holder(owner, lease)
     policy = settings.address_policy
-    pool = make_pool(factory, box, context, tokens, holder, limits, _utcnow, policy)
+    pool = make_pool(factory, box, context, tokens, holder, limits, _utcnow, policy, database)
     outage = OutageWatch(log.warning)
     last_stats = time.monotonic()
     try:
         while not stop.is_set():
+            database.doubted.clear()
             try:
                 pool.refresh()
             except Exception as error:
                 if not is_outage(error):
                     raise
-                # The keepers keep their connections meanwhile, and a mailbox's
-                # position is in the database: nothing is missed once it is back.
+                # The keepers keep their connections meanwhile and wait for the
+                # database; a mailbox's position is in it: nothing is missed.
+                database.usable.clear()
                 stop.wait(outage.failed(error, time.monotonic()))
                 continue
             outage.succeeded(time.monotonic())
+            database.usable.set()
             if time.monotonic() - last_stats >= STATS_EVERY:
                 log.info("poller stats: %s", pool.stats())
                 last_stats = time.monotonic()
-            # Renew leases well before they run out, even when no mail arrives.
-            stop.wait(settings.poll_lease / 3)
+            # Renew leases well before they run out, even when no mail arrives; at
+            # once when a keeper found the database away.
+            database.doubted.wait(settings.poll_lease / 3)
     finally:
         pool.stop()
         log.info("poller stats: %s", pool.stats())
