@@ -5,9 +5,9 @@ providers throttle accounts that log in every minute. So each mailbox a poller
 holds gets a `Keeper`: a thread with one connection that it keeps open.
 
 - Where the server offers IDLE, the keeper waits in IDLE on the INBOX and syncs
-  that mailbox alone the moment mail arrives; it also syncs every poll interval
-  (the Sent folder has no IDLE), which renews the IDLE well within the 29
-  minutes RFC 2177 allows.
+  that mailbox alone the moment mail arrives; it also syncs every `idle_renew`
+  seconds (5 minutes: the Sent folder has no IDLE), which renews the IDLE well
+  within the 29 minutes RFC 2177 allows.
 - Elsewhere it syncs every poll interval over the same connection.
 - A broken link is opened again after a back-off with jitter (polling.Backoff).
 - At most `Limits.per_host` keepers log in or sync at once against one server
@@ -63,9 +63,10 @@ class Limits:
     per_host: int = 50
     # Connections open at once on one account (host and user name); Gmail's is fixed.
     per_account: int = 10
-    # Seconds between two syncs of a mailbox when no mail is announced.
+    # Seconds between two syncs of a mailbox whose server has no IDLE.
     poll_interval: float = 60.0
-    # Seconds an IDLE is held before it is renewed (capped at LONGEST_IDLE).
+    # Seconds an IDLE is held before it is renewed with a sync of every watched
+    # folder (capped at LONGEST_IDLE); never shorter than the poll interval.
     idle_renew: float = 300.0
     # Seconds before the first new try after a broken link; doubled up to 5 min.
     retry_first: float = 5.0
@@ -75,7 +76,7 @@ class Limits:
 
     @property
     def idle_wait(self) -> float:
-        return min(self.poll_interval, self.idle_renew, LONGEST_IDLE)
+        return min(max(self.poll_interval, self.idle_renew), LONGEST_IDLE)
 
 
 class Slots:

@@ -160,11 +160,6 @@ def sync_mailbox(
     UIDVALIDITY change (which renumbers a folder) counts nothing twice.
     """
     report = SyncReport()
-    sent_ids, inbound_ids = _known_ids(session, mailbox.user_id)
-    threads = _known_threads(session, mailbox.user_id)
-    by_address = _open_by_address(session, mailbox.user_id)
-    domains = by_domain(by_address)
-    own = frozenset({mailbox.email_address.lower()})
     # Every folder is read before anything is written: on SQLite a write takes the
     # database's one write lock, and other mailboxes' syncs must not wait on this
     # server's answers meanwhile.
@@ -183,6 +178,16 @@ def sync_mailbox(
                 last_uid = 0
                 batch = source.fetch_new(folder, last_uid)
             read.append((folder, state, last_uid, batch))
+    if any(batch.messages for _folder, _state, _uid, batch in read):
+        # What new mail is matched against: read only when there is some, as most
+        # syncs find nothing (each user's messages can be many).
+        sent_ids, inbound_ids = _known_ids(session, mailbox.user_id)
+        threads = _known_threads(session, mailbox.user_id)
+        by_address = _open_by_address(session, mailbox.user_id)
+    else:
+        sent_ids, inbound_ids, threads, by_address = {}, set(), {}, {}
+    domains = by_domain(by_address)
+    own = frozenset({mailbox.email_address.lower()})
     for folder, state, last_uid, batch in read:
         state.uidvalidity = batch.uidvalidity
         report.folders[folder] = len(batch.messages)
