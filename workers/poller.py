@@ -6,8 +6,9 @@ Contract:
   it; a dead poller's mailboxes are taken over once its leases run out.
 - Each mailbox it holds gets one kept, logged-in IMAP connection
   (outreach.connections): where the server offers IDLE, new mail wakes a sync
-  of that mailbox alone at once; every mailbox is also synced every
-  OUTREACH_POLL_INTERVAL. A broken link is opened again with back-off; at most
+  of that mailbox alone at once, and every folder is synced every 5 minutes;
+  elsewhere every OUTREACH_POLL_INTERVAL. A broken link is opened again with
+  back-off; at most
   OUTREACH_POLL_CONNECTIONS_PER_HOST logins and syncs run at once per server.
   A failing mailbox is logged once per kind of failure; it never stops the others.
   A mailbox waiting for its owner to sign in again with Google or Microsoft
