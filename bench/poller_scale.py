@@ -68,6 +68,10 @@ service imap-login {
 }
 default_client_limit = 2400
 default_vsz_limit = 0
+# Each IDLE process watches its mailbox with inotify; past 128 instances per user
+# (fs.inotify.max_user_instances) Dovecot falls back to checking every 30 s, which
+# would measure Dovecot, not the poller. Checking every second keeps IDLE prompt.
+mailbox_idle_check_interval = 1 secs
 """
 
 
