@@ -248,9 +248,15 @@ class ImapSource:
             arrived = False
             try:
                 ends = time.monotonic() + seconds
+                empty = 0
                 while not arrived and (left := ends - time.monotonic()) > 0:
                     responses = client.idle_check(timeout=left)
                     arrived = any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+                    # Readable yet nothing to read, again and again: the server hung up
+                    # (imapclient returns nothing at EOF), and this loop would spin.
+                    empty = empty + 1 if not responses and ends > time.monotonic() else 0
+                    if empty >= 3:
+                        raise TemporaryFailure("the server closed the connection")
             finally:
                 client.idle_done()
         except (TimeoutError, OSError, ValueError, IMAPClientError, imaplib.IMAP4.error) as error:
