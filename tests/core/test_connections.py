@@ -188,7 +188,8 @@ def test_a_broken_link_is_tried_again_with_growing_waits_then_kept(
             time.sleep(0.5)
         finally:
             pool.stop()
-        assert pool.counters.logins[mailbox.id] == tries + 1
+        # One more try got through (or the one under way when the cuts stopped did).
+        assert pool.counters.logins[mailbox.id] in (tries, tries + 1)
         assert dovecot_logins(dovecot, user_name) == 1
     finally:
         proxy.stop()
