@@ -468,7 +468,7 @@ def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
 ) -> None:
     cli = with_contacts
     cli.ok("target", "create", "--user", USER, "Chemistry", "--field", "chemistry",
-           "--contacts", "bob@corp.example")
+           "--contacts", "bob@corp.example")  # fmt: skip
     with Session(db_engine) as session:
         # Bob declined on the first list (the poller's work, elsewhere tested).
         (outreach,) = session.scalars(select(Outreach)).all()
