@@ -234,7 +234,8 @@ def test_the_held_back_person_and_the_keep_in_touch_draft_have_no_serious_violat
 
     page.goto("/drafts")
     draft = page.locator("article[data-kind='keep_in_touch']")
-    expect(draft.get_by_label("What have you done with Tom's advice since you met?")).to_be_visible()
+    news = draft.get_by_label("What have you done with Tom's advice since you met?")
+    expect(news).to_be_visible()
     draft.scroll_into_view_if_needed()
     check_and_shoot(page, "drafts-keep-in-touch")
 
