@@ -259,3 +259,8 @@ def test_the_contact_form_has_no_serious_violations(page: Page, live_app: LiveAp
     page.goto(f"/contacts/{live_app.seeded.contacts['Priya Raman']}/edit")
     expect(page.get_by_label("Why them in particular (optional)")).to_be_visible()
     check_and_shoot(page, "contact-form")
+    # Refused, with the reason beside the field.
+    page.get_by_label("Email address").fill("not an address")
+    page.locator('[data-action="save-contact"]').click()
+    expect(page.locator(".field-error, .flash").first).to_contain_text("address")
+    check_and_shoot(page, "contact-form-error")
