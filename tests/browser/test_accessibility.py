@@ -7,6 +7,7 @@ and on a phone, since the phone layout hides and rearranges things.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -264,3 +265,38 @@ def test_the_contact_form_has_no_serious_violations(page: Page, live_app: LiveAp
     page.locator('[data-action="save-contact"]').click()
     expect(page.locator(".field-error, .flash").first).to_contain_text("address")
     check_and_shoot(page, "contact-form-error")
+
+
+def test_a_question_moved_from_the_keyboard_keeps_the_keyboards_place(
+    page: Page, live_app: LiveApp
+) -> None:
+    meeting_id, _ = tomorrows_meeting_with_tom(live_app)
+    log_in(page, live_app.url, live_app.seeded.email)
+    page.goto(f"/meetings/{meeting_id}/prepare")
+    page.get_by_role("button", name="Move down: What is a typical day like?").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"#q-typical_day$"))
+    expect(page.locator("#prepare-questions > li").nth(1)).to_have_id("q-typical_day")
+    # The next Tab reaches the moved question's own buttons, not the top of the page.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.closest('li')?.id ?? ''")
+    assert focused == "q-typical_day"
+
+
+def test_a_name_moved_from_the_keyboard_keeps_the_keyboards_place(
+    page: Page, live_app: LiveApp
+) -> None:
+    log_in(page, live_app.url, live_app.seeded.email)
+    page.goto("/targets")
+    page.get_by_role("link", name="Science policy").click()
+    names = page.locator("#target-names > li")
+    expect(names).to_have_count(2)
+    second = names.nth(1).get_attribute("data-contact-id")
+    names.nth(1).locator(".move-up button").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(f"#name-{second}$"))
+    expect(names.first).to_have_attribute("data-contact-id", str(second))
+    # The next Tab reaches the moved name (its link), not the top of the page.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.closest('li')?.dataset.contactId ?? ''")
+    assert focused == second
