@@ -10,6 +10,7 @@ no query here reads a contact's name or address, a subject or a body, so none ca
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -123,6 +124,16 @@ def cohorts_of(session: Session, adviser: User) -> list[Cohort]:
     )
 
 
+def student_counts(session: Session, some: Sequence[Cohort]) -> dict[int, int]:
+    """How many students each cohort has, by id (a cohort with none is absent)."""
+    rows = session.execute(
+        select(CohortMember.cohort_id, func.count())
+        .where(CohortMember.cohort_id.in_([cohort.id for cohort in some]))
+        .group_by(CohortMember.cohort_id)
+    )
+    return {cohort_id: count for cohort_id, count in rows}
+
+
 def adviser_cohort(session: Session, adviser: User, name: str) -> Cohort:
     """The adviser's own cohort by name; another adviser's is as unknown as a missing one."""
     _adviser(adviser)
@@ -131,6 +142,14 @@ def adviser_cohort(session: Session, adviser: User, name: str) -> Cohort:
     )
     if cohort is None:
         raise NotFound(f"you have no cohort named '{name.strip()}'")
+    return cohort
+
+
+def adviser_cohort_by_id(session: Session, adviser: User, cohort_id: int) -> Cohort:
+    _adviser(adviser)
+    cohort = session.get(Cohort, cohort_id)
+    if cohort is None or cohort.adviser_id != adviser.id:
+        raise NotFound("you have no such cohort")
     return cohort
 
 
@@ -167,6 +186,21 @@ def student_cohorts(session: Session, student: User) -> list[Cohort]:
             .order_by(Cohort.id)
         )
     )
+
+
+def leave_cohort_by_id(session: Session, student: User, cohort_id: int) -> Cohort:
+    """Leave one cohort; the adviser sees nothing of the student from now on."""
+    member = session.scalar(
+        select(CohortMember).where(
+            CohortMember.cohort_id == cohort_id, CohortMember.user_id == student.id
+        )
+    )
+    if member is None:
+        raise NotFound("you are not in that cohort")
+    cohort = session.get_one(Cohort, cohort_id)
+    session.delete(member)
+    session.flush()
+    return cohort
 
 
 def leave_cohort(session: Session, student: User, name: str) -> list[Cohort]:
@@ -243,8 +277,15 @@ def _dry_lists(session: Session, ids: list[int]) -> set[int]:
 
 
 def cohort_report(session: Session, adviser: User, name: str, now: datetime) -> CohortReport:
-    """The adviser's view of their cohort: a fixed number of queries, whatever its size."""
-    cohort = adviser_cohort(session, adviser, name)
+    """The adviser's view of their cohort named `name`."""
+    return report_of(session, adviser_cohort(session, adviser, name), now)
+
+
+def report_of(session: Session, cohort: Cohort, now: datetime) -> CohortReport:
+    """A cohort's report: a fixed number of queries, whatever its size.
+
+    The caller has checked that the cohort is the adviser's (adviser_cohort*).
+    """
     members = session.execute(
         select(User, CohortMember.consented_at)
         .join(CohortMember, CohortMember.user_id == User.id)
