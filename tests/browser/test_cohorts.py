@@ -1,4 +1,7 @@
-"""Cohorts in headless Chromium: a student joins after reading the consent; the adviser reads."""
+"""Cohorts in headless Chromium: a student joins after reading the consent; the adviser reads.
+
+Each page is also checked by axe-core, as tests/browser/test_accessibility.py does.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from outreach import cohorts
 from outreach.models import Role, User
 from tests.browser.conftest import SCREENSHOTS, LiveApp
 from tests.browser.live import VIEWPORT, log_in
+from tests.browser.test_accessibility import check
 from tests.factories import make_user
 from tests.web.conftest import PASSWORD
 
@@ -18,16 +22,19 @@ pytestmark = pytest.mark.browser
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
-def shoot(page: Page, name: str) -> None:
+def shoot_and_check(page: Page, name: str) -> None:
+    """Screenshots at desk and phone sizes, then axe-core's check at both."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
     page.set_viewport_size(VIEWPORT)
+    check(page)
+    page.set_viewport_size(VIEWPORT)
 
 
 def test_a_student_joins_after_the_consent_and_the_adviser_sees_counts(
-    page: Page, browser: Browser, live_app: LiveApp
+    browser: Browser, live_app: LiveApp
 ) -> None:
     with live_app.sessions() as session:
         adviser = make_user(
@@ -38,18 +45,22 @@ def test_a_student_joins_after_the_consent_and_the_adviser_sees_counts(
         code, cohort_id = cohort.code, cohort.id
         session.commit()
 
+    # CSP bypassed only so that axe-core's script can be injected, as in test_accessibility.
+    student = browser.new_context(viewport=VIEWPORT, base_url=live_app.url, bypass_csp=True)
+    page = student.new_page()
     log_in(page, live_app.url, live_app.seeded.email)
     page.get_by_role("link", name="Cohorts").click()
     page.get_by_label("Join code").fill(f"{code[:4].lower()}-{code[4:]}")
     page.get_by_role("button", name="See what is shared").click()
     expect(page.get_by_role("heading", name="Join Careers 101 (autumn)?")).to_be_visible()
     expect(page.locator("#consent")).to_contain_text("Never your emails")
-    shoot(page, "cohort-consent")
+    shoot_and_check(page, "cohort-consent")
     page.get_by_role("button", name="Share this and join").click()
     expect(page.locator("#joined-cohorts")).to_contain_text("Careers 101 (autumn)")
-    shoot(page, "cohort-student")
+    shoot_and_check(page, "cohort-student")
 
-    other = browser.new_context(viewport=VIEWPORT, base_url=live_app.url)
+    student.close()
+    other = browser.new_context(viewport=VIEWPORT, base_url=live_app.url, bypass_csp=True)
     try:
         desk = other.new_page()
         log_in(desk, live_app.url, "ada@college.test")
@@ -58,9 +69,9 @@ def test_a_student_joins_after_the_consent_and_the_adviser_sees_counts(
         table = desk.locator("#cohort-students")
         expect(table).to_contain_text(live_app.seeded.user_name)
         expect(table).to_contain_text("connected")
-        shoot(desk, "cohort-report")
+        shoot_and_check(desk, "cohort-report")
     finally:
         other.close()
     with live_app.sessions() as session:
-        student = session.scalars(select(User).where(User.email == live_app.seeded.email)).one()
-        assert [c.id for c in cohorts.student_cohorts(session, student)] == [cohort_id]
+        joined = session.scalars(select(User).where(User.email == live_app.seeded.email)).one()
+        assert [c.id for c in cohorts.student_cohorts(session, joined)] == [cohort_id]
