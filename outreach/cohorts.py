@@ -9,6 +9,8 @@ no query here reads a contact's name or address, a subject or a body, so none ca
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -355,3 +357,49 @@ def report_of(session: Session, cohort: Cohort, now: datetime) -> CohortReport:
             )
         )
     return CohortReport(cohort=cohort, students=students)
+
+
+CSV_COLUMNS = (
+    "email",
+    "name",
+    "mailbox_connected",
+    "requests_sent",
+    "replies",
+    "meetings_held",
+    "reports_submitted",
+    "last_activity",
+    "joined_at",
+    "stuck",
+)
+
+
+def _cell(value: str) -> str:
+    # A spreadsheet runs a cell starting with =, +, - or @ as a formula; a student
+    # chooses their own name.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def report_csv(report: CohortReport) -> str:
+    """The report as CSV text, one row per student: the same columns as --json."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for student in report.students:
+        row = [
+            student.email,
+            student.name,
+            "yes" if student.mailbox_connected else "no",
+            str(student.requests_sent),
+            str(student.replies),
+            str(student.meetings_held),
+            str(student.reports_submitted),
+            _utc(student.last_activity),
+            _utc(student.joined_at),
+            " ".join(student.stuck),
+        ]
+        writer.writerow([_cell(value) for value in row])
+    return out.getvalue()

@@ -63,6 +63,7 @@ def test_an_adviser_cannot_read_another_advisers_cohort(browser: Browser, sessio
     ada = adviser(session)
     browser.login(ada.email)
     assert browser.get(f"/cohorts/{theirs.id}").status_code == 404
+    assert browser.get(f"/cohorts/{theirs.id}/export.csv").status_code == 404
     assert theirs.code not in browser.page("/cohorts")
 
 
@@ -119,3 +120,24 @@ def test_the_adviser_page_shows_counts_and_never_a_contact_or_message_word(
     assert "1 of 2" in page  # meetings held, of the goal
     for word in PRIVATE_WORDS:
         assert word.lower() not in html.unescape(page).lower(), word
+
+
+def test_the_csv_export_has_a_row_per_student_and_no_formulas(
+    browser: Browser, session: Session, secret_box: SecretBox
+) -> None:
+    ada = adviser(session)
+    cohort = cohorts.create_cohort(session, ada, "Careers 101")
+    student = make_user(session, name="=HYPERLINK(1)")
+    seed_busy_student(session, student, secret_box, NOW)
+    cohorts.join_cohort(session, student, cohort.code, NOW)
+    session.commit()
+    browser.login(ada.email)
+    response = browser.get(f"/cohorts/{cohort.id}/export.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    text = response.get_data(as_text=True).lstrip("\ufeff")
+    header, row = text.splitlines()
+    assert header.split(",") == list(cohorts.CSV_COLUMNS)
+    assert row.startswith(f"{student.email},'=HYPERLINK(1),yes,3,2,1,0,")
+    for word in PRIVATE_WORDS:
+        assert word.lower() not in text.lower(), word

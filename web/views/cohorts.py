@@ -6,7 +6,16 @@ never mail (docs/decisions/0024-cohorts-see-counts-never-mail.md).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from outreach import cohorts
@@ -82,6 +91,23 @@ def report(cohort_id: int) -> ResponseReturnValue:
         report=cohorts.report_of(session, cohort, now()),
         join_link=url_for("cohorts.consent", code=cohort.code, _external=True),
         stuck_words=STUCK_WORDS,
+    )
+
+
+@bp.get("/cohorts/<int:cohort_id>/export.csv")
+def export(cohort_id: int) -> ResponseReturnValue:
+    """The report as CSV, for the course's own records. :raise 404: when not the adviser's."""
+    session = get_session()
+    try:
+        cohort = cohorts.adviser_cohort_by_id(session, current_user(), cohort_id)
+    except (NotFound, ValidationError):
+        abort(404)
+    text = cohorts.report_csv(cohorts.report_of(session, cohort, now()))
+    return Response(
+        # A byte-order mark, so spreadsheets on Windows read the accents right.
+        "\ufeff" + text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="cohort-{cohort.id}.csv"'},
     )
 
 
