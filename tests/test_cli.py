@@ -201,7 +201,7 @@ def _assert_schema_matches_models(engine: Engine) -> None:
 
 def test_db_upgrade_builds_the_models_schema_on_sqlite(cli: Cli, db_engine: Engine) -> None:
     again = cli.ok("db", "upgrade")  # idempotent
-    assert "is at revision 0012" in again.output
+    assert "is at revision 0013" in again.output
     _assert_schema_matches_models(db_engine)
 
 
@@ -467,8 +467,17 @@ def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
     with_contacts: Cli, db_engine: Engine
 ) -> None:
     cli = with_contacts
-    cli.ok("target", "create", "--user", USER, "Chemistry", "--field", "chemistry",
-           "--contacts", "bob@corp.example")  # fmt: skip
+    cli.ok(
+        "target",
+        "create",
+        "--user",
+        USER,
+        "Chemistry",
+        "--field",
+        "chemistry",
+        "--contacts",
+        "bob@corp.example",
+    )
     with Session(db_engine) as session:
         # Bob declined on the first list (the poller's work, elsewhere tested).
         (outreach,) = session.scalars(select(Outreach)).all()
