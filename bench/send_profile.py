@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
             worker = OutreachWorker(queues, connection=connection)
             connection.config_resetstat()
+            trips = _count_round_trips()
             profile = cProfile.Profile()
             cpu, wall = time.process_time(), time.perf_counter()
             if not args.no_profile:
@@ -98,10 +99,28 @@ def main(argv: list[str] | None = None) -> int:
     last = -round(len(statements) / n)
     for text in statements[last:]:
         print(f"  {text[:150]}")
-    say(f"Redis commands per job: {sum(calls.values()) / n:.1f}")
+    say(
+        f"Redis commands per job: {sum(calls.values()) / n:.1f}, "
+        f"in {len(trips) / n:.1f} round trips"
+    )
     for name, count in sorted(calls.items(), key=lambda item: -item[1]):
         print(f"  {name:24} {count / n:6.2f}")
     return 0
+
+
+def _count_round_trips() -> list[None]:
+    """One entry per request this process sends to Redis (a pipeline is one)."""
+    from redis.connection import AbstractConnection
+
+    sent: list[None] = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+        sent.append(None)
+        original(self, command, check_health)  # type: ignore[arg-type]
+
+    AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    return sent
 
 
 def _count_statements(jobs: object) -> list[str]:

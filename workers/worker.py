@@ -24,6 +24,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -120,6 +121,43 @@ def _start_sweeper(settings: Settings) -> BaseProcess:
     return process
 
 
+class _JobBeats:
+    """One thread for the worker's life that beats the running job's heartbeat every
+    `every` seconds (a thread started and joined per job cost more than the job's
+    SMTP transaction on a loaded machine).
+
+    A beat runs under the lock that `watch` takes, so once `watch(None)` returns no
+    beat of the finished job can still arrive (it would put the job back in RQ's
+    registry of started jobs).
+    """
+
+    def __init__(self, beat: Callable[[Job], None], every: float) -> None:
+        self._beat = beat
+        self._every = every
+        self._changed = threading.Condition()
+        self._job: Job | None = None
+        self._due = math.inf
+        threading.Thread(target=self._run, name="outreach-heartbeat", daemon=True).start()
+
+    def watch(self, job: Job | None) -> None:
+        """Beat `job` from now on (None: the job ended, stop beating)."""
+        with self._changed:
+            self._job = job
+            self._due = time.monotonic() + self._every if job is not None else math.inf
+            self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                wait = self._due - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(None if math.isinf(wait) else wait)
+                    continue
+                assert self._job is not None
+                self._due = time.monotonic() + self._every
+                self._beat(self._job)
+
+
 # The worker's own key lives worker_ttl + 60 s (8 min) after each beat; RQ beats it
 # six times around every job. Once in this many seconds is plenty.
 _WORKER_BEAT_EVERY = 10.0
@@ -152,28 +190,25 @@ class OutreachWorker(SimpleWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._starting: Pipeline | None = None
+        self._beats: _JobBeats | None = None
         self._suspension_checked = -math.inf
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        done = threading.Event()
-        beats = threading.Thread(
-            target=self._beat, args=(job, done), name="outreach-heartbeat", daemon=True
-        )
-        beats.start()
+        if self._beats is None:
+            self._beats = _JobBeats(self._beat, self.job_monitoring_interval)
+        self._beats.watch(job)
         try:
             super().execute_job(job, queue)
         finally:
-            done.set()
-            beats.join()
+            self._beats.watch(None)
 
-    def _beat(self, job: Job, done: threading.Event) -> None:
+    def _beat(self, job: Job) -> None:
         # RQ's forking worker beats from the parent while the horse works; here a thread
         # does, every job_monitoring_interval (30 s), as long as the job runs.
-        while not done.wait(self.job_monitoring_interval):
-            try:
-                self.maintain_heartbeats(job)
-            except Exception as error:  # noqa: BLE001 - the next beat tries again
-                log.warning("could not beat the job's heartbeat: %s", error)
+        try:
+            self.maintain_heartbeats(job)
+        except Exception as error:  # noqa: BLE001 - the next beat tries again
+            log.warning("could not beat the job's heartbeat: %s", error)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is None and timeout is None and self.last_heartbeat is not None:
