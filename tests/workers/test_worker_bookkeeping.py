@@ -30,7 +30,7 @@ def redis(redis_server: RedisServer) -> Iterator[Redis]:
 
 def worker(redis: Redis, **options: float) -> OutreachWorker:
     queues = [Queue(name, connection=redis) for name in ALL_QUEUES]
-    return OutreachWorker(queues, connection=redis, **options)  # type: ignore[arg-type]
+    return OutreachWorker(queues, connection=redis, **options)
 
 
 def test_a_finished_job_is_recorded_as_rq_records_it(redis: Redis) -> None:
@@ -41,7 +41,7 @@ def test_a_finished_job_is_recorded_as_rq_records_it(redis: Redis) -> None:
     running.work(burst=True)
 
     for n, job in zip((1, 2, 3), jobs, strict=True):
-        job.refresh()
+        job = Job.fetch(job.id, connection=redis)
         assert job.get_status() is JobStatus.FINISHED
         assert job.return_value() == 3 * n
         assert job.started_at is not None and job.ended_at is not None
@@ -63,7 +63,7 @@ def test_a_long_job_is_beaten_while_it_runs_and_not_after(redis: Redis) -> None:
 
     running.work(burst=True)
 
-    job.refresh()
+    job = Job.fetch(job.id, connection=redis)
     assert job.get_status() is JobStatus.FINISHED
     assert job.last_heartbeat is not None and job.started_at is not None
     # Beaten while asleep: RQ's own beats all come before the job starts.
