@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_profile:
         pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
     say(f"{n} messages, {received} received by SMTP")
-    say(f"wall {wall / n * 1000:.2f} ms/msg (profiled), CPU {cpu / n * 1000:.2f} ms/msg")
+    how = "without the profiler" if args.no_profile else "profiled"
+    say(f"wall {wall / n * 1000:.2f} ms/msg ({how}), CPU {cpu / n * 1000:.2f} ms/msg")
     say(f"database statements per message: {len(statements) / n:.1f}; the last message's:")
     last = -round(len(statements) / n)
     for text in statements[last:]:
