@@ -130,9 +130,13 @@ def _due(now: datetime) -> object:
 
 
 def claim(session: Session, message_id: int, now: datetime) -> bool:
-    """Move the message to SENDING if, and only if, it is waiting to be sent and due."""
-    return compare_and_set(
-        session,
+    """Move the message to SENDING if, and only if, it is waiting to be sent and due.
+
+    A compare-and-set: True for the one caller that changed the row. The row as the
+    claim left it comes back in the same statement (RETURNING) and refreshes the
+    session's copy, so the guard that follows reads what was claimed.
+    """
+    statement = (
         update(Message)
         .where(Message.id == message_id, Message.status.in_(CLAIMABLE), _due(now))  # type: ignore[arg-type]
         .values(
@@ -141,8 +145,11 @@ def claim(session: Session, message_id: int, now: datetime) -> bool:
             claimed_at=now,
             attempts=Message.attempts + 1,
             waiting_reason=None,
-        ),
+        )
+        .returning(Message)
     )
+    options = {"synchronize_session": False, "populate_existing": True}
+    return len(session.scalars(statement, execution_options=options).all()) == 1
 
 
 def _wait(session: Session, message_id: int, reason: str, until: datetime | None) -> None:
@@ -201,8 +208,6 @@ def _reserve_and_claim(
     if not claim(session, message_id, now):
         session.rollback()  # gives the reserved slot back
         return None, DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
-    # The claim was written behind the ORM's back: read back its attempt and time.
-    session.refresh(message)
     return _Claimed(message, mailbox, user), None
 
 

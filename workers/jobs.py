@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import ssl
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
@@ -47,6 +49,17 @@ _Result = TypeVar("_Result")
 
 # Set while the database is away, so only the first job to notice writes it in the log.
 _OUTAGE_KEY = "outreach:database-away"
+# A job that succeeds asks Redis whether an outage is over at most this often, unless
+# this process saw the outage itself (a key read per job was a tenth of RQ's traffic).
+_OUTAGE_OVER_CHECK_EVERY = 5.0
+
+
+class _OutageChecks:
+    seen_here = False
+    over_checked_at = -math.inf
+
+
+_outage_checks = _OutageChecks()
 # What a job returns when the database was away: the sweep re-drives its work later.
 DATABASE_AWAY = "database_away"
 
@@ -80,6 +93,14 @@ def _waits_out_database_outages(job: Callable[..., _Result]) -> Callable[..., _R
 
 def _first_to_see(outage: bool) -> bool:
     """Record the start (or the end) of an outage; True for the one job that changed it."""
+    if outage:
+        _outage_checks.seen_here = True
+    elif not _outage_checks.seen_here:
+        if time.monotonic() - _outage_checks.over_checked_at < _OUTAGE_OVER_CHECK_EVERY:
+            return False
+        _outage_checks.over_checked_at = time.monotonic()
+    else:
+        _outage_checks.seen_here = False
     try:
         connection = _redis()
         if outage:

@@ -8,8 +8,10 @@ the last send is kept, and the next send through the same login reuses it:
 - only while it is fresh: a session idle longer than `idle_limit` is closed (by
   `close_idle`, which the worker calls while it waits for jobs, or at the next
   send), well before servers drop idle clients (RFC 5321 asks them to wait 5 min);
-- only after an RSET answered 250: a session the server has closed meanwhile is
-  found out before a message is claimed for it, and a new one is opened;
+- without a check of its own: a kept session the server has closed meanwhile, or
+  that refuses more mail, fails at MAIL or RCPT, before the body; the message then
+  goes through a new session (no RSET per message: over a real network that was a
+  round trip a message);
 - for at most `per_session` messages, under the per-connection limits some
   providers set;
 - never after an error of any kind: the session is closed, and the next send
@@ -35,6 +37,7 @@ from typing import Any
 
 import aiosmtplib
 
+from outreach.errors import TemporaryFailure
 from outreach.mail import ServerLogin
 from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mail.smtp import SmtpSender, close_session, open_session, transact
@@ -45,8 +48,6 @@ IDLE_LIMIT = 60.0
 # Some providers refuse more messages per connection (Exchange Online's default is 30
 # per minute and connection; others close after 100): a new session before that.
 PER_SESSION = 25
-# An RSET unanswered this long means the session is not worth keeping.
-CHECK_TIMEOUT = 10.0
 # A polite QUIT to a session being let go; a server gone silent does not hold us longer.
 QUIT_TIMEOUT = 5.0
 
@@ -136,18 +137,30 @@ class KeptSessionSender(SmtpSender):
     ) -> None:
         key = (login.host, login.port, login.tls, login.username)
         kept = self._kept.pop(key, None)
+        if kept is not None and not self._reusable(kept, login):
+            await self._quit(kept.client)
+            kept = None
         if kept is not None:
+            body_started: list[bool] = []
+
+            def marked_before_data() -> None:
+                body_started.append(True)
+                before_data()
+
             try:
-                reusable = await self._reusable(kept, login)
-            except BaseException:
-                kept.client.close()
-                raise
-            if not reusable:
-                await self._quit(kept.client)
-                kept = None
-        if kept is None:
-            client = await open_session(login, self._context, self._policy)
-            kept = _Kept(client, login, self._clock(), 0)
+                await self._transact(kept, message, marked_before_data)
+                return
+            except TemporaryFailure:
+                # The kept session failed before the body went out (the server closed
+                # it, or refuses more on it): nothing was sent, so a new session tries.
+                if body_started:
+                    raise
+        client = await open_session(login, self._context, self._policy)
+        await self._transact(_Kept(client, login, self._clock(), 0), message, before_data)
+
+    async def _transact(
+        self, kept: _Kept, message: EmailMessage, before_data: Callable[[], None]
+    ) -> None:
         try:
             await transact(kept.client, message, before_data)
         except Exception:
@@ -158,20 +171,15 @@ class KeptSessionSender(SmtpSender):
             raise
         kept.sent += 1
         kept.last_used = self._clock()
-        self._kept[key] = kept
+        login = kept.login
+        self._kept[(login.host, login.port, login.tls, login.username)] = kept
 
-    async def _reusable(self, kept: _Kept, login: ServerLogin) -> bool:
+    def _reusable(self, kept: _Kept, login: ServerLogin) -> bool:
         if kept.login != login:
             return False  # a new password or access token: log in with it
         if kept.sent >= self._per_session or self._clock() - kept.last_used >= self.idle_limit:
             return False
-        if not kept.client.is_connected:
-            return False
-        try:
-            await kept.client.rset(timeout=CHECK_TIMEOUT)
-        except (aiosmtplib.SMTPException, OSError):
-            return False
-        return True
+        return kept.client.is_connected
 
     @staticmethod
     async def _quit(client: aiosmtplib.SMTP) -> None:

@@ -1,5 +1,6 @@
 """A worker's SMTP sessions: a burst through one mailbox logs in once, and a session is
-reused only while it is fresh, answers RSET and has seen no error."""
+reused only while it is fresh and has seen no error; one that fails before the body
+gives the message to a new session."""
 
 from __future__ import annotations
 
@@ -150,6 +151,34 @@ def test_a_session_the_server_dropped_is_replaced_before_the_message_goes(
     assert [m.message["Message-ID"] for m in smtp.wait_for(2)] == [
         first.message_id,
         second.message_id,
+    ]
+
+
+def test_a_temporary_refusal_on_a_kept_session_is_tried_once_on_a_new_one(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    unpaced: World,
+    smtp: RecordingSMTPServer,
+    sender: KeptSessionSender,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    first, second, third = make_approved_requests(session, unpaced.user, now, count=3)
+    assert send_all(session_factory, sender, secret_box, [first], now) == [Outcome.SENT]
+
+    # The kept session (and the new one after it) refuses the recipient for now.
+    smtp.rcpt_reply = "451 4.3.0 Try again later"
+    refused = send_all(session_factory, sender, secret_box, [second], now)
+    smtp.rcpt_reply = None
+    later = send_all(session_factory, sender, secret_box, [third], now)
+
+    assert refused == [Outcome.RETRYING]
+    assert later == [Outcome.SENT]
+    # The refused message tried a new session once; a session that met an error is closed.
+    assert smtp.logins == 3
+    assert [m.message["Message-ID"] for m in smtp.wait_for(2)] == [
+        first.message_id,
+        third.message_id,
     ]
 
 

@@ -8,8 +8,8 @@ finding its Message-ID there.
 
 Kill points:
 - before_connect: the worker claimed the message and opened a connection (or
-  checked, with RSET, the session it kept from the previous send), but the server
-  never answered (a proxy holds it): nothing was sent.
+  began the transaction, with MAIL, on the session it kept from the previous send),
+  but the server never answered (a proxy holds it): nothing was sent.
 - after_data: the server has the whole message and is about to say 250; the
   worker dies before it can record anything.
 - after_commit: the worker recorded the send and dies afterwards.
