@@ -128,4 +128,7 @@ def test_a_student_hands_in_a_report_the_adviser_comments_and_the_student_reads_
     page.reload()
     expect(card).to_contain_text("Good questions; ask about pay next time.")
     shoot_and_check(page, "cohort-report-commented")
+    page.get_by_role("link", name="Cohorts").click()
+    expect(page.locator("#handed-in")).to_contain_text("ask about pay next time")
+    shoot_and_check(page, "cohort-student-reports")
     student.close()

@@ -75,6 +75,8 @@ def test_a_student_hands_in_the_adviser_comments_and_the_student_reads_it(
     browser.login(sam.email)
     notes = html.unescape(browser.page(f"/meetings/{meeting.id}/notes"))
     assert "Your adviser's comment" in notes and "Good questions <b>here</b>." in notes
+    mine = html.unescape(browser.page("/cohorts"))
+    assert "Reports you handed in" in mine and "Your adviser: Good questions <b>here</b>." in mine
 
 
 def test_the_cohort_report_counts_handed_in_reports(

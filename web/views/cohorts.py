@@ -52,6 +52,7 @@ def _index(form: CohortForm | None = None) -> str:
     return render_template(
         "cohorts/student.html",
         cohorts=cohorts.student_cohorts(session, user),
+        reports=cohort_reports.reports_of_student(session, user),
         code_form=CodeForm(formdata=None),
         leave_form=ActionForm(formdata=None),
     )
