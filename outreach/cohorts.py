@@ -34,6 +34,7 @@ from outreach.models import (
     MessageStatus,
     Outreach,
     Role,
+    SubmittedReport,
     User,
 )
 from outreach.progress_stats import REPLIED_STATES
@@ -320,6 +321,12 @@ def report_of(session: Session, cohort: Cohort, now: datetime) -> CohortReport:
         .where(Meeting.user_id.in_(ids), Meeting.status == MeetingStatus.HELD)
         .group_by(Meeting.user_id),
     )
+    reports = _per_user(
+        session,
+        select(SubmittedReport.user_id, func.count())
+        .where(SubmittedReport.user_id.in_(ids), SubmittedReport.cohort_id == cohort.id)
+        .group_by(SubmittedReport.user_id),
+    )
     old_drafts = set(
         session.scalars(
             select(Message.user_id)
@@ -351,7 +358,7 @@ def report_of(session: Session, cohort: Cohort, now: datetime) -> CohortReport:
                 requests_sent=requests_sent.get(user.id, 0),
                 replies=replies.get(user.id, 0),
                 meetings_held=meetings_held.get(user.id, 0),
-                reports_submitted=0,  # submitted reports arrive with the assignment (issue 18.4)
+                reports_submitted=reports.get(user.id, 0),
                 last_activity=last.get(user.id),
                 stuck=tuple(stuck),
             )

@@ -36,9 +36,22 @@ PRIVATE_WORDS = (
     "OBSIDIAN-LANTERN",
     "secret-reply-box.example",
 )
+# What a submitted report must still never show: the contact's name and address (even
+# where the student wrote them in their notes), the meeting's place, the contact's notes
+# and any message. The organisation and role are the student's to report; so are the notes.
+REPORT_PRIVATE_WORDS = (
+    "Quillfeather",
+    "quillfeather@hushcorp.example",
+    "TANGERINE-NOTE",
+    "PERIWINKLE-SUBJECT",
+    "MARMALADE-ZEPPELIN",
+    "secret-reply-box.example",
+)
+# The student's own words in the held meeting's notes and reflection.
+REPORTED_WORDS = ("OBSIDIAN-LANTERN", "SAFFRON-REFLECTION", "Hushcorp", "Zanzibar-Curator")
 
 
-def seed_busy_student(session: Session, student: User, box: SecretBox, now: datetime) -> None:
+def seed_busy_student(session: Session, student: User, box: SecretBox, now: datetime) -> Meeting:
     """A mailbox, three requests sent ten days ago, two replies and one meeting held.
 
     Counts the report must show: requests_sent 3, replies 2, meetings_held 1.
@@ -90,16 +103,19 @@ def seed_busy_student(session: Session, student: User, box: SecretBox, now: date
     for trigger in (Trigger.REPLY_RECEIVED, Trigger.MEETING_SET, Trigger.MEETING_HELD):
         advance(session, met, trigger, now - timedelta(days=5))
     advance(session, replied, Trigger.REPLY_RECEIVED, now - timedelta(days=4))
-    session.add(
-        Meeting(
-            user_id=student.id,
-            outreach_id=met.id,
-            contact_id=met.contact_id,
-            starts_at=now - timedelta(days=5),
-            status=MeetingStatus.HELD,
-            held_at=now - timedelta(days=5),
-            place="Hushcorp, 1 Quillfeather Lane",
-            learned="OBSIDIAN-LANTERN",
-        )
+    meeting = Meeting(
+        user_id=student.id,
+        outreach_id=met.id,
+        contact_id=met.contact_id,
+        starts_at=now - timedelta(days=5),
+        status=MeetingStatus.HELD,
+        held_at=now - timedelta(days=5),
+        place="Hushcorp, 1 Quillfeather Lane",
+        learned="OBSIDIAN-LANTERN",
+        reflection_fit="SAFFRON-REFLECTION",
+        reflection_went_well="Quinn Quillfeather answered every question; "
+        "I wrote to QUILLFEATHER@hushcorp.example after.",
     )
+    session.add(meeting)
     session.flush()
+    return meeting

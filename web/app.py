@@ -22,6 +22,7 @@ from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
 from web.views import (
     board,
+    cohort_reports,
     cohorts,
     contact_changes,
     contacts,
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         contact_changes.bp,
         replies.bp,
         cohorts.bp,
+        cohort_reports.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

@@ -1,10 +1,11 @@
-"""The forms of the cohort pages: an adviser's new cohort, a student's join and consent."""
+"""The forms of the cohort pages: a new cohort, join and consent, a report and its comment."""
 
 from __future__ import annotations
 
-from wtforms import DateField, HiddenField, IntegerField, StringField
+from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from outreach.cohort_reports import MAX_COMMENT
 from outreach.cohorts import DEFAULT_GOAL, MAX_GOAL
 from web.plain_form import PlainTextForm
 
@@ -36,3 +37,17 @@ class CodeForm(PlainTextForm):
         csrf = False
 
     code = StringField("Join code", validators=[DataRequired("Type the code your adviser gave.")])
+
+
+class SubmitReportForm(PlainTextForm):
+    """The notes page's button: hand this meeting's report in to one cohort."""
+
+    cohort_id = HiddenField()
+
+
+class CommentForm(PlainTextForm):
+    comment = TextAreaField(
+        "Your comment",
+        validators=[Length(max=MAX_COMMENT)],
+        description="The student sees it on this meeting's notes page. Leave empty to remove it.",
+    )

@@ -11,7 +11,7 @@ from outreach.models.accounts import (
     User,
 )
 from outreach.models.base import Base, utcnow
-from outreach.models.cohorts import Cohort, CohortMember
+from outreach.models.cohorts import Cohort, CohortMember, SubmittedReport
 from outreach.models.contacts import Contact, Target, TargetEntry
 from outreach.models.meetings import Meeting, MeetingStatus
 from outreach.models.messages import (
@@ -44,6 +44,7 @@ __all__ = [
     "Outreach",
     "Role",
     "SendPhase",
+    "SubmittedReport",
     "SignupInvite",
     "Target",
     "TargetEntry",

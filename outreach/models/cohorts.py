@@ -41,3 +41,31 @@ class CohortMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # When the student agreed to what the adviser sees; it is also when they joined.
     consented_at: Mapped[datetime]
+
+
+class SubmittedReport(Base):
+    """A student's report on one held meeting, handed in to a cohort (the assignment).
+
+    `body_json` is a snapshot taken at submission, so later edits to the notes reach the
+    adviser only when the student submits again. It holds the student's notes and
+    reflection, the contact's organisation and role, and never the contact's name or
+    address (docs/decisions/0026-cohort-reports-are-snapshots.md).
+    """
+
+    __tablename__ = "cohort_reports"
+    __table_args__ = (UniqueConstraint("cohort_id", "meeting_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    # JSON: {"organisation", "role", "held_on", "sections": [{"heading", "text"}]}.
+    body_json: Mapped[str] = mapped_column(Text)
+    first_submitted_at: Mapped[datetime]
+    submitted_at: Mapped[datetime]
+    # First handed in after the cohort's due date; a late report cannot be replaced.
+    late: Mapped[bool] = mapped_column(default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    commented_at: Mapped[datetime | None]

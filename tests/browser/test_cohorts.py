@@ -1,19 +1,24 @@
-"""Cohorts in headless Chromium: a student joins after reading the consent; the adviser reads.
+"""Cohorts in headless Chromium: a student joins after the consent and hands in a report;
+the adviser reads and comments.
 
 Each page is also checked by axe-core, as tests/browser/test_accessibility.py does.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 from sqlalchemy import select
 
 from outreach import cohorts
+from outreach.crypto import SecretBox
 from outreach.models import Role, User
 from tests.browser.conftest import SCREENSHOTS, LiveApp
 from tests.browser.live import VIEWPORT, log_in
 from tests.browser.test_accessibility import check
+from tests.cohort_world import seed_busy_student
 from tests.factories import make_user
 from tests.web.conftest import PASSWORD
 
@@ -75,3 +80,55 @@ def test_a_student_joins_after_the_consent_and_the_adviser_sees_counts(
     with live_app.sessions() as session:
         joined = session.scalars(select(User).where(User.email == live_app.seeded.email)).one()
         assert [c.id for c in cohorts.student_cohorts(session, joined)] == [cohort_id]
+
+
+def test_a_student_hands_in_a_report_the_adviser_comments_and_the_student_reads_it(
+    browser: Browser, live_app: LiveApp, secret_box: SecretBox
+) -> None:
+    with live_app.sessions() as session:
+        adviser = make_user(
+            session, email="ada@college.test", name="Ada Adviser", password=PASSWORD
+        )
+        adviser.role = Role.ADVISER
+        cohort = cohorts.create_cohort(
+            session, adviser, "Careers 101", due=datetime.now(UTC).date() + timedelta(days=7)
+        )
+        sam = make_user(session, email="sam@college.test", name="Sam Student", password=PASSWORD)
+        meeting_id = seed_busy_student(session, sam, secret_box, datetime.now(UTC)).id
+        cohorts.join_cohort(session, sam, cohort.code, datetime.now(UTC))
+        session.commit()
+
+    student = browser.new_context(viewport=VIEWPORT, base_url=live_app.url, bypass_csp=True)
+    page = student.new_page()
+    log_in(page, live_app.url, "sam@college.test")
+    page.goto(f"/meetings/{meeting_id}/notes")
+    card = page.locator("#cohort-reports")
+    card.get_by_role("button", name="Hand in the report").click()
+    expect(page.locator("#flashes")).to_contain_text("Your report is in")
+    expect(card).to_contain_text("Handed in")
+    shoot_and_check(page, "cohort-report-handed-in")
+
+    desk_context = browser.new_context(viewport=VIEWPORT, base_url=live_app.url, bypass_csp=True)
+    try:
+        desk = desk_context.new_page()
+        log_in(desk, live_app.url, "ada@college.test")
+        desk.get_by_role("link", name="Cohorts").click()
+        desk.get_by_role("link", name="Careers 101").click()
+        desk.locator("#submitted-reports").get_by_role("link").click()
+        expect(desk.locator("#report-title")).to_contain_text("Sam Student")
+        expect(desk.locator("main")).to_contain_text("OBSIDIAN-LANTERN")
+        expect(desk.locator("main")).not_to_contain_text("Quillfeather")
+        desk.get_by_label("Your comment").fill("Good questions; ask about pay next time.")
+        desk.get_by_role("button", name="Save the comment").click()
+        expect(desk.locator("#adviser-comment")).to_contain_text("ask about pay next time")
+        shoot_and_check(desk, "cohort-submitted-report")
+    finally:
+        desk_context.close()
+
+    page.reload()
+    expect(card).to_contain_text("Good questions; ask about pay next time.")
+    shoot_and_check(page, "cohort-report-commented")
+    page.get_by_role("link", name="Cohorts").click()
+    expect(page.locator("#handed-in")).to_contain_text("ask about pay next time")
+    shoot_and_check(page, "cohort-student-reports")
+    student.close()

@@ -18,7 +18,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from outreach import cohorts
+from outreach import cohort_reports, cohorts
 from outreach.errors import NotFound, ValidationError
 from outreach.models import Role, User
 from web.attempt import attempt
@@ -52,6 +52,7 @@ def _index(form: CohortForm | None = None) -> str:
     return render_template(
         "cohorts/student.html",
         cohorts=cohorts.student_cohorts(session, user),
+        reports=cohort_reports.reports_of_student(session, user),
         code_form=CodeForm(formdata=None),
         leave_form=ActionForm(formdata=None),
     )
@@ -89,6 +90,7 @@ def report(cohort_id: int) -> ResponseReturnValue:
     return render_template(
         "cohorts/report.html",
         report=cohorts.report_of(session, cohort, now()),
+        reports=cohort_reports.cohort_reports(session, cohort),
         join_link=url_for("cohorts.consent", code=cohort.code, _external=True),
         stuck_words=STUCK_WORDS,
     )
