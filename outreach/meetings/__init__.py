@@ -59,7 +59,14 @@ from outreach.meetings.scheduling import (
     record_meeting,
     update_meeting,
 )
-from outreach.meetings.times import ends_at, local_to_utc, when_in_words
+from outreach.meetings.times import (
+    MeetingSection,
+    ends_at,
+    is_over,
+    local_to_utc,
+    section_of,
+    when_in_words,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -71,6 +78,7 @@ __all__ = [
     "MeetableOutreach",
     "MeetingDetails",
     "MeetingNotes",
+    "MeetingSection",
     "Referral",
     "ReferralResult",
     "add_referral",
@@ -86,6 +94,7 @@ __all__ = [
     "get_meeting",
     "interview_record",
     "interview_records",
+    "is_over",
     "list_meetings",
     "local_to_utc",
     "meetable_outreaches",
@@ -96,6 +105,7 @@ __all__ = [
     "referrals_of",
     "run_due",
     "save_notes",
+    "section_of",
     "thank_you_of",
     "thank_you_sent",
     "update_meeting",

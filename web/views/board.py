@@ -24,6 +24,7 @@ from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.models import User
 from outreach.progress_stats import GoalProgress
+from outreach.rules import local_time
 from outreach.rules.cycle import zone_of
 from outreach.rules.states import OutreachState
 from outreach.targets import list_targets
@@ -77,8 +78,7 @@ def goal_in_words(goal: GoalProgress) -> str:
 
 def local_day(value: datetime, time_zone: str) -> str:
     """ "24 Nov 2026", in the user's zone."""
-    here = value.astimezone(zone_of(time_zone))
-    return f"{here.day} {here:%b %Y}"
+    return local_time.date_only(value, time_zone)
 
 
 @bp.get("/")
@@ -142,7 +142,7 @@ def day_in_words(value: datetime, time_zone: str, moment: datetime) -> str:
 
 def clock_time(value: datetime, time_zone: str) -> str:
     """ "15:00", in the user's zone."""
-    return f"{value.astimezone(zone_of(time_zone)):%H:%M}"
+    return local_time.clock_time(value, time_zone)
 
 
 def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
