@@ -13,7 +13,9 @@ from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.messages import Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
-from outreach.rules.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar
+from outreach.rules import local_time
+from outreach.rules.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar, compressed_due
+from outreach.rules.sandbox_addresses import is_sandbox
 from outreach.rules.states import OutreachState
 from outreach.targets import calendar_of
 
@@ -66,6 +68,9 @@ class NextStep:
     follow_up: MessageStatus | None = None
     # A follow-up was drafted at some time (perhaps discarded): none comes next.
     follow_up_drafted: bool = False
+    # For a sandbox contact: how long a business day lasts there (None for a real one),
+    # so the board says when the compressed clock runs out, not the real date.
+    sandbox_day_seconds: float | None = None
 
 
 def describe(
@@ -92,14 +97,28 @@ def describe(
         away = datetime.combine(outreach.away_until, datetime.min.time(), tzinfo=calendar.zone)
         return f"away until {short_date(away, calendar, now)}; clock paused"
     at = outreach.next_step_at
+
+    def due(at: datetime) -> str:
+        if extra.sandbox_day_seconds is None:
+            return f"on {short_date(at, calendar, now)}"
+        sandbox_at = compressed_due(
+            outreach.state_changed_at, at, calendar, extra.sandbox_day_seconds
+        )
+        if sandbox_at <= now:
+            return "any moment now (sandbox time)"
+        return f"{local_time.soon(sandbox_at, calendar.zone.key, now)} (sandbox time)"
+
     if state is OutreachState.FOLLOWED_UP:
-        return f"followed up; gives up on {short_date(at, calendar, now)}" if at else "followed up"
+        return f"followed up; gives up {due(at)}" if at else "followed up"
     if extra.follow_up is MessageStatus.DRAFT:
         return "follow-up waiting for your approval"
     if extra.follow_up is not None:
         return "follow-up approved; in the outbox"
     wait = target.wait_business_days
-    if calendar.local_date(outreach.state_changed_at) == today:
+    if extra.sandbox_day_seconds is not None:
+        passed = (now - outreach.state_changed_at).total_seconds() // extra.sandbox_day_seconds
+        where = f"waiting, day {min(int(passed) + 1, wait)} of {wait}"
+    elif calendar.local_date(outreach.state_changed_at) == today:
         where = "waiting, sent today"
     else:
         elapsed = calendar.between(outreach.state_changed_at, now)
@@ -107,7 +126,7 @@ def describe(
     if at is None:
         return where
     upcoming = "follow-up" if target.send_follow_up and not extra.follow_up_drafted else "gives up"
-    return f"{where}; {upcoming} on {short_date(at, calendar, now)}"
+    return f"{where}; {upcoming} {due(at)}"
 
 
 # What the user might do next, for the states that end the automatic cycle.
@@ -133,8 +152,12 @@ def status_board(
     contact_id: int | None = None,
     limit: int | None = None,
     offset: int = 0,
+    sandbox_day_seconds: float | None = None,
 ) -> list[BoardRow]:
     """The user's outreaches, newest change first, optionally filtered and one page of them.
+
+    `sandbox_day_seconds` (Settings.sandbox_day_seconds) lets a sandbox contact's row
+    say when its compressed clock runs out rather than the real business day.
 
     `limit` and `offset` page through the rows in the database, so a board of
     ten thousand names reads only the page shown: the page's ids are picked
@@ -185,6 +208,9 @@ def status_board(
                     NextStep(
                         None if follow_up in _SETTLED else follow_up,
                         follow_up_drafted=follow_up is not None,
+                        sandbox_day_seconds=sandbox_day_seconds
+                        if is_sandbox(contact.email)
+                        else None,
                     ),
                 ),
                 next_step_at=outreach.next_step_at,

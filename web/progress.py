@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from outreach.board import BoardRow
 from outreach.models import Message, MessageKind, MessageStatus, Outreach, User
-from outreach.rules.outbox_sections import GOING
+from outreach.outbox import GOING
 from outreach.rules.states import OutreachState
 
 

@@ -182,7 +182,14 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
     total = counts.get(state, 0) if state is not None else sum(counts.values())
     pager = make_pager(page_number(request.args.get("page")), total, PER_PAGE)
     page = status_board(
-        session, user, moment, target_id=target_id, state=state, limit=PER_PAGE, offset=pager.offset
+        session,
+        user,
+        moment,
+        target_id=target_id,
+        state=state,
+        limit=PER_PAGE,
+        offset=pager.offset,
+        sandbox_day_seconds=services().settings.sandbox_day_seconds,
     )
     rows, in_outbox = with_outbox_detail(
         page,

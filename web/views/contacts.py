@@ -110,7 +110,13 @@ def detail(contact_id: int) -> ResponseReturnValue:
         for index, entry in enumerate(entries)
     ]
     standing, _ = with_outbox_detail(
-        status_board(session, user, now(), contact_id=contact.id),
+        status_board(
+            session,
+            user,
+            now(),
+            contact_id=contact.id,
+            sandbox_day_seconds=services().settings.sandbox_day_seconds,
+        ),
         request_progress(session, user),
     )
     # What each received message reads as: "" for a possible reply awaiting the user.

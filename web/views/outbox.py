@@ -25,7 +25,7 @@ from outreach.models import (
     MessageStatus,
     User,
 )
-from outreach.rules.outbox_sections import GOING, OutboxSection, outbox_section
+from outreach.outbox import GOING, OutboxSection, outbox_section
 from outreach.sending import resolve_unknown
 from web.attempt import attempt
 from web.auth import current_user
