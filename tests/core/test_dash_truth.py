@@ -11,12 +11,20 @@ from sqlalchemy.orm import Session
 
 from outreach import meetings
 from outreach.attention import meetings_today_and_tomorrow
-from outreach.board import status_board
+from outreach.board import BoardRow, status_board
 from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.errors import ValidationError
 from outreach.meetings import MeetingDetails, MeetingSection, Referral
-from outreach.models import MeetingStatus, Message, MessageKind, MessageStatus, Outreach
+from outreach.models import (
+    Meeting,
+    MeetingStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Outreach,
+    User,
+)
 from outreach.outbox import OutboxSection, outbox_section
 from outreach.rules.sandbox_addresses import PEOPLE_DOMAIN, Behaviour, behaviour_of, is_sandbox
 from outreach.rules.states import OutreachState, Trigger
@@ -106,7 +114,7 @@ def test_a_sandbox_follow_up_is_said_in_sandbox_time(
     )
     later = status_board(session, user, start + timedelta(seconds=61), sandbox_day_seconds=60)
 
-    def detail(rows: list) -> str:  # type: ignore[type-arg]
+    def detail(rows: list[BoardRow]) -> str:
         return next(row.detail for row in rows if row.contact_email == request.to_address)
 
     assert "follow-up on Fri 4 Dec" in detail(real_time)
@@ -114,7 +122,9 @@ def test_a_sandbox_follow_up_is_said_in_sandbox_time(
     assert detail(later).endswith("follow-up any moment now (sandbox time)")
 
 
-def _sandbox_meeting_held(session: Session, secret_box: SecretBox, start: datetime) -> tuple:  # type: ignore[type-arg]
+def _sandbox_meeting_held(
+    session: Session, secret_box: SecretBox, start: datetime
+) -> tuple[User, Meeting]:
     user = make_user(session)
     setup = set_up_sandbox(session, user, secret_box, SandboxPorts(smtp=2525, imap=1143), start)
     request = next(d for d in setup.drafted if behaviour_of(d.to_address) is Behaviour.AGREES)
