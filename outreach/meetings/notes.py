@@ -206,7 +206,7 @@ def _suggested_address(referrer: Contact, referral: Referral) -> str:
             raise ValidationError("give the person's name")
         return normalise_email(pretend_address(referral.name, referral.email))
     if not referral.email.strip():
-        raise ValidationError("give their email address")
+        raise ValidationError("give their address")
     email = normalise_email(referral.email)
     if is_sandbox(email):
         raise ValidationError(

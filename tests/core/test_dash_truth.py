@@ -191,6 +191,6 @@ def test_a_real_persons_suggestion_is_never_a_sandbox_address(
         meetings.add_referral(
             session, talk.user, meeting.id, Referral("Maya", f"agrees.maya@{PEOPLE_DOMAIN}"), now
         )
-    with pytest.raises(ValidationError, match="email address"):
+    with pytest.raises(ValidationError, match="give their address"):
         meetings.add_referral(session, talk.user, meeting.id, Referral("Maya", " "), now)
     assert talk.outreach.state in (OutreachState.MET, OutreachState.MEETING_SET)
