@@ -27,7 +27,11 @@ from outreach.models import (
     User,
 )
 from outreach.rules import cycle
-from outreach.rules.plain_text import refuse_control_characters
+from outreach.rules.plain_text import (
+    MAX_NAME,
+    refuse_control_characters,
+    refuse_too_long,
+)
 from outreach.rules.states import OutreachState
 from outreach.timeline import record
 
@@ -91,6 +95,7 @@ def create_target(
     clean = " ".join(name.split())
     if not clean:
         raise ValidationError("a target needs a name, such as a field or an organisation")
+    refuse_too_long("the target's name", clean, MAX_NAME)
     if max_in_flight < 1:
         raise ValidationError("at least one request must be allowed out at a time")
     if wait_business_days < 1:

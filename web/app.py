@@ -17,7 +17,7 @@ from outreach.reading.quoting import split_reply
 from outreach.rules.sandbox_addresses import is_sandbox
 from web import access_log, auth, db, errors, limits
 from web.headers import security_headers
-from web.helpers import day, mark_gaps, sentence, when
+from web.helpers import clip, day, mark_gaps, sentence, when
 from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
 from web.views import (
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_template_filter(sentence)
     app.add_template_filter(_day_for_user, "day")
     app.add_template_filter(mark_gaps)
+    app.add_template_filter(clip)
     app.add_template_filter(split_reply, "reply_parts")
     app.add_template_filter(is_sandbox, "is_sandbox")
 

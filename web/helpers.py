@@ -100,6 +100,18 @@ def pace_in_words(mailbox: Mailbox) -> str:
     return f"up to {mailbox.daily_cap} a day, {when_days} {hours}, {spacing}"
 
 
+# How much of a long value a list shows; the whole of it is in the title and on its page.
+CLIP_AT = 80
+
+
+def clip(value: str | None, limit: int = CLIP_AT) -> str:
+    """`value` cut short with an ellipsis when longer than `limit` characters."""
+    text = value or ""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
 def mark_gaps(text: str, gaps: Iterable[str]) -> Markup:
     """The text, escaped, with each gap still to be filled in marked, so the eye finds it."""
     marked = escape(text)

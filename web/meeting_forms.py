@@ -11,10 +11,10 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS
-from web.plain_form import PlainTextForm
+from web.plain_form import PlainTextForm, at_most
 
 
 class MeetingForm(PlainTextForm):
@@ -32,16 +32,16 @@ class MeetingForm(PlainTextForm):
     )
     place = TextAreaField(
         "Place or call details",
-        validators=[Length(max=2000)],
+        validators=[at_most(2000)],
         description="An address, or the call's link and any phone number and code.",
     )
 
 
 class NotesForm(PlainTextForm):
-    learned = TextAreaField("What you learned", validators=[Length(max=20_000)])
+    learned = TextAreaField("What you learned", validators=[at_most(20_000)])
     specific_detail = StringField(
         "Something specific from the conversation",
-        validators=[Length(max=500)],
+        validators=[at_most(500)],
         description='Completes "I especially appreciated ..." in your thank-you, e.g. '
         '"your advice to write for the institute\'s blog". The thank-you needs it.',
     )
@@ -49,16 +49,14 @@ class NotesForm(PlainTextForm):
 
 # One answer box per standard question, named answer_<key>.
 for _key, _question in QUESTIONS:
-    setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[Length(max=20_000)]))
+    setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[at_most(20_000)]))
 
 
 class ReferralForm(PlainTextForm):
-    name = StringField(
-        "Name", validators=[DataRequired("Give the person's name."), Length(max=200)]
-    )
+    name = StringField("Name", validators=[DataRequired("Give the person's name."), at_most(200)])
     # Required for a real person; in the sandbox the person gets a pretend address
     # (outreach.meetings.notes says so when the address is missing).
-    email = StringField("Email address", validators=[Length(max=320)])
-    role = StringField("Role", validators=[Length(max=200)])
-    organisation = StringField("Organisation", validators=[Length(max=200)])
+    email = StringField("Email address", validators=[at_most(320)])
+    role = StringField("Role", validators=[at_most(200)])
+    organisation = StringField("Organisation", validators=[at_most(200)])
     add_to_list = BooleanField("Add them to the end of this target's list", default=True)

@@ -31,7 +31,7 @@ from outreach.targets import list_targets
 from web.auth import current_user
 from web.db import get_session
 from web.forms import BoardFilterForm
-from web.helpers import local_date, now
+from web.helpers import clip, local_date, now
 from web.paging import make_pager, page_number
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
@@ -156,7 +156,7 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
     targets = list_targets(session, user)
     filters = BoardFilterForm(request.args)
     filters.target.choices = [SelectChoice("", "All targets")] + [
-        SelectChoice(str(target.id), target.name) for target in targets
+        SelectChoice(str(target.id), clip(target.name)) for target in targets
     ]
     target_id = filters.target.data
     if target_id is not None and target_id not in {target.id for target in targets}:

@@ -35,7 +35,7 @@ from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ContactForm
-from web.helpers import now, sentence
+from web.helpers import clip, now, sentence
 from web.import_forms import ColumnsForm, ImportActionForm, ImportConfirmForm, UploadForm
 from web.import_jobs import ImportJob, ImportJobs
 from web.progress import request_progress, with_outbox_detail
@@ -47,7 +47,7 @@ bp = Blueprint("contacts", __name__)
 def _contact_form(contacts: list[Contact]) -> ContactForm:
     form = ContactForm()
     form.referred_by.choices = [SelectChoice("", "Nobody")] + [
-        SelectChoice(str(contact.id), contact.name) for contact in contacts
+        SelectChoice(str(contact.id), clip(contact.name)) for contact in contacts
     ]
     return form
 

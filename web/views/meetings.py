@@ -24,7 +24,7 @@ from web.attempt import attempt
 from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import ActionForm
-from web.helpers import now
+from web.helpers import clip, now
 from web.meeting_forms import MeetingForm, NotesForm, ReferralForm
 from web.views.targets import drafted_sentence
 
@@ -116,7 +116,7 @@ def _meeting_form(user: User, contact_id: int | None = None) -> MeetingForm:
     form = MeetingForm()
     choices = meetings.meetable_outreaches(get_session(), user)
     form.outreach_id.choices = [
-        SelectChoice(str(item.outreach_id), f"{item.contact_name} ({item.target_name})")
+        SelectChoice(str(item.outreach_id), clip(f"{item.contact_name} ({item.target_name})"))
         for item in choices
     ]
     if contact_id is not None and not form.is_submitted():
@@ -173,7 +173,7 @@ def record() -> ResponseReturnValue:
 
 def _edit_form(meeting: Meeting, user: User) -> MeetingForm:
     form = MeetingForm()
-    form.outreach_id.choices = [SelectChoice(str(meeting.outreach_id), meeting.contact.name)]
+    form.outreach_id.choices = [SelectChoice(str(meeting.outreach_id), clip(meeting.contact.name))]
     if not form.is_submitted():
         here = meeting.starts_at.astimezone(zone_of(user.time_zone))
         form.outreach_id.data = meeting.outreach_id
