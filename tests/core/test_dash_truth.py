@@ -194,3 +194,46 @@ def test_a_real_persons_suggestion_is_never_a_sandbox_address(
     with pytest.raises(ValidationError, match="give their address"):
         meetings.add_referral(session, talk.user, meeting.id, Referral("Maya", " "), now)
     assert talk.outreach.state in (OutreachState.MET, OutreachState.MEETING_SET)
+
+
+# --- every typed value has a limit, said plainly ------------------------------------------------
+
+
+def test_a_draft_edited_past_its_limits_is_refused_with_the_numbers(
+    session: Session, secret_box: SecretBox, now: datetime
+) -> None:
+    from outreach.drafts import edit_draft
+    from tests.factories import make_approved_requests
+
+    user = make_user(session)
+    make_mailbox(session, user, secret_box)
+    (message,) = make_approved_requests(session, user, now)
+
+    with pytest.raises(ValidationError, match=r"the subject is too long \(301 characters; 300"):
+        edit_draft(session, user, message.id, "S" * 301, "Hello", now)
+    with pytest.raises(ValidationError, match=r"the message is too long \(20,001 characters"):
+        edit_draft(session, user, message.id, "Hello", "b" * 20_001, now)
+    assert edit_draft(session, user, message.id, "S" * 300, "b" * 20_000, now).subject == "S" * 300
+
+
+def test_a_profile_target_and_mailbox_hold_their_limits(
+    session: Session, secret_box: SecretBox
+) -> None:
+    from outreach.accounts import update_profile
+    from outreach.targets import create_target
+
+    user = make_user(session)
+    with pytest.raises(ValidationError, match="your name is too long"):
+        update_profile(session, user, name="N" * 201, introduction="", signature="")
+    with pytest.raises(ValidationError, match="your introduction is too long"):
+        update_profile(session, user, name="Sam", introduction="i " * 800, signature="")
+    with pytest.raises(ValidationError, match="your signature is too long"):
+        update_profile(session, user, name="Sam", introduction="", signature="s" * 1001)
+    with pytest.raises(ValidationError, match="the target's name is too long"):
+        create_target(session, user, "T" * 201, [])
+    with pytest.raises(ValidationError, match="the email address is too long"):
+        make_user(session, email="a" * 320 + "@example.org")
+    with pytest.raises(ValidationError, match="the mailbox password is too long"):
+        make_mailbox(session, user, secret_box, password="p" * 1025)
+    with pytest.raises(ValidationError, match="the name shown to recipients is too long"):
+        make_mailbox(session, user, secret_box, display_name="D" * 201)
