@@ -9,6 +9,7 @@ from outreach.cli.common import (
     acting_for,
     iso,
     json_option,
+    load_settings,
     print_json,
     user_option,
     utcnow,
@@ -38,7 +39,9 @@ def status(user_email: str, as_json: bool) -> None:
     """The status board: where each contact stands in each target."""
     now = utcnow()
     with acting_for(user_email) as (session, owner):
-        rows = board.status_board(session, owner, now)
+        rows = board.status_board(
+            session, owner, now, sandbox_day_seconds=load_settings().sandbox_day_seconds
+        )
         pending = board.pending_draft_count(session, owner)
         zone = owner.time_zone or "UTC"
     if as_json:
