@@ -3,7 +3,8 @@
 The user lives in New York. Three messages approved together leave a minute apart,
 and the Outbox says when each is expected; a conversation that ended an hour ago
 is under "Held", not "Coming up", and not "today at ..." on the board; the
-drafts page says when each draft was written on the user's clock.
+drafts page says when each draft was written on the user's clock; a sandbox
+follow-up is said in sandbox time, not on a date days away.
 """
 
 from __future__ import annotations
@@ -16,19 +17,22 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from outreach import meetings
+from outreach.crypto import SecretBox
 from outreach.drafts import approve
 from outreach.meetings import MeetingDetails
 from outreach.models import Mailbox, Message, MessageKind, Outreach, User
+from outreach.rules.sandbox_addresses import PEOPLE_DOMAIN, SANDBOX_DOMAIN
+from outreach.sending import record_sent
 from outreach.targets import create_target, fill_pipeline
 from tests.browser.conftest import SCREENSHOTS, LiveApp
 from tests.browser.live import log_in
-from tests.factories import make_contact
+from tests.factories import make_contact, make_mailbox
 
 SIZES = {"laptop": (1366, 850), "phone": (390, 844)}
 ZONE = "America/New_York"
 
 
-def _arrange(live_app: LiveApp) -> dict[str, int]:
+def _arrange(live_app: LiveApp, secret_box: SecretBox) -> dict[str, int]:
     now = datetime.now(UTC)
     with live_app.sessions() as session:
         user = session.scalars(select(User).where(User.email == live_app.seeded.email)).one()
@@ -61,6 +65,17 @@ def _arrange(live_app: LiveApp) -> dict[str, int]:
             MeetingDetails(starts_at=now - timedelta(hours=1), duration_minutes=30),
             now - timedelta(days=1),
         )
+        # A sandbox contact written to just now: a sandbox business day lasts a minute.
+        make_mailbox(session, user, secret_box, email_address=f"maya.1@{SANDBOX_DOMAIN}")
+        pretend = make_contact(
+            session, user, name="Sandy Silent", email=f"silent.sandy@{PEOPLE_DOMAIN}"
+        )
+        sandbox_target = create_target(
+            session, user, "Sandbox list", [pretend.id], wait_business_days=1
+        )
+        (request,) = fill_pipeline(session, user, sandbox_target, now)
+        approve(session, user, request.id, now)
+        record_sent(session, request.id, now)
         draft = session.get_one(Message, live_app.seeded.draft_id)
         assert draft.kind is MessageKind.REQUEST
         draft.created_at = datetime(2026, 12, 3, 16, 30, tzinfo=UTC)  # 11:30 in New York
@@ -70,9 +85,9 @@ def _arrange(live_app: LiveApp) -> dict[str, int]:
 
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_times_and_states_agree_on_every_page(
-    browser: Browser, live_app: LiveApp, size: str
+    browser: Browser, live_app: LiveApp, secret_box: SecretBox, size: str
 ) -> None:
-    _arrange(live_app)
+    _arrange(live_app, secret_box)
     width, height = SIZES[size]
     context = browser.new_context(
         viewport={"width": width, "height": height}, base_url=live_app.url
@@ -83,6 +98,8 @@ def test_times_and_states_agree_on_every_page(
     try:
         log_in(page, live_app.url, live_app.seeded.email)
         expect(page.locator("#attention")).not_to_contain_text("your conversation with")
+        sandy = page.locator("#status-board tr", has_text="Sandy Silent")
+        expect(sandy).to_contain_text("follow-up in 1 min (sandbox time)")
         page.screenshot(path=SCREENSHOTS / f"dash-truth-{size}-board.png", full_page=True)
 
         page.goto("/outbox")
