@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
+from outreach.meetings.times import is_over
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
+from outreach.models.meetings import Meeting, MeetingStatus
 from outreach.models.messages import Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
 from outreach.rules import local_time
@@ -71,6 +73,8 @@ class NextStep:
     # For a sandbox contact: how long a business day lasts there (None for a real one),
     # so the board says when the compressed clock runs out, not the real date.
     sandbox_day_seconds: float | None = None
+    # A meeting agreed with them has ended, though the sweep has not marked it held yet.
+    meeting_over: bool = False
 
 
 def describe(
@@ -82,6 +86,8 @@ def describe(
 ) -> str:
     """Where the contact stands and what happens next, and when, in the user's words."""
     state = outreach.state
+    if state is OutreachState.MEETING_SET and extra.meeting_over:
+        return "the meeting is over: write your notes; the thank-you is drafted in a moment"
     if state is OutreachState.DRAFTED:
         return "waiting for your approval"
     if state is OutreachState.PLANNED:
@@ -186,6 +192,7 @@ def status_board(
     )
     calendar = calendar_of(user)
     follow_ups = _follow_ups(session, user)
+    over = _meetings_over(session, user, now)
     rows: list[BoardRow] = []
     for outreach, contact, target in session.execute(query):
         follow_up = follow_ups.get(outreach.id)
@@ -208,6 +215,7 @@ def status_board(
                     NextStep(
                         None if follow_up in _SETTLED else follow_up,
                         follow_up_drafted=follow_up is not None,
+                        meeting_over=outreach.id in over,
                         sandbox_day_seconds=sandbox_day_seconds
                         if is_sandbox(contact.email)
                         else None,
@@ -218,6 +226,18 @@ def status_board(
             )
         )
     return rows
+
+
+def _meetings_over(session: Session, user: User, now: datetime) -> set[int]:
+    """The outreaches whose scheduled meeting has ended (before the sweep marks it held)."""
+    scheduled = session.scalars(
+        select(Meeting).where(
+            Meeting.user_id == user.id,
+            Meeting.status == MeetingStatus.SCHEDULED,
+            Meeting.starts_at < now,
+        )
+    )
+    return {meeting.outreach_id for meeting in scheduled if is_over(meeting, now)}
 
 
 def _follow_ups(session: Session, user: User) -> dict[int, MessageStatus]:

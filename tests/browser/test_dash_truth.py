@@ -100,6 +100,8 @@ def test_times_and_states_agree_on_every_page(
         expect(page.locator("#attention")).not_to_contain_text("your conversation with")
         sandy = page.locator("#status-board tr", has_text="Sandy Silent")
         expect(sandy).to_contain_text("follow-up in 1 min (sandbox time)")
+        tom = page.locator("#status-board tr", has_text="Tom Okafor")
+        expect(tom).to_contain_text("the meeting is over: write your notes")
         page.screenshot(path=SCREENSHOTS / f"dash-truth-{size}-board.png", full_page=True)
 
         page.goto("/outbox")

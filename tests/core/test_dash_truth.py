@@ -49,6 +49,10 @@ def test_a_meeting_that_ended_is_held_before_the_sweep_records_it(
         MeetingSection.COMING_UP
     )
     assert meetings.section_of(meeting, MEETING_AT + timedelta(minutes=30)) is MeetingSection.HELD
+    (before,) = status_board(session, talk.user, MEETING_AT + timedelta(minutes=10))
+    (after,) = status_board(session, talk.user, MEETING_AT + timedelta(minutes=31))
+    assert before.detail == "confirm the day before"
+    assert after.detail.startswith("the meeting is over: write your notes")
 
 
 def test_an_ended_meeting_is_no_longer_today_on_the_attention_list(
