@@ -26,6 +26,7 @@ from outreach.models import (
     User,
 )
 from outreach.rules.cycle import parse_holidays
+from outreach.rules.free_times import check_free_times
 from outreach.rules.plain_text import (
     MAX_ADDRESS,
     MAX_INTRODUCTION,
@@ -180,6 +181,7 @@ def update_profile(
     holidays: str | None = None,
     auto_approve: Iterable[MessageKind] | None = None,
     monthly_goal: int | None = None,
+    free_times: str | None = None,
 ) -> User:
     """Save the profile; each optional setting left as None keeps its saved value.
 
@@ -187,7 +189,8 @@ def update_profile(
     the kinds of draft sent without review; `monthly_goal` conversations a month.
 
     :raise ValidationError: when the name is empty, the time zone unknown, a
-        holiday line not a date, a kind not a draft, or the goal out of range.
+        holiday line not a date, a kind not a draft, the goal out of range, or a line
+        of free times unreadable.
     """
     refuse_control_characters("your name", name)
     refuse_control_characters("your introduction", introduction, multi_line=True)
@@ -201,6 +204,7 @@ def update_profile(
     if time_zone is not None:
         zone = check_time_zone(time_zone)
     days = check_holidays(holidays) if holidays is not None else None
+    free = check_free_times(free_times) if free_times is not None else None
     kinds = auto_approve_words(auto_approve) if auto_approve is not None else None
     if monthly_goal is not None and not 1 <= monthly_goal <= MAX_MONTHLY_GOAL:
         raise ValidationError(
@@ -217,6 +221,8 @@ def update_profile(
         user.auto_approve = kinds
     if monthly_goal is not None:
         user.monthly_goal = monthly_goal
+    if free is not None:
+        user.free_times = free
     return user
 
 

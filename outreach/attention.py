@@ -1,8 +1,9 @@
 """What needs the user's attention today, for the top of the home page.
 
-Drafts waiting for approval, meetings today and tomorrow, invitations to
-confirm, thank-yous overdue, replies nobody has answered with a meeting yet,
-possible replies to confirm, and a mailbox that needs the user. Each part is
+Drafts waiting for approval (and those blocked by missing information),
+meetings today and tomorrow, invitations to confirm, thank-yous overdue, replies
+nobody has answered with a meeting yet, recent bounces and declines, possible
+replies to confirm, and a mailbox that needs the user. Each part is
 one query, so the panel costs the same for ten names or ten thousand.
 """
 
@@ -17,7 +18,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.board import pending_draft_count
 from outreach.corrections import PossibleReply, pending_possible_replies
-from outreach.meetings.finding import overdue_thank_yous
+from outreach.meetings.finding import (
+    invitation_to_confirm,
+    overdue_thank_yous,
+    proposal_answered,
+)
 from outreach.meetings.times import is_over
 from outreach.models import (
     Contact,
@@ -26,6 +31,8 @@ from outreach.models import (
     MailboxStatus,
     Meeting,
     MeetingStatus,
+    Message,
+    MessageStatus,
     Outreach,
     Target,
     User,
@@ -36,6 +43,9 @@ from outreach.rules.states import OutreachState
 # Replies listed by name; beyond these the panel gives the number and a link.
 REPLIES_SHOWN = 5
 MAILBOX_NEEDS_USER = (MailboxStatus.NEEDS_ATTENTION, MailboxStatus.NEEDS_SIGN_IN)
+# Bounces and declines stay on the panel this long: time to fix an address or say thanks.
+SETBACK_DAYS = 14
+SETBACKS = (OutreachState.BOUNCED, OutreachState.DECLINED)
 # A meeting still open: proposed from an invitation, or agreed.
 _OPEN_MEETING = (MeetingStatus.PROPOSED, MeetingStatus.SCHEDULED)
 
@@ -69,6 +79,18 @@ class WaitingReply:
 
 
 @dataclass(frozen=True)
+class Setback:
+    """A recent bounce or decline: fix the address, or thank them and move on."""
+
+    contact_id: int
+    contact_name: str
+    target_id: int
+    target_name: str
+    bounced: bool  # else declined
+    since: datetime
+
+
+@dataclass(frozen=True)
 class MailboxProblem:
     mailbox_id: int
     address: str
@@ -78,12 +100,18 @@ class MailboxProblem:
 @dataclass(frozen=True)
 class Attention:
     drafts_waiting: int
+    # Of those, the drafts that miss a value or hold text to fix: they cannot be approved yet.
+    drafts_blocked: int
     meetings_soon: list[UpcomingMeeting]
     invitations_to_confirm: int
+    # Times the user proposed that the contact has since written back about.
+    proposals_answered: int
     overdue_thank_yous: list[OverdueThankYou]
     # Oldest first, at most REPLIES_SHOWN of them; `replies_waiting` counts them all.
     replies: list[WaitingReply]
     replies_waiting: int
+    # Bounces and declines of the last SETBACK_DAYS, newest first.
+    setbacks: list[Setback]
     # Messages matched only by the sender's domain, for the user to confirm or dismiss.
     possible_replies: list[PossibleReply]
     mailboxes: list[MailboxProblem]
@@ -94,8 +122,10 @@ class Attention:
             self.drafts_waiting
             or self.meetings_soon
             or self.invitations_to_confirm
+            or self.proposals_answered
             or self.overdue_thank_yous
             or self.replies_waiting
+            or self.setbacks
             or self.possible_replies
             or self.mailboxes
         )
@@ -177,6 +207,51 @@ def waiting_replies(
     return replies, total
 
 
+def blocked_draft_count(session: Session, user: User) -> int:
+    """Drafts that cannot be approved until the user gives a value or fixes the text."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.user_id == user.id,
+                Message.status == MessageStatus.DRAFT,
+                (Message.needs != "") | Message.error.is_not(None),
+            )
+        )
+        or 0
+    )
+
+
+def recent_setbacks(
+    session: Session, user: User, now: datetime, limit: int = REPLIES_SHOWN
+) -> list[Setback]:
+    """Bounces and declines of the last SETBACK_DAYS, newest first (at most `limit`)."""
+    rows = session.execute(
+        select(Outreach.state, Outreach.state_changed_at, Contact.id, Contact.name, Target)
+        .join(Contact, Contact.id == Outreach.contact_id)
+        .join(Target, Target.id == Outreach.target_id)
+        .where(
+            Outreach.user_id == user.id,
+            Outreach.state.in_(SETBACKS),
+            Outreach.state_changed_at >= now - timedelta(days=SETBACK_DAYS),
+        )
+        .order_by(Outreach.state_changed_at.desc(), Outreach.id.desc())
+        .limit(limit)
+    )
+    return [
+        Setback(
+            contact_id=contact_id,
+            contact_name=name,
+            target_id=target.id,
+            target_name=target.name,
+            bounced=state is OutreachState.BOUNCED,
+            since=since,
+        )
+        for state, since, contact_id, name, target in rows
+    ]
+
+
 def mailboxes_needing_user(session: Session, user: User) -> list[MailboxProblem]:
     rows = session.scalars(
         select(Mailbox)
@@ -195,11 +270,18 @@ def mailboxes_needing_user(session: Session, user: User) -> list[MailboxProblem]
 
 def invitations_to_confirm(session: Session, user: User) -> int:
     """Meetings read from a calendar invitation that wait for the user to confirm them."""
+    return _count_meetings(session, user, invitation_to_confirm())
+
+
+def proposals_answered(session: Session, user: User) -> int:
+    """Times the user proposed that the contact has answered: agreed, or another time?"""
+    return _count_meetings(session, user, proposal_answered())
+
+
+def _count_meetings(session: Session, user: User, condition: ColumnElement[bool]) -> int:
     return (
         session.scalar(
-            select(func.count())
-            .select_from(Meeting)
-            .where(Meeting.user_id == user.id, Meeting.status == MeetingStatus.PROPOSED)
+            select(func.count()).select_from(Meeting).where(Meeting.user_id == user.id, condition)
         )
         or 0
     )
@@ -219,8 +301,10 @@ def needs_attention(
     replies, replies_total = waiting_replies(session, user)
     return Attention(
         drafts_waiting=pending_draft_count(session, user),
+        drafts_blocked=blocked_draft_count(session, user),
         meetings_soon=meetings_today_and_tomorrow(session, user, now),
         invitations_to_confirm=invitations_to_confirm(session, user),
+        proposals_answered=proposals_answered(session, user),
         overdue_thank_yous=[
             OverdueThankYou(
                 meeting_id=meeting.id,
@@ -232,6 +316,7 @@ def needs_attention(
         ],
         replies=replies,
         replies_waiting=replies_total,
+        setbacks=recent_setbacks(session, user, now),
         possible_replies=pending_possible_replies(session, user),
         mailboxes=list(mailboxes)
         if mailboxes is not None

@@ -75,6 +75,10 @@ class NextStep:
     sandbox_day_seconds: float | None = None
     # A meeting agreed with them has ended, though the sweep has not marked it held yet.
     meeting_over: bool = False
+    # The user's answer to their reply, while it has not gone out.
+    answer: MessageStatus | None = None
+    # A time the user proposed (or an invitation read), waiting to be agreed.
+    proposed: datetime | None = None
 
 
 def describe(
@@ -92,6 +96,8 @@ def describe(
         return "waiting for your approval"
     if state is OutreachState.PLANNED:
         return "list paused" if target.paused else _NEXT_STEP[state]
+    if state is OutreachState.REPLIED:
+        return _after_their_reply(extra, calendar, now)
     if state not in CLOCKED:
         return _NEXT_STEP.get(state, "")
     if outreach.handled_by_user:
@@ -133,6 +139,18 @@ def describe(
         return where
     upcoming = "follow-up" if target.send_follow_up and not extra.follow_up_drafted else "gives up"
     return f"{where}; {upcoming} {due(at)}"
+
+
+def _after_their_reply(extra: NextStep, calendar: BusinessCalendar, now: datetime) -> str:
+    if extra.answer is MessageStatus.DRAFT:
+        return "your reply waits for your approval"
+    if extra.answer is not None:
+        return "your reply is in the outbox"
+    if extra.proposed is not None:
+        at = extra.proposed.astimezone(calendar.zone)
+        when = f"{short_date(extra.proposed, calendar, now)}, {at:%H:%M}"
+        return f"time proposed ({when}): mark it agreed when they say yes"
+    return _NEXT_STEP[OutreachState.REPLIED]
 
 
 # What the user might do next, for the states that end the automatic cycle.
@@ -193,6 +211,8 @@ def status_board(
     calendar = calendar_of(user)
     follow_ups = _follow_ups(session, user)
     over = _meetings_over(session, user, now)
+    answers = _latest_of_kind(session, user, MessageKind.ANSWER)
+    proposed = _proposed_times(session, user)
     rows: list[BoardRow] = []
     for outreach, contact, target in session.execute(query):
         follow_up = follow_ups.get(outreach.id)
@@ -219,6 +239,8 @@ def status_board(
                         sandbox_day_seconds=sandbox_day_seconds
                         if is_sandbox(contact.email)
                         else None,
+                        answer=_unsent(answers.get(outreach.id)),
+                        proposed=proposed.get(outreach.id),
                     ),
                 ),
                 next_step_at=outreach.next_step_at,
@@ -242,15 +264,34 @@ def _meetings_over(session: Session, user: User, now: datetime) -> set[int]:
 
 def _follow_ups(session: Session, user: User) -> dict[int, MessageStatus]:
     """For each outreach with a follow-up: the status of its latest one."""
+    return _latest_of_kind(session, user, MessageKind.FOLLOW_UP)
+
+
+def _latest_of_kind(session: Session, user: User, kind: MessageKind) -> dict[int, MessageStatus]:
+    """For each outreach with a message of `kind`: the status of its latest one."""
     rows = session.execute(
         select(Message.outreach_id, Message.status)
-        .where(Message.user_id == user.id, Message.kind == MessageKind.FOLLOW_UP)
+        .where(Message.user_id == user.id, Message.kind == kind)
         .order_by(Message.id)
     )
     return {outreach_id: status for outreach_id, status in rows if outreach_id}
 
 
+def _proposed_times(session: Session, user: User) -> dict[int, datetime]:
+    """For each outreach with a time waiting to be agreed: the latest such time."""
+    rows = session.execute(
+        select(Meeting.outreach_id, Meeting.starts_at)
+        .where(Meeting.user_id == user.id, Meeting.status == MeetingStatus.PROPOSED)
+        .order_by(Meeting.id)
+    )
+    return {outreach_id: starts_at for outreach_id, starts_at in rows}
+
+
 _SETTLED = (MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.FAILED)
+
+
+def _unsent(status: MessageStatus | None) -> MessageStatus | None:
+    return None if status in _SETTLED or status is MessageStatus.UNKNOWN else status
 
 
 def pending_draft_count(session: Session, user: User) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from outreach.accounts import mailbox_for, primary_mailbox
+from outreach.asking_again import refusal_for
 from outreach.contacts import clean_text
 from outreach.db import owned_row
 from outreach.errors import TemplateError, ValidationError
@@ -26,6 +27,7 @@ from outreach.models import (
     Contact,
     Direction,
     Event,
+    Mailbox,
     Message,
     MessageKind,
     MessageStatus,
@@ -34,9 +36,10 @@ from outreach.models import (
     Template,
     User,
 )
+from outreach.reading.quoting import quote_below
 from outreach.rules import template_gaps, templates
 from outreach.rules.compose import make_message_id, one_line, reply_subject
-from outreach.rules.cycle import MAX_MESSAGES_PER_PERSON
+from outreach.rules.cycle import MAX_MESSAGES_PER_PERSON, zone_of
 from outreach.rules.plain_text import (
     MAX_BODY,
     MAX_SUBJECT,
@@ -125,7 +128,7 @@ def draft_request(session: Session, user: User, outreach: Outreach, now: datetim
     which values it needs (see fill_in); such a draft cannot be approved.
     """
     contact = outreach.contact
-    _check_may_write(session, outreach)
+    _check_may_write(session, outreach, now)
     draft = new_draft(user, contact, outreach.id, MessageKind.REQUEST, now)
     fill_from_template(session, user, draft, contact, outreach.target)
     session.add(draft)
@@ -165,7 +168,7 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
     )
     if existing is not None:
         raise ValidationError("this contact already has a follow-up; one is the most we send")
-    _check_may_write(session, outreach)
+    _check_may_write(session, outreach, now)
     contact = outreach.contact
     draft = new_draft(user, contact, outreach.id, MessageKind.FOLLOW_UP, now)
     # Same thread: "Re:" on the request's own subject, and the threading headers.
@@ -249,8 +252,31 @@ def fill_from_template(
     if draft.kind is MessageKind.FOLLOW_UP:
         # A follow-up's subject is "Re:" the request's, set by draft_follow_up.
         fill_in(draft, contact, values, body_source)
+        if draft.body_text:
+            draft.body_text = draft.body_text.rstrip("\n") + _request_quoted(session, user, draft)
     else:
         fill_in(draft, contact, values, body_source, subject_source)
+
+
+def _request_quoted(session: Session, user: User, follow_up: Message) -> str:
+    """The request the follow-up answers, quoted below it as mail clients do ("the note
+    below" the follow-up speaks of): its text as sent, dated as its Date header, in the
+    user's zone, under the name it went out with.
+    """
+    request = session.scalar(
+        select(Message).where(
+            Message.user_id == user.id,
+            Message.outreach_id == follow_up.outreach_id,
+            Message.kind == MessageKind.REQUEST,
+            Message.message_id == follow_up.in_reply_to,
+        )
+    )
+    if request is None:
+        return "\n"
+    sent = request.claimed_at or request.sent_at or request.created_at
+    mailbox = session.get(Mailbox, request.mailbox_id) if request.mailbox_id else None
+    author = (mailbox.display_name if mailbox is not None else "") or user.name
+    return quote_below(request.body_text, sent.astimezone(zone_of(user.time_zone)), author)
 
 
 def questions_for(message: Message) -> list[template_gaps.Question]:
@@ -345,8 +371,9 @@ def supply_values(
         raise ValidationError("this draft does not ask for anything")
     given: dict[str, str] = {}
     for question in asked:
-        value = clean_text(answers.get(question.name, ""))
-        refuse_control_characters(question.words, value)
+        raw = answers.get(question.name, "")
+        value = _clean_paragraphs(raw) if question.multi_line else clean_text(raw)
+        refuse_control_characters(question.words, value, multi_line=question.multi_line)
         if not value:
             raise ValidationError(f"write {question.words} in the box first")
         if len(value) > question.max_length:
@@ -355,9 +382,12 @@ def supply_values(
             )
         given[question.name] = value
     gaps = {name: template_gaps.gap_text(name, contact.first_name, contact.name) for name in given}
+    on_contact = {question.name for question in asked if question.on_contact}
     for name, value in given.items():
-        setattr(contact, name, value)
-    if message.kind in REFILLABLE and not edited_since_filled(session, message):
+        if name in on_contact:
+            setattr(contact, name, value)
+    edited = edited_since_filled(session, message)
+    if message.kind in REFILLABLE and given.keys() <= on_contact and not edited:
         return Supplied(refill(session, user, message.id, now), kept_edits=False)
     for name, value in given.items():
         message.subject = message.subject.replace(gaps[name], value)
@@ -368,8 +398,18 @@ def supply_values(
         template_gaps.needs_sentence(still, contact.first_name, contact.name) if still else None
     )
     words = ", ".join(question.words for question in asked)
+    if not edited and not on_contact:
+        # Values for this message only (the keep-in-touch news), into the template's text.
+        note_message(session, message, "draft_update_given", f"{words} written in", now)
+        return Supplied(message, kept_edits=False)
     note_message(session, message, "draft_values_given", f"{words} given; your text kept", now)
     return Supplied(message, kept_edits=True)
+
+
+def _clean_paragraphs(text: str) -> str:
+    """A few lines of the user's own words: line ends made "\n", the ends trimmed."""
+    lines = [" ".join(line.split()) for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip()
 
 
 def cycle_message_counts(session: Session, outreach_ids: Sequence[int]) -> dict[int, int]:
@@ -395,8 +435,9 @@ def cycle_message_counts(session: Session, outreach_ids: Sequence[int]) -> dict[
     return {outreach_id: count for outreach_id, count in rows if outreach_id is not None}
 
 
-def _check_may_write(session: Session, outreach: Outreach) -> None:
-    """The cycle's two hard limits on drafting: do-not-contact, and two messages a person.
+def _check_may_write(session: Session, outreach: Outreach, now: datetime) -> None:
+    """The cycle's hard limits on drafting: do-not-contact, two messages a person, and a
+    request to someone an earlier answer says not to ask again (outreach.asking_again).
 
     :raise ValidationError: when a new request or follow-up would break one.
     """
@@ -409,6 +450,12 @@ def _check_may_write(session: Session, outreach: Outreach) -> None:
             f"{contact.name} has had {written} messages in this cycle; "
             f"{MAX_MESSAGES_PER_PERSON} is the most we send one person"
         )
+    if outreach.state is OutreachState.PLANNED:
+        refusal = refusal_for(session, outreach)
+        if refusal is not None:
+            user = session.get(User, outreach.user_id)
+            zone = zone_of(user.time_zone if user is not None else "")
+            raise ValidationError(refusal.sentence(contact.name, zone, now))
 
 
 # Outbound messages not yet handed to the server: these can still be called off.

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from outreach.db import compare_and_set
 from outreach.models import Mailbox, MailboxStatus
 from outreach.rules.cycle import zone_of
+from outreach.rules.wording import plural
 
 # How long to wait before asking again when another worker won the race.
 RACE_RETRY = timedelta(seconds=2)
@@ -92,7 +93,9 @@ def judge(mailbox: Mailbox, time_zone: str, now: datetime) -> Verdict:
         tomorrow = window.next_opening(
             datetime.fromisoformat(today).replace(tzinfo=window.tz) + timedelta(days=1)
         )
-        return Verdict(False, f"today's cap of {mailbox.daily_cap} messages is reached", tomorrow)
+        return Verdict(
+            False, f"today's cap of {plural(mailbox.daily_cap, 'message')} is reached", tomorrow
+        )
     if mailbox.next_send_at is not None and mailbox.next_send_at > now:
         return Verdict(False, "spacing messages out", mailbox.next_send_at)
     return Verdict(True)

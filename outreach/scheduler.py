@@ -22,12 +22,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from outreach.db import compare_and_set
 from outreach.drafts import cycle_message_counts, draft_follow_up, maybe_auto_approve
 from outreach.errors import ValidationError
 from outreach.meetings.due_steps import run_due as run_meeting_steps
-from outreach.models import Message, MessageKind, MessageStatus, Outreach, Target, User
+from outreach.models import Contact, Message, MessageKind, MessageStatus, Outreach, Target, User
 from outreach.rules import cycle
 from outreach.rules.states import OutreachState, Trigger
 from outreach.targets import calendar_of, fill_pipeline, lock_target, rules_of
@@ -67,7 +68,7 @@ def run_due_steps(session: Session, now: datetime) -> list[str]:
 def take_due_steps(session: Session, now: datetime, *, target_id: int | None = None) -> StepReport:
     """The clock steps (follow-up, giving up) due at `now`, optionally for one target."""
     query = (
-        select(Outreach.id)
+        select(Outreach.id, Outreach.target_id)
         .join(Target, Target.id == Outreach.target_id)
         .where(
             Outreach.state.in_(cycle.CLOCKED),
@@ -80,10 +81,28 @@ def take_due_steps(session: Session, now: datetime, *, target_id: int | None = N
     )
     if target_id is not None:
         query = query.where(Outreach.target_id == target_id)
+    due = session.execute(query).all()
+    owners = _load_owners(session, [outreach_id for outreach_id, _target in due])
     report = StepReport()
-    for outreach_id in list(session.scalars(query)):
-        _take_step(session, outreach_id, now, report)
+    for outreach_id, outreach_target in due:
+        _take_step(session, outreach_id, outreach_target, now, report)
+    del owners
     return report
+
+
+def _load_owners(session: Session, outreach_ids: list[int]) -> list[User | Contact]:
+    """The users and contacts of the due outreaches, in one query each rather than one
+    per step: the session's identity map serves them to the steps, as long as the
+    caller holds the list (the map keeps its objects only weakly)."""
+    if not outreach_ids:
+        return []
+    owners = select(Outreach.user_id, Outreach.contact_id).where(Outreach.id.in_(outreach_ids))
+    pairs = session.execute(owners).all()
+    users = session.scalars(select(User).where(User.id.in_({user for user, _ in pairs}))).all()
+    contacts = session.scalars(
+        select(Contact).where(Contact.id.in_({contact for _, contact in pairs}))
+    ).all()
+    return [*users, *contacts]
 
 
 def _follow_up_status(session: Session, outreach_id: int) -> tuple[bool, bool]:
@@ -102,18 +121,19 @@ def _follow_up_status(session: Session, outreach_id: int) -> tuple[bool, bool]:
     return bool(statuses), bool(statuses & set(_IN_OUTBOX))
 
 
-def _take_step(session: Session, outreach_id: int, now: datetime, report: StepReport) -> None:
-    outreach = session.get(Outreach, outreach_id)
-    if outreach is None:
-        return
-    target = session.get(Target, outreach.target_id)
-    user = session.get(User, outreach.user_id)
-    if target is None or user is None:
-        return
+def _take_step(
+    session: Session, outreach_id: int, target_id: int, now: datetime, report: StepReport
+) -> None:
     # The target first, then the outreach: the order every writer uses, so no deadlock.
-    lock_target(session, target.id)
-    session.refresh(target)
-    session.refresh(outreach)
+    # Both are read once the lock is held, so a step is judged on what is current.
+    lock_target(session, target_id)
+    target = session.get(Target, target_id, populate_existing=True)
+    outreach = session.get(Outreach, outreach_id, populate_existing=True)
+    if target is None or outreach is None:
+        return
+    user = session.get(User, outreach.user_id)
+    if user is None:
+        return
     follow_up_exists, follow_up_in_outbox = _follow_up_status(session, outreach.id)
     due = cycle.Due(
         state=outreach.state,
@@ -141,7 +161,8 @@ def _take_step(session: Session, outreach_id: int, now: datetime, report: StepRe
     )
     if not claimed:
         return  # another worker took this step a moment ago
-    session.refresh(outreach)
+    # What the compare-and-set wrote, without reading the row back.
+    set_committed_value(outreach, "next_step_at", after)
     name = outreach.contact.name
     if step is cycle.Step.DRAFT_FOLLOW_UP:
         try:

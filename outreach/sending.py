@@ -5,8 +5,9 @@ The database row is the record of truth; a queue job only carries its id.
 1. Reserve and claim, in one transaction: the mailbox's next sending slot (see
    outreach.pace) and the message, moved to SENDING by a compare-and-set. Only
    one worker can win it, however many jobs were enqueued.
-2. Guard: just before the SMTP transaction, check the contact has not answered,
-   bounced or been marked do-not-contact, and the draft was not changed.
+2. Guard, in the same transaction, just before the SMTP transaction: check the
+   contact has not answered, bounced or been marked do-not-contact, and the
+   draft was not changed.
 3. Send. Just before the body goes out, the row's phase becomes DATA and is
    committed. A worker that dies before that point leaves a row that is safe to
    send again; one that dies after it leaves a row whose fate is unknown.
@@ -68,7 +69,12 @@ SEND_LEASE = timedelta(minutes=15)
 # claiming worker checks the row is still its own before the body goes out.
 CLAIM_SETTLING = timedelta(seconds=3)
 # Kinds that go before new first requests when the daily cap is tight.
-FIRST_IN_LINE = (MessageKind.FOLLOW_UP, MessageKind.THANK_YOU, MessageKind.CONFIRMATION)
+FIRST_IN_LINE = (
+    MessageKind.ANSWER,
+    MessageKind.FOLLOW_UP,
+    MessageKind.THANK_YOU,
+    MessageKind.CONFIRMATION,
+)
 
 
 class Outcome(StrEnum):
@@ -161,29 +167,44 @@ def _higher_priority_waiting(session: Session, message: Message, now: datetime) 
     return session.scalar(query.limit(1)) is not None
 
 
-def _reserve_and_claim(session: Session, message_id: int, now: datetime) -> DeliveryResult | None:
-    """Step 1. Returns None when the message is now ours to send."""
+@dataclass(frozen=True)
+class _Claimed:
+    """The rows step 2 needs, held so the session does not read them again (it keeps
+    loaded rows only weakly)."""
+
+    message: Message
+    mailbox: Mailbox | None
+    user: User | None
+
+
+def _reserve_and_claim(
+    session: Session, message_id: int, now: datetime
+) -> tuple[_Claimed | None, DeliveryResult | None]:
+    """Step 1. Returns the message, now ours to send, or why it is not."""
     message = session.get(Message, message_id)
     if message is None or message.status not in CLAIMABLE:
-        return DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
+        return None, DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
     if message.next_attempt_at is not None and message.next_attempt_at > now:
-        return DeliveryResult(Outcome.NOT_DUE, "the next attempt is not due yet")
+        return None, DeliveryResult(Outcome.NOT_DUE, "the next attempt is not due yet")
     mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
     user = session.get(User, message.user_id)
-    if mailbox is None or user is None:
-        return None  # step 2 records the failure with its reason
-    if message.kind is MessageKind.REQUEST and _higher_priority_waiting(session, message, now):
-        _wait(session, message_id, "a follow-up or thank-you goes first", now + pace.RACE_RETRY)
-        return DeliveryResult(Outcome.NOT_DUE, "a follow-up or thank-you goes first")
-    verdict = pace.reserve(session, mailbox, user.time_zone, now)
-    if not verdict.allowed:
-        session.rollback()
-        _wait(session, message_id, verdict.reason, verdict.retry_at)
-        return DeliveryResult(Outcome.NOT_DUE, verdict.reason)
+    if mailbox is not None and user is not None:
+        if message.kind is MessageKind.REQUEST and _higher_priority_waiting(session, message, now):
+            reason = "a follow-up or thank-you goes first"
+            _wait(session, message_id, reason, now + pace.RACE_RETRY)
+            return None, DeliveryResult(Outcome.NOT_DUE, reason)
+        verdict = pace.reserve(session, mailbox, user.time_zone, now)
+        if not verdict.allowed:
+            session.rollback()
+            _wait(session, message_id, verdict.reason, verdict.retry_at)
+            return None, DeliveryResult(Outcome.NOT_DUE, verdict.reason)
+    # Without a mailbox or a user, the claim goes ahead and step 2 records the failure.
     if not claim(session, message_id, now):
         session.rollback()  # gives the reserved slot back
-        return DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
-    return None
+        return None, DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
+    # The claim was written behind the ORM's back: read back its attempt and time.
+    session.refresh(message)
+    return _Claimed(message, mailbox, user), None
 
 
 def deliver(
@@ -200,16 +221,14 @@ def deliver(
     the provider no longer accepts the sign-in, sending pauses and the message
     waits, queued, for the user to sign in again.
     """
+    # Three commits per message, the ones exactly-once needs: the claim (with the
+    # guard), the phase DATA before the body, and SENT after the server's answer.
     with session_scope(factory) as session:
-        refused = _reserve_and_claim(session, message_id, clock())
-        if refused is not None:
+        claimed, refused = _reserve_and_claim(session, message_id, clock())
+        if claimed is None:
+            assert refused is not None
             return refused
-
-    with session_scope(factory) as session:
-        message = session.get(Message, message_id)
-        assert message is not None  # claimed a moment ago, and rows are not deleted
-        if message.status is not MessageStatus.SENDING:
-            return DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
+        message, mailbox, user = claimed.message, claimed.mailbox, claimed.user
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
         now = clock()
@@ -219,8 +238,6 @@ def deliver(
             message.error = f"not sent: {reason}"
             _note(session, message, "not_sent", message.error, now)
             return DeliveryResult(Outcome.CANCELLED, reason)
-        mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
-        user = session.get(User, message.user_id)
         assert user is not None and contact is not None and message.message_id is not None
         if mailbox is None:
             message.status = MessageStatus.FAILED
@@ -280,11 +297,11 @@ def deliver(
         return _record_refusal(factory, message_id, clock(), error)
     except DeliveryUnknown as error:
         with session_scope(factory) as session:
-            message = session.get(Message, message_id)
-            assert message is not None
-            message.status = MessageStatus.UNKNOWN
-            message.error = str(error)
-            _note(session, message, "unknown", str(error), clock())
+            row = session.get(Message, message_id)
+            assert row is not None
+            row.status = MessageStatus.UNKNOWN
+            row.error = str(error)
+            _note(session, row, "unknown", str(error), clock())
         return DeliveryResult(Outcome.UNKNOWN, str(error))
 
     with session_scope(factory) as session:
@@ -309,6 +326,7 @@ def outgoing_email(
         date=message.claimed_at or now,
         in_reply_to=message.in_reply_to,
         references=tuple(message.references.split()),
+        calendar=message.calendar_ics,
     )
 
 

@@ -15,10 +15,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from outreach.asking_again import refusal_for
 from outreach.drafts import get_message
 from outreach.errors import ValidationError
 from outreach.meetings.notes import Referral, ReferralResult, add_referral
 from outreach.models import Message, MessageStatus, Outreach, Target, User
+from outreach.rules.cycle import zone_of
 from outreach.rules.states import OutreachState, Trigger, can_apply
 from outreach.scheduler import take_due_steps
 from outreach.targets import (
@@ -30,7 +32,7 @@ from outreach.targets import (
     set_paused,
     update_target_settings,
 )
-from outreach.timeline import note_message
+from outreach.timeline import note_about, note_message
 from outreach.transitions import transition
 
 
@@ -191,3 +193,34 @@ def add_suggested_person(
         return result
     target = get_target(session, user, result.outreach.target_id)
     return replace(result, drafted=fill_pipeline(session, user, target, now))
+
+
+def ask_again(
+    session: Session, user: User, target: Target, contact_id: int, now: datetime
+) -> list[Message]:
+    """The user's deliberate choice to ask one held-back person again on this list.
+
+    Recorded on the outreach and the timeline, with the reason it overrides; the
+    request is drafted at once when a place is free (returned).
+
+    :raise NotFound: when the contact is not on this list.
+    :raise ValidationError: when nothing holds them back, or they are do-not-contact.
+    """
+    _entry, outreach = entry_and_outreach(session, user, target, contact_id)
+    name = outreach.contact.name
+    refusal = refusal_for(session, outreach)
+    if refusal is None or outreach.state is not OutreachState.PLANNED:
+        raise ValidationError(f"nothing holds {name} back on this list")
+    if not refusal.may_override:
+        raise ValidationError(f"{name} is marked do-not-contact: they are never written to again")
+    why = refusal.sentence(name, zone_of(user.time_zone), now)
+    outreach.ask_again_at = now
+    note_about(
+        session,
+        outreach,
+        "asked_again",
+        f"you chose to ask {name} again on “{target.name}”, though {why.split('; ')[0]}",
+        now,
+    )
+    session.flush()
+    return fill_pipeline(session, user, target, now)

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from outreach.asking_again import refusals
 from outreach.contacts import get_contact
 from outreach.db import owned_row
 from outreach.drafts import cycle_message_counts, draft_request, maybe_auto_approve
@@ -205,6 +206,7 @@ def fill_pipeline(session: Session, user: User, target: Target, now: datetime) -
     Skipped, and left on the list for later: do-not-contact names, a person with
     a request out on another target, and names at an organisation that already
     has someone in flight on this list, unless the target allows two at once.
+    Never drafted: a person an earlier answer says not to ask again (outreach.asking_again).
     A paused target drafts nothing. Running it twice, or in two processes at
     once, changes nothing more.
     """
@@ -228,6 +230,8 @@ def _next_names(session: Session, target: Target) -> list[Outreach]:
     outreaches = outreaches_in_order(session, target)
     counts = cycle_message_counts(session, [outreach.id for outreach in outreaches])
     busy_contacts = _in_flight_elsewhere(session, target)
+    planned = [o.contact_id for o in outreaches if o.state is OutreachState.PLANNED]
+    held = refusals(session, target.user_id, planned, target.id)
     candidates = [
         cycle.Candidate(
             key=outreach.id,
@@ -236,6 +240,7 @@ def _next_names(session: Session, target: Target) -> list[Outreach]:
             do_not_contact=outreach.contact.do_not_contact,
             messages=counts.get(outreach.id, 0),
             busy_elsewhere=outreach.contact_id in busy_contacts,
+            never_again=outreach.contact_id in held,
         )
         for outreach in outreaches
     ]
@@ -366,12 +371,14 @@ class TargetSummary:
     in_flight: int
     planned: int
     done: int
-    # No name is left to draft (do-not-contact names do not count as left).
+    # No name is left to draft (do-not-contact names, and those not asked again, do not count).
     list_exhausted: bool
     # What to do about it, in a sentence; empty while names are left.
     suggestion: str
     # People your contacts suggested who are on no list yet, oldest first.
     referrals: tuple[Referral, ...]
+    # Names an earlier answer holds back (outreach.asking_again), do-not-contact included.
+    held_back: int = 0
 
 
 def unlisted_referrals(session: Session, user_id: int) -> list[Referral]:
@@ -397,12 +404,17 @@ def target_summary(session: Session, target: Target) -> TargetSummary:
     """How far the list has got, and what to do when it runs out (referrals first)."""
     outreaches = outreaches_in_order(session, target)
     in_flight = sum(1 for outreach in outreaches if outreach.state in cycle.IN_FLIGHT)
+    waiting = [o.contact_id for o in outreaches if o.state is OutreachState.PLANNED]
+    held = refusals(session, target.user_id, waiting, target.id)
     planned = sum(
         1
         for outreach in outreaches
-        if outreach.state is OutreachState.PLANNED and not outreach.contact.do_not_contact
+        if outreach.state is OutreachState.PLANNED
+        and not outreach.contact.do_not_contact
+        and outreach.contact_id not in held
     )
-    done = len(outreaches) - in_flight - planned
+    held_back = sum(1 for outreach in outreaches if outreach.contact_id in held)
+    done = len(outreaches) - in_flight - planned - held_back
     referrals = tuple(unlisted_referrals(session, target.user_id))
     suggestion = ""
     if planned == 0:
@@ -427,4 +439,5 @@ def target_summary(session: Session, target: Target) -> TargetSummary:
         list_exhausted=planned == 0,
         suggestion=suggestion,
         referrals=referrals,
+        held_back=held_back,
     )

@@ -205,6 +205,11 @@ def save_template(
     :raise ValidationError: see validate_template.
     """
     clean_subject, clean_body = validate_template(subject, body)
+    if kind is MessageKind.KEEP_IN_TOUCH and "update" not in templates.variables_used(clean_body):
+        raise ValidationError(
+            "a keep-in-touch message needs {{ update }} where your news goes: "
+            "the draft waits for you to write it"
+        )
     rows = _own_rows(session, user, kind)
     if rows:
         row = rows[0]

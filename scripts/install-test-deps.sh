@@ -22,6 +22,28 @@ for package in "${packages[@]}"; do
         missing+=("$package")
     fi
 done
+# npm installs axe-core for the accessibility checks. Checked by command, not by
+# package: NodeSource's nodejs carries its own npm and conflicts with Debian's.
+if ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
+
+# axe-core (the accessibility checks in tests/browser) comes from npm, pinned by
+# tests/browser/axe/package-lock.json, into tests/browser/axe/node_modules.
+install_axe() {
+    local folder=tests/browser/axe
+    if [ -f "$folder/node_modules/axe-core/axe.min.js" ]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null; then
+        echo "npm missing: cannot install axe-core for the accessibility checks" >&2
+        return 0
+    fi
+    echo "installing axe-core into $folder"
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error)
+}
+cd "$(dirname "$0")/.."
+trap install_axe EXIT
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "test packages: all present"
@@ -56,6 +78,7 @@ if [ ! -e "$policy" ]; then
 fi
 cleanup() {
     if [ "$created_policy" = 1 ]; then "${sudo[@]}" rm -f "$policy"; fi
+    install_axe
 }
 trap cleanup EXIT
 

@@ -7,9 +7,12 @@ models on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,12 +26,18 @@ from rq import Queue
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
+from outreach import meetings
 from outreach.accounts import authenticate
 from outreach.cli import outreach
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine
-from outreach.models import Base, Mailbox, Message, MessageStatus, User
+from outreach.meetings import MeetingDetails, MeetingNotes, Reflection
+from outreach.models import Base, Event, Mailbox, Message, MessageStatus, Outreach, User
+from outreach.rules.states import OutreachState, Trigger
+from outreach.sending import record_sent
+from outreach.timeline import advance
+from tests.factories import make_approved_requests, make_mailbox
 from tests.servers.dovecot import DovecotServer
 from tests.servers.fixtures import MailAccount
 from tests.servers.postgres import PostgresServer
@@ -192,7 +201,7 @@ def _assert_schema_matches_models(engine: Engine) -> None:
 
 def test_db_upgrade_builds_the_models_schema_on_sqlite(cli: Cli, db_engine: Engine) -> None:
     again = cli.ok("db", "upgrade")  # idempotent
-    assert "is at revision 0007" in again.output
+    assert "is at revision 0011" in again.output
     _assert_schema_matches_models(db_engine)
 
 
@@ -402,6 +411,40 @@ def test_target_create_refuses_an_address_not_on_the_list(with_contacts: Cli) ->
     assert status["outreaches"] == []  # nothing half-made
 
 
+def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
+    with_contacts: Cli, db_engine: Engine
+) -> None:
+    cli = with_contacts
+    cli.ok("target", "create", "--user", USER, "Chemistry", "--contacts", "bob@corp.example")
+    with Session(db_engine) as session:
+        # Bob declined on the first list (the poller's work, elsewhere tested).
+        (outreach,) = session.scalars(select(Outreach)).all()
+        outreach.state = OutreachState.DECLINED
+        outreach.state_changed_at = declined_at = datetime.now(UTC) - timedelta(days=1)
+        session.commit()
+
+    made = cli("target", "create", "--user", USER, "Physics",
+               "--contacts", "bob@corp.example,cara@corp.example")  # fmt: skip
+
+    assert made.exit_code == 0, made.output
+    assert f"Bob Smith declined on {declined_at.day} {declined_at:%b}" in made.stderr
+    assert "not asked again: nothing is drafted for them" in made.stderr
+    assert "drafted a request to cara@corp.example" in made.stdout
+    assert "drafted a request to bob@corp.example" not in made.stdout
+    target_id = re.search(r"'Physics' \(id (\d+)\)", made.stdout)
+    assert target_id is not None
+
+    refused = cli("target", "ask-again", "--user", USER, target_id[1], "bob@corp.example",
+                  input="n\n")  # fmt: skip
+    assert refused.exit_code != 0
+    again = cli.ok("target", "ask-again", "--user", USER, target_id[1], "bob@corp.example",
+                   "--yes")  # fmt: skip
+    assert "Bob Smith will be asked again on 'Physics' (recorded)" in again.stdout
+    with Session(db_engine) as session:
+        kinds = session.scalars(select(Event.kind).where(Event.kind == "asked_again")).all()
+        assert kinds == ["asked_again"]
+
+
 def _one_draft(cli: Cli) -> int:
     cli.ok("target", "create", "--user", USER, "Chemistry", "--contacts", "bob@corp.example")
     (draft,) = json.loads(cli.ok("drafts", "list", "--user", USER, "--json").stdout)["drafts"]
@@ -503,3 +546,32 @@ def test_mailbox_password_does_not_reach_the_database_in_clear(
     db_engine.dispose()
     for path in database.parent.glob(database.name + "*"):  # the file, its WAL and SHM
         assert MAILBOX_SECRET.encode() not in path.read_bytes()
+
+
+def test_interviews_export_carries_the_reflection(with_user: Cli, db_engine: Engine) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Session(db_engine) as session:
+        user = session.scalars(select(User).where(User.email == USER)).one()
+        make_mailbox(session, user, SecretBox(with_user.settings().encryption_keys))
+        (request,) = make_approved_requests(session, user, now, name="Alex Lee", role="Analyst")
+        record_sent(session, request.id, now)
+        outreach = session.get_one(Outreach, request.outreach_id)
+        advance(session, outreach, Trigger.REPLY_RECEIVED, now, "reply received")
+        meeting = meetings.record_meeting(
+            session, user, outreach.id, MeetingDetails(now - timedelta(days=1)), now
+        )
+        reflection = Reflection(fit="A good fit.", next_steps="Write to Rosa.")
+        meetings.save_notes(
+            session, user, meeting.id, MeetingNotes(learned="Lots.", reflection=reflection), now
+        )
+        session.commit()
+
+    result = with_user.ok("interviews", "export", "--user", USER)
+
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["name"], row["learned"]) == ("Alex Lee", "Lots.")
+    assert (row["reflection_fit"], row["reflection_next_steps"]) == (
+        "A good fit.",
+        "Write to Rosa.",
+    )
+    assert row["reflection_went_well"] == row["reflection_do_better"] == ""

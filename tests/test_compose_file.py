@@ -137,6 +137,18 @@ def test_shared_settings_and_volumes(config: dict[str, Any]) -> None:
     assert {"postgres-data", "outreach-instance"} <= set(config["volumes"])
 
 
+def test_workers_and_pollers_scale_out(config: dict[str, Any]) -> None:
+    """`docker compose up --scale poller=2 --scale worker=4` (README, "Scaling out"):
+    a scaled service can have no fixed container name and publish no fixed host port,
+    and every copy reaches the same database and Redis, which share the work out."""
+    services = config["services"]
+    for name in ("worker", "poller"):
+        service = services[name]
+        assert "container_name" not in service, name
+        assert not service.get("ports"), name
+        assert service["environment"]["OUTREACH_REDIS_URL"] == "redis://redis:6379/0", name
+
+
 @pytest.mark.parametrize("missing", sorted(REQUIRED))
 def test_each_secret_is_required(tmp_path: Path, missing: str) -> None:
     env = {key: value for key, value in REQUIRED.items() if key != missing}

@@ -15,6 +15,7 @@ from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
 from outreach.reading.quoting import split_reply
 from outreach.rules.sandbox_addresses import is_sandbox
+from outreach.rules.wording import plural
 from web import access_log, auth, db, errors, limits
 from web.headers import security_headers
 from web.helpers import clip, day, mark_gaps, sentence, when
@@ -30,7 +31,9 @@ from web.views import (
     message_templates,
     oauth,
     outbox,
+    preparation,
     profile,
+    replies,
     sandbox,
     targets,
 )
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.undefined = StrictUndefined
     access_log.quiet_werkzeug()
     app.add_template_filter(_when_for_user, "when")
+    app.add_template_filter(plural)
     app.add_template_filter(sentence)
     app.add_template_filter(_day_for_user, "day")
     app.add_template_filter(mark_gaps)
@@ -112,11 +116,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         oauth.bp,
         drafts.bp,
         meetings.bp,
+        preparation.bp,
         outbox.bp,
         profile.bp,
         message_templates.bp,
         sandbox.bp,
         contact_changes.bp,
+        replies.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

@@ -45,6 +45,7 @@ from outreach.board import STATE_LABELS
 from outreach.errors import ValidationError as CoreValidationError
 from outreach.mail import MailServer, MailServers
 from outreach.models import MessageKind, TlsMode
+from outreach.rules.free_times import check_free_times
 from outreach.rules.plain_text import (
     MAX_ADDRESS,
     MAX_BODY,
@@ -210,6 +211,15 @@ class AddNamesForm(PlainTextForm):
     )
 
 
+class AskAgainForm(PlainTextForm):
+    """The deliberate choice to ask a held-back person again on one list."""
+
+    confirmed = BooleanField(
+        "I have a good reason to ask them again",
+        validators=[DataRequired("Tick the box to say you mean to ask them again.")],
+    )
+
+
 class MoveForm(PlainTextForm):
     """Put one name at a place on the list (1 is the top)."""
 
@@ -324,6 +334,13 @@ def _check_holidays(_form: object, field: TextAreaField) -> None:
         raise StopValidation(sentence(problem)) from None
 
 
+def _check_free_times(_form: object, field: TextAreaField) -> None:
+    try:
+        check_free_times(field.data or "")
+    except CoreValidationError as problem:
+        raise StopValidation(sentence(problem)) from None
+
+
 class ProfileForm(PlainTextForm):
     name = StringField("Your name", validators=[DataRequired(), at_most(MAX_NAME)])
     introduction = TextAreaField(
@@ -349,6 +366,13 @@ class ProfileForm(PlainTextForm):
         description="One date per line, written year-month-day (2026-12-24). No follow-up "
         "falls due and no waiting day is counted on these days, nor on weekends. "
         "Text after # is a note for you.",
+    )
+    free_times = TextAreaField(
+        "Usual free times",
+        validators=[Length(max=2000), _check_free_times],
+        description="When you are usually free to talk, in your time zone, one stretch a "
+        "line: 'Mon-Fri 12:30-13:30', 'Tue 16:00-18:00'. When you reply to someone, the "
+        "next of these times are offered to propose.",
     )
     auto_approve = SelectMultipleField(
         "Send without asking me",

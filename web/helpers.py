@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 
 from outreach import clock
 from outreach.models import Mailbox
+from outreach.reading.quoting import history_start
 from outreach.rules import local_time
 from outreach.rules.local_time import DAY_NAMES as DAY_NAMES
 
@@ -113,9 +114,14 @@ def clip(value: str | None, limit: int = CLIP_AT) -> str:
 
 
 def mark_gaps(text: str, gaps: Iterable[str]) -> Markup:
-    """The text, escaped, with each gap still to be filled in marked, so the eye finds it."""
-    marked = escape(text)
+    """The text, escaped, with each gap still to be filled in marked, so the eye finds it,
+    and the earlier message it quotes below (a follow-up's request) set apart as a quote."""
+    cut = history_start(text)
+    marked = escape(text[:cut])
     for gap in gaps:
         shown = escape(gap)
         marked = marked.replace(shown, Markup('<mark class="gap">') + shown + Markup("</mark>"))
+    if cut < len(text):
+        quote = escape(text[cut:])
+        marked += Markup('<span class="quoted" data-part="quoted">') + quote + Markup("</span>")
     return marked

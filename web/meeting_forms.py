@@ -11,9 +11,11 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS
+from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS, REFLECTION_PARTS
+from outreach.meetings.notes import MAX_REFLECTION
+from outreach.meetings.preparation import MAX_PURPOSE, MAX_QUESTION, MAX_RESEARCH
 from web.plain_form import PlainTextForm, at_most
 
 
@@ -50,6 +52,52 @@ class NotesForm(PlainTextForm):
 # One answer box per standard question, named answer_<key>.
 for _key, _question in QUESTIONS:
     setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[at_most(20_000)]))
+
+
+_REFLECTION_TOO_LONG = f"Keep it to {MAX_REFLECTION:,} characters."
+
+# One box per part of the reflection, named reflection_<part>.
+for _part, _heading in REFLECTION_PARTS:
+    setattr(
+        NotesForm,
+        f"reflection_{_part}",
+        TextAreaField(
+            _heading, validators=[Length(max=MAX_REFLECTION, message=_REFLECTION_TOO_LONG)]
+        ),
+    )
+
+
+_RESEARCH_TOO_LONG = f"Keep it to {MAX_RESEARCH:,} characters: the brief is one page."
+
+
+class PreparationForm(PlainTextForm):
+    """The preparation page's one form; the ticks, the order and the button pressed
+    are lists and choices the view reads from the request itself."""
+
+    purpose = StringField(
+        "What you want to learn from them",
+        validators=[
+            Length(max=MAX_PURPOSE, message=f"Say it in {MAX_PURPOSE} characters at most.")
+        ],
+        description="One sentence, said at the start: why this person, what you hope to learn.",
+    )
+    research_person = TextAreaField(
+        "About the person",
+        validators=[Length(max=MAX_RESEARCH, message=_RESEARCH_TOO_LONG)],
+        description="Their role and path, work they published or talks they gave. "
+        "Their work, not their private life.",
+    )
+    research_organisation = TextAreaField(
+        "About the organisation",
+        validators=[Length(max=MAX_RESEARCH, message=_RESEARCH_TOO_LONG)],
+        description="What it does, recent news, the words and job titles of the field.",
+    )
+    new_question = StringField(
+        "Add your own question",
+        validators=[
+            Length(max=MAX_QUESTION, message=f"Ask it in {MAX_QUESTION} characters at most.")
+        ],
+    )
 
 
 class ReferralForm(PlainTextForm):

@@ -1,7 +1,9 @@
 """RQ job functions. Each takes ids, runs one core use case, and lets the DB keep the record.
 
-Jobs build their own settings and engine from the environment: a job runs in a
-work horse process that shares nothing with the web app.
+Jobs build their own settings and engine from the environment, once per worker
+process: jobs run one after another in the worker itself (workers.worker), which
+shares nothing with the web app, and keep its engine's connections and its SMTP
+sessions warm from one job to the next.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import is_outage, make_engine, make_sessionmaker, outage_words, session_scope
 from outreach.mail.imap import ImapSentFolder
-from outreach.mail.smtp import SmtpSender
+from outreach.mail.smtp_sessions import KeptSessionSender
 from outreach.mail.tls import client_context
 from outreach.models import Message
 from outreach.oauth.tokens import AccessTokens
@@ -52,8 +54,8 @@ DATABASE_AWAY = "database_away"
 def _waits_out_database_outages(job: Callable[..., _Result]) -> Callable[..., _Result | str]:
     """A job that meets a database outage ends quietly; the database, not the job, holds
     the work, so the outbox sweep after the outage picks it up. The first job to meet
-    the outage says so, and the first to succeed after it says it is over: every job
-    runs in its own work horse, so they agree through a key in Redis."""
+    the outage says so, and the first to succeed after it says it is over: jobs run
+    in several worker processes, so they agree through a key in Redis."""
 
     @functools.wraps(job)
     def run(*args: Any) -> _Result | str:
@@ -100,7 +102,6 @@ def _runtime() -> tuple[Settings, sessionmaker[Session]]:
 
 @cache
 def _redis() -> Redis:
-    # redis-py opens a new connection in a forked work horse by itself.
     settings, _factory = _runtime()
     return redis_connection(settings)
 
@@ -112,14 +113,11 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
 
 
 def warm_up() -> None:
-    """Build the settings, the engine and the TLS context in the worker, before any fork.
+    """Build the settings, the engine and the TLS context before the first job.
 
-    RQ forks a work horse per job and the horse's caches die with it: warmed here,
-    every horse inherits them instead of paying for them on each message (reading
-    the settings, the database dialect's first-connect checks, loading the CA
-    bundle, configuring the ORM's mappers). The engine's connections are closed
-    again, so no horse ever shares a connection with its parent or a sibling; each
-    opens its own.
+    The first message then costs what the others do (reading the settings, the
+    database dialect's first-connect checks, loading the CA bundle, configuring
+    the ORM's mappers), and a database that does not answer yet is said at start.
     """
     settings, factory = _runtime()
     _tls_context(settings)
@@ -134,7 +132,24 @@ def warm_up() -> None:
                 raise
             # The worker starts all the same: its jobs wait the outage out (see above).
             log.warning("starting before the database answers (%s)", outage_words(error))
-        bind.dispose()
+
+
+@cache
+def _sender() -> KeptSessionSender:
+    # One per worker process: it keeps each mailbox's SMTP session for the next send.
+    settings, _factory = _runtime()
+    return KeptSessionSender(_tls_context(settings), settings.address_policy)
+
+
+def smtp_idle_in() -> float | None:
+    """Seconds until a kept SMTP session is due to be closed; None when none is open."""
+    return _sender().next_expiry() if _sender.cache_info().currsize else None
+
+
+def close_idle_smtp() -> None:
+    """Close the SMTP sessions no send has used for a while (the worker calls this when idle)."""
+    if _sender.cache_info().currsize:
+        _sender().close_idle()
 
 
 @cache
@@ -145,7 +160,11 @@ def _tokens() -> AccessTokens:
 
 
 def dispose_runtime() -> None:
-    """Close the cached engine's connections (tests and a graceful shutdown use this)."""
+    """Close the cached engine's connections and SMTP sessions (tests and a graceful
+    shutdown use this)."""
+    if _sender.cache_info().currsize:
+        _sender().close()
+    _sender.cache_clear()
     if _runtime.cache_info().currsize:
         _settings, factory = _runtime()
         bind = factory.kw.get("bind")
@@ -164,7 +183,7 @@ def send_message(message_id: int) -> str:
     result = deliver(
         factory,
         message_id,
-        SmtpSender(_tls_context(settings), settings.address_policy),
+        _sender(),
         SecretBox(settings.encryption_keys),
         utcnow,
         _tokens(),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from outreach import accounts, contacts, target_actions
+from outreach import accounts, contacts, target_actions, targets
+from outreach.asking_again import held_back
 from outreach.cli.common import (
     acting_for,
     user_option,
@@ -63,5 +64,33 @@ def target_create(
             click.echo(f"drafted a request to {message.to_address} (draft {message.id})")
             if message.error:
                 click.echo(f"  it cannot be approved yet: {message.error}", err=True)
+        for held in held_back(session, owner, created.id, utcnow()):
+            click.echo(f"{held.sentence}: nothing is drafted for them", err=True)
+            if held.may_override:
+                click.echo(
+                    f"  to ask them all the same: outreach target ask-again {created.id} "
+                    "<their address>",
+                    err=True,
+                )
         if not drafted:
             click.echo("no request drafted: nobody on the list can be asked now")
+
+
+@target_group.command("ask-again")
+@user_option
+@click.argument("target_id", type=int)
+@click.argument("address")
+@click.confirmation_option(
+    prompt="An earlier answer says not to ask this person again. Ask them all the same?"
+)
+def target_ask_again(user_email: str, target_id: int, address: str) -> None:
+    """Ask a held-back person again on one list, deliberately (never do-not-contact)."""
+    with acting_for(user_email) as (session, owner):
+        target = targets.get_target(session, owner, target_id)
+        found = contacts.find_by_email(session, owner, accounts.normalise_email(address))
+        if found is None:
+            raise NotFound(f"{address} is not on your contact list")
+        drafted = target_actions.ask_again(session, owner, target, found.id, utcnow())
+        click.echo(f"{found.name} will be asked again on '{target.name}' (recorded)")
+        for message in drafted:
+            click.echo(f"drafted a request to {message.to_address} (draft {message.id})")

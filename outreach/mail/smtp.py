@@ -57,7 +57,7 @@ def _client(
     )
 
 
-async def _close(client: aiosmtplib.SMTP) -> None:
+async def close_session(client: aiosmtplib.SMTP) -> None:
     """QUIT, then wait until the socket is really closed.
 
     Closing a TLS connection finishes asynchronously; if the event loop ended
@@ -151,6 +151,46 @@ def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
     return sender, recipients
 
 
+async def transact(
+    client: aiosmtplib.SMTP, message: EmailMessage, before_data: Callable[[], None]
+) -> None:
+    """One mail transaction (MAIL, RCPT, DATA) on a logged-in session, raising in the
+    core's words; the session is ready for the next transaction when it returns."""
+    sender, recipients = _envelope(message)
+    try:
+        await client.mail(sender, timeout=COMMAND_TIMEOUT)
+        for recipient in recipients:
+            await client.rcpt(recipient, timeout=COMMAND_TIMEOUT)
+    except aiosmtplib.SMTPResponseException as error:
+        raise _failure(error) from None
+    except (aiosmtplib.SMTPException, *_BROKEN) as error:
+        raise TemporaryFailure(f"the connection to the mail server broke: {error}") from None
+    before_data()
+    try:
+        await client.data(wire_bytes(message), timeout=DATA_TIMEOUT)
+    except aiosmtplib.SMTPResponseException as error:
+        # The server answered, and the answer was no: nothing was delivered.
+        raise _failure(error) from None
+    except (aiosmtplib.SMTPException, *_BROKEN) as error:
+        raise DeliveryUnknown(
+            f"the connection broke after the message was handed over ({error}); "
+            "it may or may not have been delivered"
+        ) from None
+
+
+async def open_session(
+    login: ServerLogin, context: ssl.SSLContext, policy: AddressPolicy
+) -> aiosmtplib.SMTP:
+    """A connected, logged-in SMTP session; raises like `SmtpSender.send`."""
+    client = _client(login, context)
+    try:
+        await _connect_and_login(client, login, policy, Deadline.after(CONNECT_TIMEOUT))
+    except BaseException:
+        await close_session(client)
+        raise
+    return client
+
+
 async def _send(
     login: ServerLogin,
     message: EmailMessage,
@@ -158,31 +198,11 @@ async def _send(
     policy: AddressPolicy,
     before_data: Callable[[], None],
 ) -> None:
-    client = _client(login, context)
+    client = await open_session(login, context, policy)
     try:
-        await _connect_and_login(client, login, policy, Deadline.after(CONNECT_TIMEOUT))
-        sender, recipients = _envelope(message)
-        try:
-            await client.mail(sender, timeout=COMMAND_TIMEOUT)
-            for recipient in recipients:
-                await client.rcpt(recipient, timeout=COMMAND_TIMEOUT)
-        except aiosmtplib.SMTPResponseException as error:
-            raise _failure(error) from None
-        except (aiosmtplib.SMTPException, *_BROKEN) as error:
-            raise TemporaryFailure(f"the connection to the mail server broke: {error}") from None
-        before_data()
-        try:
-            await client.data(wire_bytes(message), timeout=DATA_TIMEOUT)
-        except aiosmtplib.SMTPResponseException as error:
-            # The server answered, and the answer was no: nothing was delivered.
-            raise _failure(error) from None
-        except (aiosmtplib.SMTPException, *_BROKEN) as error:
-            raise DeliveryUnknown(
-                f"the connection broke after the message was handed over ({error}); "
-                "it may or may not have been delivered"
-            ) from None
+        await transact(client, message, before_data)
     finally:
-        await _close(client)
+        await close_session(client)
 
 
 class SmtpSender:
@@ -213,4 +233,4 @@ class SmtpSender:
             client.close()
             raise TemporaryFailure(in_time(login.host, login.port)) from None
         finally:
-            await _close(client)
+            await close_session(client)

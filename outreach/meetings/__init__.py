@@ -8,7 +8,9 @@ A meeting is recorded by the user, or read from a calendar invitation in a reply
 - scheduling: record, reschedule, cancel, confirm or dismiss (moves the outreach);
 - invitations: calendar invitations in replies become proposed meetings;
 - letters: the confirmation, thank-you and keep-in-touch drafts, from templates;
-- notes: the user's notes, the standard questions, the people suggested;
+- questions: the standard questions, and a meeting's own list of them;
+- notes: the user's notes, the standard questions, the reflection, the people suggested;
+- preparation: research, the questions to ask in order, the guides' checklist;
 - due_steps: the time-based steps the scheduler takes (confirmation the day
   before, held -> thank-you, keep in touch);
 - records: interview records, printable and as CSV.
@@ -33,16 +35,27 @@ from outreach.meetings.finding import (
 from outreach.meetings.invitations import read_invitation
 from outreach.meetings.letters import draft_thank_you
 from outreach.meetings.notes import (
-    QUESTION_KEYS,
-    QUESTIONS,
+    REFLECTION_PARTS,
     MeetingNotes,
     Referral,
     ReferralResult,
+    Reflection,
     add_referral,
     answers_of,
+    own_answers,
     referrals_of,
+    reflection_of,
     save_notes,
 )
+from outreach.meetings.preparation import (
+    Preparation,
+    PreparationChange,
+    Step,
+    preparation_of,
+    save_preparation,
+    their_time,
+)
+from outreach.meetings.questions import QUESTION_KEYS, QUESTIONS, Question, questions_of
 from outreach.meetings.records import (
     CSV_COLUMNS,
     InterviewRecord,
@@ -73,14 +86,20 @@ __all__ = [
     "MAX_DURATION_MINUTES",
     "QUESTIONS",
     "QUESTION_KEYS",
+    "REFLECTION_PARTS",
     "THANK_YOU_WITHIN",
     "InterviewRecord",
     "MeetableOutreach",
     "MeetingDetails",
     "MeetingNotes",
     "MeetingSection",
+    "Preparation",
+    "PreparationChange",
     "Referral",
     "ReferralResult",
+    "Question",
+    "Reflection",
+    "Step",
     "add_referral",
     "answers_of",
     "attention_count",
@@ -100,14 +119,20 @@ __all__ = [
     "meetable_outreaches",
     "meetings_for_contact",
     "overdue_thank_yous",
+    "own_answers",
+    "preparation_of",
+    "questions_of",
     "read_invitation",
     "record_meeting",
     "referrals_of",
+    "reflection_of",
     "run_due",
     "save_notes",
     "section_of",
+    "save_preparation",
     "thank_you_of",
     "thank_you_sent",
+    "their_time",
     "update_meeting",
     "when_in_words",
 ]

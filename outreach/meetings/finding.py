@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.contacts import get_contact
@@ -14,7 +14,7 @@ from outreach.drafts import latest_message
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting, MeetingStatus
-from outreach.models.messages import Event, Message, MessageKind, MessageStatus
+from outreach.models.messages import Direction, Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
 from outreach.rules.states import AWAITING_ANSWER, OutreachState
 from outreach.timeline import note_about
@@ -24,6 +24,25 @@ from outreach.timeline import note_about
 MEETABLE = frozenset({OutreachState.REPLIED}) | AWAITING_ANSWER
 # A meeting still to come: proposed by an invitation, or scheduled.
 OPEN = (MeetingStatus.PROPOSED, MeetingStatus.SCHEDULED)
+# Where a time came from when the user proposed it (Meeting.source; beside "manual"
+# and "invitation").
+PROPOSAL = "proposal"
+
+
+def invitation_to_confirm() -> ColumnElement[bool]:
+    """A meeting read from the contact's invitation, waiting for the user's yes."""
+    return and_(Meeting.status == MeetingStatus.PROPOSED, Meeting.source != PROPOSAL)
+
+
+def proposal_answered() -> ColumnElement[bool]:
+    """A time the user proposed that the contact has written back about since."""
+    answered = exists().where(
+        Message.outreach_id == Meeting.outreach_id,
+        Message.direction == Direction.INBOUND,
+        Message.kind == MessageKind.REPLY,
+        Message.received_at > Meeting.created_at,
+    )
+    return and_(Meeting.status == MeetingStatus.PROPOSED, Meeting.source == PROPOSAL, answered)
 
 
 def get_meeting(session: Session, user: User, meeting_id: int) -> Meeting:
@@ -135,11 +154,12 @@ def overdue_thank_yous(session: Session, user: User, now: datetime) -> list[Meet
 
 
 def attention_count(session: Session, user: User, now: datetime) -> int:
-    """Invitations to confirm plus thank-yous overdue: what the Meetings tab counts."""
+    """Invitations to confirm, proposed times the contact answered, and thank-yous overdue:
+    what the Meetings tab counts. A time proposed and not answered waits on the contact."""
     proposed = session.scalar(
         select(func.count())
         .select_from(Meeting)
-        .where(Meeting.user_id == user.id, Meeting.status == MeetingStatus.PROPOSED)
+        .where(Meeting.user_id == user.id, or_(invitation_to_confirm(), proposal_answered()))
     )
     return (proposed or 0) + len(overdue_thank_yous(session, user, now))
 

@@ -19,6 +19,7 @@ from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting
 from outreach.models.messages import Message, MessageKind
 from outreach.models.outreach import Outreach
+from outreach.rules import template_gaps
 from outreach.rules.cycle import zone_of
 from outreach.timeline import note_message
 
@@ -44,6 +45,14 @@ def render_into(
     values = values_for(user, contact, target) | _meeting_values(meeting, user.time_zone)
     subject_source, body_source = template_for(session, user, kind)
     fill_in(draft, contact, values, body_source, subject_source)
+    if kind is MessageKind.KEEP_IN_TOUCH and draft.body_text and "update" not in needs_of(draft):
+        # A template saved before {{ update }} was asked for: the news still comes first.
+        gap = template_gaps.gap_text("update", contact.first_name, contact.name)
+        draft.body_text = draft.body_text.rstrip("\n") + f"\n\n{gap}\n"
+        draft.needs = " ".join([*needs_of(draft), "update"])
+        draft.error = template_gaps.needs_sentence(
+            needs_of(draft), contact.first_name, contact.name
+        )
     if "specific_detail" in needs_of(draft):
         draft.error = "write something specific from the conversation in your meeting notes first"
 

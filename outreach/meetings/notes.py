@@ -22,31 +22,24 @@ from outreach.drafts import latest_message, maybe_auto_approve
 from outreach.errors import ValidationError
 from outreach.meetings.finding import get_meeting, note_meeting
 from outreach.meetings.letters import render_into
+
+# QUESTIONS and QUESTION_KEYS lived here: they stay importable from this module.
+from outreach.meetings.questions import QUESTION_KEYS as QUESTION_KEYS
+from outreach.meetings.questions import QUESTIONS as QUESTIONS
+from outreach.meetings.questions import Question, questions_of
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting
 from outreach.models.messages import Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
 from outreach.rules.compose import one_line
+from outreach.rules.plain_text import refuse_control_characters
 from outreach.rules.sandbox_addresses import is_sandbox, pretend_address
 from outreach.targets import add_to_target
 from outreach.timeline import note_message
 
 MAX_NOTE = 20_000
-
-# The standard questions of an informational interview: (key in answers_json, question).
-QUESTIONS: tuple[tuple[str, str], ...] = (
-    ("typical_day", "What is a typical day like?"),
-    ("working_conditions", "What are the working conditions: hours, place, pressure, travel?"),
-    ("likes_dislikes", "What do they like most about the work, and least?"),
-    ("education", "What education and training does the work need?"),
-    ("skills", "Which skills matter most?"),
-    ("entry_pay", "What does an entry-level position pay?"),
-    ("growth", "How do people grow and move up?"),
-    ("outlook", "What is the outlook for the field?"),
-    ("advice", "What advice do they have for someone starting out?"),
-)
-QUESTION_KEYS = tuple(key for key, _ in QUESTIONS)
+MAX_REFLECTION = 5_000
 
 
 @dataclass(frozen=True)
@@ -54,23 +47,64 @@ class MeetingNotes:
     learned: str = ""
     specific_detail: str = ""
     answers: Mapping[str, str] = field(default_factory=dict)
+    reflection: Reflection | None = None
+
+
+@dataclass(frozen=True)
+class Reflection:
+    """How it went, written soon after (the guides' follow-up and the course assignment)."""
+
+    fit: str = ""
+    went_well: str = ""
+    do_better: str = ""
+    next_steps: str = ""
+
+
+# The reflection's parts: (field of Reflection and "reflection_<field>" of Meeting, heading).
+REFLECTION_PARTS: tuple[tuple[str, str], ...] = (
+    ("fit", "How would this work fit you: your interests, skills, life and plans?"),
+    ("went_well", "What went well?"),
+    ("do_better", "What would you do better next time?"),
+    ("next_steps", "Next steps"),
+)
+
+
+def reflection_of(meeting: Meeting) -> Reflection:
+    return Reflection(
+        fit=meeting.reflection_fit,
+        went_well=meeting.reflection_went_well,
+        do_better=meeting.reflection_do_better,
+        next_steps=meeting.reflection_next_steps,
+    )
+
+
+def _stored_answers(meeting: Meeting) -> dict[str, str]:
+    try:
+        stored = json.loads(meeting.answers_json or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(stored, dict):
+        return {}
+    return {str(key): str(value or "") for key, value in stored.items()}
 
 
 def answers_of(meeting: Meeting) -> dict[str, str]:
     """The standard questions' answers, every key present (empty when not answered)."""
-    try:
-        stored = json.loads(meeting.answers_json or "{}")
-    except ValueError:
-        stored = {}
-    if not isinstance(stored, dict):
-        stored = {}
-    return {key: str(stored.get(key, "") or "") for key in QUESTION_KEYS}
+    stored = _stored_answers(meeting)
+    return {key: stored.get(key, "") for key in QUESTION_KEYS}
 
 
-def _text(value: str, what: str) -> str:
+def own_answers(meeting: Meeting) -> list[tuple[Question, str]]:
+    """The user's own prepared questions, in their order, each with its answer (or "")."""
+    stored = _stored_answers(meeting)
+    return [(q, stored.get(q.id, "")) for q in questions_of(meeting) if not q.standard]
+
+
+def _text(value: str, what: str, limit: int = MAX_NOTE) -> str:
     clean = value.replace("\r\n", "\n").strip()
-    if len(clean) > MAX_NOTE:
-        raise ValidationError(f"{what} is too long ({MAX_NOTE:,} characters at most)")
+    refuse_control_characters(what, clean, multi_line=True)
+    if len(clean) > limit:
+        raise ValidationError(f"{what} is too long ({limit:,} characters at most)")
     return clean
 
 
@@ -85,7 +119,8 @@ def save_notes(
     :raise NotFound: when the meeting is not the user's.
     """
     meeting = get_meeting(session, user, meeting_id)
-    unknown = set(notes.answers) - set(QUESTION_KEYS)
+    own = [question.id for question, _ in own_answers(meeting)]
+    unknown = set(notes.answers) - set(QUESTION_KEYS) - set(own)
     if unknown:
         raise ValidationError(f"there is no question called '{sorted(unknown)[0]}'")
     meeting.learned = _text(notes.learned, "what you learned")
@@ -93,7 +128,18 @@ def save_notes(
     if len(detail) > 500:
         raise ValidationError("the specific detail is too long (500 characters at most)")
     meeting.specific_detail = detail
-    answers = {key: _text(notes.answers.get(key, ""), "an answer") for key in QUESTION_KEYS}
+    # An own question taken off the list keeps its answer, out of sight.
+    answers = {
+        key: value
+        for key, value in _stored_answers(meeting).items()
+        if key not in QUESTION_KEYS and key not in own
+    }
+    for key in (*QUESTION_KEYS, *own):
+        answers[key] = _text(notes.answers.get(key, ""), "an answer")
+    if notes.reflection is not None:
+        for part, heading in REFLECTION_PARTS:
+            text = _text(getattr(notes.reflection, part), f'"{heading}"', MAX_REFLECTION)
+            setattr(meeting, f"reflection_{part}", text)
     meeting.answers_json = json.dumps(
         {key: value for key, value in answers.items() if value}, ensure_ascii=False
     )

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
 from outreach.meetings.finding import get_meeting, list_meetings
-from outreach.meetings.notes import QUESTION_KEYS, answers_of, referrals_of
+from outreach.meetings.notes import REFLECTION_PARTS, answers_of, own_answers, referrals_of
+from outreach.meetings.questions import QUESTION_KEYS, Question
 from outreach.models import Contact, Meeting, MeetingStatus, Outreach, Target, User
 from outreach.rules.cycle import zone_of
 
@@ -22,6 +23,8 @@ class InterviewRecord:
     contact: Contact
     target_name: str
     answers: dict[str, str]
+    # The user's own prepared questions, in order, with their answers.
+    own_answers: list[tuple[Question, str]]
     referrals: list[Contact]
 
 
@@ -42,6 +45,7 @@ def _record_of(session: Session, user: User, meeting: Meeting) -> InterviewRecor
         contact=contact,
         target_name=target.name if target else "",
         answers=answers_of(meeting),
+        own_answers=own_answers(meeting),
         referrals=referrals_of(session, user, contact.id),
     )
 
@@ -57,7 +61,17 @@ def interview_records(session: Session, user: User) -> list[InterviewRecord]:
 
 
 def _has_notes(meeting: Meeting) -> bool:
-    return bool(meeting.learned or meeting.specific_detail or any(answers_of(meeting).values()))
+    return bool(
+        meeting.learned
+        or meeting.specific_detail
+        or any(answers_of(meeting).values())
+        or any(answer for _, answer in own_answers(meeting))
+        or any(_reflection(meeting))
+    )
+
+
+def _reflection(meeting: Meeting) -> list[str]:
+    return [getattr(meeting, f"reflection_{part}") for part, _ in REFLECTION_PARTS]
 
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -73,8 +87,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "status",
     "learned",
     *QUESTION_KEYS,
+    "own_questions",
     "specific_detail",
     "referrals",
+    *(f"reflection_{part}" for part, _ in REFLECTION_PARTS),
 )
 
 
@@ -104,8 +120,10 @@ def export_csv(records: Sequence[InterviewRecord], time_zone: str) -> str:
             item.meeting.status.value,
             item.meeting.learned,
             *(item.answers[key] for key in QUESTION_KEYS),
+            "\n".join(f"{q.text} {answer}" for q, answer in item.own_answers if answer),
             item.meeting.specific_detail,
             "; ".join(f"{person.name} <{person.email}>" for person in item.referrals),
+            *_reflection(item.meeting),
         ]
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()

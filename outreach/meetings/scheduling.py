@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from outreach.db import owned_row
 from outreach.drafts import UNSENT
 from outreach.errors import ValidationError
-from outreach.meetings.finding import MEETABLE, OPEN, get_meeting, note_meeting
+from outreach.meetings.finding import MEETABLE, OPEN, PROPOSAL, get_meeting, note_meeting
 from outreach.meetings.times import describe
 from outreach.models.accounts import User
 from outreach.models.meetings import Meeting, MeetingStatus
@@ -245,5 +245,6 @@ def dismiss_meeting(session: Session, user: User, meeting_id: int, now: datetime
     """
     meeting = _proposed_meeting(session, user, meeting_id)
     meeting.status = MeetingStatus.CANCELLED
-    note_meeting(session, meeting, "meeting:dismissed", "invitation dismissed by you", now)
+    said = "proposed time withdrawn" if meeting.source == PROPOSAL else "invitation dismissed"
+    note_meeting(session, meeting, "meeting:dismissed", f"{said} by you", now)
     return meeting

@@ -29,6 +29,9 @@ class User(Base):
     auto_approve: Mapped[str] = mapped_column(String(200), default="")
     # The user's own goal: new conversations (meetings) per month.
     monthly_goal: Mapped[int] = mapped_column(default=1)
+    # When the user is usually free to talk, in their zone: "Tue 14:00-16:00", one a line
+    # (outreach.rules.free_times); a reply to a contact offers the next of these times.
+    free_times: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Stored in each sign-in's cookie; raising it ends every sign-in made before
     # (a password change, "sign out everywhere").

@@ -50,6 +50,21 @@ class Meeting(OwnedByUser, Base):
     # Something specific from the conversation; the thank-you template requires it.
     specific_detail: Mapped[str] = mapped_column(Text, default="")
     thank_you_due_at: Mapped[datetime | None]
+    # Reflection after the meeting (the guides' "assess how it went").
+    reflection_fit: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reflection_went_well: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reflection_do_better: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reflection_next_steps: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    # Preparation before the meeting (outreach.meetings.preparation).
+    purpose: Mapped[str] = mapped_column(Text, default="", server_default="")
+    research_person: Mapped[str] = mapped_column(Text, default="", server_default="")
+    research_organisation: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The questions to ask, in order: JSON list of {"id", "text"?}; NULL means the
+    # standard nine, so the list follows QUESTIONS until the user changes it.
+    questions_json: Mapped[str | None] = mapped_column(Text)
+    # The checklist items ticked: JSON list of keys.
+    checklist_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship()

@@ -23,6 +23,8 @@ class MessageKind(StrEnum):
     CONFIRMATION = "confirmation"
     THANK_YOU = "thank_you"
     KEEP_IN_TOUCH = "keep_in_touch"
+    # The user's answer to a person's reply, written in the dashboard's composer.
+    ANSWER = "answer"
     # Inbound kinds, decided by outreach.reading.classify.
     REPLY = "reply"
     AUTO_REPLY = "auto_reply"
@@ -104,6 +106,9 @@ class Message(OwnedByUser, Base):
     waiting_reason: Mapped[str | None] = mapped_column(Text)
     # The copy in the user's Sent folder: None until looked for, then what happened.
     sent_copy: Mapped[str | None] = mapped_column(String(32))
+    # An iCalendar invitation (METHOD:REQUEST) sent with the text, fixed when drafted
+    # so the same row always gives the same bytes (outreach.meetings.calendar_file).
+    calendar_ics: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     # Inbound bookkeeping: where the poller found it, and why it was matched.
     folder: Mapped[str | None] = mapped_column(String(255))

@@ -18,6 +18,10 @@ class Outreach(OwnedByUser, Base):
         UniqueConstraint("target_id", "contact_id"),
         # The board's page of ids and its version: newest change first, per user.
         Index("ix_outreaches_user_changed", "user_id", "state_changed_at", "id"),
+        # The cycle's clock: the steps due (few rows have a next step), and each
+        # target's names in flight or still planned.
+        Index("ix_outreaches_next_step", "next_step_at"),
+        Index("ix_outreaches_state_target", "state", "target_id"),
     )
 
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
@@ -35,6 +39,9 @@ class Outreach(OwnedByUser, Base):
     away_until: Mapped[date | None]
     # When to draft a short keep-in-touch update after the thank-you.
     keep_in_touch_at: Mapped[datetime | None]
+    # The user chose to ask this person again on this list, though an earlier answer (a
+    # decline, a failed address, two messages unanswered) says not to (outreach.asking_again).
+    ask_again_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship()

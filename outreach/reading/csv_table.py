@@ -17,6 +17,7 @@ from outreach.reading.limits import (
     too_many_columns,
     too_many_rows,
 )
+from outreach.rules.wording import plural
 
 # Column names we recognise, lower-cased with runs of spaces, "_" and "-" as one
 # space. LinkedIn's connections export: "First Name", "Last Name", "Email
@@ -82,7 +83,7 @@ class CsvTable:
     def signature(self) -> str:
         """The header as one string: the key under which a mapping is remembered."""
         if not self.has_header:
-            return f"(no header, {self.width} columns)"
+            return f"(no header, {plural(self.width, 'column')})"
         return "\x1f".join(_column_key(name) for name in self.header)
 
 

@@ -1,6 +1,7 @@
 """Separate what a person wrote from the history their mail client quoted (pure).
 
-Two readings of one reply, for two purposes:
+Two readings of one reply, for two purposes (and `quote_below`, the one writing:
+our follow-up quotes the request under it, in the form these readings know):
 - `strip_quoted_history` keeps only the person's own words, dropping every
   quoted line: classification must not read our own request back as theirs.
 - `split_reply` is for display: it folds away the history below the new text,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 _MAX_TEXT = 100_000
 
@@ -46,6 +48,12 @@ def _history_start(text: str) -> int:
     return cut
 
 
+def history_start(text: str) -> int:
+    """Where the quoted history begins in `text` ("On ... wrote:" and what follows);
+    len(text) when there is none. `text` has "\n" line ends."""
+    return _history_start(text[:_MAX_TEXT])
+
+
 def strip_quoted_history(text: str) -> str:
     """The new part of a reply: quoted lines ("> ...") and everything after the quote's
     attribution line ("On ... wrote:", "-----Original Message-----", Outlook's "From:/Sent:"
@@ -78,3 +86,21 @@ def split_reply(text: str) -> SplitReply:
     if not new.strip() or any(line.lstrip().startswith(">") for line in lines):
         return SplitReply(new_text=text.strip(), history="")
     return SplitReply(new_text=new.strip(), history=text[len(new) :].strip())
+
+
+def attribution(sent_at_local: datetime, author: str) -> str:
+    """ "On Thu 3 Dec 2026, Sam Student wrote:", as the common mail clients write it."""
+    day = sent_at_local
+    return f"On {day:%a} {day.day} {day:%b %Y}, {' '.join(author.split())} wrote:"
+
+
+def quote_below(text: str, sent_at_local: datetime, author: str) -> str:
+    """`text` quoted below a reply the way mail clients do: a blank line, the attribution,
+    then each line of it prefixed "> " (">" alone for an empty line).
+
+    The attribution is one `strip_quoted_history` knows, so an answer that quotes it back
+    is read for its own words only.
+    """
+    lines = text.replace("\r\n", "\n").strip("\n").split("\n")
+    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in lines)
+    return f"\n\n{attribution(sent_at_local, author)}\n{quoted}\n"

@@ -13,6 +13,8 @@ decoded (a NUL from an imported file) is refused (outreach.rules.plain_text).
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,10 +70,34 @@ def make_message_id(sender_address: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain_of(sender_address)}>"
 
 
+# "Re: Re: RE:" as some clients pile them up, each answering the one before.
+_REPEATED_RE = re.compile(r"^(?:re\s*:\s*){2,}", re.IGNORECASE)
+
+
 def reply_subject(subject: str) -> str:
-    """'Re: ' once, however many replies deep."""
+    """'Re: ' once, however many replies deep (a pile of them becomes one)."""
     clean = one_line(subject)
+    if _REPEATED_RE.match(clean):
+        return "Re: " + _REPEATED_RE.sub("", clean)
     return clean if clean.lower().startswith("re:") else f"Re: {clean}"
+
+
+# One Message-ID: no space, no control character, no angle bracket inside.
+_MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,900}>")
+# References keeps the thread's last few ids: enough for every client to thread it.
+MAX_REFERENCES = 10
+
+
+def thread_headers(message_id: str | None, references: str) -> tuple[str | None, str]:
+    """In-Reply-To and References for an answer to a message with these headers.
+
+    The message may be a stranger's: only what reads as a Message-ID is taken.
+    """
+    own = (message_id or "").strip()
+    if not _MESSAGE_ID.fullmatch(own):
+        return None, ""
+    earlier = [one for one in _MESSAGE_ID.findall(references or "") if one != own]
+    return own, " ".join([*earlier[-(MAX_REFERENCES - 1) :], own])
 
 
 def _header_text(what: str, text: str) -> str:
@@ -143,6 +169,8 @@ class OutgoingEmail:
     date: datetime
     in_reply_to: str | None = None
     references: tuple[str, ...] = field(default_factory=tuple)
+    # An iCalendar invitation (METHOD:REQUEST) to send with the text; "" for none.
+    calendar: str = ""
 
 
 def build_message(outgoing: OutgoingEmail) -> EmailMessage:
@@ -161,8 +189,27 @@ def build_message(outgoing: OutgoingEmail) -> EmailMessage:
     message.set_content(
         outgoing.body, cte="7bit" if outgoing.body.isascii() else "quoted-printable"
     )
+    if outgoing.calendar:
+        _add_calendar(message, outgoing.calendar, outgoing.message_id)
     _check_headers(message)
     return message
+
+
+def _add_calendar(message: EmailMessage, calendar: str, message_id: str) -> None:
+    """The invitation as mail programs expect it: a text/calendar alternative to the text,
+    which calendars offer to accept, and the same as an invite.ics attachment.
+
+    The boundaries come from the Message-ID rather than chance, so the same row
+    always gives the same bytes (the Sent copy is rebuilt from it).
+    """
+    message.add_alternative(calendar, subtype="calendar", params={"method": "REQUEST"})
+    message.add_attachment(
+        calendar.encode("utf-8"), maintype="application", subtype="ics", filename="invite.ics"
+    )
+    seed = hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    parts = [part for part in message.walk() if part.is_multipart()]
+    for number, part in enumerate(parts):
+        part.set_boundary(f"=_outreach_{seed}_{number}")
 
 
 def _check_headers(message: EmailMessage) -> None:

@@ -287,6 +287,8 @@ class Candidate:
     messages: int = 0
     # The same person is in flight on another of the user's targets.
     busy_elsewhere: bool = False
+    # An earlier answer on another list says not to ask them again (rules.never_again).
+    never_again: bool = False
 
 
 def organisation_key(organisation: str) -> str:
@@ -300,6 +302,7 @@ def pick_next(candidates: Sequence[Candidate], rules: Rules) -> list[int]:
     Fills the free places up to max_in_flight. A do-not-contact name is never
     picked; a name at an organisation that already has someone in flight waits
     its turn (unless the target allows it); so does a person in flight elsewhere.
+    A person held back by rules.never_again is never picked.
     """
     if rules.paused:
         return []
@@ -318,6 +321,7 @@ def pick_next(candidates: Sequence[Candidate], rules: Rules) -> list[int]:
             candidate.state is not OutreachState.PLANNED
             or candidate.do_not_contact
             or candidate.busy_elsewhere
+            or candidate.never_again
             or candidate.messages >= MAX_MESSAGES_PER_PERSON
         ):
             continue

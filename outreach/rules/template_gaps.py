@@ -28,6 +28,7 @@ _WORDS: dict[str, str] = {
     "meeting_time": "the time of your meeting",
     "meeting_place": "where you meet",
     "specific_detail": "something specific from your conversation",
+    "update": "your news: what you did with {first}'s advice",
 }
 
 
@@ -35,11 +36,14 @@ _WORDS: dict[str, str] = {
 class Question:
     """A missing value the drafts page asks for, saved on the contact."""
 
-    name: str  # the template variable, which is also the contact's field
+    name: str  # the template variable, which is also the contact's field when on_contact
     words: str  # "how you found Dana"
     label: str  # "How did you find Dana?"
     example: str
     max_length: int
+    # Saved on the contact for later messages too; else written into this draft only.
+    on_contact: bool = True
+    multi_line: bool = False
 
 
 # The values a contact holds, asked for on the drafts page: (label, example, longest).
@@ -55,6 +59,16 @@ _QUESTIONS: dict[str, tuple[str, str, int]] = {
     "first_name": ("What is {full}'s first name?", "The name you greet them by", 100),
 }
 ASKED_ON_CONTACT = frozenset(_QUESTIONS)
+
+# The values only the user can tell, for one message: asked on the draft, written into it.
+# A keep-in-touch note is worth sending only with news (the guides), so it waits for it.
+_DRAFT_QUESTIONS: dict[str, tuple[str, str, int]] = {
+    "update": (
+        "What have you done with {first}'s advice since you met?",
+        "For example: I applied for the trainee scheme you mentioned and start in January",
+        2000,
+    ),
+}
 
 
 def _names(first_name: str, full_name: str) -> dict[str, str]:
@@ -83,14 +97,21 @@ def needs_sentence(names: Sequence[str], first_name: str, full_name: str) -> str
 def questions(names: Sequence[str], first_name: str, full_name: str) -> list[Question]:
     """The fields to ask for, of the missing `names`, in their order."""
     found = _names(first_name, full_name)
-    return [
-        Question(
-            name,
-            words_for(name, first_name, full_name),
-            _QUESTIONS[name][0].format(**found),
-            _QUESTIONS[name][1],
-            _QUESTIONS[name][2],
+    asked: list[Question] = []
+    for name in names:
+        on_contact = name in _QUESTIONS
+        if not on_contact and name not in _DRAFT_QUESTIONS:
+            continue
+        label, example, longest = (_QUESTIONS if on_contact else _DRAFT_QUESTIONS)[name]
+        asked.append(
+            Question(
+                name,
+                words_for(name, first_name, full_name),
+                label.format(**found),
+                example,
+                longest,
+                on_contact=on_contact,
+                multi_line=not on_contact,
+            )
         )
-        for name in names
-        if name in _QUESTIONS
-    ]
+    return asked

@@ -35,6 +35,8 @@ VARIABLES: dict[str, str] = {
     "my_introduction": "Your 30-second introduction.",
     "my_signature": "Your signature.",
     "target": "The field or organisation you want to learn about.",
+    "update": "Your news since you met: what you did with their advice (keep-in-touch "
+    "messages; asked for on the draft, which waits for it).",
     "meeting_date": 'The day of your meeting, e.g. "Thursday 3 December" (meeting messages).',
     "meeting_time": 'The time of your meeting in your time zone, e.g. "14:00" (meeting messages).',
     "meeting_place": "Where the meeting is, or how to join the call (meeting messages).",

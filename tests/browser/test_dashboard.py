@@ -57,8 +57,12 @@ def test_logging_in_shows_the_board_with_each_state(page: Page, live_app: LiveAp
     ]:
         row = rows.filter(has=page.get_by_role("link", name=name, exact=True))
         expect(row.locator(".badge")).to_have_text(state)
-        expect(row.locator("td.detail")).to_have_text(detail)
+        expect(row.locator("td.detail")).to_contain_text(detail)
         expect(row.locator("td.when")).not_to_be_empty()
+        # Only someone who answered has a reply to write.
+        expect(row.get_by_role("link", name=f"Reply to {name}")).to_have_count(
+            1 if state == "replied" else 0
+        )
 
     count = page.get_by_role("navigation", name="Main").locator("#pending-drafts-count")
     expect(count).to_have_text("1")
@@ -383,7 +387,10 @@ def test_the_board_on_a_phone_reads_as_cards_without_sideways_scrolling(
     detail_box = tom.locator("td.detail").bounding_box()
     assert name_box is not None and detail_box is not None
     assert detail_box["y"] > name_box["y"] and detail_box["width"] > 300
-    # Every navigation link is on screen.
+    # Every navigation link is on screen once the Menu button opens it.
     page.evaluate("window.scrollTo(0, 0)")
-    for link in page.get_by_role("navigation", name="Main").get_by_role("link").all():
+    page.locator("summary.menu-button").click()
+    links = page.get_by_role("navigation", name="Main").get_by_role("link").all()
+    assert len(links) == 9
+    for link in links:
         expect(link).to_be_in_viewport()

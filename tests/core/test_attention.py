@@ -263,3 +263,44 @@ def test_the_version_moves_only_when_the_users_page_would(
 
     # A new day in the user's zone: "sent today" and "meetings today" move on.
     assert home_version(session, user, now + timedelta(days=1)) != home_version(session, user, now)
+
+
+def _answered(session: Session, user: User, name: str, trigger: Trigger, at: datetime) -> None:
+    (request,) = make_approved_requests(session, user, at - timedelta(days=1), name=name)
+    record_sent(session, request.id, at - timedelta(days=1))
+    outreach = session.get_one(Outreach, request.outreach_id)
+    advance(session, outreach, trigger, at, trigger.value)
+    session.commit()
+
+
+def test_recent_bounces_and_declines_are_listed_newest_first_and_old_ones_drop_off(
+    session: Session, secret_box: SecretBox, now: datetime
+) -> None:
+    user = account(session, secret_box)
+    _answered(session, user, "Old Bounce", Trigger.BOUNCE_RECEIVED, now - timedelta(days=20))
+    _answered(session, user, "Bea Bounced", Trigger.BOUNCE_RECEIVED, now - timedelta(days=2))
+    _answered(session, user, "Dee Declined", Trigger.DECLINE_RECEIVED, now - timedelta(hours=3))
+
+    attention = needs_attention(session, user, now)
+
+    assert [(s.contact_name, s.bounced) for s in attention.setbacks] == [
+        ("Dee Declined", False),
+        ("Bea Bounced", True),
+    ]
+    assert not attention.all_done
+
+
+def test_drafts_blocked_by_missing_information_are_counted_apart(
+    session: Session, secret_box: SecretBox, now: datetime
+) -> None:
+    user = account(session, secret_box)
+    ready = make_contact(session, user, name="Rae Ready", organisation="One")
+    blank = make_contact(session, user, name="Lin Kedin", how_found="", organisation="Two")
+    target = create_target(session, user, "Policy", [ready.id, blank.id], max_in_flight=2)
+    fill_pipeline(session, user, target, now)
+    session.commit()
+
+    attention = needs_attention(session, user, now)
+
+    assert attention.drafts_waiting == 2
+    assert attention.drafts_blocked == 1

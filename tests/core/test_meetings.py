@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, meetings
+from outreach import drafts, meetings, template_library
 from outreach.board import status_board
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
@@ -21,6 +21,7 @@ from outreach.errors import NotFound, ValidationError
 from outreach.mail.imap import ImapSource
 from outreach.mailbox_login import imap_login
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral
+from outreach.meetings.letters import draft_for_meeting
 from outreach.models import (
     Contact,
     Direction,
@@ -31,6 +32,7 @@ from outreach.models import (
     MessageKind,
     MessageStatus,
     Outreach,
+    Template,
     User,
 )
 from outreach.rules.states import OutreachState, Trigger
@@ -405,8 +407,61 @@ def test_keep_in_touch_is_drafted_once_when_its_day_comes(
 
     assert len(lines) == 1 and again == []
     (update,) = drafts_of(session, MessageKind.KEEP_IN_TOUCH)
-    assert update.status is MessageStatus.DRAFT and update.error is None
+    assert update.status is MessageStatus.DRAFT
     assert "talked with me about Target" in update.body_text
+
+
+def test_keep_in_touch_waits_for_the_users_news_even_with_auto_approval(
+    session: Session, talk: Conversation, now: datetime
+) -> None:
+    talk.user.auto_approve = "keep_in_touch"
+    meeting = held(session, talk, now)
+    meetings.save_notes(session, talk.user, meeting.id, MeetingNotes(specific_detail="x"), now)
+    (thank_you,) = drafts_of(session, MessageKind.THANK_YOU)
+    drafts.approve(session, talk.user, thank_you.id, now)
+    sent_at = MEETING_AT + timedelta(days=1)
+    record_sent(session, thank_you.id, sent_at)
+    session.commit()
+    run(session, sent_at + KEEP_IN_TOUCH_AFTER)
+
+    (update,) = drafts_of(session, MessageKind.KEEP_IN_TOUCH)
+    # Auto-approval left it for the user: it has no news yet.
+    assert update.status is MessageStatus.DRAFT and update.needs == "update"
+    assert "[your news: what you did with Alex's advice]" in update.body_text
+    with pytest.raises(ValidationError, match="your news"):
+        drafts.approve(session, talk.user, update.id, now)
+    (asked,) = drafts.questions_for(update)
+    assert asked.name == "update" and not asked.on_contact and asked.multi_line
+
+    news = "I applied for the trainee scheme you mentioned.\nI start in January."
+    supplied = drafts.supply_values(session, talk.user, update.id, {"update": news}, now)
+
+    assert not supplied.kept_edits and update.needs == "" and update.error is None
+    assert news in update.body_text and "[your news" not in update.body_text
+    assert drafts.approve(session, talk.user, update.id, now).status is MessageStatus.APPROVED
+
+
+def test_a_keep_in_touch_template_keeps_a_place_for_the_news(
+    session: Session, talk: Conversation, now: datetime
+) -> None:
+    with pytest.raises(ValidationError, match="update"):
+        template_library.save_template(
+            session, talk.user, MessageKind.KEEP_IN_TOUCH, "Hello", "Dear {{ first_name }}, hi."
+        )
+    # One saved before the news was asked for still waits for it: the gap is added.
+    session.add(
+        Template(
+            user_id=talk.user.id,
+            kind=MessageKind.KEEP_IN_TOUCH,
+            subject="Hello again",
+            body="Dear {{ first_name }},\n\nThank you again.\n\n{{ my_signature }}",
+        )
+    )
+    meeting = held(session, talk, now)
+    update = draft_for_meeting(session, talk.user, meeting, MessageKind.KEEP_IN_TOUCH, now)
+
+    assert update.needs == "update" and update.error is not None
+    assert update.body_text.rstrip().endswith("[your news: what you did with Alex's advice]")
 
 
 def test_two_workers_at_once_draft_one_thank_you(

@@ -7,8 +7,9 @@ does, so a delivery whose outcome the dead worker never learned is settled by
 finding its Message-ID there.
 
 Kill points:
-- before_connect: the worker claimed the message and opened a connection, but
-  the server never answered (a proxy holds it): nothing was sent.
+- before_connect: the worker claimed the message and opened a connection (or
+  checked, with RSET, the session it kept from the previous send), but the server
+  never answered (a proxy holds it): nothing was sent.
 - after_data: the server has the whole message and is about to say 250; the
   worker dies before it can record anything.
 - after_commit: the worker recorded the send and dies afterwards.
@@ -231,7 +232,7 @@ def test_every_message_is_delivered_exactly_once_whatever_the_kill_point(
             return drill.status(message)[0] is wanted
 
         if point == "before_connect":
-            drill.proxy.hold = True
+            drill.proxy.hold = drill.proxy.hold_open = True
         if point == "after_data":
             smtp.hold_after_data = 10.0
         enqueue_send(drill.redis, message_id)

@@ -50,8 +50,9 @@ _login_data_filter = _DropLoginDataWarning()
 
 
 class _Authenticator:
-    def __init__(self, users: dict[str, str]) -> None:
+    def __init__(self, users: dict[str, str], on_login: Callable[[], None]) -> None:
         self.users = users
+        self.on_login = on_login
 
     def __call__(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -60,6 +61,7 @@ class _Authenticator:
             login = auth_data.login.decode("utf-8", "replace")
             password = auth_data.password.decode("utf-8", "replace")
             if login in self.users and self.users[login] == password:
+                self.on_login()
                 # Passing auth_data= (not the legacy login_data) avoids aiosmtpd's deprecation.
                 return AuthResult(success=True, auth_data=auth_data)
         # handled=False lets aiosmtpd send its standard "535 5.7.8 Authentication credentials
@@ -91,6 +93,8 @@ class RecordingSMTPServer:
         self.drop_after_data = False
         # Called with each accepted message, e.g. to file it in Sent as Gmail does.
         self.on_message: Callable[[ReceivedMessage], None] | None = None
+        # Successful logins: one per SMTP session.
+        self.logins = 0
         self._accepted: list[ReceivedMessage] = []
         self._rejected: list[ReceivedMessage] = []
         # The controller's thread appends while test threads read and wait.
@@ -112,12 +116,16 @@ class RecordingSMTPServer:
             server_hostname="localhost",
             tls_context=context,
             require_starttls=True,
-            authenticator=_Authenticator(self.users),
+            authenticator=_Authenticator(self.users, self._count_login),
             auth_required=True,
             auth_require_tls=True,
         )
         controller.start()
         self._controller = controller
+
+    def _count_login(self) -> None:
+        with self._changed:
+            self.logins += 1
 
     def stop(self) -> None:
         """Stop the server thread; safe to call twice."""
@@ -139,6 +147,7 @@ class RecordingSMTPServer:
         with self._changed:
             self._accepted.clear()
             self._rejected.clear()
+            self.logins = 0
 
     @property
     def messages(self) -> list[ReceivedMessage]:

@@ -79,6 +79,7 @@ def test_message_id_is_unique_and_on_the_sender_domain() -> None:
 def test_reply_subject_adds_re_once() -> None:
     assert reply_subject("Hello") == "Re: Hello"
     assert reply_subject("RE: Hello") == "RE: Hello"
+    assert reply_subject("Re: RE:Re: Hello") == "Re: Hello"
 
 
 def test_one_line_and_domain_of() -> None:

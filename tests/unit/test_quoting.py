@@ -1,4 +1,6 @@
-from outreach.reading.quoting import split_reply
+from datetime import datetime
+
+from outreach.reading.quoting import quote_below, split_reply, strip_quoted_history
 
 
 def test_gmail_style_history_is_split_off() -> None:
@@ -35,3 +37,15 @@ def test_a_reply_written_between_quotes_is_kept_whole() -> None:
 def test_text_without_history_is_unchanged() -> None:
     assert split_reply("Just this.\n").new_text == "Just this."
     assert split_reply("").history == ""
+
+
+def test_our_follow_up_quotes_the_request_as_mail_clients_do() -> None:
+    sent = datetime(2026, 12, 3, 14, 0)
+    quoted = quote_below("Dear Dana,\r\n\r\nCould we talk?\n", sent, "Sam  Student")
+
+    assert (
+        quoted == "\n\nOn Thu 3 Dec 2026, Sam Student wrote:\n> Dear Dana,\n>\n> Could we talk?\n"
+    )
+    # The readers know the form: the follow-up's own words are all that is read as new.
+    assert strip_quoted_history("Just checking in." + quoted) == "Just checking in."
+    assert split_reply("Just checking in." + quoted).new_text == "Just checking in."

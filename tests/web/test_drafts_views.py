@@ -330,3 +330,27 @@ def test_a_long_queue_of_drafts_is_read_page_by_page(
     shown = [f'id="draft-{draft.id}"' in first + second for draft in drafts]
     assert all(shown)
     assert f'id="draft-{drafts[0].id}"' in first and f'id="draft-{drafts[-1].id}"' in second
+
+
+def test_approve_all_needs_the_form_token_and_approves_nothing_without_it(
+    signed_in: Browser, ready_draft: Message, session: Session
+) -> None:
+    response = signed_in.client.post(
+        "/drafts/approve-all", data={"message_ids": [str(ready_draft.id)]}
+    )
+
+    assert response.status_code in (302, 400)
+    assert reload(session, ready_draft).status is MessageStatus.DRAFT
+
+
+def test_approve_all_refuses_an_id_that_is_not_the_users(
+    signed_in: Browser, ready_draft: Message, session: Session
+) -> None:
+    response = signed_in.post(
+        "/drafts/approve-all",
+        {"message_ids": [str(ready_draft.id), str(ready_draft.id + 1000)]},
+        page="/drafts",
+    )
+
+    assert response.status_code == 404
+    assert reload(session, ready_draft).status is MessageStatus.DRAFT

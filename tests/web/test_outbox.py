@@ -166,7 +166,7 @@ def test_a_due_message_is_judged_by_the_mailbox_pace(
 
     shown = row(going, first)
     assert 'data-status="approved"' in shown
-    assert "waits: today&#39;s cap of 1 messages is reached — next try" in shown
+    assert "waits: today&#39;s cap of 1 message is reached — next try" in shown
     assert short(at_local(1, 0, "UTC"), "UTC") in shown
     later = row(going, second)
     assert "waits its turn after the ones above" in later and "up to 1 a day" in later

@@ -285,3 +285,30 @@ def test_the_profile_form_needs_its_token(signed_in: Browser, user: User, sessio
     assert response.status_code == 400
     session.refresh(user)
     assert user.monthly_goal == 1
+
+
+def test_usual_free_times_are_saved_and_a_line_that_cannot_be_read_is_named(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    base = {"name": user.name, "introduction": "", "signature": ""}
+    response = signed_in.post(
+        "/profile", base | {"free_times": "Mon-Fri 12:30-13:30\nat lunch"}, page="/profile"
+    )
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "&#39;at lunch&#39; is not read as free time" in page
+    session.refresh(user)
+    assert user.free_times == ""
+
+    signed_in.post(
+        "/profile",
+        base | {"free_times": " Mon-Fri 12:30-13:30 \r\n\r\nTue 16:00-18:00"},
+        page="/profile",
+    )
+    session.refresh(user)
+    assert user.free_times == "Mon-Fri 12:30-13:30\nTue 16:00-18:00"
+    # A form without the field (an older page) keeps what was saved.
+    signed_in.post("/profile", base, page="/profile")
+    session.refresh(user)
+    assert user.free_times == "Mon-Fri 12:30-13:30\nTue 16:00-18:00"

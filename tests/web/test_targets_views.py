@@ -606,3 +606,71 @@ def test_every_form_on_the_page_carries_a_token_and_needs_it(
     assert (target.max_in_flight, target.paused) == (1, False)
     assert names_in_order(signed_in.page(f"/targets/{target.id}")) == [ada.id, ben.id]
     assert session.scalar(select(func.count()).select_from(Outreach)) == 2
+
+
+# --- never asked again (docs/decisions/0019) ---------------------------------------------------
+
+
+def test_adding_a_decliner_says_why_and_the_override_needs_the_box_ticked(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    dana, eli = people(session, user, "Dana Lee", "Eli Moss")
+    start_target(session, user, [dana], name="Galleries")
+    outreach = session.scalar(select(Outreach).where(Outreach.contact_id == dana.id))
+    assert outreach is not None
+    outreach.state = OutreachState.DECLINED
+    target, _ = start_target(session, user, [eli], name="Museums")
+    session.commit()
+
+    added = signed_in.post(
+        f"/targets/{target.id}/names",
+        {"contact_ids": [str(dana.id)]},
+        page=f"/targets/{target.id}",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+
+    assert "Dana Lee declined on " in added and "not asked again." in added
+    assert 'class="ask-again-form"' in added
+    untick = signed_in.post(
+        f"/targets/{target.id}/names/{dana.id}/ask-again",
+        {},
+        page=f"/targets/{target.id}",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Tick “I have a good reason to ask them again” first; nothing changed." in untick
+    session.expire_all()
+    held = session.scalar(
+        select(Outreach).where(Outreach.contact_id == dana.id, Outreach.target_id == target.id)
+    )
+    assert held is not None and held.ask_again_at is None
+
+    asked = signed_in.post(
+        f"/targets/{target.id}/names/{dana.id}/ask-again",
+        {"confirmed": "y"},
+        page=f"/targets/{target.id}",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Recorded: you chose to ask Dana Lee again." in asked
+    session.expire_all()
+    assert held.ask_again_at is not None
+
+
+def test_a_do_not_contact_name_is_held_back_with_no_override(
+    signed_in: Browser, user: User, session: Session
+) -> None:
+    (dana,) = people(session, user, "Dana Lee")
+    dana.do_not_contact = True
+    target, _ = start_target(session, user, [dana], name="Museums")
+    session.commit()
+
+    page = signed_in.page(f"/targets/{target.id}")
+    assert "Dana Lee is marked do-not-contact; never written to again." in page
+    assert 'class="ask-again-form"' not in page
+    refused = signed_in.post(
+        f"/targets/{target.id}/names/{dana.id}/ask-again",
+        {"confirmed": "y"},
+        page=f"/targets/{target.id}",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "never written to again" in refused
+    assert session.scalar(select(func.count()).select_from(Message)) == 0

@@ -21,6 +21,7 @@ class AlicesThings:
     target_id: int
     draft_id: int
     mailbox_id: int
+    outreach_id: int
 
 
 @pytest.fixture
@@ -30,7 +31,8 @@ def alice(session: Session, secret_box: SecretBox) -> AlicesThings:
     contact = make_contact(session, user, name="Carol Contact")
     target, [draft] = start_target(session, user, [contact], name="Alice's field")
     session.commit()
-    return AlicesThings(user, contact.id, target.id, draft.id, mailbox.id)
+    assert draft.outreach_id is not None
+    return AlicesThings(user, contact.id, target.id, draft.id, mailbox.id, draft.outreach_id)
 
 
 def assert_unchanged(session: Session, alice: AlicesThings) -> None:
@@ -51,7 +53,12 @@ def assert_unchanged(session: Session, alice: AlicesThings) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/contacts/{contact_id}", "/targets/{target_id}", "/drafts/{draft_id}"],
+    [
+        "/contacts/{contact_id}",
+        "/targets/{target_id}",
+        "/drafts/{draft_id}",
+        "/outreaches/{outreach_id}/reply",
+    ],
 )
 def test_another_users_pages_are_not_found(
     signed_in: Browser, alice: AlicesThings, session: Session, path: str
@@ -73,6 +80,7 @@ def test_another_users_pages_are_not_found(
         ("/drafts/{draft_id}", {"subject": "Hijacked", "body": "Hijacked body"}),
         ("/drafts/approve", {"message_ids": "{draft_id}"}),
         ("/mailbox/{mailbox_id}/test", {}),
+        ("/outreaches/{outreach_id}/reply", {"body": "Hijacked answer", "slot": ""}),
         ("/targets/{target_id}/names", {"contact_ids": "{contact_id}"}),
         ("/targets", {"name": "Mine now", "contact_ids": "{contact_id}"}),
     ],

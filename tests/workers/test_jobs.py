@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy.orm import Session
 
 from outreach.models import Message, MessageStatus
@@ -17,6 +18,7 @@ from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
 from workers import jobs
 from workers.queues import ALL_QUEUES, SEND_QUEUE, enqueue_send, send_job_id
+from workers.worker import OutreachWorker
 
 
 @pytest.fixture
@@ -34,8 +36,11 @@ def approved(session: Session, world: World, now: datetime) -> Message:
 
 
 def work(redis: Redis) -> None:
-    queues = [Queue(name, connection=redis) for name in ALL_QUEUES]
-    SimpleWorker(queues, connection=redis).work(burst=True)
+    OutreachWorker(queues(redis), connection=redis).work(burst=True)
+
+
+def queues(redis: Redis) -> list[Queue]:
+    return [Queue(name, connection=redis) for name in ALL_QUEUES]
 
 
 def test_double_enqueue_gives_one_job_and_one_email(
@@ -109,3 +114,32 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_enqueued_again(
     session.expire_all()
     stored = session.get(Message, draft.id)
     assert stored is not None and stored.status is MessageStatus.SENT
+
+
+def test_a_worker_waiting_for_jobs_closes_the_smtp_session_it_kept(
+    session: Session,
+    world: World,
+    smtp: RecordingSMTPServer,
+    redis: Redis,
+    job_environment: None,
+    now: datetime,
+) -> None:
+    first, second = make_approved_requests(session, world.user, now, count=2)
+    enqueue_send(redis, first.id)
+    work(redis)
+    assert len(smtp.wait_for(1)) == 1
+    sender = jobs._sender()
+    assert sender.open_sessions == 1  # kept for the next message through this mailbox
+    sender.idle_limit = 1.0
+
+    # No job for a while: the worker closes the idle session as it waits, then takes the
+    # job that comes.
+    later = threading.Timer(3.0, enqueue_send, args=(redis, second.id))
+    later.start()
+    try:
+        taken = OutreachWorker(queues(redis), connection=redis).dequeue_job_and_maintain_ttl(30)
+    finally:
+        later.join()
+
+    assert taken is not None and taken[0].id == send_job_id(second.id)
+    assert sender.open_sessions == 0

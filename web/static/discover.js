@@ -8,22 +8,27 @@
     return;
   }
 
+  // "Find my settings" submits the connect form to the discovery (its formaction).
   document.addEventListener("submit", async (event) => {
     const form = event.target;
-    if (!(form instanceof HTMLFormElement) || form.id !== "find-settings") {
+    const button = event.submitter;
+    if (!(form instanceof HTMLFormElement) || !button || button.dataset.action !== "find-settings") {
       return;
     }
     event.preventDefault();
-    const button = form.querySelector('button[type="submit"]');
     const result = document.getElementById("discovery");
-    const address = (form.elements.namedItem("address") || {}).value || "";
+    const field = form.elements.namedItem("email_address");
+    const address = (field && field.value) || "";
     const domain = address.includes("@") ? address.split("@").pop() : "";
     if (button) {
       button.disabled = true;
       button.dataset.label = button.textContent;
       button.textContent = "Looking…";
     }
-    form.setAttribute("aria-busy", "true");
+    const finder = document.getElementById("find-settings");
+    if (finder) {
+      finder.setAttribute("aria-busy", "true");
+    }
     if (result && domain) {
       result.textContent = "";
       const looking = document.createElement("p");
@@ -32,7 +37,7 @@
       result.append(looking);
     }
     try {
-      const response = await fetch(form.action, {
+      const response = await fetch(button.formAction, {
         method: "POST",
         body: new FormData(form),
         credentials: "same-origin",
@@ -50,6 +55,8 @@
       }
     } catch (error) {
       // Whatever went wrong, the plain form still works: send it the ordinary way.
+      form.action = button.formAction;
+      form.noValidate = true;
       form.submit();
     }
   });

@@ -253,4 +253,5 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
         live_url=url_for("board.live"),
         contact_url=url_maker("contacts.detail", "contact_id"),
         target_url=url_maker("targets.detail", "target_id"),
+        reply_url=url_maker("replies.compose", "outreach_id"),
     )

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
 from outreach.accounts import mailbox_for, primary_mailbox
+from outreach.approving import BatchApproval, approve_all
 from outreach.board import pending_draft_count
 from outreach.drafts import (
     REFILLABLE,
@@ -48,6 +49,7 @@ KIND_LABELS: dict[MessageKind, str] = {
     MessageKind.CONFIRMATION: "Meeting confirmation",
     MessageKind.THANK_YOU: "Thank-you",
     MessageKind.KEEP_IN_TOUCH: "Keeping in touch",
+    MessageKind.ANSWER: "Your reply",
 }
 EDITABLE = frozenset({MessageStatus.DRAFT, MessageStatus.APPROVED})
 QUEUE_DOWN = (
@@ -189,6 +191,54 @@ def approve_selected() -> ResponseReturnValue:
     return redirect(url_for("drafts.index"))
 
 
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _say_batch(outcome: BatchApproval) -> None:
+    """One message for what was approved, one for each reason drafts were skipped."""
+    if outcome.approved:
+        if queue_for_sending(outcome.approved):
+            count = len(outcome.approved)
+            noun = "message" if count == 1 else "messages"
+            flash(f"{count} {noun} approved for sending.", "success")
+        else:
+            flash(QUEUE_DOWN, "warning")
+    if outcome.blocked:
+        count = len(outcome.blocked)
+        drafts = "1 draft was" if count == 1 else f"{count} drafts were"
+        flash(
+            f"{drafts} skipped: {'it' if count == 1 else 'they'} still "
+            f"need{'s' if count == 1 else ''} {_listed(outcome.missing_words())}. "
+            "Fill that in on each draft below, then approve.",
+            "warning",
+        )
+    if outcome.no_longer_drafts:
+        count = outcome.no_longer_drafts
+        drafts = "1 draft was" if count == 1 else f"{count} drafts were"
+        flash(f"{drafts} skipped: already approved or discarded since the page was shown.", "info")
+    for problem in dict.fromkeys(outcome.refused):
+        flash(f"Skipped: {sentence(problem)}", "error")
+
+
+@bp.post("/drafts/approve-all")
+def approve_all_shown() -> ResponseReturnValue:
+    """Approve every draft the page showed that can go; say how many were skipped and why.
+
+    :raise 404: when one of the ids is not the user's (nothing is approved then).
+    """
+    session = get_session()
+    form = ApproveSelectionForm()
+    ids = list(form.message_ids.data or []) if form.validate_on_submit() else []
+    if not ids:
+        flash("This form was out of date; nothing was approved. Please try again.", "error")
+        return redirect(url_for("drafts.index"))
+    outcome = approve_all(session, current_user(), ids, now())
+    session.commit()
+    _say_batch(outcome)
+    return redirect(url_for("drafts.index"))
+
+
 @bp.post("/drafts/<int:message_id>/discard")
 def discard_one(message_id: int) -> ResponseReturnValue:
     """Discard a draft; a discarded request frees its place, so the next name is drafted.
@@ -218,12 +268,20 @@ def give_values(message_id: int) -> ResponseReturnValue:
         flash("This form was out of date; nothing was saved. Please try again.", "error")
         return back
     with attempt(session) as outcome:
+        asked = questions_for(get_message(session, user, message_id))
         supplied = supply_values(session, user, message_id, request.form.to_dict(), now())
     if outcome.refused:
         return back
     message = supplied.message
     who = message.contact.name if message.contact else "the contact"
-    if supplied.kept_edits:
+    if not any(question.on_contact for question in asked):
+        flash(
+            "Your news is in the draft: read it and approve."
+            if not message.error
+            else sentence(message.error),
+            "success" if not message.error else "warning",
+        )
+    elif supplied.kept_edits:
         flash(
             f"Saved on {who}'s details. You had edited this draft, so your own text was kept, "
             "with the answer put in its place. To start again from the template instead, "

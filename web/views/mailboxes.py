@@ -255,7 +255,8 @@ def find_settings() -> ResponseReturnValue:
     page says where the settings came from, or that none were found, and comes
     back within the app's DISCOVERY_SECONDS whatever the network does.
     """
-    address = request.form.get("address", "").strip()
+    # The page posts its one address field, email_address; "address" is the older name.
+    address = (request.form.get("email_address") or request.form.get("address") or "").strip()
     if not _looks_like_address(address):
         finding = Finding(address, Outcome.NOT_AN_ADDRESS)
         return _page(_blank_connect_form(address[:320] or None), finding=finding), 400

@@ -11,10 +11,13 @@ from datetime import datetime
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from outreach import meetings
-from outreach.meetings import MeetingDetails, MeetingNotes, Referral
+from outreach.meetings import MeetingDetails, MeetingNotes, Referral, Reflection
+from outreach.meetings.finding import PROPOSAL
+from outreach.meetings.proposals import agree_to_meeting, reschedule
 from outreach.models import Meeting, MessageStatus, User
 from outreach.rules import local_time
 from outreach.rules.cycle import zone_of
@@ -217,11 +220,19 @@ def update(meeting_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail_page(meeting, form, user), 400
     with attempt(session) as outcome:
-        meetings.update_meeting(session, user, meeting.id, _details(form, user), now())
+        changed = reschedule(session, user, meeting.id, _details(form, user), now())
     if outcome.refused:
         return _detail_page(meeting, form, user), 400
-    flash(f"Meeting saved: {when_local(meeting.starts_at, user.time_zone)}.", "success")
+    said = f"Meeting saved: {when_local(meeting.starts_at, user.time_zone)}."
+    if changed.confirmation is not None:
+        said += " The updated calendar invitation waits in Drafts for your approval."
+    flash(said, "success")
     return redirect(url_for("meetings.detail", meeting_id=meeting.id))
+
+
+def _agree(session: Session, user: User, meeting_id: int, moment: datetime) -> Meeting:
+    """Confirm an invitation, or mark a time the user proposed as agreed (then invite)."""
+    return agree_to_meeting(session, user, meeting_id, moment).meeting
 
 
 def _act(meeting_id: int, action: str) -> ResponseReturnValue:
@@ -232,7 +243,7 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
         flash("This form was out of date; please try again.", "error")
         return redirect(url_for("meetings.index"))
     step = {
-        "confirm": meetings.confirm_meeting,
+        "confirm": _agree,
         "dismiss": meetings.dismiss_meeting,
         "cancel": meetings.cancel_meeting,
     }[action]
@@ -241,10 +252,14 @@ def _act(meeting_id: int, action: str) -> ResponseReturnValue:
     if outcome.refused:
         return redirect(url_for("meetings.index"))
     name = meeting.contact.name
+    invited = " The confirmation with a calendar invitation waits in Drafts for your approval."
     said = {
         "confirm": f"Meeting with {name} confirmed for "
-        f"{when_local(meeting.starts_at, user.time_zone)}.",
-        "dismiss": f"The invitation from {name} was dismissed.",
+        f"{when_local(meeting.starts_at, user.time_zone)}."
+        + (invited if meeting.source == PROPOSAL else ""),
+        "dismiss": f"The time you proposed to {name} is withdrawn."
+        if meeting.source == PROPOSAL
+        else f"The invitation from {name} was dismissed.",
         "cancel": f"The meeting with {name} is cancelled.",
     }[action]
     flash(said, "success" if action == "confirm" else "info")
@@ -276,6 +291,9 @@ def _notes_form(meeting: Meeting) -> NotesForm:
         form.specific_detail.data = meeting.specific_detail
         for key, answer in meetings.answers_of(meeting).items():
             getattr(form, f"answer_{key}").data = answer
+        for part, _ in meetings.REFLECTION_PARTS:
+            name = f"reflection_{part}"
+            getattr(form, name).data = getattr(meeting, name)
     return form
 
 
@@ -294,6 +312,18 @@ def _notes_page(
         referral=referral or ReferralForm(formdata=None),
         questions=[
             (key, question, getattr(form, f"answer_{key}")) for key, question in meetings.QUESTIONS
+        ],
+        reflection=[getattr(form, f"reflection_{part}") for part, _ in meetings.REFLECTION_PARTS],
+        # Own questions are per meeting, so not fields of the form class: after a refused
+        # post they show what was typed.
+        own=[
+            (
+                question,
+                request.form.get(f"answer_{question.id}", answer)
+                if form.is_submitted()
+                else answer,
+            )
+            for question, answer in interview.own_answers
         ],
         thank_you=meetings.thank_you_of(session, interview.meeting),
         time_zone=user.time_zone,
@@ -319,7 +349,19 @@ def notes_submit(meeting_id: int) -> ResponseReturnValue:
     notes = MeetingNotes(
         learned=form.learned.data or "",
         specific_detail=form.specific_detail.data or "",
-        answers={key: getattr(form, f"answer_{key}").data or "" for key in meetings.QUESTION_KEYS},
+        answers={
+            **{key: getattr(form, f"answer_{key}").data or "" for key in meetings.QUESTION_KEYS},
+            **{
+                question.id: request.form.get(f"answer_{question.id}", "")
+                for question, _ in meetings.own_answers(meeting)
+            },
+        },
+        reflection=Reflection(
+            **{
+                part: getattr(form, f"reflection_{part}").data or ""
+                for part, _ in meetings.REFLECTION_PARTS
+            }
+        ),
     )
     with attempt(session) as outcome:
         meetings.save_notes(session, user, meeting.id, notes, now())
@@ -383,6 +425,10 @@ def printable(meeting_id: int) -> ResponseReturnValue:
         interview=interview,
         meeting=interview.meeting,
         questions=meetings.QUESTIONS,
+        reflection=[
+            (heading, getattr(interview.meeting, f"reflection_{part}"), part)
+            for part, heading in meetings.REFLECTION_PARTS
+        ],
         time_zone=user.time_zone,
     )
 

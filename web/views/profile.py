@@ -59,6 +59,7 @@ def save() -> ResponseReturnValue:
             signature=form.signature.data or "",
             time_zone=form.time_zone.data or None,
             holidays=(form.holidays.data or "") if "holidays" in sent else None,
+            free_times=(form.free_times.data or "") if "free_times" in sent else None,
             auto_approve=form.chosen_kinds() if "auto_approve_shown" in sent else None,
             monthly_goal=form.monthly_goal.data,
         )

@@ -66,7 +66,8 @@ def sandbox_context() -> dict[str, object]:
         "sandbox_address": None,
         "sandbox_blocked": False,
         "sandbox_offered": services().settings.sandbox_enabled,
-        "sandbox_day_seconds": f"{services().settings.sandbox_day_seconds:g}",
+        # A number, so the templates can make "second" agree with it.
+        "sandbox_day_seconds": services().settings.sandbox_day_seconds,
     }
     if not is_signed_in():
         return context

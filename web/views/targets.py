@@ -15,12 +15,14 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 
 from outreach import target_actions
+from outreach.asking_again import held_back
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.errors import ValidationError
 from outreach.models import Contact, Message, Target
 from outreach.progress_stats import names_per_target
 from outreach.rules.states import OutreachState
+from outreach.rules.wording import plural
 from outreach.targets import (
     get_target,
     list_targets,
@@ -32,7 +34,7 @@ from outreach.targets import (
 from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
-from web.forms import AddNamesForm, MoveForm, TargetForm, TargetSettingsForm
+from web.forms import AddNamesForm, AskAgainForm, MoveForm, TargetForm, TargetSettingsForm
 from web.helpers import now, sentence
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
@@ -55,6 +57,16 @@ def drafted_sentence(drafted: list[Message]) -> str:
         return ""
     names = ", ".join(message.contact.name if message.contact else "" for message in drafted)
     return f" A request to {names} is waiting for your approval in Drafts."
+
+
+def flash_held_back(target: Target, added: Sequence[int]) -> None:
+    """Say which of the names just added are not asked, and why, in words
+    (outreach.asking_again)."""
+    for held in held_back(get_session(), current_user(), target.id, now()):
+        if held.contact_id not in added:
+            continue
+        more = " You can ask them again from the list below." if held.may_override else ""
+        flash(f"{sentence(held.sentence)}{more}", "warning")
 
 
 def _index_page(form: TargetForm) -> str:
@@ -98,6 +110,7 @@ def create() -> ResponseReturnValue:
     if outcome.refused:
         return _index_page(form), 400
     flash(f"Target “{target.name}” created.{drafted_sentence(drafted)}", "success")
+    flash_held_back(target, form.contact_ids.data or [])
     return redirect(url_for("targets.detail", target_id=target.id))
 
 
@@ -108,7 +121,7 @@ def addable_contacts(contacts: Sequence[Contact], on_list: set[int]) -> list[Con
 
 
 def _days(count: int) -> str:
-    return f"{count} business day{'s' if count != 1 else ''}"
+    return plural(count, "business day")
 
 
 def rules_in_words(target: Target) -> str:
@@ -157,6 +170,8 @@ def _detail_page(target: Target, settings: TargetSettingsForm | None = None) -> 
         form=AddNamesForm(),
         settings=settings,
         rules_in_words=rules_in_words(target),
+        held={held.contact_id: held for held in held_back(session, user, target.id, now())},
+        ask_again_form=AskAgainForm(),
     )
 
 
@@ -201,6 +216,35 @@ def add_names(target_id: int) -> ResponseReturnValue:
         f"{count} {'name' if count == 1 else 'names'} added.{drafted_sentence(drafted)}",
         "success",
     )
+    flash_held_back(target, form.contact_ids.data)
+    return _back_to(target)
+
+
+@bp.post("/targets/<int:target_id>/names/<int:contact_id>/ask-again")
+def ask_again(target_id: int, contact_id: int) -> ResponseReturnValue:
+    """Ask a held-back person again on this list, deliberately; recorded on the timeline.
+
+    :raise 404: when the target is not the user's or the person is not on it.
+    """
+    session = get_session()
+    user = current_user()
+    target = get_target(session, user, target_id)
+    if not AskAgainForm().validate_on_submit():
+        flash("Tick “I have a good reason to ask them again” first; nothing changed.", "error")
+        return _back_to(target)
+    with attempt(session) as outcome:
+        drafted = target_actions.ask_again(session, user, target, contact_id, now())
+    if outcome.refused:
+        return _back_to(target)
+    name = next(
+        (
+            o.contact.name
+            for o in outreaches_in_order(session, target)
+            if o.contact_id == contact_id
+        ),
+        "them",
+    )
+    flash(f"Recorded: you chose to ask {name} again.{drafted_sentence(drafted)}", "success")
     return _back_to(target)
 
 
