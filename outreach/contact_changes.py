@@ -131,6 +131,7 @@ def update_contact(
     contact.role = clean_text(data.role)
     contact.organisation = clean_text(data.organisation)
     contact.how_found = data.how_found.strip()
+    contact.why_you = clean_text(data.why_you)
     contact.notes = data.notes.strip()
     contact.time_zone = data.time_zone.strip()
     contact.do_not_contact = data.do_not_contact
@@ -334,7 +335,7 @@ def merge_contacts(
 
 
 def _merge_details(session: Session, kept: Contact, other: Contact) -> None:
-    for name in ("role", "organisation", "how_found", "time_zone"):
+    for name in ("role", "organisation", "how_found", "why_you", "time_zone"):
         if not getattr(kept, name):
             setattr(kept, name, getattr(other, name))
     if other.notes and other.notes not in kept.notes:

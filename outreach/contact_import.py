@@ -53,6 +53,7 @@ IMPORT_FIELDS: dict[str, str] = {
     "role": "Role",
     "organisation": "Organisation",
     "how_found": "How you found them",
+    "why_you": "Why them in particular",
     "notes": "Notes",
     "time_zone": "Time zone",
     "referred_by": "Referred by (a name or address)",
@@ -65,7 +66,7 @@ MULTI_LINE_FIELDS = frozenset({"notes"})
 # rather than cut (PostgreSQL would refuse it with an exception).
 _MAX_LENGTHS = {"email": 320, "name": 200, "first_name": 100, "role": 200, "organisation": 200}
 # Fields a later source may fill on a contact when the stored one is empty.
-_FILLABLE = ("role", "organisation", "how_found", "notes", "time_zone")
+_FILLABLE = ("role", "organisation", "how_found", "why_you", "notes", "time_zone")
 # How many rows of a file the mapping page shows.
 PREVIEW_ROWS = 5
 
@@ -229,6 +230,7 @@ def _check(candidate: Candidate) -> _Row:
         role=values["role"],
         organisation=values["organisation"],
         how_found=candidate.get("how_found").strip(),
+        why_you=clean_text(candidate.get("why_you")),
         notes=candidate.get("notes").strip(),
         time_zone=zone,
     )

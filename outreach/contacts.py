@@ -25,6 +25,7 @@ class ContactInput:
     role: str = ""
     organisation: str = ""
     how_found: str = ""
+    why_you: str = ""
     notes: str = ""
     time_zone: str = ""
     do_not_contact: bool = False
@@ -49,6 +50,7 @@ SINGLE_LINE_FIELDS = {
     "role": "the role",
     "organisation": "the organisation",
     "how_found": "how you found them",
+    "why_you": "why them in particular",
     "time_zone": "the time zone",
 }
 
@@ -61,6 +63,7 @@ MAX_LENGTHS = {
     "role": 200,
     "organisation": 200,
     "how_found": 500,
+    "why_you": 500,
     "time_zone": 64,
     "notes": 5000,
 }
@@ -115,6 +118,7 @@ def new_contact(user: User, data: ContactInput) -> Contact:
         role=clean_text(data.role),
         organisation=clean_text(data.organisation),
         how_found=data.how_found.strip(),
+        why_you=clean_text(data.why_you),
         notes=data.notes.strip(),
         time_zone=data.time_zone.strip(),
         do_not_contact=data.do_not_contact,

@@ -61,7 +61,12 @@ def template_for(session: Session, user: User, kind: MessageKind) -> tuple[str, 
 
 
 def values_for(user: User, contact: Contact, target: Target | None) -> dict[str, str]:
-    """The template variables for one contact (see outreach.rules.templates.VARIABLES)."""
+    """The template variables for one contact (see outreach.rules.templates.VARIABLES).
+
+    The target's name is the list's: emails get its field phrase, under `field` and
+    under `target`, the name older templates use.
+    """
+    field = target.field_phrase if target else ""
     return {
         "first_name": contact.first_name,
         "full_name": contact.name,
@@ -69,10 +74,13 @@ def values_for(user: User, contact: Contact, target: Target | None) -> dict[str,
         "organisation": contact.organisation,
         "how_found": contact.how_found,
         "referrer_name": contact.referred_by.name if contact.referred_by else "",
+        # A contact not yet stored (the editor's sample) has None where the column has "".
+        "why_you": " ".join((contact.why_you or "").split()).rstrip("."),
         "my_name": user.name,
         "my_introduction": user.introduction,
-        "my_signature": user.signature or user.name,
-        "target": target.name if target else "",
+        "my_signature": templates.signature_block(user.name, user.signature),
+        "field": field,
+        "target": field,
     }
 
 

@@ -48,6 +48,7 @@ def start_target(
     send_follow_up: bool = True,
     give_up_business_days: int = 5,
     allow_same_organisation: bool = False,
+    field_phrase: str = "",
 ) -> tuple[Target, list[Message]]:
     """Create a target holding these contacts, in order, and draft its first requests.
 
@@ -63,6 +64,7 @@ def start_target(
         send_follow_up=send_follow_up,
         give_up_business_days=give_up_business_days,
         allow_same_organisation=allow_same_organisation,
+        field_phrase=field_phrase,
     )
     return target, fill_pipeline(session, user, target, now)
 

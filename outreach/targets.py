@@ -28,6 +28,7 @@ from outreach.models import (
     User,
 )
 from outreach.rules import cycle
+from outreach.rules import field_phrase as field_phrase_rules
 from outreach.rules.plain_text import (
     MAX_NAME,
     refuse_control_characters,
@@ -90,13 +91,19 @@ def create_target(
     send_follow_up: bool = True,
     give_up_business_days: int = 5,
     allow_same_organisation: bool = False,
+    field_phrase: str = "",
 ) -> Target:
-    """Create a target holding the given contacts, in the given order."""
+    """Create a target holding the given contacts, in the given order.
+
+    Without a `field_phrase` one is guessed from the name and left unconfirmed,
+    so the dashboard asks the user to check it.
+    """
     refuse_control_characters("the target's name", name)
     clean = " ".join(name.split())
     if not clean:
         raise ValidationError("a target needs a name, such as a field or an organisation")
     refuse_too_long("the target's name", clean, MAX_NAME)
+    phrase = clean_field_phrase(field_phrase) if field_phrase.strip() else ""
     if max_in_flight < 1:
         raise ValidationError("at least one request must be allowed out at a time")
     if wait_business_days < 1:
@@ -112,6 +119,8 @@ def create_target(
     target = Target(
         user_id=user.id,
         name=clean,
+        field_phrase=phrase or field_phrase_rules.guess_from_name(clean),
+        field_phrase_confirmed=bool(phrase),
         max_in_flight=max_in_flight,
         wait_business_days=wait_business_days,
         send_follow_up=send_follow_up,
@@ -124,6 +133,25 @@ def create_target(
     for contact_id in dict.fromkeys(contact_ids):
         add_to_target(session, user, target, contact_id)
     return target
+
+
+def clean_field_phrase(phrase: str) -> str:
+    """The phrase on one line, checked.
+
+    :raise ValidationError: when it is empty, too long or holds a control character.
+    """
+    refuse_control_characters("the field phrase", phrase)
+    clean = " ".join(phrase.split()).rstrip(".")
+    if not clean:
+        raise ValidationError(
+            "say in a few words what the field is, as it reads in a sentence "
+            "(for example “museum education”)"
+        )
+    if len(clean) > field_phrase_rules.MAX_LENGTH:
+        raise ValidationError(
+            f"the field phrase is too long: {field_phrase_rules.MAX_LENGTH} characters at most"
+        )
+    return clean
 
 
 def add_to_target(session: Session, user: User, target: Target, contact_id: int) -> Outreach:

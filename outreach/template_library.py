@@ -40,7 +40,7 @@ KIND_PURPOSES: dict[MessageKind, str] = {
 
 # Who the preview writes to when the user has no contacts yet: plainly made up.
 SAMPLE_CONTACT_NAME = "Alex Example"
-SAMPLE_TARGET_NAME = "Science policy"
+SAMPLE_FIELD_PHRASE = "science policy"
 
 # Far beyond any real email; a bound on what the sandbox is asked to parse.
 MAX_SUBJECT_CHARS = 300
@@ -244,25 +244,27 @@ def _sample_contact() -> Contact:
         role="Policy adviser",
         organisation="Example Institute",
         how_found="the alumni network",
+        why_you="you moved into policy from research, as I hope to",
     )
 
 
-def _target_for(session: Session, user: User, contact: Contact | None) -> str:
-    """The target a draft to `contact` would name: their latest, else the user's first."""
+def _field_for(session: Session, user: User, contact: Contact | None) -> str:
+    """The field phrase a draft to `contact` would use: their latest target's, else the
+    user's first target's, else a sample."""
     if contact is not None:
-        name = session.scalar(
-            select(Target.name)
+        phrase = session.scalar(
+            select(Target.field_phrase)
             .join(Outreach, Outreach.target_id == Target.id)
             .where(Outreach.user_id == user.id, Outreach.contact_id == contact.id)
             .order_by(Outreach.created_at.desc(), Outreach.id.desc())
             .limit(1)
         )
-        if name is not None:
-            return name
-    name = session.scalar(
-        select(Target.name).where(Target.user_id == user.id).order_by(Target.id).limit(1)
+        if phrase:
+            return phrase
+    phrase = session.scalar(
+        select(Target.field_phrase).where(Target.user_id == user.id).order_by(Target.id).limit(1)
     )
-    return name if name is not None else SAMPLE_TARGET_NAME
+    return phrase or SAMPLE_FIELD_PHRASE
 
 
 def preview(
@@ -290,7 +292,7 @@ def preview(
     person = _sample_contact() if contact is None else contact
     recipient = f"{person.name} (a sample contact)" if sample else person.name
     values = values_for(user, person, None)
-    values["target"] = _target_for(session, user, contact)
+    values["field"] = values["target"] = _field_for(session, user, contact)
 
     def failed(problem: str) -> Preview:
         return Preview(subject="", body="", problem=problem, recipient=recipient, sample=sample)

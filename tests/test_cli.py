@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 from redis import Redis
 from rq import Queue
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from outreach import meetings
@@ -201,7 +201,7 @@ def _assert_schema_matches_models(engine: Engine) -> None:
 
 def test_db_upgrade_builds_the_models_schema_on_sqlite(cli: Cli, db_engine: Engine) -> None:
     again = cli.ok("db", "upgrade")  # idempotent
-    assert "is at revision 0011" in again.output
+    assert "is at revision 0012" in again.output
     _assert_schema_matches_models(db_engine)
 
 
@@ -218,6 +218,45 @@ def test_db_upgrade_builds_the_models_schema_on_postgresql(
         _assert_schema_matches_models(engine)
     finally:
         engine.dispose()
+
+
+def test_the_0012_upgrade_guesses_each_old_targets_phrase_for_the_user_to_confirm(
+    cli_env: dict[str, str | None],
+) -> None:
+    cli = Cli(cli_env)
+    cli.ok("db", "upgrade", "--revision", "0011")
+    engine = make_engine(cli.settings().database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, name, password_hash, introduction, signature,"
+                    " time_zone, holidays, auto_approve, monthly_goal, created_at,"
+                    " session_version) VALUES (1, 'a@b.example', 'A', 'x', '', '', 'UTC', '',"
+                    " '', 1, '2026-12-01 09:00:00', 0)"
+                )
+            )
+            for ident, name in ((1, "Museums (London list)"), (2, "Climate tech (sandbox)")):
+                connection.execute(
+                    text(
+                        "INSERT INTO targets (id, user_id, name, max_in_flight,"
+                        " wait_business_days, send_follow_up, give_up_business_days,"
+                        " allow_same_organisation, paused, created_at) VALUES"
+                        " (:id, 1, :name, 1, 5, true, 5, false, false, '2026-12-01 09:00:00')"
+                    ),
+                    {"id": ident, "name": name},
+                )
+        cli.ok("db", "upgrade")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT field_phrase, field_phrase_confirmed FROM targets ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [(phrase, bool(confirmed)) for phrase, confirmed in rows] == [
+        ("museums", False),
+        ("climate tech", False),
+    ]
 
 
 def test_commands_before_db_upgrade_say_what_to_do(cli_env: dict[str, str | None]) -> None:
@@ -372,10 +411,11 @@ def test_contacts_import_from_stdin(with_user: Cli) -> None:
 
 def test_target_create_drafts_the_first_request(with_contacts: Cli) -> None:
     cli = with_contacts
-    result = cli("target", "create", "--user", USER, "Chemistry",
+    result = cli("target", "create", "--user", USER, "Chemistry (autumn list)",
+                 "--field", "industrial chemistry",
                  "--contacts", "cara@corp.example, bob@corp.example")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "with 2 names" in result.stdout
+    assert "with 2 names; emails say “industrial chemistry”" in result.stdout
     # In the order given: Cara first, and only one request out at a time.
     assert re.search(r"drafted a request to cara@corp.example \(draft \d+\)", result.stdout)
     assert "bob@corp.example" not in result.stdout
@@ -387,6 +427,9 @@ def test_target_create_drafts_the_first_request(with_contacts: Cli) -> None:
     assert draft["to"] == "cara@corp.example" and draft["contact_name"] == "Cara Jones"
     assert draft["can_approve"] is True and draft["problem"] is None
     assert "Dear Cara" in draft["body"] and "chemistry degree" in draft["body"]
+    # The field phrase, never the list's name, is what the email says.
+    assert draft["subject"] == "Could I ask your advice about industrial chemistry?"
+    assert "autumn list" not in draft["subject"] + draft["body"]
     assert ISO_UTC.match(draft["created_at"])
 
     board = json.loads(cli.ok("status", "--user", USER, "--json").stdout)
@@ -398,11 +441,20 @@ def test_target_create_drafts_the_first_request(with_contacts: Cli) -> None:
     assert all(ISO_UTC.match(row["since"]) for row in board["outreaches"])
 
     text = cli.ok("status", "--user", USER).stdout
-    assert "Cara Jones <cara@corp.example>  Chemistry: drafted" in text
+    assert "Cara Jones <cara@corp.example>  Chemistry (autumn list): drafted" in text
+
+
+def test_target_create_asks_for_the_field_phrase(with_contacts: Cli) -> None:
+    result = with_contacts("target", "create", "--user", USER, "Chemistry",
+                           "--contacts", "bob@corp.example")  # fmt: skip
+    assert result.exit_code == 2
+    assert "Missing option '--field'" in result.stderr
+    help_text = with_contacts.ok("target", "create", "--help").stdout
+    assert "Could I ask your advice about" in " ".join(help_text.split())
 
 
 def test_target_create_refuses_an_address_not_on_the_list(with_contacts: Cli) -> None:
-    result = with_contacts("target", "create", "--user", USER, "Chemistry",
+    result = with_contacts("target", "create", "--user", USER, "Chemistry", "--field", "chemistry",
                            "--contacts", "bob@corp.example,zed@corp.example")  # fmt: skip
     assert result.exit_code == 1
     assert "zed@corp.example is not on your contact list" in result.stderr
@@ -415,7 +467,17 @@ def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
     with_contacts: Cli, db_engine: Engine
 ) -> None:
     cli = with_contacts
-    cli.ok("target", "create", "--user", USER, "Chemistry", "--contacts", "bob@corp.example")
+    cli.ok(
+        "target",
+        "create",
+        "--user",
+        USER,
+        "Chemistry",
+        "--field",
+        "chemistry",
+        "--contacts",
+        "bob@corp.example",
+    )
     with Session(db_engine) as session:
         # Bob declined on the first list (the poller's work, elsewhere tested).
         (outreach,) = session.scalars(select(Outreach)).all()
@@ -423,7 +485,7 @@ def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
         outreach.state_changed_at = declined_at = datetime.now(UTC) - timedelta(days=1)
         session.commit()
 
-    made = cli("target", "create", "--user", USER, "Physics",
+    made = cli("target", "create", "--user", USER, "Physics", "--field", "physics",
                "--contacts", "bob@corp.example,cara@corp.example")  # fmt: skip
 
     assert made.exit_code == 0, made.output
@@ -446,7 +508,8 @@ def test_target_create_names_who_is_not_asked_again_and_ask_again_is_deliberate(
 
 
 def _one_draft(cli: Cli) -> int:
-    cli.ok("target", "create", "--user", USER, "Chemistry", "--contacts", "bob@corp.example")
+    cli.ok("target", "create", "--user", USER, "Chemistry", "--field", "chemistry",
+           "--contacts", "bob@corp.example")  # fmt: skip
     (draft,) = json.loads(cli.ok("drafts", "list", "--user", USER, "--json").stdout)["drafts"]
     return int(draft["id"])
 
@@ -513,7 +576,7 @@ def test_drafts_approve_needs_ids_or_all(with_user: Cli) -> None:
         ["drafts", "list", "--json"],
         ["status", "--json"],
         ["mailbox", "test"],
-        ["target", "create", "T", "--contacts", "a@b.example"],
+        ["target", "create", "T", "--field", "t", "--contacts", "a@b.example"],
     ],
 )
 def test_an_unknown_user_is_an_error_on_stderr(with_user: Cli, command: list[str]) -> None:

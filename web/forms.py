@@ -45,6 +45,7 @@ from outreach.board import STATE_LABELS
 from outreach.errors import ValidationError as CoreValidationError
 from outreach.mail import MailServer, MailServers
 from outreach.models import MessageKind, TlsMode
+from outreach.rules.field_phrase import MAX_LENGTH as MAX_FIELD_PHRASE
 from outreach.rules.free_times import check_free_times
 from outreach.rules.plain_text import (
     MAX_ADDRESS,
@@ -119,8 +120,21 @@ class ContactForm(PlainTextForm):
         description='Completes "I came across your name through ...", '
         'e.g. "the alumni network" or "your talk at the policy forum".',
     )
+    why_you = StringField(
+        "Why them in particular (optional)",
+        validators=[at_most(500)],
+        description='Completes "I am writing to you in particular because ...", e.g. '
+        '"you moved into policy from a science degree, as I hope to". A reason that is '
+        "about this one person (their role, a talk, an article) makes a reply far likelier "
+        "than a request that could have gone to anyone.",
+    )
     referred_by = SelectField("Referred by", coerce=_optional_int, validate_choice=False)
-    time_zone = StringField("Time zone", validators=[at_most(64)])
+    time_zone = StringField(
+        "Time zone",
+        validators=[at_most(64)],
+        description="Where they live: a meeting confirmation then gives the time in their "
+        "zone as well as yours.",
+    )
     notes = TextAreaField("Notes", validators=[at_most(5000)])
     do_not_contact = BooleanField("Do not contact")
 
@@ -174,9 +188,19 @@ def _wait_field() -> IntegerField:
 
 class TargetForm(PlainTextForm):
     name = StringField(
-        "Field or organisation",
+        "Name of this list",
         validators=[DataRequired(), at_most(MAX_NAME)],
-        description='What you want to learn about, e.g. "Science policy".',
+        description='For you alone, e.g. "Museums (London list)". It never appears in an email.',
+    )
+    field_phrase = StringField(
+        "The field, as your emails say it",
+        validators=[
+            DataRequired("Say in a few words what the field is, as it reads in a sentence."),
+            at_most(MAX_FIELD_PHRASE),
+        ],
+        description='The words that finish "Could I ask your advice about ...?", in lower '
+        'case unless they are a name: "museum education", "science policy", "the work of '
+        'the British Museum". Every email to this list uses them.',
     )
     # Ownership of each id is checked by the core; unknown ids give a 404.
     contact_ids = SelectMultipleField("Names, in this order", coerce=int, validate_choice=False)
@@ -202,6 +226,20 @@ class TargetSettingsForm(PlainTextForm):
     )
     allow_same_organisation = BooleanField(
         "Allow requests to two people at one organisation at the same time", default=False
+    )
+
+
+class FieldPhraseForm(PlainTextForm):
+    """Confirm or change a target's field phrase."""
+
+    field_phrase = StringField(
+        "The field, as your emails say it",
+        validators=[
+            DataRequired("Say in a few words what the field is, as it reads in a sentence."),
+            at_most(MAX_FIELD_PHRASE),
+        ],
+        description='The words that finish "Could I ask your advice about ...?", e.g. '
+        '"museum education". Drafts you have not edited are written again with them.',
     )
 
 
@@ -350,7 +388,11 @@ class ProfileForm(PlainTextForm):
         "are curious about. Every request quotes it.",
     )
     signature = TextAreaField(
-        "Signature", validators=[at_most(MAX_SIGNATURE)], description="How your emails end."
+        "Signature",
+        validators=[at_most(MAX_SIGNATURE)],
+        description="The lines under your name at the end of every email: your school and "
+        "programme (or your work), and a phone number or LinkedIn address if you like. Your "
+        "name goes first unless this starts with it.",
     )
     # Checked here so the reason shows by the field; the core checks it again.
     time_zone = SelectField(
@@ -369,7 +411,7 @@ class ProfileForm(PlainTextForm):
     )
     free_times = TextAreaField(
         "Usual free times",
-        validators=[Length(max=2000), _check_free_times],
+        validators=[at_most(2000), _check_free_times],
         description="When you are usually free to talk, in your time zone, one stretch a "
         "line: 'Mon-Fri 12:30-13:30', 'Tue 16:00-18:00'. When you reply to someone, the "
         "next of these times are offered to propose.",

@@ -33,10 +33,24 @@ def _split_addresses(text: str) -> list[str]:
     metavar="EMAIL,EMAIL,...",
     help="Contacts' addresses, comma-separated, in the order to ask them.",
 )
+@click.option(
+    "--field",
+    "field_phrase",
+    required=True,
+    metavar="WORDS",
+    help="The field as your emails say it, inside a sentence: the words that finish "
+    '"Could I ask your advice about ...?", such as "museum education". NAME is the '
+    "list's name, for you alone; it never appears in an email.",
+)
 @click.option("--max-in-flight", default=1, show_default=True, help="Requests out at once.")
 @click.option("--wait-days", default=7, show_default=True, help="Business days before moving on.")
 def target_create(
-    user_email: str, name: str, addresses: str, max_in_flight: int, wait_days: int
+    user_email: str,
+    name: str,
+    addresses: str,
+    field_phrase: str,
+    max_in_flight: int,
+    wait_days: int,
 ) -> None:
     """Create a target and draft the request to the first name(s) for approval."""
     wanted = _split_addresses(addresses)
@@ -57,9 +71,13 @@ def target_create(
             utcnow(),
             max_in_flight=max_in_flight,
             wait_business_days=wait_days,
+            field_phrase=field_phrase,
         )
         names = f"{len(wanted)} name" + ("" if len(wanted) == 1 else "s")
-        click.echo(f"created the target '{created.name}' (id {created.id}) with {names}")
+        click.echo(
+            f"created the target '{created.name}' (id {created.id}) with {names}; "
+            f"emails say “{created.field_phrase}”"
+        )
         for message in drafted:
             click.echo(f"drafted a request to {message.to_address} (draft {message.id})")
             if message.error:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -111,6 +112,11 @@ class KeptSessionSender(SmtpSender):
         self._loop.close()
 
     def _run(self, work: Coroutine[Any, Any, None]) -> None:
+        if _loop_running_here():
+            # A caller inside someone else's event loop (a test driving a browser, an
+            # async host) cannot run ours in its thread: a short-lived thread runs it.
+            _in_own_thread(lambda: self._run(work))
+            return
         task = self._loop.create_task(work)
         try:
             self._loop.run_until_complete(task)
@@ -173,3 +179,27 @@ class KeptSessionSender(SmtpSender):
             await asyncio.wait_for(close_session(client), QUIT_TIMEOUT)
         except (TimeoutError, OSError, aiosmtplib.SMTPException):
             client.close()
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _in_own_thread(call: Callable[[], None]) -> None:
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name="smtp-session")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]

@@ -20,16 +20,16 @@ from outreach.models.meetings import Meeting
 from outreach.models.messages import Message, MessageKind
 from outreach.models.outreach import Outreach
 from outreach.rules import template_gaps
-from outreach.rules.cycle import zone_of
+from outreach.rules.meeting_time import day_in_words, time_with_zones
 from outreach.timeline import note_message
 
 
-def _meeting_values(meeting: Meeting, time_zone: str) -> dict[str, str]:
-    here = meeting.starts_at.astimezone(zone_of(time_zone))
+def _meeting_values(meeting: Meeting, user_zone: str, contact_zone: str) -> dict[str, str]:
     place = meeting.place.strip().splitlines()
     return {
-        "meeting_date": f"{here:%A} {here.day} {here:%B}",
-        "meeting_time": f"{here:%H:%M}",
+        "meeting_date": day_in_words(meeting.starts_at, user_zone),
+        # With its zone, and the contact's own time when their zone is known.
+        "meeting_time": time_with_zones(meeting.starts_at, user_zone, contact_zone),
         "meeting_place": place[0].strip() if place else "",
         "specific_detail": meeting.specific_detail.strip().rstrip("."),
     }
@@ -42,7 +42,9 @@ def render_into(
     outreach = session.get(Outreach, meeting.outreach_id)
     assert contact is not None and outreach is not None
     target = session.get(Target, outreach.target_id)
-    values = values_for(user, contact, target) | _meeting_values(meeting, user.time_zone)
+    values = values_for(user, contact, target) | _meeting_values(
+        meeting, user.time_zone, contact.time_zone
+    )
     subject_source, body_source = template_for(session, user, kind)
     fill_in(draft, contact, values, body_source, subject_source)
     if kind is MessageKind.KEEP_IN_TOUCH and draft.body_text and "update" not in needs_of(draft):

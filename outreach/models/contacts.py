@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.models.base import Base, OwnedByUser, utcnow
@@ -26,6 +26,8 @@ class Contact(OwnedByUser, Base):
     )
     notes: Mapped[str] = mapped_column(Text, default="")
     time_zone: Mapped[str] = mapped_column(String(64), default="")
+    # Why this person in particular (their role, a talk, an article): the request says it.
+    why_you: Mapped[str] = mapped_column(Text, default="", server_default="")
     do_not_contact: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -39,6 +41,11 @@ class Target(OwnedByUser, Base):
     __table_args__ = (UniqueConstraint("user_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(200))
+    # The words emails use for the field, inside a sentence ("museum education"); the
+    # name is the list's and never appears in an email.
+    field_phrase: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # False while the phrase is a guess from the name (targets made before it was asked).
+    field_phrase_confirmed: Mapped[bool] = mapped_column(default=True, server_default=true())
     # How many requests may be out at once (the etiquette says one).
     max_in_flight: Mapped[int] = mapped_column(default=1)
     # Business days to wait after the request before the follow-up (or giving up).

@@ -31,14 +31,19 @@ VARIABLES: dict[str, str] = {
     "organisation": "Where the contact works.",
     "how_found": "How you came across the contact (a talk, the alumni network, ...).",
     "referrer_name": "Who suggested you get in touch, if someone did.",
+    "why_you": 'Why this person in particular, if you said: "your talk on ..." (may be empty).',
     "my_name": "Your name.",
     "my_introduction": "Your 30-second introduction.",
-    "my_signature": "Your signature.",
-    "target": "The field or organisation you want to learn about.",
+    "my_signature": "Your name and your signature's other lines (school, phone, LinkedIn).",
+    "field": 'The target\'s field phrase, as it reads in a sentence: "museum education".',
+    "target": "The same as field (the name older templates use); never the list's name.",
     "update": "Your news since you met: what you did with their advice (keep-in-touch "
     "messages; asked for on the draft, which waits for it).",
-    "meeting_date": 'The day of your meeting, e.g. "Thursday 3 December" (meeting messages).',
-    "meeting_time": 'The time of your meeting in your time zone, e.g. "14:00" (meeting messages).',
+    "meeting_date": 'The day of your meeting, e.g. "Tuesday 8 December" (meeting messages).',
+    "meeting_time": (
+        "The time with its zone, and the contact's own when known: \"15:00 London time, "
+        '10:00 in New York" (meeting messages).'
+    ),
     "meeting_place": "Where the meeting is, or how to join the call (meeting messages).",
     "specific_detail": "Something specific from your meeting notes; the thank-you needs it.",
 }
@@ -204,6 +209,22 @@ def _render_both(
     rendered_subject = " ".join(render_text(subject, values, contact).split())
     rendered_body = render_text(body, values, contact).strip() + "\n"
     return Rendered(subject=rendered_subject, body=rendered_body)
+
+
+def signature_block(name: str, signature: str) -> str:
+    """How an email is signed: the user's name, then their signature's other lines.
+
+    A signature whose first line holds the user's first name is used as it is, so
+    the name is never written twice; an empty one leaves the name alone.
+    """
+    clean_name = " ".join(name.split())
+    lines = [line.rstrip() for line in signature.strip().splitlines()]
+    if not lines:
+        return clean_name
+    first = clean_name.split()[0].lower() if clean_name else ""
+    if first and first not in lines[0].lower().split():
+        lines.insert(0, clean_name)
+    return "\n".join(lines)
 
 
 def load_default(kind: str) -> tuple[str, str]:

@@ -26,10 +26,12 @@ from outreach.target_actions import add_names, start_target
 
 SANDBOX_HOST = "127.0.0.1"
 TARGET_NAME = "Climate tech (sandbox)"
+# What the demo's emails call the field: the list's name never appears in an email.
+FIELD_PHRASE = "climate technology"
 # Used only when the person has not written their own introduction yet.
 EXAMPLE_INTRODUCTION = (
-    "I am a recent graduate exploring a move into climate technology, "
-    "and I am trying to understand the different paths into the field."
+    "I am a recent environmental science graduate, exploring the different paths "
+    "into climate technology."
 )
 
 
@@ -40,6 +42,8 @@ class DemoContact:
     role: str
     organisation: str
     how_found: str
+    # Why this person in particular; some demo contacts have one, as real lists do.
+    why_you: str = ""
 
     @property
     def email(self) -> str:
@@ -51,7 +55,12 @@ class DemoContact:
 # requests out), the rest follow as places free up.
 DEMO_CONTACTS: tuple[DemoContact, ...] = (
     DemoContact(
-        "agrees", "Maya Chen", "Senior Energy Analyst", "Northwind Renewables", "the alumni network"
+        "agrees",
+        "Maya Chen",
+        "Senior Energy Analyst",
+        "Northwind Renewables",
+        "the alumni network",
+        "you moved from a science degree into energy analysis, as I hope to",
     ),
     DemoContact(
         "declines",
@@ -66,6 +75,7 @@ DEMO_CONTACTS: tuple[DemoContact, ...] = (
         "Policy Advisor",
         "Climate Policy Institute",
         "your article on heat pumps",
+        "you write about the policy side of heat pumps, which is where I hope to start",
     ),
     DemoContact(
         "bounces",
@@ -195,6 +205,7 @@ def set_up_sandbox(
                     role=demo.role,
                     organisation=demo.organisation,
                     how_found=demo.how_found,
+                    why_you=demo.why_you,
                 ),
             )
             added += 1
@@ -212,8 +223,11 @@ def set_up_sandbox(
             max_in_flight=5,
             wait_business_days=1,
             give_up_business_days=1,
+            field_phrase=FIELD_PHRASE,
         )
     else:
+        if not target.field_phrase_confirmed:  # made before targets had a phrase
+            target.field_phrase, target.field_phrase_confirmed = FIELD_PHRASE, True
         listed = {entry.contact_id for entry in target.entries}
         missing = [contact_id for contact_id in contact_ids if contact_id not in listed]
         drafted = add_names(session, user, target, missing, now)

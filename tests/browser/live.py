@@ -271,6 +271,7 @@ def seed_dashboard(session: Session, box: SecretBox, now: datetime) -> Seeded:
         "Science policy",
         [people["Priya Raman"].id, people["Lena Fischer"].id],
         now - timedelta(minutes=1),
+        field_phrase="science policy",
     )
     draft = first_draft(fill_pipeline(session, user, policy, now))
 
@@ -281,6 +282,7 @@ def seed_dashboard(session: Session, box: SecretBox, now: datetime) -> Seeded:
         "Marine conservation",
         [people["Tom Okafor"].id],
         sent_at - timedelta(hours=1),
+        field_phrase="marine conservation",
     )
     request = first_draft(fill_pipeline(session, user, marine, sent_at - timedelta(minutes=30)))
     approve_and_send(session, user, request, sent_at)
@@ -368,6 +370,7 @@ def seed_showcase(session: Session, box: SecretBox, now: datetime) -> Seeded:
         "Science policy",
         ids("Priya Raman", "Tom Okafor", "Lena Fischer", "Jonas Berg"),
         start - timedelta(hours=1),
+        field_phrase="science policy",
         max_in_flight=2,
     )
     priya_draft, tom_draft = fill_pipeline(session, user, policy, start)
@@ -392,6 +395,7 @@ def seed_showcase(session: Session, box: SecretBox, now: datetime) -> Seeded:
         "Marine conservation NGOs",
         ids("Hannah Weber", "Sofia Alvarez", "Daniel Kim"),
         business_days_ago(now, 22, at_hour=8),
+        field_phrase="marine conservation",
     )
     hannah = first_draft(fill_pipeline(session, user, ngos, business_days_ago(now, 22)))
     approve_and_send(session, user, hannah, business_days_ago(now, 21))
@@ -419,6 +423,7 @@ def seed_showcase(session: Session, box: SecretBox, now: datetime) -> Seeded:
         ids("Amara Nwosu", "Marcus Lee"),
         business_days_ago(now, 10, at_hour=8),
         wait_business_days=5,
+        field_phrase="ocean data start-ups",
     )
     amara = first_draft(fill_pipeline(session, user, data, business_days_ago(now, 10)))
     approve_and_send(session, user, amara, business_days_ago(now, 9))

@@ -83,7 +83,7 @@ def test_a_draft_reads_as_sent_and_approval_survives_a_missing_queue(
     expect(draft.locator("dd.from")).to_have_text("Maya Lindqvist <maya@student.example>")
     expect(draft.locator("dd.to")).to_have_text("Priya Raman <priya.raman@policy.example>")
     expect(draft.locator("dd.subject")).to_have_text(
-        "Could I ask you about your work in Science policy?"
+        "Could I ask your advice about science policy?"
     )
     body = draft.locator("pre.message-body")
     expect(body).to_contain_text("Dear Priya,")

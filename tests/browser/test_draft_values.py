@@ -53,7 +53,8 @@ def assert_no_template_code(page: Page) -> None:
 def start_target(page: Page, name: str, people: list[str]) -> None:
     page.get_by_role("link", name="Targets", exact=True).click()
     form = page.locator("#create-target")
-    form.get_by_label("Field or organisation").fill(name)
+    form.get_by_label("Name of this list").fill(name)
+    form.get_by_label("The field, as your emails say it").fill(name.lower())
     for person in people:
         form.get_by_label(person).check()
     form.get_by_label("Requests out at a time").fill(str(len(people)))

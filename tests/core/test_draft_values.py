@@ -45,7 +45,7 @@ def test_a_contact_without_how_found_gets_a_request_with_the_gap_in_words(
     draft = request_to(session, user, now, name="Dana Reyes", how_found="")
 
     assert no_template_code(draft)
-    assert draft.subject == "Could I ask you about your work in Science policy?"
+    assert draft.subject == "Could I ask your advice about science policy?"
     assert "I came across your name through [how you found Dana]." in draft.body_text
     assert draft.needs == "how_found"
     assert draft.error == "it needs how you found Dana"

@@ -72,6 +72,23 @@ def test_a_linkedin_export_is_read_past_its_notes(session: Session, user: User) 
     )
 
 
+def test_a_why_column_fills_the_why_you_line_and_a_note_column_the_notes(
+    session: Session, user: User
+) -> None:
+    text = (
+        "Email,Name,Why them,Note\n"
+        "dana@museum.example,Dana Lee,You built the schools programme.,Met at the fair\n"
+    )
+    assert guess_columns(read_csv(text).header) == ["email", "name", "why_you", "notes"]
+    assert guess_columns(["E-mail", "Reason"]) == ["email", "why_you"]
+
+    report = import_csv(session, user, text)
+
+    assert report.created == ["dana@museum.example"]
+    dana = stored(session, user)["dana@museum.example"]
+    assert (dana.why_you, dana.notes) == ("You built the schools programme.", "Met at the fair")
+
+
 def test_unknown_columns_are_read_with_the_mapping_the_person_chose(
     session: Session, user: User
 ) -> None:

@@ -239,7 +239,7 @@ def test_rescheduling_redrafts_the_confirmation_for_the_new_day(
     run(session, later - timedelta(hours=20))
     second = drafts_of(session, MessageKind.CONFIRMATION)[-1]
     assert second.status is MessageStatus.DRAFT
-    assert "Tuesday 8 December at 14:00 (By phone)" in second.body_text
+    assert "Tuesday 8 December at 14:00 London time (By phone)" in second.body_text
 
 
 # --- the day before ----------------------------------------------------------------------------
@@ -258,9 +258,27 @@ def test_confirmation_is_drafted_the_day_before_once(
     assert again == []
     (confirmation,) = drafts_of(session, MessageKind.CONFIRMATION)
     assert confirmation.status is MessageStatus.DRAFT and confirmation.error is None
-    assert confirmation.subject == "Looking forward to our conversation on Thursday 3 December"
-    assert "on Thursday 3 December at 14:00 (https://meet.example/abc)." in confirmation.body_text
+    assert confirmation.subject == "Our conversation on Thursday 3 December"
+    # The contact's zone is not known: the user's time, with its zone.
+    assert (
+        "on Thursday 3 December at 14:00 London time (https://meet.example/abc)."
+        in confirmation.body_text
+    )
     assert confirmation.body_text.startswith("Dear Alex,")
+
+
+def test_the_confirmation_gives_the_contacts_own_time_when_their_zone_is_known(
+    session: Session, talk: Conversation, now: datetime
+) -> None:
+    talk.contact.time_zone = "America/New_York"
+    schedule(session, talk, now, place="By phone")
+
+    run(session, MEETING_AT - timedelta(hours=24))
+
+    (confirmation,) = drafts_of(session, MessageKind.CONFIRMATION)
+    assert "on Thursday 3 December at 14:00 London time, 09:00 in New York (By phone)." in (
+        confirmation.body_text
+    )
 
 
 def test_a_meeting_arranged_less_than_a_day_ahead_gets_no_confirmation(
@@ -334,7 +352,7 @@ def test_notes_fill_in_the_thank_you_which_can_then_be_approved(
 
     (thank_you,) = drafts_of(session, MessageKind.THANK_YOU)
     assert thank_you.error is None
-    assert "I especially appreciated your advice to write for the institute's blog. " in (
+    assert "I especially appreciated your advice to write for the institute's blog.\n" in (
         thank_you.body_text
     )
     assert "your work at Example Institute" in thank_you.body_text
@@ -408,7 +426,8 @@ def test_keep_in_touch_is_drafted_once_when_its_day_comes(
     assert len(lines) == 1 and again == []
     (update,) = drafts_of(session, MessageKind.KEEP_IN_TOUCH)
     assert update.status is MessageStatus.DRAFT
-    assert "talked with me about Target" in update.body_text
+    # The target's field phrase (guessed from its name here), never the list's name itself.
+    assert "talked with me about target" in update.body_text
 
 
 def test_keep_in_touch_waits_for_the_users_news_even_with_auto_approval(

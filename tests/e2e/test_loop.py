@@ -239,6 +239,7 @@ def test_request_is_sent_once_and_the_reply_shows_on_the_board(
         "/targets",
         {
             "name": "Science policy",
+            "field_phrase": "science policy",
             "contact_ids": [contact_id.group(1)],
             "max_in_flight": "1",
             "wait_business_days": "7",

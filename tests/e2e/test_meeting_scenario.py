@@ -92,6 +92,7 @@ def test_reply_with_invitation_meeting_confirmation_thank_you_and_referral(
         "/targets",
         {
             "name": "Science policy",
+            "field_phrase": "science policy",
             "contact_ids": [alex],
             "max_in_flight": "1",
             "wait_business_days": "7",

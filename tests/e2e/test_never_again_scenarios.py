@@ -154,6 +154,8 @@ def test_the_quoted_follow_up_as_sent_and_no_second_ask_after_a_decline(
             "target",
             "create",
             "Museum education",
+            "--field",
+            "museum education",
             "--user",
             mail_account.user,
             "--contacts",

@@ -221,6 +221,7 @@ def test_the_loop_runs_on_oauth2_and_survives_a_withdrawn_grant(
             "/targets",
             {
                 "name": "Science policy",
+                "field_phrase": "science policy",
                 "contact_ids": sorted(set(contact_ids)),
                 "max_in_flight": "2",
                 "wait_business_days": "7",

@@ -65,7 +65,7 @@ def test_a_draft_is_shown_as_it_will_be_sent(signed_in: Browser, ready_draft: Me
     assert f'data-message-id="{ready_draft.id}"' in page
     assert 'data-has-problem="false"' in page
     assert "Ada Able &lt;ada@lab.example&gt;" in page
-    assert "Could I ask you about your work in Science policy?" in page
+    assert "Could I ask your advice about science policy?" in page
     assert '<pre class="message-body">Dear Ada,' in page
     assert "disabled" not in approve_button(page, ready_draft.id)
     assert f'action="/drafts/{ready_draft.id}/approve"' in page

@@ -25,6 +25,7 @@ from tests.web.conftest import Browser, csrf_token_in, start_target
 def create(browser: Browser, name: str, contact_ids: list[int], **extra: str) -> str:
     form: dict[str, object] = {
         "name": name,
+        "field_phrase": name.lower(),
         "contact_ids": [str(ident) for ident in contact_ids],
         "max_in_flight": "1",
         "wait_business_days": "5",
@@ -59,7 +60,7 @@ def test_creating_a_target_drafts_the_first_request(
     drafts = signed_in.page("/drafts")
     assert f'id="draft-{draft.id}"' in drafts
     assert "Ada Able &lt;ada@lab.example&gt;" in drafts
-    assert "Could I ask you about your work in Science policy?" in drafts
+    assert "Could I ask your advice about science policy?" in drafts
     assert '<span id="pending-drafts-count" class="count count-active"' in drafts
 
 
@@ -95,7 +96,12 @@ def test_a_taken_name_is_refused_with_the_reason(
 
     response = signed_in.post(
         "/targets",
-        {"name": "Publishing", "max_in_flight": "1", "wait_business_days": "7"},
+        {
+            "name": "Publishing",
+            "field_phrase": "publishing",
+            "max_in_flight": "1",
+            "wait_business_days": "7",
+        },
         page="/targets",
     )
 

@@ -55,7 +55,7 @@ def test_the_list_shows_every_kind_with_the_built_in_wording(signed_in: Browser)
     assert kinds == ["request", "follow_up", "confirmation", "thank_you", "keep_in_touch"]
     assert "First request" in page
     # Non-breaking spaces keep each {{ variable }} on one line.
-    assert "Could I ask you about your work in {{\u00a0target\u00a0}}?" in page
+    assert "Could I ask your advice about {{\u00a0field\u00a0}}?" in page
     assert "“Re:” and the request’s subject, in its thread" in page
 
 
@@ -107,7 +107,8 @@ def test_a_saved_request_template_is_used_by_a_new_targets_draft(
     created = signed_in.post(
         "/targets",
         {
-            "name": "Science policy",
+            "name": "Science policy (spring)",
+            "field_phrase": "Science policy",
             "contact_ids": [str(ada.id)],
             "max_in_flight": "1",
             "wait_business_days": "7",
@@ -224,7 +225,7 @@ def test_preview_renders_the_unsaved_text_for_the_chosen_contact(
     assert status == 200
     preview = section(page, 'id="template-preview"')
     assert "As a draft to <strong>Ben Baker</strong> would read" in preview
-    assert '<dd class="subject">A question about Science policy, Ben</dd>' in preview
+    assert '<dd class="subject">A question about science policy, Ben</dd>' in preview
     assert "Hello Ben,\n\nI found you through the careers fair." in preview
     assert f'<option selected value="{ben.id}">' in page
     # Nothing is saved by a preview.
@@ -252,12 +253,16 @@ def test_preview_uses_the_contacts_own_target(
     signed_in: Browser, user: User, session: Session
 ) -> None:
     ada = make_contact(session, user, name="Ada Able")
-    start_target(session, user, [ada], name="Marine conservation")
+    start_target(
+        session, user, [ada], name="Marine (Devon list)", field_phrase="marine conservation"
+    )
     session.commit()
 
     _, page = editor(signed_in, contact_id=ada.id)
 
-    assert "A question about Marine conservation, Ada" in page
+    # The target's field phrase, never the list's name.
+    assert "A question about marine conservation, Ada" in page
+    assert "Devon list" not in section(page, 'id="template-preview"')
 
 
 def test_without_contacts_the_preview_uses_clearly_made_up_values(signed_in: Browser) -> None:
@@ -280,7 +285,7 @@ def test_a_follow_up_preview_has_the_requests_subject(
     page = signed_in.page("/templates/follow_up")
 
     assert "its subject is “Re:” and the request’s subject" in page
-    assert '<dd class="subject">Re: A question about Science policy, Ada</dd>' in page
+    assert '<dd class="subject">Re: A question about science policy, Ada</dd>' in page
 
 
 def test_back_to_the_default(signed_in: Browser, user: User, session: Session) -> None:

@@ -41,7 +41,7 @@ def assert_unchanged(session: Session, alice: AlicesThings) -> None:
     assert draft is not None
     assert draft.status is MessageStatus.DRAFT
     assert draft.message_id is None
-    assert draft.subject == "Could I ask you about your work in Alice's field?"
+    assert draft.subject == "Could I ask your advice about alice's field?"
     outreach = session.get(Outreach, draft.outreach_id)
     assert outreach is not None and outreach.state is OutreachState.DRAFTED
     mailbox = session.get(Mailbox, alice.mailbox_id)
@@ -83,6 +83,7 @@ def test_another_users_pages_are_not_found(
         ("/outreaches/{outreach_id}/reply", {"body": "Hijacked answer", "slot": ""}),
         ("/targets/{target_id}/names", {"contact_ids": "{contact_id}"}),
         ("/targets", {"name": "Mine now", "contact_ids": "{contact_id}"}),
+        ("/targets/{target_id}/field-phrase", {"field_phrase": "mine now"}),
     ],
 )
 def test_another_users_records_cannot_be_changed(
@@ -95,7 +96,7 @@ def test_another_users_records_cannot_be_changed(
     ids = vars(alice)
     form = {key: value.format(**ids) for key, value in data.items()}
     if path == "/targets":
-        form |= {"max_in_flight": "1", "wait_business_days": "7"}
+        form |= {"max_in_flight": "1", "wait_business_days": "7", "field_phrase": "mine"}
 
     response = signed_in.post(path.format(**ids), form)
 

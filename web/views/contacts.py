@@ -81,6 +81,7 @@ def add() -> ResponseReturnValue:
                 role=form.role.data or "",
                 organisation=form.organisation.data or "",
                 how_found=form.how_found.data or "",
+                why_you=form.why_you.data or "",
                 notes=form.notes.data or "",
                 time_zone=form.time_zone.data or "",
                 do_not_contact=bool(form.do_not_contact.data),

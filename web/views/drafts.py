@@ -28,6 +28,7 @@ from outreach.drafts import (
     values_given_into_edits,
 )
 from outreach.errors import ConfigurationError, ValidationError
+from outreach.field_phrases import unconfirmed_by_message
 from outreach.models import Message, MessageKind, MessageStatus
 from outreach.target_actions import discard
 from web.attempt import attempt
@@ -92,6 +93,7 @@ def index() -> ResponseReturnValue:
         questions={message.id: questions_for(message) for message in drafts},
         gaps={message.id: gaps_in(message) for message in drafts},
         kept_edits=values_given_into_edits(session, [message.id for message in drafts]),
+        phrase_checks=unconfirmed_by_message(session, [message.id for message in drafts]),
         refillable=REFILLABLE,
         pager=pager,
         mailbox=primary_mailbox(session, user),

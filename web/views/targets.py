@@ -19,6 +19,7 @@ from outreach.asking_again import held_back
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.errors import ValidationError
+from outreach.field_phrases import set_field_phrase, unconfirmed_targets
 from outreach.models import Contact, Message, Target
 from outreach.progress_stats import names_per_target
 from outreach.rules.states import OutreachState
@@ -34,7 +35,14 @@ from outreach.targets import (
 from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
-from web.forms import AddNamesForm, AskAgainForm, MoveForm, TargetForm, TargetSettingsForm
+from web.forms import (
+    AddNamesForm,
+    AskAgainForm,
+    FieldPhraseForm,
+    MoveForm,
+    TargetForm,
+    TargetSettingsForm,
+)
 from web.helpers import now, sentence
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
@@ -80,6 +88,7 @@ def _index_page(form: TargetForm) -> str:
         sizes=sizes,
         contacts=list_contacts(session, user),
         form=form,
+        unconfirmed=unconfirmed_targets(session, user),
     )
 
 
@@ -106,6 +115,7 @@ def create() -> ResponseReturnValue:
             now(),
             max_in_flight=form.max_in_flight.data,
             wait_business_days=form.wait_business_days.data,
+            field_phrase=form.field_phrase.data,
         )
     if outcome.refused:
         return _index_page(form), 400
@@ -141,7 +151,11 @@ def rules_in_words(target: Target) -> str:
     return " · ".join(parts)
 
 
-def _detail_page(target: Target, settings: TargetSettingsForm | None = None) -> str:
+def _detail_page(
+    target: Target,
+    settings: TargetSettingsForm | None = None,
+    phrase_form: FieldPhraseForm | None = None,
+) -> str:
     session = get_session()
     user = current_user()
     outreaches = outreaches_in_order(session, target)
@@ -172,6 +186,7 @@ def _detail_page(target: Target, settings: TargetSettingsForm | None = None) -> 
         rules_in_words=rules_in_words(target),
         held={held.contact_id: held for held in held_back(session, user, target.id, now())},
         ask_again_form=AskAgainForm(),
+        phrase_form=phrase_form or FieldPhraseForm(field_phrase=target.field_phrase),
     )
 
 
@@ -277,6 +292,42 @@ def save_settings(target_id: int) -> ResponseReturnValue:
         return _detail_page(target, form), 400
     flash(f"Settings saved.{drafted_sentence(drafted)}", "success")
     return _back_to(target)
+
+
+# Where the phrase form was sent from, and so where to go back to: never a URL from the form.
+_BACK_TO = {"drafts": "drafts.index", "targets": "targets.index"}
+
+
+@bp.post("/targets/<int:target_id>/field-phrase")
+def save_field_phrase(target_id: int) -> ResponseReturnValue:
+    """Confirm or change the words emails use for the field; open drafts follow.
+
+    :raise 404: when the target is not the user's.
+    """
+    session = get_session()
+    user = current_user()
+    target = get_target(session, user, target_id)
+    form = FieldPhraseForm()
+    back = _BACK_TO.get(request.form.get("back", ""))
+    if not form.validate_on_submit():
+        if back is None:
+            return _detail_page(target, phrase_form=form), 400
+        flash(" ".join(form.field_phrase.errors) or "Reload the page and try again.", "error")
+        return redirect(url_for(back))
+    with attempt(session) as outcome:
+        result = set_field_phrase(session, user, target, form.field_phrase.data, now())
+    if outcome.refused:
+        return redirect(url_for(back)) if back else (_detail_page(target, phrase_form=form), 400)
+    words = f"Emails to “{target.name}” now say “{result.phrase}”."
+    if result.rewritten:
+        words += f" {result.rewritten} draft{'s' if result.rewritten != 1 else ''} written again."
+    if result.kept:
+        words += (
+            f" {result.kept} draft{'s' if result.kept != 1 else ''} you edited "
+            "kept your text: check the phrase there."
+        )
+    flash(words, "success")
+    return redirect(url_for(back)) if back else _back_to(target)
 
 
 @bp.post("/targets/<int:target_id>/pause")
