@@ -305,7 +305,8 @@ def seed(
         mailbox_row = session.get(Mailbox, seeded.mailbox_id)
         user_row = session.get(User, seeded.user_id)
         assert mailbox_row is not None and user_row is not None
-        for message in session.query(Message).order_by(Message.id):
+        mine = session.query(Message).filter(Message.user_id == seeded.user_id)
+        for message in mine.order_by(Message.id):
             contact = session.get(Contact, message.contact_id)
             assert contact is not None and message.message_id and message.outreach_id
             raw = build_message(

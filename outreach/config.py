@@ -51,6 +51,10 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "45",
         "Seconds a poller keeps a mailbox without renewing; then another may take it.",
     ),
+    "OUTREACH_POLL_CONNECTIONS_PER_HOST": (
+        "50",
+        "Logins and syncs one poller runs at once against one mail server host.",
+    ),
     "OUTREACH_SEND_LEASE": (
         "900",
         "Seconds after which a message still 'sending' is taken to belong to a dead worker.",
@@ -444,6 +448,7 @@ class Settings:
     sweep_interval: float = 30.0
     send_lease: float = 900.0
     poll_lease: float = 45.0
+    poll_connections_per_host: int = 50
     # The dashboard's address as browsers reach it (no trailing slash), when configured.
     public_url: str | None = None
     # Every known OAuth2 provider, configured or not (outreach.oauth.providers reads them).
@@ -544,6 +549,7 @@ class Settings:
             secure_cookies=_secure_cookies(env, public_url),
             sweep_interval=read.number("OUTREACH_SWEEP_INTERVAL"),
             poll_lease=read.number("OUTREACH_POLL_LEASE"),
+            poll_connections_per_host=int(read.number("OUTREACH_POLL_CONNECTIONS_PER_HOST", int)),
             send_lease=read.number("OUTREACH_SEND_LEASE"),
             public_url=public_url,
             oauth_clients=tuple(

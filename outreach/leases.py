@@ -1,7 +1,8 @@
 """At most one poller watches a mailbox at a time: a lease with an expiry.
 
-A poller renews its lease every round. One that dies stops renewing, and
-another takes the mailbox over once the lease has run out.
+A poller renews its leases every third of a lease, and with every sync. One
+that dies stops renewing, and another takes the mailbox over once the lease
+has run out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def acquire(
             ),
         )
         .values(poll_owner=owner, poll_lease_until=now + lease),
+    )
+
+
+def renew_all(session: Session, owner: str, now: datetime, lease: timedelta = LEASE) -> None:
+    """Renew every lease `owner` holds, in one statement (a poller may hold a thousand)."""
+    session.execute(
+        update(Mailbox)
+        .where(Mailbox.poll_owner == owner)
+        .values(poll_lease_until=now + lease)
+        .execution_options(synchronize_session=False)
     )
 
 

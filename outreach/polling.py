@@ -5,11 +5,12 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach import leases
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
 from outreach.errors import MailboxAuthFailed, OAuthError, TemporaryFailure
@@ -57,6 +58,13 @@ class PollResult:
     ok: bool
     report: SyncReport | None = None
     problem: str = ""
+    # The connection broke: it must be opened anew.
+    broken: bool = False
+    # Another poller holds the mailbox now: this one lets it go.
+    lost_lease: bool = False
+
+
+LEASE_LOST = "another poller holds this mailbox now"
 
 
 def mailboxes_to_watch(factory: sessionmaker[Session]) -> list[int]:
@@ -88,8 +96,29 @@ def poll_mailbox(
         if mailbox.status is MailboxStatus.NEEDS_SIGN_IN:
             return PollResult(mailbox_id, ok=False, problem=mailbox.last_error or "sign in again")
         login = MailboxLogin.imap(mailbox, box)
+    source = connect(factory, login, context, clock, tokens, policy)
+    if isinstance(source, PollResult):
+        return source
+    with source:
+        return sync_open(factory, mailbox_id, source, clock)
+
+
+def connect(
+    factory: sessionmaker[Session],
+    login: MailboxLogin,
+    context: ssl.SSLContext,
+    clock: Callable[[], datetime],
+    tokens: AccessTokens | None = None,
+    policy: AddressPolicy = ANY_ADDRESS,
+) -> ImapSource | PollResult:
+    """Log in to a mailbox; the open connection, or why there is none.
+
+    A refused password marks the mailbox NEEDS_ATTENTION; a refused OAuth2
+    sign-in marks it NEEDS_SIGN_IN (outreach.mailbox_login).
+    """
+    mailbox_id = login.mailbox_id
     try:
-        source = login.log_in(
+        return login.log_in(
             lambda server: ImapSource(server, context, policy).open(), tokens, clock
         )
     except OAuthError as error:
@@ -99,25 +128,64 @@ def poll_mailbox(
         _mark(factory, mailbox_id, str(error))
         return PollResult(mailbox_id, ok=False, problem=str(error))
     except TemporaryFailure as error:
-        return PollResult(mailbox_id, ok=False, problem=str(error))
+        return PollResult(mailbox_id, ok=False, problem=str(error), broken=True)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The poller that must hold a mailbox's lease for a sync of it to count."""
+
+    owner: str
+    lease: timedelta
+
+
+def sync_open(
+    factory: sessionmaker[Session],
+    mailbox_id: int,
+    source: ImapSource,
+    clock: Callable[[], datetime],
+    holder: Holder | None = None,
+) -> PollResult:
+    """Sync one mailbox over a connection already logged in, in one transaction.
+
+    With a `holder`, the lease is taken or renewed in the same transaction: a
+    poller that lost the mailbox to another (its lease ran out while it was
+    stalled) records nothing, so no reply is ever counted by two pollers.
+    The connection stays open for the next sync unless it broke.
+    """
     try:
-        with source, session_scope(factory) as session:
+        with session_scope(factory) as session:
             mailbox = session.get(Mailbox, mailbox_id)
-            assert mailbox is not None
+            if mailbox is None:
+                return PollResult(mailbox_id, ok=False, problem="the mailbox is gone")
+            if mailbox.status is MailboxStatus.NEEDS_SIGN_IN:
+                return PollResult(mailbox_id, ok=False, problem=mailbox.last_error or "sign in")
             folders = source.watched_folders(mailbox.sent_folder)
+            report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.sent_folder is None and len(folders) == 2:
                 # Found once, kept: later rounds skip the LIST and its slower EXAMINEs.
                 mailbox.sent_folder = folders[1]
-            report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.status is MailboxStatus.NEEDS_ATTENTION:
                 mailbox.status = MailboxStatus.OK
                 mailbox.last_error = None
+            # Last, not first: on SQLite the update takes the database's one write lock,
+            # which must not be held while the server answers.
+            if holder is not None and not leases.acquire(
+                session, mailbox_id, holder.owner, clock(), holder.lease
+            ):
+                raise _LeaseLost
+    except _LeaseLost:
+        return PollResult(mailbox_id, ok=False, problem=LEASE_LOST, lost_lease=True)
     except MailboxAuthFailed as error:
         _mark(factory, mailbox_id, str(error))
         return PollResult(mailbox_id, ok=False, problem=str(error))
     except TemporaryFailure as error:
-        return PollResult(mailbox_id, ok=False, problem=str(error))
+        return PollResult(mailbox_id, ok=False, problem=str(error), broken=True)
     return PollResult(mailbox_id, ok=True, report=report)
+
+
+class _LeaseLost(Exception):
+    """Another poller holds the mailbox: the sync's transaction is rolled back."""
 
 
 def _mark(factory: sessionmaker[Session], mailbox_id: int, problem: str) -> None:

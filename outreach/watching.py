@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from outreach.drafts import cancel_unsent
 from outreach.errors import MailboxError
-from outreach.mail import FetchedHeaders, MailSource
+from outreach.mail import FetchedHeaders, FolderBatch, MailSource
 from outreach.meetings.invitations import read_invitation
 from outreach.models import (
     Contact,
@@ -84,9 +84,9 @@ def _sync_state(session: Session, mailbox: Mailbox, folder: str) -> MailboxSyncS
         )
     )
     if state is None:
+        # Written with the rest of the sync, once the server has answered.
         state = MailboxSyncState(mailbox_id=mailbox.id, folder=folder, last_uid=0)
         session.add(state)
-        session.flush()
     return state
 
 
@@ -160,23 +160,35 @@ def sync_mailbox(
     UIDVALIDITY change (which renumbers a folder) counts nothing twice.
     """
     report = SyncReport()
-    sent_ids, inbound_ids = _known_ids(session, mailbox.user_id)
-    threads = _known_threads(session, mailbox.user_id)
-    by_address = _open_by_address(session, mailbox.user_id)
+    # Every folder is read before anything is written: on SQLite a write takes the
+    # database's one write lock, and other mailboxes' syncs must not wait on this
+    # server's answers meanwhile.
+    read: list[tuple[str, MailboxSyncState, int, FolderBatch]] = []
+    with session.no_autoflush:
+        # The Sent folder first: our own messages come before the answers to them,
+        # so a reply read in the same round finds their ids and Gmail thread ids.
+        for folder in sorted(folders, key=lambda name: name != mailbox.sent_folder):
+            state = _sync_state(session, mailbox, folder)
+            last_uid = state.last_uid
+            batch = source.fetch_new(folder, last_uid)
+            if state.uidvalidity is not None and batch.uidvalidity != state.uidvalidity:
+                # The server renumbered the folder: read it all again; Message-IDs
+                # already stored keep anything from being counted twice.
+                report.resynced.append(folder)
+                last_uid = 0
+                batch = source.fetch_new(folder, last_uid)
+            read.append((folder, state, last_uid, batch))
+    if any(batch.messages for _folder, _state, _uid, batch in read):
+        # What new mail is matched against: read only when there is some, as most
+        # syncs find nothing (each user's messages can be many).
+        sent_ids, inbound_ids = _known_ids(session, mailbox.user_id)
+        threads = _known_threads(session, mailbox.user_id)
+        by_address = _open_by_address(session, mailbox.user_id)
+    else:
+        sent_ids, inbound_ids, threads, by_address = {}, set(), {}, {}
     domains = by_domain(by_address)
     own = frozenset({mailbox.email_address.lower()})
-    # The Sent folder first: our own messages come before the answers to them,
-    # so a reply read in the same round finds their ids and Gmail thread ids.
-    for folder in sorted(folders, key=lambda name: name != mailbox.sent_folder):
-        state = _sync_state(session, mailbox, folder)
-        last_uid = state.last_uid
-        batch = source.fetch_new(folder, last_uid)
-        if state.uidvalidity is not None and batch.uidvalidity != state.uidvalidity:
-            # The server renumbered the folder: read it all again; Message-IDs
-            # already stored keep anything from being counted twice.
-            report.resynced.append(folder)
-            last_uid = 0
-            batch = source.fetch_new(folder, last_uid)
+    for folder, state, last_uid, batch in read:
         state.uidvalidity = batch.uidvalidity
         report.folders[folder] = len(batch.messages)
         for fetched in batch.messages:

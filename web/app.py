@@ -23,6 +23,7 @@ from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
 from web.views import (
     board,
+    cohorts,
     contact_changes,
     contacts,
     drafts,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         sandbox.bp,
         contact_changes.bp,
         replies.bp,
+        cohorts.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

@@ -1,19 +1,25 @@
 """`outreach poller`: the long-running process that watches every connected mailbox.
 
 Contract:
-- One round: for each mailbox, take (or renew) its lease, so that only one
-  poller anywhere watches it, then sync it in one transaction. A failing
-  mailbox is logged once per kind of failure and retried next round; it never
-  stops the others. A mailbox waiting for its owner to sign in again with
-  Google or Microsoft (NEEDS_SIGN_IN) is skipped until they have.
+- The poller takes (and every third of a lease renews) the lease of every
+  mailbox no other live poller holds, so that only one poller anywhere watches
+  it; a dead poller's mailboxes are taken over once its leases run out.
+- Each mailbox it holds gets one kept, logged-in IMAP connection
+  (outreach.connections): where the server offers IDLE, new mail wakes a sync
+  of that mailbox alone at once, and every folder is synced every 5 minutes;
+  elsewhere every OUTREACH_POLL_INTERVAL. A broken link is opened again with
+  back-off; at most
+  OUTREACH_POLL_CONNECTIONS_PER_HOST logins and syncs run at once per server.
+  A failing mailbox is logged once per kind of failure; it never stops the others.
+  A mailbox waiting for its owner to sign in again with Google or Microsoft
+  (NEEDS_SIGN_IN) is left alone until they have.
 - Mailboxes are logged in to through outreach.mailbox_login; OAuth2 ones with
   access tokens from outreach.oauth.tokens.AccessTokens, which renews them (one
   process at a time) shortly before they expire.
-- Between rounds the poller sleeps for OUTREACH_POLL_INTERVAL, or less: for
-  each mailbox it watches, an IMAP IDLE connection wakes it as soon as mail
-  arrives, where the server offers IDLE.
-- SIGTERM or SIGINT lets the current mailbox finish, gives the leases back so
-  another poller may take over at once, and exits.
+- `--once` syncs every mailbox once, one after another, logging in to each, and exits.
+- SIGTERM or SIGINT stops the keepers, gives the leases back so another poller
+  may take over at once, and exits. Every minute (and at exit) a line of
+  figures is logged: mailboxes held, connections open, logins, syncs, wake-ups.
 """
 
 from __future__ import annotations
@@ -28,24 +34,23 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from functools import partial
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import clock, leases
 from outreach.config import Settings
+from outreach.connections import DatabaseState, Limits, make_pool
 from outreach.crypto import SecretBox
 from outreach.db import OutageWatch, is_outage, make_engine, make_sessionmaker, session_scope
-from outreach.mail.imap import IdleWatcher
 from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mail.tls import client_context
-from outreach.mailbox_login import MailboxLogin
-from outreach.models import Mailbox
 from outreach.oauth.tokens import AccessTokens
-from outreach.polling import Backoff, PollResult, mailboxes_to_watch, poll_mailbox
+from outreach.polling import Backoff, Holder, PollResult, mailboxes_to_watch, poll_mailbox
 
 log = logging.getLogger("outreach.poller")
+# Seconds between two lines of figures (mailboxes, connections, logins) in the log.
+STATS_EVERY = 60.0
 
 
 def _utcnow() -> datetime:
@@ -60,64 +65,69 @@ def run(settings: Settings, once: bool = False) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lease = timedelta(seconds=settings.poll_lease)
     stop = threading.Event()
-    wake = threading.Event()
-    watchers: dict[int, IdleWatcher] = {}
+    database = DatabaseState()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping after the current mailbox (signal %s)", signum)
+        log.info("stopping: the mailboxes are given back (signal %s)", signum)
         stop.set()
-        wake.set()
+        database.doubted.set()  # wakes the main loop
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    last_problem: dict[int, str] = {}
-    backoffs: dict[int, Backoff] = {}
     log.info("poller %s started; checking every %.0f s", owner, settings.poll_interval)
+    if once:
+        try:
+            policy = settings.address_policy
+            _round(factory, box, context, tokens, owner, lease, stop, {}, {}, policy)
+        finally:
+            _give_back(factory, owner)
+        return
+    limits = Limits(
+        per_host=settings.poll_connections_per_host, poll_interval=settings.poll_interval
+    )
+    holder = Holder(owner, lease)
+    policy = settings.address_policy
+    pool = make_pool(factory, box, context, tokens, holder, limits, _utcnow, policy, database)
     outage = OutageWatch(log.warning)
+    last_stats = time.monotonic()
     try:
         while not stop.is_set():
-            wake.clear()
+            database.doubted.clear()
             try:
-                mine = _round(
-                    factory,
-                    box,
-                    context,
-                    tokens,
-                    owner,
-                    lease,
-                    stop,
-                    last_problem,
-                    backoffs,
-                    settings.address_policy,
-                )
-                if once:
-                    break
-                _keep_watchers(
-                    factory, box, context, mine, watchers, wake, tokens, settings.address_policy
-                )
+                pool.refresh()
             except Exception as error:
                 if not is_outage(error):
                     raise
-                # The IDLE watchers keep their connections meanwhile, and a mailbox's
-                # position is in the database: the first round back syncs everything.
+                # The keepers keep their connections meanwhile and wait for the
+                # database; a mailbox's position is in it: nothing is missed.
+                database.usable.clear()
                 stop.wait(outage.failed(error, time.monotonic()))
                 continue
             outage.succeeded(time.monotonic())
-            # Renew leases well before they run out, even when no mail arrives.
-            wake.wait(min(settings.poll_interval, settings.poll_lease / 3))
+            database.usable.set()
+            if time.monotonic() - last_stats >= STATS_EVERY:
+                log.info("poller stats: %s", pool.stats())
+                last_stats = time.monotonic()
+            # Renew leases well before they run out, even when no mail arrives; at
+            # once when a keeper found the database away.
+            database.doubted.wait(settings.poll_lease / 3)
     finally:
-        for watcher in watchers.values():
-            watcher.stop()
-        try:
-            with session_scope(factory) as session:
-                leases.release_all(session, owner)
-        except Exception as error:
-            if not is_outage(error):
-                raise
-            log.warning(
-                "could not give the mailboxes back (the database is away); "
-                "another poller takes them over when their leases run out"
-            )
+        pool.stop()
+        log.info("poller stats: %s", pool.stats())
+        _give_back(factory, owner)
+
+
+def _give_back(factory: sessionmaker[Session], owner: str) -> None:
+    try:
+        with session_scope(factory) as session:
+            leases.release_all(session, owner)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        log.warning(
+            "could not give the mailboxes back (the database is away); "
+            "another poller takes them over when their leases run out"
+        )
 
 
 def _round(
@@ -168,35 +178,3 @@ def _round(
                 log.warning("mailbox %s: %s (next try in %.0f s)", mailbox_id, result.problem, wait)
                 last_problem[mailbox_id] = result.problem
     return mine
-
-
-def _keep_watchers(
-    factory: sessionmaker[Session],
-    box: SecretBox,
-    context: ssl.SSLContext,
-    mine: set[int],
-    watchers: dict[int, IdleWatcher],
-    wake: threading.Event,
-    tokens: AccessTokens,
-    policy: AddressPolicy = ANY_ADDRESS,
-) -> None:
-    """One IDLE watcher per mailbox this poller holds; none for the others.
-
-    A watcher that ended because its server has no IDLE is kept, so it is not
-    started again every round; that mailbox is polled at the regular interval.
-    """
-    for mailbox_id in list(watchers):
-        if mailbox_id not in mine:
-            watchers.pop(mailbox_id).stop()
-    for mailbox_id in mine - set(watchers):
-        with session_scope(factory) as session:
-            mailbox = session.get(Mailbox, mailbox_id)
-            if mailbox is None:
-                continue
-            login = MailboxLogin.imap(mailbox, box)
-        # A function: each (re)connection needs an OAuth2 mailbox's current token.
-        watcher = IdleWatcher(
-            partial(login.current, tokens, _utcnow), context, wake.set, policy=policy
-        )
-        watcher.start()
-        watchers[mailbox_id] = watcher

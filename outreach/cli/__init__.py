@@ -8,8 +8,8 @@ Two kinds of commands live in this package, one module per command group:
   never pulls in Flask or RQ by importing this package (the import-linter
   contract allows only these edges);
 - domain commands (`users`, `mailboxes`, `keys`, `contacts`, `targets`,
-  `drafts`, `cycle`, `status`, `interviews`, `classify`, `invites`) call the same core use
-  cases as the dashboard, for people and career centres who script their set-up.
+  `drafts`, `cycle`, `status`, `interviews`, `classify`, `invites`, `cohorts`) call the
+  same core use cases as the dashboard, for people and career centres who script their set-up.
 
 `common` holds what every command shares (settings, sessions, --user, output).
 Settings are built inside each command, never at import. Every error the core
@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from outreach.cli import (
     classify,
+    cohorts,
     contacts,
     cycle,
     database,
@@ -93,6 +94,7 @@ for command in (
     classify.classify_command,
     interviews.interviews_group,
     invites.invite_group,
+    cohorts.cohort_group,
 ):
     outreach.add_command(command)
 

@@ -6,6 +6,7 @@ import click
 
 from outreach import accounts
 from outreach.cli.common import acting_for, load_settings, read_secret, transaction
+from outreach.models import Role
 
 
 @click.group("user")
@@ -17,13 +18,21 @@ def user_group() -> None:
 @click.option("--email", required=True, help="The person's own email address (their login).")
 @click.option("--name", required=True, help="Their name, as it signs their emails.")
 @click.option("--introduction", default="", help="Their 30-second introduction for requests.")
-def user_create(email: str, name: str, introduction: str) -> None:
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default=Role.STUDENT.value,
+    show_default=True,
+    help="adviser: also runs cohorts (`outreach cohort`); admin: runs the deployment.",
+)
+def user_create(email: str, name: str, introduction: str, role: str) -> None:
     """Create an account. The password is read from a hidden prompt, or stdin's first line."""
     accounts.normalise_email(email)  # a typo is reported before anyone types a password
     password = read_secret("Password", confirm=True)
     settings = load_settings()
     with transaction(settings) as session:
         created = accounts.create_user(session, email, name, password)
+        created.role = Role(role)
         if introduction.strip():
             accounts.update_profile(
                 session,
@@ -32,7 +41,8 @@ def user_create(email: str, name: str, introduction: str) -> None:
                 introduction=introduction,
                 signature=created.signature,
             )
-        click.echo(f"created the account {created.email} (id {created.id})")
+        as_role = "" if created.role == Role.STUDENT else f" as {created.role.value}"
+        click.echo(f"created the account {created.email} (id {created.id}){as_role}")
         if not created.introduction:
             click.echo(
                 "note: requests use your 30-second introduction; add it in the dashboard's "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import imaplib
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -18,7 +17,7 @@ from typing import Self
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from outreach.errors import MailboxAuthFailed, OutreachError, TemporaryFailure
+from outreach.errors import MailboxAuthFailed, TemporaryFailure
 from outreach.mail import FetchedHeaders, FolderBatch, ServerLogin, refuse_in_login
 from outreach.mail.problems import connection_problem, in_time
 from outreach.mail.reach import (
@@ -145,6 +144,8 @@ class ImapSource:
         self._client: IMAPClient | None = None
         self._selected: str | None = None
         self._gmail: bool | None = None
+        # The INBOX's UIDNEXT when it was last read: a higher one means new mail.
+        self._inbox_uidnext: int | None = None
 
     def __enter__(self) -> Self:
         return self.open()
@@ -221,6 +222,65 @@ class ImapSource:
                 self._client.shutdown()
             self._client = None
 
+    def offers_idle(self) -> bool:
+        """Whether the server announces new mail by itself (IMAP IDLE, RFC 2177)."""
+        return b"IDLE" in self.client.capabilities()
+
+    def wait_for_mail(self, seconds: float) -> bool:
+        """IDLE on the INBOX for at most `seconds`; True as soon as new mail is announced.
+
+        Nothing is read or flagged. `interrupt` (from another thread) ends the
+        wait with TemporaryFailure, as a dropped link does.
+
+        :raise TemporaryFailure: the link broke (or was interrupted) meanwhile.
+        """
+        client = self.client
+        try:
+            # Mail that came during the last sync was announced in the answer to some
+            # other command, where nobody listened: the UIDNEXT tells of it.
+            if self._selected != "INBOX":
+                uidnext = _uidnext(self._examine("INBOX"))
+            else:
+                uidnext = _uidnext(client.folder_status("INBOX", [b"UIDNEXT"]))
+            if self._inbox_uidnext is not None and uidnext > self._inbox_uidnext:
+                return True
+            client.idle()
+            arrived = False
+            try:
+                ends = time.monotonic() + seconds
+                empty = 0
+                while not arrived and (left := ends - time.monotonic()) > 0:
+                    responses = client.idle_check(timeout=left)
+                    arrived = any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+                    # Readable yet nothing to read, again and again: the server hung up
+                    # (imapclient returns nothing at EOF), and this loop would spin.
+                    empty = empty + 1 if not responses and ends > time.monotonic() else 0
+                    if empty >= 3:
+                        raise TemporaryFailure("the server closed the connection")
+            finally:
+                client.idle_done()
+        except (TimeoutError, OSError, ValueError, IMAPClientError, imaplib.IMAP4.error) as error:
+            # ValueError: the socket was shut by `interrupt` while select() watched it.
+            raise TemporaryFailure(f"waiting for new mail failed: {error}") from None
+        return arrived
+
+    def interrupt(self) -> None:
+        """Break the link from another thread, so a `wait_for_mail` ends at once."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.socket().shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+    def close(self) -> None:
+        """Log out (or drop the link when the server is gone); the source may not be reused."""
+        try:
+            self.__exit__(None, None, None)
+        except OSError:
+            self._client = None  # the link was already broken: nothing is left open
+
     @property
     def client(self) -> IMAPClient:
         if self._client is None:
@@ -267,6 +327,8 @@ class ImapSource:
         try:
             info = self._examine(folder)
             uidvalidity = int(info[b"UIDVALIDITY"])  # type: ignore[call-overload]
+            if folder == "INBOX":
+                self._inbox_uidnext = _uidnext(info)
             # "N:*" always includes the highest UID even when it is below N
             # (RFC 3501 6.4.8), so the result is filtered again here.
             found = self.client.search(["UID", f"{after_uid + 1}:*"])
@@ -304,6 +366,11 @@ class ImapSource:
             raise TemporaryFailure(f"reading message {uid} in {folder} failed: {error}") from None
         data = response.get(uid, {})
         return bytes(data.get(b"BODY[]", b""))
+
+
+def _uidnext(info: dict[bytes, object]) -> int:
+    value = info.get(b"UIDNEXT", 0)
+    return int(value) if isinstance(value, int | bytes | str) else 0
 
 
 def _thread_id(value: object) -> int | None:
@@ -348,74 +415,3 @@ class ImapSentFolder(ImapSource):
             self.client.append(folder, raw, flags=(b"\\Seen",))
         except (OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
             raise TemporaryFailure(f"saving a copy in {folder} failed: {error}") from None
-
-
-class IdleWatcher:
-    """Holds an IMAP IDLE on one mailbox's INBOX and calls `on_new_mail` when mail arrives.
-
-    The IDLE is renewed every `renew` seconds: servers and NAT boxes drop quiet
-    connections long before the 29 minutes RFC 2177 allows. A dropped link is
-    re-opened with back-off. Nothing is read or flagged here; the poller does
-    the reading when woken.
-
-    `login` may be a function giving the login at each (re)connection: an
-    OAuth2 mailbox's access token expires, so each connection asks for a current one.
-    """
-
-    def __init__(
-        self,
-        login: ServerLogin | Callable[[], ServerLogin],
-        context: ssl.SSLContext,
-        on_new_mail: Callable[[], None],
-        renew: float = 300.0,
-        policy: AddressPolicy = ANY_ADDRESS,
-    ) -> None:
-        self._login = login
-        self._context = context
-        self._policy = policy
-        self._on_new_mail = on_new_mail
-        self._renew = renew
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="imap-idle", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                login = self._login() if callable(self._login) else self._login
-                with ImapSource(login, self._context, self._policy) as source:
-                    client = source.client
-                    if b"IDLE" not in client.capabilities():
-                        return  # the poller's regular rounds are all we can do
-                    client.select_folder("INBOX", readonly=True)
-                    failures = 0
-                    # Whatever arrived while we were (re)connecting is read now.
-                    self._on_new_mail()
-                    while not self._stop.is_set():
-                        self._idle_once(client)
-            except (OutreachError, OSError, IMAPClientError, imaplib.IMAP4.error):
-                # OutreachError: mail server failures, and a token that could not be had.
-                failures += 1
-                self._stop.wait(min(60.0, 2.0**failures))
-
-    def _idle_once(self, client: IMAPClient) -> None:
-        client.idle()
-        started = time.monotonic()
-        try:
-            while not self._stop.is_set() and time.monotonic() - started < self._renew:
-                responses = client.idle_check(timeout=1.0)
-                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-                    self._on_new_mail()
-        finally:
-            client.idle_done()

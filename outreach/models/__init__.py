@@ -5,11 +5,13 @@ from outreach.models.accounts import (
     Mailbox,
     MailboxStatus,
     MailboxSyncState,
+    Role,
     SignupInvite,
     TlsMode,
     User,
 )
 from outreach.models.base import Base, utcnow
+from outreach.models.cohorts import Cohort, CohortMember
 from outreach.models.contacts import Contact, Target, TargetEntry
 from outreach.models.meetings import Meeting, MeetingStatus
 from outreach.models.messages import (
@@ -26,6 +28,8 @@ from outreach.models.outreach import Outreach
 __all__ = [
     "AuthMethod",
     "Base",
+    "Cohort",
+    "CohortMember",
     "Contact",
     "Direction",
     "Event",
@@ -38,6 +42,7 @@ __all__ = [
     "MessageKind",
     "MessageStatus",
     "Outreach",
+    "Role",
     "SendPhase",
     "SignupInvite",
     "Target",

@@ -11,6 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from outreach.models.base import Base, OwnedByUser, enum_column, utcnow
 
 
+class Role(StrEnum):
+    """What an account may do beyond its own outreach."""
+
+    STUDENT = "student"  # everyone's role: runs their own outreach, may join cohorts
+    ADVISER = "adviser"  # also runs cohorts and sees their students' counts (outreach.cohorts)
+    ADMIN = "admin"  # runs the deployment
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -36,6 +44,9 @@ class User(Base):
     # Stored in each sign-in's cookie; raising it ends every sign-in made before
     # (a password change, "sign out everywhere").
     session_version: Mapped[int] = mapped_column(default=0)
+    role: Mapped[Role] = mapped_column(
+        enum_column(Role), default=Role.STUDENT, server_default=Role.STUDENT.value
+    )
 
 
 class TlsMode(StrEnum):

@@ -398,7 +398,8 @@ def move(target_id: int, contact_id: int) -> ResponseReturnValue:
     if _wants_json():
         return jsonify(order=order, message=message)
     flash(message, "success")
-    return redirect(url_for("targets.detail", target_id=target.id, _anchor="target-names"))
+    # Back to the name moved, so the keyboard's next Tab is on its arrows again.
+    return redirect(url_for("targets.detail", target_id=target.id, _anchor=f"name-{contact_id}"))
 
 
 @bp.post("/targets/<int:target_id>/names/<int:contact_id>/remove")
