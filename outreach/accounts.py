@@ -27,7 +27,15 @@ from outreach.models import (
 )
 from outreach.rules.cycle import parse_holidays
 from outreach.rules.free_times import check_free_times
-from outreach.rules.plain_text import refuse_control_characters
+from outreach.rules.plain_text import (
+    MAX_ADDRESS,
+    MAX_INTRODUCTION,
+    MAX_NAME,
+    MAX_PASSWORD,
+    MAX_SIGNATURE,
+    refuse_control_characters,
+    refuse_too_long,
+)
 from outreach.rules.sandbox_addresses import is_sandbox
 
 _hasher = PasswordHasher()
@@ -42,6 +50,7 @@ def normalise_email(address: str) -> str:
     """Lower-cased and trimmed; raises ValidationError when it is no address."""
     refuse_control_characters("the email address", address)
     cleaned = address.strip().lower()
+    refuse_too_long("the email address", cleaned, MAX_ADDRESS)
     if not _EMAIL.match(cleaned):
         raise ValidationError(f"'{address.strip()}' is not a valid email address")
     return cleaned
@@ -52,6 +61,8 @@ def create_user(session: Session, email: str, name: str, password: str) -> User:
     refuse_control_characters("your name", name)
     if not name.strip():
         raise ValidationError("please give your name; it signs your emails")
+    refuse_too_long("your name", name.strip(), MAX_NAME)
+    refuse_too_long("the password", password, MAX_PASSWORD)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     exists = session.scalar(select(func.count()).select_from(User).where(User.email == address))
@@ -108,6 +119,7 @@ def _check_new_password(password: str, again: str | None = None) -> None:
         raise ValidationError(
             f"the new password must have at least {MIN_PASSWORD_LENGTH} characters"
         )
+    refuse_too_long("the new password", password, MAX_PASSWORD)
     if again is not None and password != again:
         raise ValidationError("the two new passwords are not the same; please type it twice")
 
@@ -185,6 +197,9 @@ def update_profile(
     refuse_control_characters("your signature", signature, multi_line=True)
     if not name.strip():
         raise ValidationError("please give your name; it signs your emails")
+    refuse_too_long("your name", name.strip(), MAX_NAME)
+    refuse_too_long("your introduction", introduction.strip(), MAX_INTRODUCTION)
+    refuse_too_long("your signature", signature.strip(), MAX_SIGNATURE)
     zone = None
     if time_zone is not None:
         zone = check_time_zone(time_zone)
@@ -247,6 +262,9 @@ def connect_mailbox(
     refuse_control_characters("the mailbox password", password)
     refuse_control_characters("the user name", settings.username)
     refuse_control_characters("the name shown to recipients", settings.display_name)
+    refuse_too_long("the mailbox password", password, MAX_PASSWORD)
+    refuse_too_long("the user name", settings.username.strip(), MAX_ADDRESS)
+    refuse_too_long("the name shown to recipients", settings.display_name.strip(), MAX_NAME)
     address = normalise_email(settings.email_address)
     servers = MailServers.joining(_checked(settings.imap, "IMAP"), _checked(settings.smtp, "SMTP"))
     mailbox = Mailbox(
@@ -279,6 +297,7 @@ def change_mailbox_password(
     mailbox = get_mailbox(session, user, mailbox_id)
     if not password:
         raise ValidationError("the new password (or app password) is missing")
+    refuse_too_long("the mailbox password", password, MAX_PASSWORD)
     refuse_control_characters("the mailbox password", password)
     mailbox.secret_encrypted = box.encrypt(password)
     return mailbox

@@ -23,6 +23,7 @@ from outreach.meetings.finding import (
     overdue_thank_yous,
     proposal_answered,
 )
+from outreach.meetings.times import is_over
 from outreach.models import (
     Contact,
     Event,
@@ -137,7 +138,11 @@ def _local_midnight(day: date, time_zone: str) -> datetime:
 def meetings_today_and_tomorrow(
     session: Session, user: User, now: datetime
 ) -> list[UpcomingMeeting]:
-    """Agreed meetings from the start of today to the end of tomorrow, in the user's zone."""
+    """Agreed meetings not yet over, from now to the end of tomorrow, in the user's zone.
+
+    One that has ended is not "today at 06:15: your conversation" any more, even
+    before the sweep marks it held.
+    """
     today = now.astimezone(zone_of(user.time_zone)).date()
     start = _local_midnight(today, user.time_zone)
     tomorrow = _local_midnight(today + timedelta(days=1), user.time_zone)
@@ -163,6 +168,7 @@ def meetings_today_and_tomorrow(
             place=meeting.place.strip().splitlines()[0] if meeting.place.strip() else "",
         )
         for meeting in meetings
+        if not is_over(meeting, now)
     ]
 
 

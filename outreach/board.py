@@ -9,12 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.contacts import get_contact
+from outreach.meetings.times import is_over
 from outreach.models.accounts import User
 from outreach.models.contacts import Contact, Target
 from outreach.models.meetings import Meeting, MeetingStatus
 from outreach.models.messages import Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
-from outreach.rules.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar
+from outreach.rules import local_time
+from outreach.rules.cycle import CLOCKED, UTC_CALENDAR, BusinessCalendar, compressed_due
+from outreach.rules.sandbox_addresses import is_sandbox
 from outreach.rules.states import OutreachState
 from outreach.targets import calendar_of
 
@@ -67,6 +70,11 @@ class NextStep:
     follow_up: MessageStatus | None = None
     # A follow-up was drafted at some time (perhaps discarded): none comes next.
     follow_up_drafted: bool = False
+    # For a sandbox contact: how long a business day lasts there (None for a real one),
+    # so the board says when the compressed clock runs out, not the real date.
+    sandbox_day_seconds: float | None = None
+    # A meeting agreed with them has ended, though the sweep has not marked it held yet.
+    meeting_over: bool = False
     # The user's answer to their reply, while it has not gone out.
     answer: MessageStatus | None = None
     # A time the user proposed (or an invitation read), waiting to be agreed.
@@ -82,6 +90,8 @@ def describe(
 ) -> str:
     """Where the contact stands and what happens next, and when, in the user's words."""
     state = outreach.state
+    if state is OutreachState.MEETING_SET and extra.meeting_over:
+        return "the meeting is over: write your notes; the thank-you is drafted in a moment"
     if state is OutreachState.DRAFTED:
         return "waiting for your approval"
     if state is OutreachState.PLANNED:
@@ -99,14 +109,28 @@ def describe(
         away = datetime.combine(outreach.away_until, datetime.min.time(), tzinfo=calendar.zone)
         return f"away until {short_date(away, calendar, now)}; clock paused"
     at = outreach.next_step_at
+
+    def due(at: datetime) -> str:
+        if extra.sandbox_day_seconds is None:
+            return f"on {short_date(at, calendar, now)}"
+        sandbox_at = compressed_due(
+            outreach.state_changed_at, at, calendar, extra.sandbox_day_seconds
+        )
+        if sandbox_at <= now:
+            return "any moment now (sandbox time)"
+        return f"{local_time.soon(sandbox_at, calendar.zone.key, now)} (sandbox time)"
+
     if state is OutreachState.FOLLOWED_UP:
-        return f"followed up; gives up on {short_date(at, calendar, now)}" if at else "followed up"
+        return f"followed up; gives up {due(at)}" if at else "followed up"
     if extra.follow_up is MessageStatus.DRAFT:
         return "follow-up waiting for your approval"
     if extra.follow_up is not None:
         return "follow-up approved; in the outbox"
     wait = target.wait_business_days
-    if calendar.local_date(outreach.state_changed_at) == today:
+    if extra.sandbox_day_seconds is not None:
+        passed = (now - outreach.state_changed_at).total_seconds() // extra.sandbox_day_seconds
+        where = f"waiting, day {min(int(passed) + 1, wait)} of {wait}"
+    elif calendar.local_date(outreach.state_changed_at) == today:
         where = "waiting, sent today"
     else:
         elapsed = calendar.between(outreach.state_changed_at, now)
@@ -114,7 +138,7 @@ def describe(
     if at is None:
         return where
     upcoming = "follow-up" if target.send_follow_up and not extra.follow_up_drafted else "gives up"
-    return f"{where}; {upcoming} on {short_date(at, calendar, now)}"
+    return f"{where}; {upcoming} {due(at)}"
 
 
 def _after_their_reply(extra: NextStep, calendar: BusinessCalendar, now: datetime) -> str:
@@ -152,8 +176,12 @@ def status_board(
     contact_id: int | None = None,
     limit: int | None = None,
     offset: int = 0,
+    sandbox_day_seconds: float | None = None,
 ) -> list[BoardRow]:
     """The user's outreaches, newest change first, optionally filtered and one page of them.
+
+    `sandbox_day_seconds` (Settings.sandbox_day_seconds) lets a sandbox contact's row
+    say when its compressed clock runs out rather than the real business day.
 
     `limit` and `offset` page through the rows in the database, so a board of
     ten thousand names reads only the page shown: the page's ids are picked
@@ -182,6 +210,7 @@ def status_board(
     )
     calendar = calendar_of(user)
     follow_ups = _follow_ups(session, user)
+    over = _meetings_over(session, user, now)
     answers = _latest_of_kind(session, user, MessageKind.ANSWER)
     proposed = _proposed_times(session, user)
     rows: list[BoardRow] = []
@@ -206,6 +235,10 @@ def status_board(
                     NextStep(
                         None if follow_up in _SETTLED else follow_up,
                         follow_up_drafted=follow_up is not None,
+                        meeting_over=outreach.id in over,
+                        sandbox_day_seconds=sandbox_day_seconds
+                        if is_sandbox(contact.email)
+                        else None,
                         answer=_unsent(answers.get(outreach.id)),
                         proposed=proposed.get(outreach.id),
                     ),
@@ -215,6 +248,18 @@ def status_board(
             )
         )
     return rows
+
+
+def _meetings_over(session: Session, user: User, now: datetime) -> set[int]:
+    """The outreaches whose scheduled meeting has ended (before the sweep marks it held)."""
+    scheduled = session.scalars(
+        select(Meeting).where(
+            Meeting.user_id == user.id,
+            Meeting.status == MeetingStatus.SCHEDULED,
+            Meeting.starts_at < now,
+        )
+    )
+    return {meeting.outreach_id for meeting in scheduled if is_over(meeting, now)}
 
 
 def _follow_ups(session: Session, user: User) -> dict[int, MessageStatus]:

@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.accounts import known_time_zones, normalise_email
-from outreach.contacts import ContactInput, clean_text, first_name_of, list_contacts, new_contact
+from outreach.contacts import (
+    ContactInput,
+    clean_text,
+    first_name_of,
+    length_problem_in,
+    list_contacts,
+    new_contact,
+)
 from outreach.errors import ValidationError
 from outreach.models import Contact, User
 
@@ -227,6 +234,10 @@ def _check(candidate: Candidate) -> _Row:
         notes=candidate.get("notes").strip(),
         time_zone=zone,
     )
+    # "How you found them" and the notes are held to the same limits as a contact typed in.
+    too_long = length_problem_in(data)
+    if too_long:
+        return _Row(candidate, None, too_long)
     return _Row(candidate, data, warnings=tuple(warnings))
 
 

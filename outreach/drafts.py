@@ -40,7 +40,12 @@ from outreach.reading.quoting import quote_below
 from outreach.rules import template_gaps, templates
 from outreach.rules.compose import make_message_id, one_line, reply_subject
 from outreach.rules.cycle import MAX_MESSAGES_PER_PERSON, zone_of
-from outreach.rules.plain_text import refuse_control_characters
+from outreach.rules.plain_text import (
+    MAX_BODY,
+    MAX_SUBJECT,
+    refuse_control_characters,
+    refuse_too_long,
+)
 from outreach.rules.states import OutreachState, Trigger
 from outreach.timeline import advance, note_message
 
@@ -542,6 +547,8 @@ def edit_draft(
         raise ValidationError("the subject is empty")
     if not body.strip():
         raise ValidationError("the message is empty")
+    refuse_too_long("the subject", clean_subject, MAX_SUBJECT)
+    refuse_too_long("the message", body.strip(), MAX_BODY)
     message.subject = clean_subject
     message.body_text = body.replace("\r\n", "\n").strip() + "\n"
     text = message.subject + message.body_text

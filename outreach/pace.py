@@ -8,6 +8,7 @@ last place of the day or send closer together than the gap.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -132,3 +133,59 @@ def reserve(session: Session, mailbox: Mailbox, time_zone: str, now: datetime) -
     if not reserved:
         return Verdict(False, "another message from this mailbox is going out", now + RACE_RETRY)
     return Verdict(True)
+
+
+def typical_gap(mailbox: Mailbox) -> timedelta:
+    """The gap between two messages on average (the middle of the random range)."""
+    low = max(0, mailbox.min_gap_seconds)
+    high = max(low, mailbox.max_gap_seconds)
+    return timedelta(seconds=(low + high) / 2)
+
+
+# Further ahead than this, a forecast says nothing useful (and a cap of 1 a day
+# behind a long queue would loop for a long time).
+_FORECAST_DAYS = 60
+
+
+def expected_departures(
+    mailbox: Mailbox, time_zone: str, now: datetime, not_before: Sequence[datetime | None]
+) -> list[datetime | None]:
+    """When each waiting message is expected to leave, in the order they wait (pure).
+
+    `not_before` holds, for each message, its own earliest moment (a retry's
+    next attempt) or None. The pace is played forward: the window, the daily
+    cap and the typical gap between messages, from the mailbox's own state. None
+    for a message the pace never lets go (a window with no hours, a paused
+    mailbox) or one more than two months ahead.
+    """
+    if mailbox.sending_paused:
+        return [None for _ in not_before]
+    window = Window.of(mailbox, time_zone)
+    free_at = max(now, mailbox.next_send_at or now)
+    day, count = mailbox.sent_day, mailbox.sent_day_count
+    horizon = now + timedelta(days=_FORECAST_DAYS)
+    spacing = typical_gap(mailbox)
+    departures: list[datetime | None] = []
+    for own in not_before:
+        moment: datetime | None = max(free_at, own or free_at)
+        while moment is not None and moment < horizon:
+            opening = window.next_opening(moment)
+            if opening is None:
+                moment = None
+                break
+            today = window.local_day(opening)
+            if day == today and count >= mailbox.daily_cap:
+                midnight = datetime.fromisoformat(today).replace(tzinfo=window.tz)
+                moment = midnight + timedelta(days=1)
+                continue
+            moment = opening
+            break
+        if moment is None or moment >= horizon:
+            departures.append(None)
+            continue
+        today = window.local_day(moment)
+        count = count + 1 if day == today else 1
+        day = today
+        free_at = moment + spacing
+        departures.append(moment)
+    return departures

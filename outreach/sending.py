@@ -53,6 +53,7 @@ from outreach.models import (
     User,
 )
 from outreach.oauth.tokens import AccessTokens
+from outreach.rules import local_time
 from outreach.rules.compose import OutgoingEmail, build_message
 from outreach.rules.states import ANSWERED, OutreachState, Trigger, can_apply
 from outreach.timeline import note_message
@@ -434,10 +435,17 @@ def _record_failure(
             session,
             message,
             "retrying",
-            f"{text}; next attempt at {message.next_attempt_at:%Y-%m-%d %H:%M} UTC",
+            f"{text}; next attempt {_on_clock_of(session, message, message.next_attempt_at)}",
             now,
         )
         return DeliveryResult(Outcome.RETRYING, text)
+
+
+def _on_clock_of(session: Session, message: Message, moment: datetime) -> str:
+    """ "at 3 Dec 2026, 14:05 (Europe/Paris)": a moment in words on the sender's own clock."""
+    owner = session.get(User, message.user_id)
+    zone = (owner.time_zone if owner is not None else "") or "UTC"
+    return f"at {local_time.date_and_time(moment, zone)} ({zone})"
 
 
 def _note(session: Session, message: Message, kind: str, detail: str, now: datetime) -> None:

@@ -27,6 +27,7 @@ from outreach.mail import SentFolder, ServerLogin
 from outreach.mailbox_login import MailboxLogin
 from outreach.models import Contact, Mailbox, Message, MessageStatus, User
 from outreach.oauth.tokens import AccessTokens
+from outreach.rules import local_time
 from outreach.rules.compose import build_message, wire_bytes
 from outreach.sending import outgoing_email, record_sent
 from outreach.timeline import note_message
@@ -127,7 +128,7 @@ def _remember(
                 record_sent(session, message_id, now, "found in your Sent folder: it was delivered")
                 return "found in Sent: marked sent"
             message.waiting_reason = (
-                f"not found in your Sent folder at {now:%Y-%m-%d %H:%M} UTC; "
+                f"not found in your Sent folder {_on_clock(session, message, now)}; "
                 "please check, then tell us whether it was delivered"
             )
             return "not in Sent: the user decides"
@@ -142,6 +143,13 @@ def _remember(
         if copy is SentCopy.APPENDED:
             _note(session, message, "a copy was saved in your Sent folder", now)
         return f"Sent copy {copy.value}"
+
+
+def _on_clock(session: Session, message: Message, moment: datetime) -> str:
+    """ "at 3 Dec 2026, 14:05 (Europe/Paris)": the moment on the user's own clock."""
+    owner = session.get(User, message.user_id)
+    zone = (owner.time_zone if owner is not None else "") or "UTC"
+    return f"at {local_time.date_and_time(moment, zone)} ({zone})"
 
 
 def _note(session: Session, message: Message, detail: str, now: datetime) -> None:

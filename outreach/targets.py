@@ -29,7 +29,11 @@ from outreach.models import (
 )
 from outreach.rules import cycle
 from outreach.rules import field_phrase as field_phrase_rules
-from outreach.rules.plain_text import refuse_control_characters
+from outreach.rules.plain_text import (
+    MAX_NAME,
+    refuse_control_characters,
+    refuse_too_long,
+)
 from outreach.rules.states import OutreachState
 from outreach.timeline import record
 
@@ -98,6 +102,7 @@ def create_target(
     clean = " ".join(name.split())
     if not clean:
         raise ValidationError("a target needs a name, such as a field or an organisation")
+    refuse_too_long("the target's name", clean, MAX_NAME)
     phrase = clean_field_phrase(field_phrase) if field_phrase.strip() else ""
     if max_in_flight < 1:
         raise ValidationError("at least one request must be allowed out at a time")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, Response, g
 from flask_wtf.csrf import CSRFProtect
@@ -14,10 +14,11 @@ from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
 from outreach.reading.quoting import split_reply
+from outreach.rules.sandbox_addresses import is_sandbox
 from outreach.rules.wording import plural
 from web import access_log, auth, db, errors, limits
 from web.headers import security_headers
-from web.helpers import day, mark_gaps, sentence, when
+from web.helpers import clip, day, mark_gaps, sentence, when
 from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
 from web.views import (
@@ -44,6 +45,19 @@ from web.views import (
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 
 csrf = CSRFProtect()
+
+
+def _zone_of_user() -> str:
+    return auth.current_user().time_zone if auth.is_signed_in() else "UTC"
+
+
+def _when_for_user(value: datetime | None) -> str:
+    """Every page's times on the signed-in user's clock (outreach.rules.local_time)."""
+    return when(value, _zone_of_user())
+
+
+def _day_for_user(value: datetime | None) -> str:
+    return day(value, _zone_of_user())
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -74,12 +88,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     app.jinja_env.undefined = StrictUndefined
     access_log.quiet_werkzeug()
-    app.add_template_filter(when)
+    app.add_template_filter(_when_for_user, "when")
     app.add_template_filter(plural)
     app.add_template_filter(sentence)
-    app.add_template_filter(day)
+    app.add_template_filter(_day_for_user, "day")
     app.add_template_filter(mark_gaps)
+    app.add_template_filter(clip)
     app.add_template_filter(split_reply, "reply_parts")
+    app.add_template_filter(is_sandbox, "is_sandbox")
 
     engine = make_engine(settings.database_url)
     app.extensions[EXTENSION_KEY] = Services(

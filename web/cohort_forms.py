@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional
 
 from outreach.cohort_reports import MAX_COMMENT
 from outreach.cohorts import DEFAULT_GOAL, MAX_GOAL
-from web.plain_form import PlainTextForm
+from web.plain_form import PlainTextForm, at_most
 
 
 class CohortForm(PlainTextForm):
     name = StringField(
         "Name",
-        validators=[DataRequired("Give the cohort a name."), Length(max=200)],
+        validators=[DataRequired("Give the cohort a name."), at_most(200)],
         description="The course and term, as your students know it.",
     )
     goal = IntegerField(
@@ -48,6 +48,6 @@ class SubmitReportForm(PlainTextForm):
 class CommentForm(PlainTextForm):
     comment = TextAreaField(
         "Your comment",
-        validators=[Length(max=MAX_COMMENT)],
+        validators=[at_most(MAX_COMMENT)],
         description="The student sees it on this meeting's notes page. Leave empty to remove it.",
     )

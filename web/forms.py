@@ -45,10 +45,20 @@ from outreach.board import STATE_LABELS
 from outreach.errors import ValidationError as CoreValidationError
 from outreach.mail import MailServer, MailServers
 from outreach.models import MessageKind, TlsMode
+from outreach.rules.field_phrase import MAX_LENGTH as MAX_FIELD_PHRASE
 from outreach.rules.free_times import check_free_times
+from outreach.rules.plain_text import (
+    MAX_ADDRESS,
+    MAX_BODY,
+    MAX_INTRODUCTION,
+    MAX_NAME,
+    MAX_PASSWORD,
+    MAX_SIGNATURE,
+    MAX_SUBJECT,
+)
 from outreach.targets import MAX_IN_FLIGHT_LIMIT, MAX_WAIT_BUSINESS_DAYS
 from web.helpers import DAY_NAMES, sentence
-from web.plain_form import PlainTextForm
+from web.plain_form import PlainTextForm, at_most
 
 TLS_CHOICES = [
     SelectChoice(TlsMode.SSL.value, "SSL/TLS"),
@@ -69,11 +79,11 @@ def _optional_int(value: object) -> int | None:
 
 
 class SignupForm(PlainTextForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
-    email = StringField("Email address", validators=[DataRequired(), Length(max=320)])
+    name = StringField("Your name", validators=[DataRequired(), at_most(MAX_NAME)])
+    email = StringField("Email address", validators=[DataRequired(), at_most(MAX_ADDRESS)])
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)],
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH), at_most(MAX_PASSWORD)],
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )
     # The token of an invitation link (OUTREACH_SIGNUP=invite).
@@ -84,8 +94,8 @@ class SignupForm(PlainTextForm):
 
 
 class LoginForm(PlainTextForm):
-    email = StringField("Email address", validators=[DataRequired()])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = StringField("Email address", validators=[DataRequired(), at_most(MAX_ADDRESS)])
+    password = PasswordField("Password", validators=[DataRequired(), at_most(MAX_PASSWORD)])
     next = HiddenField()
 
 
@@ -93,30 +103,26 @@ class ActionForm(PlainTextForm):
     """A button that changes something (log out, approve, discard, test): only the token."""
 
 
-def _at_most(limit: int) -> Length:
-    return Length(max=limit, message=f"Keep it to {limit:,} characters or fewer.")
-
-
 class ContactForm(PlainTextForm):
     # The limits are outreach.contacts.MAX_LENGTHS; the core checks them again.
-    name = StringField("Full name", validators=[DataRequired(), _at_most(200)])
-    email = StringField("Email address", validators=[DataRequired(), _at_most(320)])
+    name = StringField("Full name", validators=[DataRequired(), at_most(200)])
+    email = StringField("Email address", validators=[DataRequired(), at_most(320)])
     first_name = StringField(
         "First name",
-        validators=[_at_most(100)],
+        validators=[at_most(100)],
         description="How your email greets them; taken from the full name when empty.",
     )
-    role = StringField("Role", validators=[_at_most(200)])
-    organisation = StringField("Organisation", validators=[_at_most(200)])
+    role = StringField("Role", validators=[at_most(200)])
+    organisation = StringField("Organisation", validators=[at_most(200)])
     how_found = StringField(
         "How you found them",
-        validators=[_at_most(500)],
+        validators=[at_most(500)],
         description='Completes "I came across your name through ...", '
         'e.g. "the alumni network" or "your talk at the policy forum".',
     )
     why_you = StringField(
         "Why them in particular (optional)",
-        validators=[_at_most(500)],
+        validators=[at_most(500)],
         description='Completes "I am writing to you in particular because ...", e.g. '
         '"you moved into policy from a science degree, as I hope to". A reason that is '
         "about this one person (their role, a talk, an article) makes a reply far likelier "
@@ -125,11 +131,11 @@ class ContactForm(PlainTextForm):
     referred_by = SelectField("Referred by", coerce=_optional_int, validate_choice=False)
     time_zone = StringField(
         "Time zone",
-        validators=[_at_most(64)],
+        validators=[at_most(64)],
         description="Where they live: a meeting confirmation then gives the time in their "
         "zone as well as yours.",
     )
-    notes = TextAreaField("Notes", validators=[_at_most(5000)])
+    notes = TextAreaField("Notes", validators=[at_most(5000)])
     do_not_contact = BooleanField("Do not contact")
 
 
@@ -183,14 +189,14 @@ def _wait_field() -> IntegerField:
 class TargetForm(PlainTextForm):
     name = StringField(
         "Name of this list",
-        validators=[DataRequired(), Length(max=200)],
+        validators=[DataRequired(), at_most(MAX_NAME)],
         description='For you alone, e.g. "Museums (London list)". It never appears in an email.',
     )
     field_phrase = StringField(
         "The field, as your emails say it",
         validators=[
             DataRequired("Say in a few words what the field is, as it reads in a sentence."),
-            Length(max=200),
+            at_most(MAX_FIELD_PHRASE),
         ],
         description='The words that finish "Could I ask your advice about ...?", in lower '
         'case unless they are a name: "museum education", "science policy", "the work of '
@@ -230,7 +236,7 @@ class FieldPhraseForm(PlainTextForm):
         "The field, as your emails say it",
         validators=[
             DataRequired("Say in a few words what the field is, as it reads in a sentence."),
-            Length(max=200),
+            at_most(MAX_FIELD_PHRASE),
         ],
         description='The words that finish "Could I ask your advice about ...?", e.g. '
         '"museum education". Drafts you have not edited are written again with them.',
@@ -263,7 +269,7 @@ def _server_fields(
 ) -> tuple[StringField, IntegerField, SelectField]:
     """Host, port and security of one of a mailbox's servers (MailServers' fields)."""
     return (
-        StringField(f"{what} server", validators=[DataRequired(), Length(max=255)]),
+        StringField(f"{what} server", validators=[DataRequired(), at_most(255)]),
         IntegerField(
             f"{what} port", default=port, validators=[InputRequired(), NumberRange(1, 65535)]
         ),
@@ -274,10 +280,10 @@ def _server_fields(
 class MailboxForm(PlainTextForm):
     """Connect a mailbox with a password; `settings()` gives what it holds to the core."""
 
-    email_address = StringField("Email address", validators=[DataRequired(), Length(max=320)])
+    email_address = StringField("Email address", validators=[DataRequired(), at_most(320)])
     display_name = StringField(
         "Name shown to recipients",
-        validators=[Length(max=200)],
+        validators=[at_most(200)],
         description="Your own name when empty.",
     )
     imap_host, imap_port, imap_tls = _server_fields(
@@ -288,13 +294,13 @@ class MailboxForm(PlainTextForm):
     )
     username = StringField(
         "User name",
-        validators=[Length(max=320)],
+        validators=[at_most(320)],
         description="Usually the email address; used when empty.",
     )
     # PasswordField never renders its value back into the page.
     password = PasswordField(
         "Password or app password",
-        validators=[DataRequired()],
+        validators=[DataRequired(), at_most(MAX_PASSWORD)],
         description="Stored encrypted. Gmail, iCloud, Yahoo and Fastmail need an app password.",
     )
 
@@ -320,15 +326,19 @@ def _server(host: StringField, port: IntegerField, tls: SelectField) -> MailServ
 
 
 class DraftForm(PlainTextForm):
-    subject = StringField("Subject", validators=[DataRequired()])
-    body = TextAreaField("Message", validators=[DataRequired()])
+    subject = StringField("Subject", validators=[DataRequired(), at_most(MAX_SUBJECT)])
+    body = TextAreaField("Message", validators=[DataRequired(), at_most(MAX_BODY)])
 
 
 class TemplateForm(PlainTextForm):
     """One kind of message's template; "Preview" and "Save" both post it."""
 
-    subject = StringField("Subject", validators=[DataRequired("Write a subject.")])
-    body = TextAreaField("Message", validators=[DataRequired("Write the message.")])
+    subject = StringField(
+        "Subject", validators=[DataRequired("Write a subject."), at_most(MAX_SUBJECT)]
+    )
+    body = TextAreaField(
+        "Message", validators=[DataRequired("Write the message."), at_most(MAX_BODY)]
+    )
     # Ownership is checked by the core: another user's contact gives a 404.
     contact_id = SelectField("Preview for", coerce=_optional_int, validate_choice=False)
 
@@ -370,14 +380,16 @@ def _check_free_times(_form: object, field: TextAreaField) -> None:
 
 
 class ProfileForm(PlainTextForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Your name", validators=[DataRequired(), at_most(MAX_NAME)])
     introduction = TextAreaField(
         "Your 30-second introduction",
+        validators=[at_most(MAX_INTRODUCTION)],
         description="Two or three sentences: who you are, what you study or do, and what you "
         "are curious about. Every request quotes it.",
     )
     signature = TextAreaField(
         "Signature",
+        validators=[at_most(MAX_SIGNATURE)],
         description="The lines under your name at the end of every email: your school and "
         "programme (or your work), and a phone number or LinkedIn address if you like. Your "
         "name goes first unless this starts with it.",
@@ -392,14 +404,14 @@ class ProfileForm(PlainTextForm):
     )
     holidays = TextAreaField(
         "Holidays and days off",
-        validators=[Length(max=5000), _check_holidays],
+        validators=[at_most(5000), _check_holidays],
         description="One date per line, written year-month-day (2026-12-24). No follow-up "
         "falls due and no waiting day is counted on these days, nor on weekends. "
         "Text after # is a note for you.",
     )
     free_times = TextAreaField(
         "Usual free times",
-        validators=[Length(max=2000), _check_free_times],
+        validators=[at_most(2000), _check_free_times],
         description="When you are usually free to talk, in your time zone, one stretch a "
         "line: 'Mon-Fri 12:30-13:30', 'Tue 16:00-18:00'. When you reply to someone, the "
         "next of these times are offered to propose.",
@@ -437,7 +449,8 @@ class PasswordForm(PlainTextForm):
     """A new password for the signed-in user; built with prefix "password" beside the profile."""
 
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Type your current password.")]
+        "Current password",
+        validators=[DataRequired("Type your current password."), at_most(MAX_PASSWORD)],
     )
     new_password = PasswordField(
         "New password",
@@ -447,6 +460,7 @@ class PasswordForm(PlainTextForm):
                 min=MIN_PASSWORD_LENGTH,
                 message=f"The new password needs at least {MIN_PASSWORD_LENGTH} characters.",
             ),
+            at_most(MAX_PASSWORD),
         ],
         description=f"At least {MIN_PASSWORD_LENGTH} characters.",
     )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from markupsafe import Markup, escape
 
 from outreach import clock
 from outreach.models import Mailbox
 from outreach.reading.quoting import history_start
-from outreach.rules.cycle import zone_of
+from outreach.rules import local_time
+from outreach.rules.local_time import DAY_NAMES as DAY_NAMES
 
 
 def now() -> datetime:
@@ -32,39 +33,28 @@ def sentence(error: Exception | str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
-def when(value: datetime | None) -> str:
-    """A moment as the dashboard shows it: "24 Nov 2026, 09:30 UTC"."""
+def when(value: datetime | None, time_zone: str = "UTC") -> str:
+    """A moment as the dashboard shows it, on the user's clock: "24 Nov 2026, 09:30"."""
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+    return local_time.date_and_time(value, time_zone)
 
 
-def day(value: datetime | None) -> str:
+def day(value: datetime | None, time_zone: str = "UTC") -> str:
     """A date for tight columns: "24 Nov 2026"."""
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%d %b %Y").lstrip("0")
-
-
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    return local_time.date_only(value, time_zone)
 
 
 def local(value: datetime, time_zone: str, reference: datetime) -> str:
-    """A moment in the user's zone, as short as is clear from `reference` (now).
-
-    "Wed 08:00" within the coming week, "Wed 2 Dec 08:00" further off or in the past.
-    """
-    here = value.astimezone(zone_of(time_zone))
-    ahead = value - reference
-    if timedelta(0) <= ahead < timedelta(days=6):
-        return f"{DAY_NAMES[here.weekday()]} {here:%H:%M}"
-    return f"{DAY_NAMES[here.weekday()]} {here.day} {here:%b %H:%M}"
+    """A moment in the user's zone, as short as is clear from `reference` (now)."""
+    return local_time.soon(value, time_zone, reference)
 
 
 def local_date(value: datetime, time_zone: str) -> str:
     """A moment in the user's zone with its date: "24 Nov 2026, 10:30"."""
-    here = value.astimezone(zone_of(time_zone))
-    return f"{here.day} {here:%b %Y, %H:%M}"
+    return local_time.date_and_time(value, time_zone)
 
 
 def _day_runs(days: list[int]) -> str:
@@ -109,6 +99,18 @@ def pace_in_words(mailbox: Mailbox) -> str:
     else:
         spacing = f"{_minutes(low)}–{_minutes(high)} minutes apart"
     return f"up to {mailbox.daily_cap} a day, {when_days} {hours}, {spacing}"
+
+
+# How much of a long value a list shows; the whole of it is in the title and on its page.
+CLIP_AT = 80
+
+
+def clip(value: str | None, limit: int = CLIP_AT) -> str:
+    """`value` cut short with an ellipsis when longer than `limit` characters."""
+    text = value or ""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
 
 
 def mark_gaps(text: str, gaps: Iterable[str]) -> Markup:

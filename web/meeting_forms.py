@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from outreach.meetings import MAX_DURATION_MINUTES, QUESTIONS, REFLECTION_PARTS
 from outreach.meetings.notes import MAX_REFLECTION
 from outreach.meetings.preparation import MAX_PURPOSE, MAX_QUESTION, MAX_RESEARCH
-from web.plain_form import PlainTextForm
+from web.plain_form import PlainTextForm, at_most
 
 
 class MeetingForm(PlainTextForm):
@@ -34,16 +34,16 @@ class MeetingForm(PlainTextForm):
     )
     place = TextAreaField(
         "Place or call details",
-        validators=[Length(max=2000)],
+        validators=[at_most(2000)],
         description="An address, or the call's link and any phone number and code.",
     )
 
 
 class NotesForm(PlainTextForm):
-    learned = TextAreaField("What you learned", validators=[Length(max=20_000)])
+    learned = TextAreaField("What you learned", validators=[at_most(20_000)])
     specific_detail = StringField(
         "Something specific from the conversation",
-        validators=[Length(max=500)],
+        validators=[at_most(500)],
         description='Completes "I especially appreciated ..." in your thank-you, e.g. '
         '"your advice to write for the institute\'s blog". The thank-you needs it.',
     )
@@ -51,7 +51,7 @@ class NotesForm(PlainTextForm):
 
 # One answer box per standard question, named answer_<key>.
 for _key, _question in QUESTIONS:
-    setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[Length(max=20_000)]))
+    setattr(NotesForm, f"answer_{_key}", TextAreaField(_question, validators=[at_most(20_000)]))
 
 
 _REFLECTION_TOO_LONG = f"Keep it to {MAX_REFLECTION:,} characters."
@@ -101,12 +101,10 @@ class PreparationForm(PlainTextForm):
 
 
 class ReferralForm(PlainTextForm):
-    name = StringField(
-        "Name", validators=[DataRequired("Give the person's name."), Length(max=200)]
-    )
-    email = StringField(
-        "Email address", validators=[DataRequired("Give their address."), Length(max=320)]
-    )
-    role = StringField("Role", validators=[Length(max=200)])
-    organisation = StringField("Organisation", validators=[Length(max=200)])
+    name = StringField("Name", validators=[DataRequired("Give the person's name."), at_most(200)])
+    # Required for a real person; in the sandbox the person gets a pretend address
+    # (outreach.meetings.notes says so when the address is missing).
+    email = StringField("Email address", validators=[at_most(320)])
+    role = StringField("Role", validators=[at_most(200)])
+    organisation = StringField("Organisation", validators=[at_most(200)])
     add_to_list = BooleanField("Add them to the end of this target's list", default=True)

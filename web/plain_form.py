@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import Length
 
 from outreach.rules.plain_text import control_character_problem
 from web.helpers import sentence
@@ -36,3 +37,8 @@ class PlainTextForm(FlaskForm):  # type: ignore[misc]
                 field.errors = [*field.errors, sentence(problem)]
                 valid = False
         return valid
+
+
+def at_most(limit: int) -> Length:
+    """A field's length limit, said plainly by the field (the core checks it again)."""
+    return Length(max=limit, message=f"Keep it to {limit:,} characters or fewer.")

@@ -15,15 +15,8 @@ from sqlalchemy.orm import Session
 
 from outreach.board import BoardRow
 from outreach.models import Message, MessageKind, MessageStatus, Outreach, User
+from outreach.outbox import GOING
 from outreach.rules.states import OutreachState
-
-# Approved and not yet settled: the outbox's "Going out".
-GOING = (
-    MessageStatus.APPROVED,
-    MessageStatus.QUEUED,
-    MessageStatus.RETRYING,
-    MessageStatus.SENDING,
-)
 
 
 def request_progress(

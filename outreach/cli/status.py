@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import click
 
 from outreach import board
@@ -11,10 +9,12 @@ from outreach.cli.common import (
     acting_for,
     iso,
     json_option,
+    load_settings,
     print_json,
     user_option,
     utcnow,
 )
+from outreach.rules import local_time
 
 
 def board_row_json(row: board.BoardRow) -> dict[str, object]:
@@ -39,8 +39,11 @@ def status(user_email: str, as_json: bool) -> None:
     """The status board: where each contact stands in each target."""
     now = utcnow()
     with acting_for(user_email) as (session, owner):
-        rows = board.status_board(session, owner, now)
+        rows = board.status_board(
+            session, owner, now, sandbox_day_seconds=load_settings().sandbox_day_seconds
+        )
         pending = board.pending_draft_count(session, owner)
+        zone = owner.time_zone or "UTC"
     if as_json:
         print_json(
             {
@@ -56,7 +59,7 @@ def status(user_email: str, as_json: bool) -> None:
         detail = f" ({row.detail})" if row.detail else ""
         click.echo(
             f"{row.contact_name} <{row.contact_email}>  {row.target_name}: {row.label}{detail}"
-            f"  since {row.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            f"  since {local_time.date_and_time(row.since, zone)} ({zone})"
         )
     if pending:
         click.echo(f"{pending} draft(s) waiting for approval: `outreach drafts list`")

@@ -72,7 +72,14 @@ from outreach.meetings.scheduling import (
     record_meeting,
     update_meeting,
 )
-from outreach.meetings.times import ends_at, local_to_utc, when_in_words
+from outreach.meetings.times import (
+    MeetingSection,
+    ends_at,
+    is_over,
+    local_to_utc,
+    section_of,
+    when_in_words,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -85,6 +92,7 @@ __all__ = [
     "MeetableOutreach",
     "MeetingDetails",
     "MeetingNotes",
+    "MeetingSection",
     "Preparation",
     "PreparationChange",
     "Referral",
@@ -105,6 +113,7 @@ __all__ = [
     "get_meeting",
     "interview_record",
     "interview_records",
+    "is_over",
     "list_meetings",
     "local_to_utc",
     "meetable_outreaches",
@@ -119,6 +128,7 @@ __all__ = [
     "reflection_of",
     "run_due",
     "save_notes",
+    "section_of",
     "save_preparation",
     "thank_you_of",
     "thank_you_sent",

@@ -34,6 +34,7 @@ from outreach.models.messages import Event, Message, MessageKind, MessageStatus
 from outreach.models.outreach import Outreach
 from outreach.rules.compose import one_line
 from outreach.rules.plain_text import refuse_control_characters
+from outreach.rules.sandbox_addresses import is_sandbox, pretend_address
 from outreach.targets import add_to_target
 from outreach.timeline import note_message
 
@@ -199,7 +200,7 @@ def add_referral(
     """
     meeting = get_meeting(session, user, meeting_id)
     referrer = get_contact(session, user, meeting.contact_id)
-    email = normalise_email(referral.email)
+    email = _suggested_address(referrer, referral)
     if email == referrer.email:
         raise ValidationError(f"{email} is {referrer.name}'s own address")
     contact = find_by_email(session, user, email)
@@ -235,6 +236,30 @@ def add_referral(
         if target is not None and not on_list and not contact.do_not_contact:
             outreach = add_to_target(session, user, target, contact.id)
     return ReferralResult(contact, created, outreach)
+
+
+def _suggested_address(referrer: Contact, referral: Referral) -> str:
+    """The address a suggested person is written to: pretend people suggest pretend people.
+
+    Sandbox people stay in the sandbox (decision 0009): a name a sandbox contact
+    suggests gets a sandbox address whatever was typed, so the sandbox mailbox can
+    send its request; and a real person's suggestion is never a sandbox address.
+    """
+    if is_sandbox(referrer.email):
+        if referral.email.strip():
+            normalise_email(referral.email)
+        if not one_line(referral.name):
+            raise ValidationError("give the person's name")
+        return normalise_email(pretend_address(referral.name, referral.email))
+    if not referral.email.strip():
+        raise ValidationError("give their address")
+    email = normalise_email(referral.email)
+    if is_sandbox(email):
+        raise ValidationError(
+            f"{email} is a sandbox address, and {referrer.name} is a real person: "
+            "give the address they suggested"
+        )
+    return email
 
 
 def _edited_by_hand(session: Session, draft: Message) -> bool:

@@ -68,3 +68,30 @@ def refuse_control_characters(what: str, text: str | None, *, multi_line: bool =
     problem = control_character_problem(what, text, multi_line=multi_line)
     if problem:
         raise ValidationError(problem)
+
+
+# The longest value each kind of typed field holds. The forms use the same numbers
+# (web.forms) and the core checks them again, so a value from the command line, an
+# import or an old form is held to them too. Contacts have their own
+# (outreach.contacts.MAX_LENGTHS), templates theirs (outreach.template_library).
+MAX_NAME = 200  # a person's, a target's or a mailbox's display name
+MAX_ADDRESS = 320  # RFC 5321: 64 + @ + 255
+MAX_SUBJECT = 300
+MAX_BODY = 20_000
+MAX_INTRODUCTION = 1_500
+MAX_SIGNATURE = 1_000
+MAX_PASSWORD = 1_024
+
+
+def length_problem(what: str, text: str | None, limit: int) -> str | None:
+    """A sentence saying `what` is longer than `limit`, or None when it is not."""
+    if text is None or len(text) <= limit:
+        return None
+    return f"{what} is too long ({len(text):,} characters; {limit:,} at most)"
+
+
+def refuse_too_long(what: str, text: str | None, limit: int) -> None:
+    """:raise ValidationError: when `text` is longer than `limit` characters."""
+    problem = length_problem(what, text, limit)
+    if problem:
+        raise ValidationError(problem)

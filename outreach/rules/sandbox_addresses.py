@@ -7,6 +7,7 @@ an address or a mailbox belongs to the sandbox (outreach.sandbox has the rest).
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 from typing import Protocol
 
@@ -68,3 +69,27 @@ def behaviour_of(address: str) -> Behaviour | None:
         return Behaviour(word)
     except ValueError:
         return Behaviour.SILENT
+
+
+_NOT_ADDRESS_WORD = re.compile(r"[^a-z0-9]+")
+# Room for the behaviour word and the domain within an address's 254 characters.
+_MAX_PRETEND_LOCAL = 60
+
+
+def pretend_address(name: str, given_address: str = "") -> str:
+    """The sandbox address of a person suggested inside the sandbox.
+
+    A name suggested by a pretend contact is pretend too: whatever address the
+    user typed (often a real-looking one, or none), the person is written to at
+    `people.outreach-sandbox.invalid`, so the sandbox never drafts to a real
+    mailbox. An address already there is kept; any other becomes `agrees.<name>`,
+    so the demo goes on to a conversation.
+    """
+    cleaned = given_address.strip().strip("<>").lower()
+    if cleaned and domain_of(cleaned) == PEOPLE_DOMAIN:
+        return cleaned
+    source = name or cleaned.rpartition("@")[0]
+    # "José Núñez" becomes jose.nunez: the accents go, the letters stay.
+    source = unicodedata.normalize("NFKD", source).encode("ascii", "ignore").decode()
+    words = _NOT_ADDRESS_WORD.sub(".", source.lower()).strip(".")[:_MAX_PRETEND_LOCAL]
+    return f"{Behaviour.AGREES.value}.{words.strip('.') or 'someone'}@{PEOPLE_DOMAIN}"

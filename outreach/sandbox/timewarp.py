@@ -15,7 +15,7 @@ the contact's timeline: the compression is never hidden.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -70,8 +70,9 @@ class TimeWarp:
                 self.seen[outreach.id] = (clock, now)
                 continue
             first_seen = seen[1]
-            days = max(1, calendar_of(user).between(first_seen, clock))
-            if now < first_seen + timedelta(seconds=days * self.day_seconds):
+            calendar = calendar_of(user)
+            days = max(1, calendar.between(first_seen, clock))
+            if now < cycle.compressed_due(first_seen, clock, calendar, self.day_seconds):
                 continue
             moved = compare_and_set(
                 session,

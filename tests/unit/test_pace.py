@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from outreach.models import Mailbox
-from outreach.pace import Window, judge
+from outreach.pace import Window, expected_departures, judge
 from outreach.rules.cycle import zone_of as zone
 
 TUESDAY_0930 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -71,3 +71,47 @@ def test_paused_sending_says_why() -> None:
 
 def test_unknown_time_zone_falls_back_to_utc() -> None:
     assert zone("Not/AZone").key == "UTC"
+
+
+# --- when each waiting message is expected to leave ------------------------------------------
+
+
+def test_messages_waiting_together_leave_a_typical_gap_apart() -> None:
+    """Three approved at once with a one-minute gap: now, in a minute, in two."""
+    box = mailbox(min_gap_seconds=60, max_gap_seconds=60)
+    assert expected_departures(box, "UTC", TUESDAY_0930, [None, None, None]) == [
+        TUESDAY_0930,
+        TUESDAY_0930 + timedelta(minutes=1),
+        TUESDAY_0930 + timedelta(minutes=2),
+    ]
+
+
+def test_the_forecast_starts_after_the_gap_already_running() -> None:
+    box = mailbox(next_send_at=TUESDAY_0930 + timedelta(seconds=100))
+    [first] = expected_departures(box, "UTC", TUESDAY_0930, [None])
+    assert first == TUESDAY_0930 + timedelta(seconds=100)
+
+
+def test_the_daily_cap_carries_the_rest_to_the_next_days_opening() -> None:
+    box = mailbox(daily_cap=2, sent_day="2026-11-24", sent_day_count=1)
+    first, second, third = expected_departures(box, "UTC", TUESDAY_0930, [None, None, None])
+    assert first == TUESDAY_0930
+    assert second == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    # The typical gap is the middle of 1-4 minutes.
+    assert third == second + timedelta(seconds=150)
+
+
+def test_the_window_closing_moves_the_next_one_to_monday() -> None:
+    friday_1659 = datetime(2026, 11, 27, 16, 59, tzinfo=UTC)
+    first, second = expected_departures(
+        mailbox(min_gap_seconds=120, max_gap_seconds=120), "UTC", friday_1659, [None, None]
+    )
+    assert first == friday_1659
+    assert second == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def test_a_retry_waits_for_its_own_time_and_a_paused_mailbox_for_nobody() -> None:
+    later = TUESDAY_0930 + timedelta(minutes=30)
+    assert expected_departures(mailbox(), "UTC", TUESDAY_0930, [later]) == [later]
+    assert expected_departures(mailbox(sending_paused=True), "UTC", TUESDAY_0930, [None]) == [None]
+    assert expected_departures(mailbox(window_days=""), "UTC", TUESDAY_0930, [None]) == [None]

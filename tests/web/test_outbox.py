@@ -155,7 +155,8 @@ def test_a_due_message_is_judged_by_the_mailbox_pace(
     signed_in: Browser, box: Outbox, session: Session
 ) -> None:
     first, second = box.approved("Ada Able", "Ben Baker")
-    # The cap of the day is reached: both wait for the next opening, tomorrow at 00:00.
+    # The cap of the day is reached: the first goes at the next opening, tomorrow
+    # at 00:00, and the second, one a day, the day after.
     box.mailbox.daily_cap = 1
     box.mailbox.sent_day = real_now().date().isoformat()
     box.mailbox.sent_day_count = 1
@@ -163,15 +164,37 @@ def test_a_due_message_is_judged_by_the_mailbox_pace(
 
     going = section(signed_in.page("/outbox"), "going")
 
-    for message in (first, second):
-        shown = row(going, message)
-        assert 'data-status="approved"' in shown
-        assert "waits: today&#39;s cap of 1 message is reached — next try" in shown
+    shown = row(going, first)
+    assert 'data-status="approved"' in shown
+    assert "waits: today&#39;s cap of 1 message is reached — next try" in shown
+    assert short(at_local(1, 0, "UTC"), "UTC") in shown
+    later = row(going, second)
+    assert "waits its turn after the ones above" in later and "up to 1 a day" in later
+    assert f"expected {short(at_local(2, 0, 'UTC'), 'UTC')}" in later
 
     box.mailbox.sent_day_count = 0
     session.commit()
     going = section(signed_in.page("/outbox"), "going")
     assert "due now: it goes out as soon as the sender picks it up" in row(going, first)
+    assert "due now" not in row(going, second)
+
+
+def test_messages_approved_together_show_when_each_leaves_at_the_pace(
+    signed_in: Browser, box: Outbox, session: Session
+) -> None:
+    """Three approved at once, sent a minute apart: one is due now, the others later."""
+    messages = box.approved("Ada Able", "Ben Baker", "Cy Cole")
+    box.mailbox.min_gap_seconds = box.mailbox.max_gap_seconds = 60
+    session.commit()
+
+    going = section(signed_in.page("/outbox"), "going")
+
+    first, second, third = (row(going, message) for message in messages)
+    assert "due now" in first
+    assert "due now" not in second and "due now" not in third
+    assert "waits its turn after the ones above" in second and "1 minute apart" in second
+    assert re.search(r"expected in [12] min", second), second
+    assert re.search(r"expected in [23] min", third), third
 
 
 def test_a_retrying_message_shows_the_server_words_and_the_next_try(
@@ -188,7 +211,9 @@ def test_a_retrying_message_shows_the_server_words_and_the_next_try(
     shown = row(section(signed_in.page("/outbox"), "going"), message)
 
     assert 'data-status="retrying"' in shown
-    assert f"your mail server did not take it yet — next try {short(later, 'UTC')}" in shown
+    # Within the hour, the time is said as a count of minutes.
+    assert re.search(r"your mail server did not take it yet — next try in (9|10) min", shown)
+    assert f'title="{later:%-d %b %Y, %H:%M} (UTC)"' in shown
     assert "The server said: 451 4.3.0 Try again later" in shown
 
 

@@ -44,7 +44,7 @@ def test_the_composer_quotes_the_reply_as_text(
 
     page = signed_in.page(f"/outreaches/{outreach.id}/reply")
 
-    assert "Re: Could I ask you about your work" in page
+    assert "Re: Could I ask your advice about target 1?" in page
     assert "&gt; Yes! &lt;img src=x onerror=&#34;alert(1)&#34;&gt; Thursday?" in page
     assert "<img src=x" not in page
     assert len(slot_values(page)) == 5

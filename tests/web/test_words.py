@@ -52,7 +52,10 @@ def test_pace_in_words(pace: dict[str, object], words: str) -> None:
     [
         (datetime(2026, 11, 25, 7, 0, tzinfo=UTC), "Europe/Berlin", "Wed 08:00"),
         (datetime(2026, 11, 25, 13, 0, tzinfo=UTC), "America/New_York", "Wed 08:00"),
-        (datetime(2026, 11, 24, 9, 30, tzinfo=UTC), "UTC", "Tue 09:30"),
+        # Within the hour, in minutes; later today, "today at".
+        (datetime(2026, 11, 24, 9, 30, tzinfo=UTC), "UTC", "in under a minute"),
+        (datetime(2026, 11, 24, 9, 45, tzinfo=UTC), "UTC", "in 15 min"),
+        (datetime(2026, 11, 24, 15, 30, tzinfo=UTC), "UTC", "today at 15:30"),
         # A week or more ahead, or in the past: the date too.
         (datetime(2026, 12, 1, 9, 30, tzinfo=UTC), "UTC", "Tue 1 Dec 09:30"),
         (datetime(2026, 11, 23, 9, 30, tzinfo=UTC), "UTC", "Mon 23 Nov 09:30"),

@@ -24,13 +24,14 @@ from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.models import User
 from outreach.progress_stats import GoalProgress
+from outreach.rules import local_time
 from outreach.rules.cycle import zone_of
 from outreach.rules.states import OutreachState
 from outreach.targets import list_targets
 from web.auth import current_user
 from web.db import get_session
 from web.forms import BoardFilterForm
-from web.helpers import local_date, now
+from web.helpers import clip, local_date, now
 from web.paging import make_pager, page_number
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
@@ -77,8 +78,7 @@ def goal_in_words(goal: GoalProgress) -> str:
 
 def local_day(value: datetime, time_zone: str) -> str:
     """ "24 Nov 2026", in the user's zone."""
-    here = value.astimezone(zone_of(time_zone))
-    return f"{here.day} {here:%b %Y}"
+    return local_time.date_only(value, time_zone)
 
 
 @bp.get("/")
@@ -142,7 +142,7 @@ def day_in_words(value: datetime, time_zone: str, moment: datetime) -> str:
 
 def clock_time(value: datetime, time_zone: str) -> str:
     """ "15:00", in the user's zone."""
-    return f"{value.astimezone(zone_of(time_zone)):%H:%M}"
+    return local_time.clock_time(value, time_zone)
 
 
 def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
     targets = list_targets(session, user)
     filters = BoardFilterForm(request.args)
     filters.target.choices = [SelectChoice("", "All targets")] + [
-        SelectChoice(str(target.id), target.name) for target in targets
+        SelectChoice(str(target.id), clip(target.name)) for target in targets
     ]
     target_id = filters.target.data
     if target_id is not None and target_id not in {target.id for target in targets}:
@@ -182,7 +182,14 @@ def _board(user: User, moment: datetime, data_version: str) -> dict[str, Any]:
     total = counts.get(state, 0) if state is not None else sum(counts.values())
     pager = make_pager(page_number(request.args.get("page")), total, PER_PAGE)
     page = status_board(
-        session, user, moment, target_id=target_id, state=state, limit=PER_PAGE, offset=pager.offset
+        session,
+        user,
+        moment,
+        target_id=target_id,
+        state=state,
+        limit=PER_PAGE,
+        offset=pager.offset,
+        sandbox_day_seconds=services().settings.sandbox_day_seconds,
     )
     rows, in_outbox = with_outbox_detail(
         page,

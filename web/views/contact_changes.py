@@ -19,7 +19,7 @@ from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ActionForm, ContactForm, MergeForm
-from web.helpers import now
+from web.helpers import clip, now
 
 bp = Blueprint("contact_changes", __name__)
 
@@ -27,7 +27,7 @@ bp = Blueprint("contact_changes", __name__)
 def _edit_form(contact: Contact, others: list[Contact]) -> ContactForm:
     form = ContactForm(obj=contact)
     form.referred_by.choices = [SelectChoice("", "Nobody")] + [
-        SelectChoice(str(other.id), other.name) for other in others if other.id != contact.id
+        SelectChoice(str(other.id), clip(other.name)) for other in others if other.id != contact.id
     ]
     if not form.is_submitted():
         form.referred_by.data = contact.referred_by_id
@@ -128,7 +128,7 @@ def _count(number: int, noun: str) -> str:
 def _merge_form(contact: Contact, others: list[Contact]) -> MergeForm:
     form = MergeForm()
     form.other.choices = [SelectChoice("", "Choose…")] + [
-        SelectChoice(str(other.id), f"{other.name} ({other.email})")
+        SelectChoice(str(other.id), clip(f"{other.name} ({other.email})"))
         for other in others
         if other.id != contact.id
     ]

@@ -35,7 +35,7 @@ from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
 from web.forms import ContactForm
-from web.helpers import now, sentence
+from web.helpers import clip, now, sentence
 from web.import_forms import ColumnsForm, ImportActionForm, ImportConfirmForm, UploadForm
 from web.import_jobs import ImportJob, ImportJobs
 from web.progress import request_progress, with_outbox_detail
@@ -47,7 +47,7 @@ bp = Blueprint("contacts", __name__)
 def _contact_form(contacts: list[Contact]) -> ContactForm:
     form = ContactForm()
     form.referred_by.choices = [SelectChoice("", "Nobody")] + [
-        SelectChoice(str(contact.id), contact.name) for contact in contacts
+        SelectChoice(str(contact.id), clip(contact.name)) for contact in contacts
     ]
     return form
 
@@ -111,7 +111,13 @@ def detail(contact_id: int) -> ResponseReturnValue:
         for index, entry in enumerate(entries)
     ]
     standing, _ = with_outbox_detail(
-        status_board(session, user, now(), contact_id=contact.id),
+        status_board(
+            session,
+            user,
+            now(),
+            contact_id=contact.id,
+            sandbox_day_seconds=services().settings.sandbox_day_seconds,
+        ),
         request_progress(session, user),
     )
     # What each received message reads as: "" for a possible reply awaiting the user.

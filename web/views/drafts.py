@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
-from outreach.accounts import primary_mailbox
+from outreach.accounts import mailbox_for, primary_mailbox
 from outreach.approving import BatchApproval, approve_all
 from outreach.board import pending_draft_count
 from outreach.drafts import (
@@ -97,6 +97,8 @@ def index() -> ResponseReturnValue:
         refillable=REFILLABLE,
         pager=pager,
         mailbox=primary_mailbox(session, user),
+        # Each draft's own sender: a sandbox person's from the sandbox, a real one's not.
+        senders={message.id: mailbox_for(session, user, message.to_address) for message in drafts},
         kinds=KIND_LABELS,
         form=ApproveSelectionForm(),
         going_out=going_out_count(session, user),

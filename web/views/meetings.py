@@ -18,24 +18,27 @@ from outreach import meetings
 from outreach.meetings import MeetingDetails, MeetingNotes, Referral, Reflection
 from outreach.meetings.finding import PROPOSAL
 from outreach.meetings.proposals import agree_to_meeting, reschedule
-from outreach.models import Meeting, MeetingStatus, MessageStatus, User
+from outreach.models import Meeting, MessageStatus, User
+from outreach.rules import local_time
 from outreach.rules.cycle import zone_of
+from outreach.rules.sandbox_addresses import is_sandbox
 from outreach.target_actions import add_suggested_person
 from web.attempt import attempt
 from web.auth import current_user, is_signed_in
 from web.db import get_session
 from web.forms import ActionForm
-from web.helpers import now
+from web.helpers import clip, now
 from web.meeting_forms import MeetingForm, NotesForm, ReferralForm
 from web.views.targets import drafted_sentence
 
 bp = Blueprint("meetings", __name__)
 
-STATUS_LABELS: dict[MeetingStatus, str] = {
-    MeetingStatus.PROPOSED: "to confirm",
-    MeetingStatus.SCHEDULED: "scheduled",
-    MeetingStatus.HELD: "held",
-    MeetingStatus.CANCELLED: "cancelled",
+# What the meeting's page says it is: an ended meeting is "held" even before the sweep.
+SECTION_LABELS: dict[meetings.MeetingSection, str] = {
+    meetings.MeetingSection.TO_CONFIRM: "to confirm",
+    meetings.MeetingSection.COMING_UP: "scheduled",
+    meetings.MeetingSection.HELD: "held",
+    meetings.MeetingSection.CANCELLED: "cancelled",
 }
 
 
@@ -43,8 +46,7 @@ def when_local(moment: datetime | None, time_zone: str) -> str:
     """ "Thu 3 Dec 2026, 14:00" in the user's zone."""
     if moment is None:
         return ""
-    here = moment.astimezone(zone_of(time_zone))
-    return f"{here:%a} {here.day} {here:%b %Y, %H:%M}"
+    return local_time.weekday_date_and_time(moment, time_zone)
 
 
 @bp.app_template_global()
@@ -97,14 +99,15 @@ def index() -> ResponseReturnValue:
     moment = now()
     everything = meetings.list_meetings(session, user)
     overdue = {meeting.id for meeting in meetings.overdue_thank_yous(session, user, moment)}
-    held = [m for m in everything if m.status is MeetingStatus.HELD]
+    section = {m.id: meetings.section_of(m, moment) for m in everything}
+    held = [m for m in everything if section[m.id] is meetings.MeetingSection.HELD]
     held.sort(key=lambda m: m.starts_at, reverse=True)
     return render_template(
         "meetings/index.html",
-        proposed=[m for m in everything if m.status is MeetingStatus.PROPOSED],
-        upcoming=[m for m in everything if m.status is MeetingStatus.SCHEDULED],
+        proposed=[m for m in everything if section[m.id] is meetings.MeetingSection.TO_CONFIRM],
+        upcoming=[m for m in everything if section[m.id] is meetings.MeetingSection.COMING_UP],
         held=held,
-        cancelled=[m for m in everything if m.status is MeetingStatus.CANCELLED],
+        cancelled=[m for m in everything if section[m.id] is meetings.MeetingSection.CANCELLED],
         overdue=overdue,
         action=ActionForm(),
         can_record=bool(meetings.meetable_outreaches(session, user)),
@@ -116,7 +119,7 @@ def _meeting_form(user: User, contact_id: int | None = None) -> MeetingForm:
     form = MeetingForm()
     choices = meetings.meetable_outreaches(get_session(), user)
     form.outreach_id.choices = [
-        SelectChoice(str(item.outreach_id), f"{item.contact_name} ({item.target_name})")
+        SelectChoice(str(item.outreach_id), clip(f"{item.contact_name} ({item.target_name})"))
         for item in choices
     ]
     if contact_id is not None and not form.is_submitted():
@@ -173,7 +176,7 @@ def record() -> ResponseReturnValue:
 
 def _edit_form(meeting: Meeting, user: User) -> MeetingForm:
     form = MeetingForm()
-    form.outreach_id.choices = [SelectChoice(str(meeting.outreach_id), meeting.contact.name)]
+    form.outreach_id.choices = [SelectChoice(str(meeting.outreach_id), clip(meeting.contact.name))]
     if not form.is_submitted():
         here = meeting.starts_at.astimezone(zone_of(user.time_zone))
         form.outreach_id.data = meeting.outreach_id
@@ -191,7 +194,7 @@ def _detail_page(meeting: Meeting, form: MeetingForm, user: User) -> str:
         meeting=meeting,
         form=form,
         action=ActionForm(),
-        labels=STATUS_LABELS,
+        status_label=SECTION_LABELS[meetings.section_of(meeting, now())],
         time_zone=user.time_zone,
         ends=meetings.ends_at(meeting),
         overdue=meeting.id in {m.id for m in meetings.overdue_thank_yous(session, user, now())},
@@ -324,6 +327,7 @@ def _notes_page(
         ],
         thank_you=meetings.thank_you_of(session, interview.meeting),
         time_zone=user.time_zone,
+        in_sandbox=is_sandbox(interview.contact.email),
     )
 
 
@@ -399,7 +403,12 @@ def add_referral(meeting_id: int) -> ResponseReturnValue:
     contact = result.contact
     said = "added to your contacts" if result.created else "was already on your contacts"
     listed = " and to the end of this target's list" if result.outreach is not None else ""
-    flash(f"{contact.name} {said}{listed}.{drafted_sentence(result.drafted)}", "success")
+    pretend = (
+        f" In the sandbox they are written to at {contact.email}."
+        if is_sandbox(contact.email) and contact.email != (form.email.data or "").strip().lower()
+        else ""
+    )
+    flash(f"{contact.name} {said}{listed}.{pretend}{drafted_sentence(result.drafted)}", "success")
     return redirect(url_for("meetings.notes", meeting_id=meeting.id, _anchor="referrals"))
 
 

@@ -30,7 +30,7 @@ from outreach.template_library import (
 from web.auth import current_user
 from web.db import get_session
 from web.forms import TemplateForm
-from web.helpers import sentence
+from web.helpers import clip, sentence
 from web.limits import TEMPLATE_PREVIEW, throttled
 
 bp = Blueprint("templates", __name__)
@@ -47,7 +47,9 @@ def _with_contacts(form: TemplateForm, contacts: list[Contact]) -> TemplateForm:
     form.contact_id.choices = [
         SelectChoice(
             str(contact.id),
-            f"{contact.name}, {contact.organisation}" if contact.organisation else contact.name,
+            clip(
+                f"{contact.name}, {contact.organisation}" if contact.organisation else contact.name
+            ),
         )
         for contact in contacts
     ]

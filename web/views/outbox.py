@@ -8,7 +8,7 @@ unknown, through outreach.sending.resolve_unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -25,12 +25,12 @@ from outreach.models import (
     MessageStatus,
     User,
 )
+from outreach.outbox import GOING, OutboxSection, outbox_section
 from outreach.sending import resolve_unknown
 from web.attempt import attempt
 from web.auth import current_user
 from web.db import get_session
-from web.helpers import local, local_date, now
-from web.progress import GOING
+from web.helpers import local, local_date, now, pace_in_words
 from web.views.drafts import KIND_LABELS, queue_for_sending
 
 bp = Blueprint("outbox", __name__)
@@ -68,9 +68,18 @@ class OutboxRow:
 
 
 def _plan(
-    message: Message, mailbox: Mailbox | None, user: User, moment: datetime
+    message: Message,
+    mailbox: Mailbox | None,
+    user: User,
+    moment: datetime,
+    expected: datetime | None,
 ) -> tuple[str, datetime | None]:
-    """When the message will go and why it waits, in words, with the moment it names."""
+    """When the message will go and why it waits, in words, with the moment it names.
+
+    `expected` is its departure as the pace plays forward (pace.expected_departures):
+    the second of two messages approved together leaves a gap after the first,
+    and says so, rather than both saying "due now".
+    """
 
     def at(value: datetime) -> str:
         return local(value, user.time_zone, moment)
@@ -84,15 +93,24 @@ def _plan(
     due = message.next_attempt_at
     if message.status is MessageStatus.RETRYING and due is not None and due > moment:
         return f"waits: your mail server did not take it yet — next try {at(due)}", due
-    if due is not None and due > moment:
+    if due is not None and due > moment and (expected is None or expected <= due):
         reason = message.waiting_reason or "it is scheduled for later"
         return f"waits: {reason} — next try {at(due)}", due
     verdict = pace.judge(mailbox, user.time_zone, moment)
-    if not verdict.allowed:
-        if verdict.retry_at is None:
+    if expected is None:
+        if verdict.retry_at is None and not verdict.allowed:
             return f"waits: {verdict.reason} — your pace leaves no time to send", None
-        return f"waits: {verdict.reason} — next try {at(verdict.retry_at)}", verdict.retry_at
-    return "due now: it goes out as soon as the sender picks it up", None
+        return "waits: your pace leaves no time to send it in the next two months", None
+    if expected <= moment + IMMINENT:
+        return "due now: it goes out as soon as the sender picks it up", expected
+    if not verdict.allowed and verdict.retry_at is not None and expected <= verdict.retry_at:
+        return f"waits: {verdict.reason} — next try {at(expected)}", expected
+    pace_words = pace_in_words(mailbox)
+    return f"waits its turn after the ones above ({pace_words}) — expected {at(expected)}", expected
+
+
+# Closer than this, "due now" is the truth: the sender is picking it up.
+IMMINENT = timedelta(seconds=20)
 
 
 def _row(message: Message, user: User, plan: str = "", at: datetime | None = None) -> OutboxRow:
@@ -106,34 +124,24 @@ def _row(message: Message, user: User, plan: str = "", at: datetime | None = Non
     )
 
 
-def outbox(session: Session, user: User, moment: datetime) -> dict[str, list[OutboxRow]]:
-    """The user's outbound messages in the page's four groups."""
-    mailboxes = {mailbox.id: mailbox for mailbox in list_mailboxes(session, user)}
-    base = (
-        select(Message)
-        .where(Message.user_id == user.id, Message.direction == Direction.OUTBOUND)
-        .options(selectinload(Message.contact))
+def _shown_messages(session: Session, user: User, moment: datetime) -> list[Message]:
+    """Every message the page shows, read in one statement: one snapshot of their states."""
+    mine = (
+        Message.user_id == user.id,
+        Message.direction == Direction.OUTBOUND,
     )
-
-    going: list[OutboxRow] = []
-    for message in session.scalars(
-        base.where(Message.status.in_(GOING)).order_by(Message.approved_at, Message.id)
-    ):
-        mailbox = mailboxes.get(message.mailbox_id) if message.mailbox_id else None
-        plan, at = _plan(message, mailbox, user, moment)
-        going.append(_row(message, user, plan, at))
-
-    unknown = [
-        _row(message, user, at=message.claimed_at)
-        for message in session.scalars(
-            base.where(Message.status == MessageStatus.UNKNOWN).order_by(Message.claimed_at)
-        )
-    ]
-
+    latest_sent = (
+        select(Message.id)
+        .where(*mine, Message.status == MessageStatus.SENT)
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(SHOWN_SENT)
+    )
     # Refused by the server, or stopped by the check just before sending.
     last_try = func.coalesce(Message.claimed_at, Message.approved_at, Message.created_at)
-    not_delivered = session.scalars(
-        base.where(
+    latest_failed = (
+        select(Message.id)
+        .where(
+            *mine,
             (Message.status == MessageStatus.FAILED)
             | (
                 (Message.status == MessageStatus.CANCELLED)
@@ -145,20 +153,81 @@ def outbox(session: Session, user: User, moment: datetime) -> dict[str, list[Out
         .order_by(last_try.desc(), Message.id.desc())
         .limit(SHOWN_FAILED)
     )
-    failed = [
-        _row(message, user, at=message.claimed_at or message.approved_at)
-        for message in not_delivered
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                *mine,
+                Message.status.in_((*GOING, MessageStatus.UNKNOWN))
+                | Message.id.in_(latest_sent.scalar_subquery())
+                | Message.id.in_(latest_failed.scalar_subquery()),
+            )
+            .options(selectinload(Message.contact))
+        )
+    )
+
+
+def _first(value: datetime | None) -> datetime:
+    return value or datetime.min.replace(tzinfo=UTC)
+
+
+def outbox(session: Session, user: User, moment: datetime) -> dict[str, list[OutboxRow]]:
+    """The user's outbound messages in the page's four groups, each message in one of them."""
+    mailboxes = {mailbox.id: mailbox for mailbox in list_mailboxes(session, user)}
+    filed: dict[OutboxSection, list[Message]] = {section: [] for section in OutboxSection}
+    for message in _shown_messages(session, user, moment):
+        section = outbox_section(message)
+        if section is not None:
+            filed[section].append(message)
+
+    waiting = sorted(filed[OutboxSection.GOING], key=lambda m: (_first(m.approved_at), m.id))
+    expected = _expected(waiting, mailboxes, user, moment)
+    going: list[OutboxRow] = []
+    for message in waiting:
+        mailbox = mailboxes.get(message.mailbox_id) if message.mailbox_id else None
+        plan, at = _plan(message, mailbox, user, moment, expected.get(message.id))
+        going.append(_row(message, user, plan, at))
+
+    unknown = [
+        _row(message, user, at=message.claimed_at)
+        for message in sorted(filed[OutboxSection.UNKNOWN], key=lambda m: _first(m.claimed_at))
     ]
 
+    def last_try(message: Message) -> datetime:
+        return _first(message.claimed_at or message.approved_at or message.created_at)
+
+    failed = [
+        _row(message, user, at=message.claimed_at or message.approved_at)
+        for message in sorted(
+            filed[OutboxSection.FAILED], key=lambda m: (last_try(m), m.id), reverse=True
+        )
+    ]
     sent = [
         _row(message, user, at=message.sent_at)
-        for message in session.scalars(
-            base.where(Message.status == MessageStatus.SENT)
-            .order_by(Message.sent_at.desc(), Message.id.desc())
-            .limit(SHOWN_SENT)
+        for message in sorted(
+            filed[OutboxSection.SENT], key=lambda m: (_first(m.sent_at), m.id), reverse=True
         )
     ]
     return {"going": going, "unknown": unknown, "failed": failed, "sent": sent}
+
+
+def _expected(
+    waiting: list[Message], mailboxes: dict[int, Mailbox], user: User, moment: datetime
+) -> dict[int, datetime | None]:
+    """Each waiting message's expected departure, mailbox by mailbox, in the order they wait."""
+    expected: dict[int, datetime | None] = {}
+    for mailbox_id, mailbox in mailboxes.items():
+        queue = [
+            m
+            for m in waiting
+            if m.mailbox_id == mailbox_id and m.status is not MessageStatus.SENDING
+        ]
+        queue.sort(key=lambda m: (max(moment, m.next_attempt_at or moment), m.id))
+        departures = pace.expected_departures(
+            mailbox, user.time_zone, moment, [m.next_attempt_at for m in queue]
+        )
+        expected.update(zip((m.id for m in queue), departures, strict=True))
+    return expected
 
 
 @bp.get("/outbox")

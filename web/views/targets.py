@@ -45,6 +45,7 @@ from web.forms import (
 )
 from web.helpers import now, sentence
 from web.progress import request_progress, with_outbox_detail
+from web.state import services
 
 bp = Blueprint("targets", __name__)
 
@@ -159,7 +160,14 @@ def _detail_page(
     user = current_user()
     outreaches = outreaches_in_order(session, target)
     board, _ = with_outbox_detail(
-        status_board(session, user, now(), target_id=target.id), request_progress(session, user)
+        status_board(
+            session,
+            user,
+            now(),
+            target_id=target.id,
+            sandbox_day_seconds=services().settings.sandbox_day_seconds,
+        ),
+        request_progress(session, user),
     )
     rows = {row.contact_id: row for row in board}
     on_list = {outreach.contact_id for outreach in outreaches}
