@@ -26,16 +26,21 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from outreach import clock, meetings
+from outreach.cohort_reports import submit_report
+from outreach.cohorts import create_cohort, join_cohort
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.meetings import MeetingDetails
 from outreach.models import (
     Base,
     Direction,
+    Meeting,
+    MeetingStatus,
     Message,
     MessageKind,
     MessageStatus,
     Outreach,
+    Role,
     User,
 )
 from outreach.rules.states import Trigger
@@ -57,6 +62,8 @@ class Person:
 
     user: User
     browser: Browser
+    # The adviser who runs the cohort the person joined, signed in on a browser of their own.
+    adviser: Browser
     mailbox_id: int
     contact_id: int  # answered, on `target_id`, with `meeting_id`
     target_id: int
@@ -65,6 +72,9 @@ class Person:
     draft_id: int  # a request draft, on another target
     unknown_id: int  # an approved message whose delivery is unknown
     meeting_id: int
+    outreach_id: int  # the answered one, which the reply composer answers
+    cohort_id: int  # a cohort the person joined, run by an adviser of their own
+    report_id: int  # the person's report to that cohort, on a held meeting
     import_token: str
     # Text that appears on this person's pages and nowhere else.
     private_words: list[str] = field(default_factory=list)
@@ -79,6 +89,9 @@ class Person:
             "draft_id": self.draft_id,
             "unknown_id": self.unknown_id,
             "meeting_id": self.meeting_id,
+            "outreach_id": self.outreach_id,
+            "cohort_id": self.cohort_id,
+            "report_id": self.report_id,
             "import_token": self.import_token,
         }
 
@@ -136,6 +149,9 @@ ROUTE_IDS: dict[str, str] = {
     "message_id": "draft_id",
     "mailbox_id": "mailbox_id",
     "meeting_id": "meeting_id",
+    "outreach_id": "outreach_id",
+    "cohort_id": "cohort_id",
+    "report_id": "report_id",
     "token": "import_token",
 }
 # Arguments that name something everyone shares, not a record: nothing to own.
@@ -150,6 +166,18 @@ SHARED_VALUES: dict[str, str] = {
     "kind_name": "request",
     "filename": "style.css",
 }
+
+
+# Routes only a cohort's adviser may use: their owner is the person's adviser, and the
+# stranger trying them is another adviser.
+ADVISER_ENDPOINTS = frozenset(
+    {"cohorts.report", "cohorts.export", "cohort_reports.show", "cohort_reports.comment"}
+)
+
+
+def browser_for(person: Person, route: Route) -> Browser:
+    """The browser of whoever would use `route` for `person`'s records."""
+    return person.adviser if route.endpoint in ADVISER_ENDPOINTS else person.browser
 
 
 class UnfilledRoute(Exception):
@@ -247,9 +275,15 @@ _TAG = re.compile(r"[^a-z]")
 
 
 def make_person(
-    session: Session, secret_box: SecretBox, browser: Browser, instance_dir: Path, first: str
+    session: Session,
+    secret_box: SecretBox,
+    browsers: tuple[Browser, Browser],
+    instance_dir: Path,
+    first: str,
 ) -> Person:
-    """A user called `first` with one of everything, signed in on `browser`."""
+    """A user called `first` with one of everything, signed in on the first browser, and
+    the adviser of their cohort on the second."""
+    browser, adviser_browser = browsers
     tag = _TAG.sub("", first.lower())
     user = make_user(
         session, name=f"{first} Owner", email=f"{tag}@{tag}.example", password=PASSWORD
@@ -304,6 +338,33 @@ def make_person(
     unknown.status = MessageStatus.UNKNOWN
     unknown.claimed_at = NOW - timedelta(minutes=5)
 
+    # A conversation already held, reported to a cohort that an adviser runs.
+    (held_request,) = make_approved_requests(
+        session, user, sent_at, name=f"{first}met Person", email=f"met@{tag}-org.example"
+    )
+    record_sent(session, held_request.id, sent_at)
+    held_outreach = session.get_one(Outreach, held_request.outreach_id)
+    for trigger in (Trigger.REPLY_RECEIVED, Trigger.MEETING_SET, Trigger.MEETING_HELD):
+        transition(session, held_outreach, trigger, sent_at + timedelta(days=1), "held")
+    held = Meeting(
+        user_id=user.id,
+        outreach_id=held_outreach.id,
+        contact_id=held_outreach.contact_id,
+        starts_at=NOW - timedelta(days=2),
+        status=MeetingStatus.HELD,
+        held_at=NOW - timedelta(days=2),
+        learned=f"{first}learned the field from the inside.",
+    )
+    session.add(held)
+    adviser = make_user(
+        session, name=f"{first} Adviser", email=f"adviser@{tag}.example", password=PASSWORD
+    )
+    adviser.role = Role.ADVISER
+    session.flush()
+    cohort = create_cohort(session, adviser, f"{first}cohort Seminar")
+    join_cohort(session, user, cohort.code, NOW)
+    report = submit_report(session, user, held.id, cohort.id, NOW)
+
     save_template(
         session,
         user,
@@ -317,11 +378,13 @@ def make_person(
         user.id, "csv", f"{tag}.csv", f"email,name\nimported@{tag}.example,{first}imported Row\n"
     )
 
-    response = browser.login(user.email)
-    assert response.status_code == 302, response.get_data(as_text=True)
+    for who, signed_in in ((user, browser), (adviser, adviser_browser)):
+        response = signed_in.login(who.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
     return Person(
         user=user,
         browser=browser,
+        adviser=adviser_browser,
         mailbox_id=mailbox.id,
         contact_id=outreach.contact_id,
         target_id=outreach.target_id,
@@ -330,6 +393,9 @@ def make_person(
         draft_id=draft.id,
         unknown_id=unknown.id,
         meeting_id=meeting.id,
+        outreach_id=outreach.id,
+        cohort_id=cohort.id,
+        report_id=report.id,
         import_token=job.token,
         private_words=[
             f"{first} Owner",
@@ -344,6 +410,9 @@ def make_person(
             f"{first}subject",
             f"{first}template",
             f"{first}imported",
+            f"{first}met",
+            f"{first}learned",
+            f"{first}cohort",
             f"{tag}-mailbox-password",
         ],
     )
@@ -358,7 +427,11 @@ def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
 @pytest.fixture
 def alice(app: Flask, session: Session, secret_box: SecretBox, settings: Settings) -> Person:
     return make_person(
-        session, secret_box, Browser(app.test_client()), settings.instance_dir, "Alice"
+        session,
+        secret_box,
+        (Browser(app.test_client()), Browser(app.test_client())),
+        settings.instance_dir,
+        "Alice",
     )
 
 
@@ -367,7 +440,11 @@ def bob(
     app: Flask, session: Session, secret_box: SecretBox, settings: Settings, alice: Person
 ) -> Person:
     return make_person(
-        session, secret_box, Browser(app.test_client()), settings.instance_dir, "Bob"
+        session,
+        secret_box,
+        (Browser(app.test_client()), Browser(app.test_client())),
+        settings.instance_dir,
+        "Bob",
     )
 
 

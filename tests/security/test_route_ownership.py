@@ -18,6 +18,7 @@ from tests.security.conftest import (
     Person,
     Route,
     assert_same,
+    browser_for,
     dashboard_routes,
     has_id,
     snapshot,
@@ -30,11 +31,12 @@ ROUTES_WITH_IDS = [route for route in dashboard_routes() if has_id(route)]
 
 def request_as(person: Person, route: Route, path: str) -> tuple[int, str]:
     """`person` asks for `path` the way their browser would (a POST with their own token)."""
-    client = person.browser.client
+    browser = browser_for(person, route)
+    client = browser.client
     if route.method == "GET":
         response = client.get(path)
     else:
-        token = csrf_token_in(person.browser.page("/"))
+        token = csrf_token_in(browser.page("/"))
         response = client.post(path, data={**PLAUSIBLE_FORM, "csrf_token": token})
     return response.status_code, response.get_data(as_text=True)
 

@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from outreach import cohort_reports, cohorts
 from outreach.errors import NotFound, ValidationError
+from outreach.meetings.finding import get_meeting
 from outreach.models import Cohort, Meeting, MeetingStatus, Role, SubmittedReport
 from web.attempt import attempt
 from web.auth import current_user
@@ -64,10 +65,15 @@ def can_report(meeting: Meeting) -> bool:
 @bp.post("/meetings/<int:meeting_id>/report")
 def submit(meeting_id: int) -> ResponseReturnValue:
     """:raise 404: when the meeting is not the student's or they are not in the cohort."""
+    session = get_session()
+    try:
+        # Another's meeting is not found, whatever the form says (never a 400 that tells).
+        get_meeting(session, current_user(), meeting_id)
+    except NotFound:
+        abort(404)
     form = SubmitReportForm()
     if not form.validate_on_submit() or not (form.cohort_id.data or "").isdigit():
         abort(400)
-    session = get_session()
     try:
         with attempt(session) as outcome:
             report = cohort_reports.submit_report(
