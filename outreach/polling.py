@@ -161,10 +161,14 @@ def sync_open(
             if mailbox.status is MailboxStatus.NEEDS_SIGN_IN:
                 return PollResult(mailbox_id, ok=False, problem=mailbox.last_error or "sign in")
             folders = source.watched_folders(mailbox.sent_folder)
-            report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.sent_folder is None and len(folders) == 2:
                 # Found once, kept: later rounds skip the LIST and its slower EXAMINEs.
+                # Before the sync, not after: it reads the Sent folder first only when it
+                # knows which that is, so a reply read in the same first sync finds
+                # our request's ids and Gmail thread id. (Nothing is flushed while the
+                # sync reads the server: sync_mailbox reads under no_autoflush.)
                 mailbox.sent_folder = folders[1]
+            report = sync_mailbox(session, mailbox, source, clock(), folders)
             if mailbox.status is MailboxStatus.NEEDS_ATTENTION:
                 mailbox.status = MailboxStatus.OK
                 mailbox.last_error = None

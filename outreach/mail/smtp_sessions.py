@@ -15,7 +15,9 @@ the last send is kept, and the next send through the same login reuses it:
 - for at most `per_session` messages, under the per-connection limits some
   providers set;
 - never after an error of any kind: the session is closed, and the next send
-  opens a new one.
+  opens a new one;
+- never for an OAuth2 login: each send logs in, so a withdrawn grant stops the
+  very next message (the poller's kept IMAP connection never logs in again).
 
 Exactly-once is untouched: each message is still one MAIL/RCPT/DATA
 transaction with `before_data` committed before its body goes out.
@@ -177,6 +179,11 @@ class KeptSessionSender(SmtpSender):
     def _reusable(self, kept: _Kept, login: ServerLogin) -> bool:
         if kept.login != login:
             return False  # a new password or access token: log in with it
+        if login.access_token:
+            # An OAuth2 grant can be withdrawn while its access token is cached; only a
+            # login tells (and marks the mailbox NEEDS_SIGN_IN), so no mail goes out
+            # on a session opened before the person took Outreach's access away.
+            return False
         if kept.sent >= self._per_session or self._clock() - kept.last_used >= self.idle_limit:
             return False
         return kept.client.is_connected
