@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.drafts import REFILLABLE, edited_since_filled, refill
+from outreach.draft_values import edited_since_filled, refill
+from outreach.drafts import REFILLABLE
 from outreach.models import Message, MessageStatus, Outreach, Target, User
 from outreach.targets import clean_field_phrase, require_owner
 from outreach.timeline import record

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from outreach import drafts
+from outreach import draft_values, drafts
 from outreach.contact_import import csv_candidates, fill_blank, lacking, read_csv
 from outreach.crypto import SecretBox
 from outreach.errors import ValidationError
@@ -62,7 +62,7 @@ def test_every_missing_value_is_named_in_the_order_the_text_needs_it(
     assert draft.needs == "how_found my_introduction"
     assert draft.error == "it needs how you found Dana and your 30-second introduction"
     assert "[your 30-second introduction]" in draft.body_text
-    assert [question.label for question in drafts.questions_for(draft)] == [
+    assert [question.label for question in draft_values.questions_for(draft)] == [
         "How did you find Dana?"
     ]
 
@@ -72,7 +72,7 @@ def test_a_value_given_is_saved_on_the_contact_and_the_draft_is_written_again(
 ) -> None:
     draft = request_to(session, user, now, name="Dana Reyes", how_found="")
 
-    supplied = drafts.supply_values(session, user, draft.id, {"how_found": "the fair"}, now)
+    supplied = draft_values.supply_values(session, user, draft.id, {"how_found": "the fair"}, now)
 
     assert not supplied.kept_edits
     assert draft.contact is not None and draft.contact.how_found == "the fair"
@@ -87,11 +87,11 @@ def test_an_empty_value_is_refused_and_nothing_is_saved(
     draft = request_to(session, user, now, name="Dana Reyes", how_found="")
 
     with pytest.raises(ValidationError, match="write how you found Dana in the box first"):
-        drafts.supply_values(session, user, draft.id, {"how_found": " \t"}, now)
+        draft_values.supply_values(session, user, draft.id, {"how_found": " \t"}, now)
     assert draft.contact is not None and draft.contact.how_found == ""
     complete = request_to(session, user, now, "Marine biology")
     with pytest.raises(ValidationError, match="does not ask for anything"):
-        drafts.supply_values(session, user, complete.id, {"how_found": "x"}, now)
+        draft_values.supply_values(session, user, complete.id, {"how_found": "x"}, now)
     assert draft.contact is not None and draft.contact.how_found == ""
 
 
@@ -103,14 +103,14 @@ def test_an_edited_draft_is_never_written_over_silently(
         session, user, draft.id, "Hello", "Dear Dana, we met at [how you found Dana].", now
     )
 
-    supplied = drafts.supply_values(session, user, draft.id, {"how_found": "the fair"}, now)
+    supplied = draft_values.supply_values(session, user, draft.id, {"how_found": "the fair"}, now)
 
     assert supplied.kept_edits
     assert draft.body_text == "Dear Dana, we met at the fair.\n"
-    assert drafts.values_given_into_edits(session, [draft.id]) == {draft.id}
-    drafts.refill(session, user, draft.id, now)
+    assert draft_values.values_given_into_edits(session, [draft.id]) == {draft.id}
+    draft_values.refill(session, user, draft.id, now)
     assert "I came across your name through the fair." in draft.body_text
-    assert drafts.values_given_into_edits(session, [draft.id]) == set()
+    assert draft_values.values_given_into_edits(session, [draft.id]) == set()
 
 
 def test_a_follow_up_missing_a_first_name_keeps_its_thread_and_gets_it_filled_in(
@@ -127,7 +127,7 @@ def test_a_follow_up_missing_a_first_name_keeps_its_thread_and_gets_it_filled_in
     assert follow_up.subject.startswith("Re: ")
     assert follow_up.body_text.startswith("Dear [the first name of Dana Reyes],")
     assert follow_up.needs == "first_name"
-    drafts.supply_values(session, user, follow_up.id, {"first_name": "Dana"}, now)
+    draft_values.supply_values(session, user, follow_up.id, {"first_name": "Dana"}, now)
     assert follow_up.body_text.startswith("Dear Dana,")
     assert follow_up.subject.startswith("Re: ")
     assert follow_up.kind is MessageKind.FOLLOW_UP and follow_up.error is None

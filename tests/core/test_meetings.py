@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach import drafts, meetings, template_library
+from outreach import draft_values, drafts, meetings, template_library
 from outreach.board import status_board
 from outreach.crypto import SecretBox
 from outreach.db import session_scope
@@ -449,11 +449,11 @@ def test_keep_in_touch_waits_for_the_users_news_even_with_auto_approval(
     assert "[your news: what you did with Alex's advice]" in update.body_text
     with pytest.raises(ValidationError, match="your news"):
         drafts.approve(session, talk.user, update.id, now)
-    (asked,) = drafts.questions_for(update)
+    (asked,) = draft_values.questions_for(update)
     assert asked.name == "update" and not asked.on_contact and asked.multi_line
 
     news = "I applied for the trainee scheme you mentioned.\nI start in January."
-    supplied = drafts.supply_values(session, talk.user, update.id, {"update": news}, now)
+    supplied = draft_values.supply_values(session, talk.user, update.id, {"update": news}, now)
 
     assert not supplied.kept_edits and update.needs == "" and update.error is None
     assert news in update.body_text and "[your news" not in update.body_text

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach import drafts, target_actions, targets
+from outreach import draft_values, drafts, target_actions, targets
 from outreach.asking_again import held_back
 from outreach.contact_changes import resend_request, update_contact
 from outreach.contacts import ContactInput
@@ -169,5 +169,5 @@ def test_the_follow_up_quotes_the_request_as_sent_in_the_users_zone(
     assert strip_quoted_history(answer) == "Happy to talk!"
     assert strip_quoted_history(follow_up.body_text) == own.strip()
     # Written again from the template, it still quotes the request.
-    drafts.refill(session, user, follow_up.id, day(8))
+    draft_values.refill(session, user, follow_up.id, day(8))
     assert follow_up.body_text.endswith(quoted)

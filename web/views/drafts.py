@@ -15,18 +15,14 @@ from redis.exceptions import RedisError
 from outreach.accounts import mailbox_for, primary_mailbox
 from outreach.approving import BatchApproval, approve_all
 from outreach.board import pending_draft_count
-from outreach.drafts import (
-    REFILLABLE,
-    approve,
-    edit_draft,
+from outreach.draft_values import (
     gaps_in,
-    get_message,
-    list_drafts,
     questions_for,
     refill,
     supply_values,
     values_given_into_edits,
 )
+from outreach.drafts import REFILLABLE, approve, edit_draft, get_message, list_drafts
 from outreach.errors import ConfigurationError, ValidationError
 from outreach.field_phrases import unconfirmed_by_message
 from outreach.models import Message, MessageKind, MessageStatus
