@@ -72,12 +72,16 @@ class Page:
     path: str
     login: bool
     requests: int  # in all, shared by the clients (full run; --quick takes a quarter)
+    # A writer changes one of the user's contacts this often (seconds) during the run:
+    # every board after a change is rendered anew (web.page_cache), not served kept.
+    change_every: float | None = None
 
 
 PAGES = (
     Page("baseline: /healthz", "/healthz", False, 4000),
     Page("baseline: static file", "/static/style.css", False, 4000),
-    Page("status board /", "/", True, 40),
+    Page("status board /", "/", True, 2000),
+    Page("status board /, a change every 0.25 s", "/", True, 2000, change_every=0.25),
     Page("approvals /drafts", "/drafts", True, 100),
 )
 
@@ -153,12 +157,16 @@ def count_queries(instance: Instance, pages: tuple[Page, ...]) -> dict[str, dict
     try:
         for page in pages:
             client.get(page.path)  # warm: templates compiled, statement cache filled
+            if page.change_every is not None:
+                # What a board costs after a change: rendered anew, the figures too.
+                app.extensions["outreach"].board_pages.clear()
+                app.extensions["outreach"].board_figures.clear()
             statements.clear()
             started = time.perf_counter()
             response = client.get(page.path)
             elapsed = time.perf_counter() - started
             repeated = Counter(statements).most_common(1)
-            found[page.path] = {
+            found[page.name] = {
                 "status": response.status_code,
                 "bytes": len(response.data),
                 "queries": len(statements),
@@ -355,10 +363,14 @@ def main(argv: list[str] | None = None) -> int:
                 Client(port, cookie if page.login else None).get(page.path)  # warm
                 say(f"{page.name}: {total} requests from {args.clients} clients")
                 cpu_before = tree_cpu_ticks(web.pid)
-                result = load(port, page.path, cookie if page.login else None, args.clients, total)
+                with _changing(full, page.change_every) as changes:
+                    result = load(
+                        port, page.path, cookie if page.login else None, args.clients, total
+                    )
                 cpu = (tree_cpu_ticks(web.pid) - cpu_before) / _ticks()
                 result["server_cpu_ms_per_req"] = round(cpu / result["requests"] * 1000, 2)
-                loads[page.path] = result
+                result["changes"] = changes[0]
+                loads[page.name] = result
         finally:
             full.stop_all()
 
@@ -369,6 +381,40 @@ def main(argv: list[str] | None = None) -> int:
     path = write_results("dashboard", results)
     print(f"\nsaved {path}")
     return 0
+
+
+@contextmanager
+def _changing(instance: Instance, every: float | None) -> Iterator[list[int]]:
+    """While the block runs, a contact of the user edited every `every` seconds, through
+    a session as the dashboard's contact page would; yields the count of changes made."""
+    made = [0]
+    if every is None:
+        yield made
+        return
+    from sqlalchemy import select
+
+    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.models import Contact
+
+    engine = make_engine(instance.database_url)
+    stop = threading.Event()
+
+    def write() -> None:
+        factory = make_sessionmaker(engine)
+        while not stop.wait(every):
+            with session_scope(factory) as session:
+                contact = session.scalars(select(Contact).order_by(Contact.id).limit(1)).one()
+                contact.organisation = f"Institute, edit {made[0]}"
+            made[0] += 1
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield made
+    finally:
+        stop.set()
+        writer.join()
+        engine.dispose()
 
 
 @contextmanager
@@ -450,11 +496,11 @@ def report(
     server: str,
 ) -> dict[str, Any]:
     print(machine_line(info))
-    healthz = loads["/healthz"]["p95_ms"]
+    healthz = loads[PAGES[0].name]["p95_ms"]
     rows = []
     for page in PAGES:
-        result = loads[page.path]
-        full, small = queries_full[page.path], queries_small[page.path]
+        result = loads[page.name]
+        full, small = queries_full[page.name], queries_small[page.name]
         rows.append(
             [
                 page.name,
@@ -469,30 +515,38 @@ def report(
                 result["server_cpu_ms_per_req"],
                 f"{small['queries']} / {full['queries']}",
                 ",".join(f"{k}:{v}" for k, v in sorted(result["statuses"].items())),
+                result["changes"] if page.change_every is not None else "-",
             ]
         )
     print_table(
         f"Dashboard: {sizes['contacts']} contacts, {sizes['outreaches']} on targets, "
         f"{sizes['drafts']} drafts; {clients} concurrent clients; {server}",
         ["page", "reqs", "req/s", "p50 ms", "p95 ms", "max ms", "p95 vs healthz", "KiB",
-         "alone ms", "server CPU ms/req", "queries small/full", "HTTP"],
+         "alone ms", "server CPU ms/req", "queries small/full", "HTTP", "changes"],
         rows,
     )  # fmt: skip
     for page in PAGES:
-        full = queries_full[page.path]
+        full = queries_full[page.name]
         if full["most_repeated"] > 2:
             print(
-                f"  {page.path}: one statement runs {full['most_repeated']} times per request: "
+                f"  {page.name}: one statement runs {full['most_repeated']} times per request: "
                 f"{full['most_repeated_sql']}"
             )
-    board, approvals = loads["/"], loads["/drafts"]
+    print(
+        "  (alone ms, queries: one request in-process; for the changing board, one rendered "
+        "anew with its figures read again: what each board after a change costs)"
+    )
+    board, changing, approvals = (loads[page.name] for page in PAGES[2:5])
+    rendered = PAGES[3].name
     targets = {
         "board_p95_ms": board["p95_ms"],
+        "board_changing_p95_ms": changing["p95_ms"],
         "approvals_p95_ms": approvals["p95_ms"],
         "p95_target_ms": 150,
-        "board_queries_constant": queries_small["/"]["queries"] == queries_full["/"]["queries"],
-        "approvals_queries_constant": queries_small["/drafts"]["queries"]
-        == queries_full["/drafts"]["queries"],
+        "board_queries_constant": queries_small[rendered]["queries"]
+        == queries_full[rendered]["queries"],
+        "approvals_queries_constant": queries_small[PAGES[4].name]["queries"]
+        == queries_full[PAGES[4].name]["queries"],
     }
     print("\ntargets: " + ", ".join(f"{k}={v}" for k, v in targets.items()))
     return {

@@ -14,8 +14,10 @@ load in seconds and every user's data has the shape the product gives it.
 Then, with every user's data in place:
 - `outreach cycle run`, the real command in a fresh process, timed from start to
   exit: first with a follow-up due for one user in ten (a busy round), then again
-  with nothing left due (the round every sweep interval pays). Baseline: the same
-  command on an empty database (Python start-up, imports, connecting).
+  with nothing left due (the round every sweep interval pays), then with a follow-up
+  due for every user (1,000 at once), then giving up on one name of one user in ten
+  (each drafts the list's next name). Baseline: the same command on an empty
+  database (Python start-up, imports, connecting).
 - the status board of one user among them under 20 clients (the real `outreach web`),
   p95 next to /healthz on the same server.
 
@@ -205,7 +207,28 @@ def _unique_text_columns(table: Any, copied: dict[str, str]) -> set[str]:
 
 
 def make_due(instance: Instance, every: int) -> int:
-    """Put one waiting outreach of every `every`-th user past its follow-up date."""
+    """Put one waiting outreach of every `every`-th user past its follow-up date (one
+    with no follow-up yet, so the step due is drafting one)."""
+    return _set_due(
+        instance,
+        f"state = 'waiting' AND user_id % {every} = 0 AND NOT EXISTS "
+        "(SELECT 1 FROM messages m WHERE m.outreach_id = outreaches.id "
+        "AND m.kind = 'follow_up')",
+    )
+
+
+def make_give_ups_due(instance: Instance, every: int) -> int:
+    """Put one outreach of every `every`-th user whose follow-up was drafted past its
+    date: the cycle gives up on it ("no reply") and drafts the list's next name."""
+    return _set_due(
+        instance,
+        f"state = 'waiting' AND user_id % {every} = 0 AND EXISTS "
+        "(SELECT 1 FROM messages m WHERE m.outreach_id = outreaches.id "
+        "AND m.kind = 'follow_up')",
+    )
+
+
+def _set_due(instance: Instance, condition: str) -> int:
     from sqlalchemy import text
 
     from outreach.db import make_engine
@@ -216,8 +239,8 @@ def make_due(instance: Instance, every: int) -> int:
             result = db.execute(
                 text(
                     "UPDATE outreaches SET next_step_at = now() - interval '1 hour' "
-                    "WHERE id IN (SELECT min(id) FROM outreaches WHERE state = 'waiting' "
-                    f"AND user_id % {every} = 0 GROUP BY user_id)"
+                    "WHERE id IN (SELECT min(id) FROM outreaches "
+                    f"WHERE {condition} GROUP BY user_id)"
                 )
             )
             return int(result.rowcount or 0)
@@ -316,23 +339,32 @@ def main(argv: list[str] | None = None) -> int:
                 f"seeded in {seed_s:.1f} s: {counts.get('users')} users, "
                 f"{counts.get('contacts')} contacts, {counts.get('outreaches')} outreaches"
             )
+            rounds: list[dict[str, Any]] = []
+
+            def cycle_round(label: str, due: int) -> None:
+                say(f"cycle run: {label}")
+                inside = cycle_in_process(full)
+                wall_s, out = timed_cycle_run(full)
+                steps = len([line for line in out.splitlines() if line.strip()])
+                if out.strip() == "nothing was due":
+                    steps = 0
+                rounds.append(
+                    {"label": label, "due": due, "s": wall_s, "steps": steps, "inside": inside}
+                )
+
             due = make_due(full, args.due_every)
-            say(f"cycle run with {due} follow-ups due")
-            inside = {"busy": cycle_in_process(full)}
-            busy_s, busy_out = timed_cycle_run(full)
-            say("cycle run again, nothing due")
-            inside["idle"] = cycle_in_process(full)
-            idle_s, idle_out = timed_cycle_run(full)
-            steps = [line for line in busy_out.splitlines() if line.strip()]
+            cycle_round(f"{due} follow-ups due", due)
+            cycle_round("nothing due", 0)
+            many = make_due(full, 1)
+            cycle_round(f"{many} follow-ups due", many)
+            gone = make_give_ups_due(full, args.due_every)
+            cycle_round(f"{gone} give-ups due (next names drafted)", gone)
 
             board = board_load(full, port, args.clients, board_requests)
         finally:
             server.stop()
             redis.stop()
-    results = report(
-        info, users, counts, seed_s, baseline_s, busy_s, idle_s, len(steps), due, board, inside
-    )
-    results["idle_run_output"] = idle_out.strip()[:200]
+    results = report(info, users, counts, seed_s, baseline_s, rounds, board)
     path = write_results("many_users", results)
     print(f"\nsaved {path}")
     return 0
@@ -384,12 +416,8 @@ def report(
     counts: dict[str, int],
     seed_s: float,
     baseline_s: float,
-    busy_s: float,
-    idle_s: float,
-    steps: int,
-    due: int,
+    rounds: list[dict[str, Any]],
     board: dict[str, dict[str, Any]],
-    inside: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     print(machine_line(info))
     print_table(
@@ -398,24 +426,18 @@ def report(
         ["run", "wall s", "steps taken", "vs empty database", "scheduler s", "CPU s", "SQL"],
         [
             ["baseline: empty database", round(baseline_s, 2), 0, "1.0x", "-", "-", "-"],
-            [
-                f"{due} follow-ups due",
-                round(busy_s, 2),
-                steps,
-                f"{busy_s / baseline_s:.1f}x",
-                inside["busy"]["s"],
-                inside["busy"]["cpu_s"],
-                inside["busy"]["statements"],
-            ],
-            [
-                "nothing due",
-                round(idle_s, 2),
-                0,
-                f"{idle_s / baseline_s:.1f}x",
-                inside["idle"]["s"],
-                inside["idle"]["cpu_s"],
-                inside["idle"]["statements"],
-            ],
+            *(
+                [
+                    r["label"],
+                    round(r["s"], 2),
+                    r["steps"],
+                    f"{r['s'] / baseline_s:.1f}x",
+                    r["inside"]["s"],
+                    r["inside"]["cpu_s"],
+                    r["inside"]["statements"],
+                ]
+                for r in rounds
+            ),
         ],
     )
     print("(scheduler s, CPU s, SQL: run_due_steps alone, in-process, rolled back)")
@@ -434,11 +456,7 @@ def report(
         "rows": counts,
         "seed_s": round(seed_s, 1),
         "cycle_run_empty_s": round(baseline_s, 3),
-        "cycle_run_busy_s": round(busy_s, 3),
-        "cycle_run_idle_s": round(idle_s, 3),
-        "cycle_steps_due": due,
-        "cycle_steps_taken": steps,
-        "scheduler_in_process": inside,
+        "cycle_rounds": [{**r, "s": round(r["s"], 3)} for r in rounds],
         "cycle_goal_s": CYCLE_GOAL_S,
         "board": board,
         "board_goal_p95_ms": BOARD_GOAL_MS,

@@ -1,11 +1,11 @@
-"""One poller, many mailboxes, a 50 ms round trip: reply latency, logins, memory.
+"""Pollers and many mailboxes, a 50 ms round trip: reply latency, logins, memory, shares.
 
-The real `outreach poller` process watches N mailboxes (default 1,000; --quick
-100) of N users on the project's test Dovecot, its process limits raised to
-hold a connection per mailbox (../shared/notes/test-servers.md). Every IMAP
-connection goes through bench/_delay_proxy.py, which holds each chunk 25 ms
-each way: a 50 ms round trip, as to a provider in another region. Mailboxes
-use STARTTLS, as most do.
+The real `outreach poller` process (or --pollers P of them, sharing) watches
+N mailboxes (default 1,000; --quick 100) of N users on the project's test
+Dovecot, its process limits raised to hold a connection per mailbox
+(../shared/notes/test-servers.md). Every IMAP connection goes through
+bench/_delay_proxy.py, which holds each chunk 25 ms each way: a 50 ms round
+trip, as to a provider in another region. Mailboxes use STARTTLS, as most do.
 
 Measured, once every mailbox has had its first sync:
 - reply latency: replies are delivered over LMTP (straight into Dovecot, not
@@ -15,13 +15,20 @@ Measured, once every mailbox has had its first sync:
 - logins per mailbox per hour in steady state: Dovecot's own log of logins
   ("Login: user=<...>") over a quiet window after the replies, extrapolated
   to an hour; and the poller's own count (its "poller stats" log line);
-- the poller's resident memory (VmRSS, and its peak VmHWM) at the end.
+- the poller's resident memory (VmRSS, and its peak VmHWM) at the end (with
+  several, the sum of their VmRSS and the largest VmHWM);
+- with --pollers P: how many mailboxes each poller holds once they have
+  shared them (their leases in the database), and how long after the first
+  sync of every mailbox the shares settled (each within a fifth of N / P).
 
-Baseline: the poller as it was (bench/_round_poller.py: a round logs in to every
-mailbox one after another; an IDLE wake-up starts a whole round), measured in
-the same run on fewer mailboxes (default 100; --quick 20), through the same proxy.
+With --pollers P, one kept poller on the same mailboxes is measured as well, in
+the same run, as the baseline for sharing. Baseline for all: the poller as it
+was (bench/_round_poller.py: a round logs in to every mailbox one after another;
+an IDLE wake-up starts a whole round), measured in the same run on fewer
+mailboxes (default 100; --quick 20), through the same proxy.
 
     .venv/bin/python bench/poller_scale.py [--quick] [--mailboxes N] [--baseline-mailboxes N]
+        [--pollers P]
 """
 
 from __future__ import annotations
@@ -134,9 +141,9 @@ def dovecot_logins(dovecot: DovecotServer) -> int:
 
 def run_case(
     name: str, command: list[str], mailboxes: int, replies: int, quiet: float, tls: TlsFiles,
-    work: Path,
+    work: Path, pollers: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
-    print(f"  {name}: {mailboxes} mailboxes", flush=True)
+    print(f"  {name}: {mailboxes} mailboxes, {pollers} poller(s)", flush=True)
     rng = random.Random(17)
     dovecot = ManyConnectionsDovecot(tls)
     dovecot.start()
@@ -144,39 +151,56 @@ def run_case(
     instance = lib.make_instance(
         tls.ca_pem, OUTREACH_POLL_INTERVAL=str(POLL_INTERVAL), OUTREACH_POLL_LEASE=str(LEASE)
     )
-    poller = None
+    running: list[subprocess.Popen[bytes]] = []
     detector = None
     try:
         started = time.perf_counter()
         seeded = seed_all(instance, dovecot, port, mailboxes, f"{name}-")
         print(f"    seeded in {time.perf_counter() - started:.0f} s", flush=True)
-        log_path = work / f"{name}.log"
-        with log_path.open("wb") as log:
-            poller = subprocess.Popen(
-                command, env=instance.env, cwd=lib.REPO_ROOT, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+        log_paths = [work / f"{name}-{n}.log" for n in range(pollers)]
+        for log_path in log_paths:
+            with log_path.open("wb") as log:
+                running.append(
+                    subprocess.Popen(
+                        command, env=instance.env, cwd=lib.REPO_ROOT, stdout=log,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )  # fmt: skip
         started = time.perf_counter()
-        ready_in = wait_all_synced(instance, mailboxes, poller, log_path)
+        ready_in = wait_all_synced(instance, mailboxes, running, log_paths)
         print(f"    every mailbox synced once after {ready_in:.1f} s", flush=True)
+        shared_in, shares = wait_shared(instance, mailboxes, pollers, log_paths)
+        if pollers > 1:
+            print(f"    shares {shares} settled {shared_in:.1f} s later", flush=True)
         time.sleep(2.0)  # IDLE connections settle
         detector = Detector(instance)
         latencies, missing = deliver_replies(rng, dovecot, seeded, replies, detector)
         print(f"    {replies} replies: {missing} not seen", flush=True)
         if missing:
-            print(log_tail(log_path, 30), flush=True)
+            print("\n".join(log_tail(log_path, 30) for log_path in log_paths), flush=True)
         logins_before = dovecot_logins(dovecot)
         window_start = time.perf_counter()
         time.sleep(quiet)
         window = time.perf_counter() - window_start
         logins_in_window = dovecot_logins(dovecot) - logins_before
-        rss, hwm = memory_mib(poller.pid)
+        memory = [memory_mib(poller.pid) for poller in running]
+        rss, hwm = sum(m[0] for m in memory), max(m[1] for m in memory)
         total_logins = dovecot_logins(dovecot)
-        stop(poller)
-        stats = [row for row in log_path.read_text().splitlines() if "poller stats:" in row]
+        shares_at_end = held_by_poller(instance)
+        for poller in running:
+            stop(poller)
+        stats = []
+        for log_path in log_paths:
+            lines = [row for row in log_path.read_text().splitlines() if "poller stats:" in row]
+            stats.append(lines[-1].split("poller stats: ")[-1] if lines else None)
         return {
             "case": name,
             "mailboxes": mailboxes,
+            "pollers": pollers,
+            "shares": shares,
+            "shares_at_end": shares_at_end,
+            "shared_after_first_sync_s": round(shared_in, 1),
             "rtt_ms": round(2 * DELAY * 1000),
             "first_sync_of_all_s": round(ready_in, 1),
             "replies": replies,
@@ -189,20 +213,50 @@ def run_case(
             "logins_total_per_mailbox": round(total_logins / mailboxes, 2),
             "rss_mib": round(rss, 1),
             "peak_rss_mib": round(hwm, 1),
-            "poller_stats": stats[-1].split("poller stats: ")[-1] if stats else None,
+            "poller_stats": stats if pollers > 1 else stats[0],
         }
     finally:
         if detector is not None:
             detector.close()
-        if poller is not None:
+        for poller in running:
             stop(poller)
         kill_tree(proxy)
         instance.close()
         dovecot.stop()
 
 
+def held_by_poller(instance: lib.Instance) -> list[int]:
+    """How many mailboxes each poller holds (their leases), most first; unheld ones last as 0s."""
+    with lib.session_scope(instance.factory) as session:
+        rows = session.execute(
+            select(Mailbox.poll_owner, func.count()).group_by(Mailbox.poll_owner)
+        ).all()
+    held = sorted((count for owner, count in rows if owner is not None), reverse=True)
+    return held + [0] * sum(count for owner, count in rows if owner is None)
+
+
+def wait_shared(
+    instance: lib.Instance, mailboxes: int, pollers: int, log_paths: list[Path]
+) -> tuple[float, list[int]]:
+    """Seconds until every poller holds within a fifth of its fair share, and the shares."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + 180
+    fair = mailboxes / pollers
+    while True:
+        shares = held_by_poller(instance)
+        if len(shares) == pollers and all(abs(share - fair) <= fair / 5 for share in shares):
+            return time.perf_counter() - started, shares
+        if time.monotonic() > deadline:
+            tails = "\n".join(log_tail(path, 20) for path in log_paths)
+            raise RuntimeError(f"not shared: {shares}\n{tails}")
+        time.sleep(0.25)
+
+
 def wait_all_synced(
-    instance: lib.Instance, mailboxes: int, poller: subprocess.Popen[bytes], log_path: Path
+    instance: lib.Instance,
+    mailboxes: int,
+    running: list[subprocess.Popen[bytes]],
+    log_paths: list[Path],
 ) -> float:
     started = time.perf_counter()
     deadline = time.monotonic() + 60 + mailboxes * 2.0
@@ -213,8 +267,9 @@ def wait_all_synced(
             )
         if done == mailboxes:
             return time.perf_counter() - started
-        if time.monotonic() > deadline or poller.poll() is not None:
-            raise RuntimeError(f"only {done} mailboxes synced:\n{log_tail(log_path, 40)}")
+        if time.monotonic() > deadline or any(poller.poll() is not None for poller in running):
+            tails = "\n".join(log_tail(path, 40) for path in log_paths)
+            raise RuntimeError(f"only {done} mailboxes synced:\n{tails}")
         time.sleep(0.25)
 
 
@@ -259,6 +314,9 @@ def main() -> None:
     parser.add_argument("--baseline-mailboxes", type=int, default=0)
     parser.add_argument("--replies", type=int, default=0, help="default 200 (--quick 50)")
     parser.add_argument("--quiet", type=float, default=0, help="steady-state window, seconds")
+    parser.add_argument(
+        "--pollers", type=int, default=1, help="pollers sharing the mailboxes (default 1)"
+    )
     args = parser.parse_args()
     mailboxes = args.mailboxes or (100 if args.quick else 1000)
     baseline_mailboxes = args.baseline_mailboxes or (20 if args.quick else 100)
@@ -268,8 +326,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     lib.print_machine()
     print(
-        f"poller scale: {mailboxes} mailboxes, {2 * DELAY * 1000:.0f} ms round trip, "
-        f"OUTREACH_POLL_INTERVAL={POLL_INTERVAL}",
+        f"poller scale: {mailboxes} mailboxes, {args.pollers} poller(s), "
+        f"{2 * DELAY * 1000:.0f} ms round trip, OUTREACH_POLL_INTERVAL={POLL_INTERVAL}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="outreach-bench-scale-") as tmp:
@@ -277,8 +335,23 @@ def main() -> None:
         tls = make_tls_files(work / "tls")
         kept = run_case(
             "kept", [sys.executable, "-m", "outreach.cli", "poller"], mailboxes, replies, quiet,
-            tls, work,
+            tls, work, args.pollers,
         )  # fmt: skip
+        # With several pollers, one kept poller on the same mailboxes, in the same run, is the
+        # baseline for what sharing costs or gains.
+        alone = (
+            run_case(
+                "alone",
+                [sys.executable, "-m", "outreach.cli", "poller"],
+                mailboxes,
+                replies,
+                quiet,
+                tls,
+                work,
+            )  # fmt: skip
+            if args.pollers > 1
+            else None
+        )
         baseline = run_case(
             "rounds",
             [sys.executable, str(Path(__file__).with_name("_round_poller.py"))],
@@ -289,13 +362,18 @@ def main() -> None:
             work,
         )
     rows = []
-    labels = ("kept connections (now)", "a login every round (before)")
-    for case, label in zip((kept, baseline), labels, strict=True):
+    cases = [kept, baseline] if alone is None else [kept, alone, baseline]
+    labels = [f"kept connections (now), {args.pollers} poller(s)"]
+    if alone is not None:
+        labels.append("kept connections (now), 1 poller")
+    labels.append("a login every round (before), 1 poller")
+    for case, label in zip(cases, labels, strict=True):
         lat = case["latency_s"]
         rows.append(
             [
                 label,
                 case["mailboxes"],
+                "/".join(str(share) for share in case["shares"]),
                 f"{lat['p50'] * 1000:.0f}",
                 f"{case['reply_latency_p95_ms']}",
                 f"{case['replies_not_seen']}",
@@ -305,7 +383,16 @@ def main() -> None:
         )
     text = lib.print_table(
         f"Poller at scale ({2 * DELAY * 1000:.0f} ms round trip)",
-        ["poller", "mailboxes", "p50 ms", "p95 ms", "missed", "logins/mbx/h", "RSS MiB"],
+        [
+            "poller",
+            "mailboxes",
+            "held each",
+            "p50 ms",
+            "p95 ms",
+            "missed",
+            "logins/mbx/h",
+            "RSS MiB",
+        ],  # fmt: skip
         rows,
     )
     lib.write_json(
@@ -313,12 +400,14 @@ def main() -> None:
         {
             "quick": args.quick,
             "mailboxes": kept["mailboxes"],
+            "pollers": kept["pollers"],
+            "shares": kept["shares"],
             "rtt_ms": kept["rtt_ms"],
             "reply_latency_p95_ms": kept["reply_latency_p95_ms"],
             "logins_per_mailbox_per_hour": kept["logins_per_mailbox_per_hour"],
             "rss_mib": kept["rss_mib"],
             "poll_interval_s": POLL_INTERVAL,
-            "cases": [kept, baseline],
+            "cases": cases,
             "targets": {
                 "reply_latency_p95_ms": 2000,
                 "logins_per_mailbox_per_hour": 1,

@@ -4,10 +4,12 @@ The mailbox lives in the project's test Dovecot (127.0.0.1). Its messages are
 written straight into the Maildir (far faster than 50,000 LMTP deliveries),
 then Dovecot indexes the folder once before anything is measured:
 
-- INBOX: 50,000 messages. 200 are replies (In-Reply-To one of our requests),
-  spread at random; the rest is a mix of newsletters (multipart text + HTML),
-  notifications, short personal mail and a few attachments (see `noise`).
-- Sent: the exact copies of the requests we sent.
+- INBOX: 50,000 messages that arrived over the last 400 days. The requests went
+  out 30 days ago (`--outreach-days`; their sent time is set so in the database),
+  and 200 of the messages since then are replies (In-Reply-To one of our
+  requests), spread at random; the rest is a mix of newsletters (multipart text
+  + HTML), notifications, short personal mail and a few attachments (see `noise`).
+- Sent: the exact copies of the requests we sent, filed when they went out.
 
 Measured, each through the product's own polling round (outreach.polling.
 poll_mailbox, what the poller runs per mailbox: connect, STARTTLS, log in, sync
@@ -42,7 +44,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import cProfile
 import os
+import pstats
 import random
 import shutil
 import socket
@@ -54,6 +58,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib as lib  # noqa: E402
@@ -62,7 +68,7 @@ from outreach.db import session_scope  # noqa: E402
 from outreach.mail.imap import FETCH_CHUNK, ImapSource  # noqa: E402
 from outreach.mail.tls import client_context  # noqa: E402
 from outreach.mailbox_login import imap_login  # noqa: E402
-from outreach.models import Mailbox  # noqa: E402
+from outreach.models import Mailbox, Message  # noqa: E402
 from outreach.polling import poll_mailbox  # noqa: E402
 from outreach.watching import sync_mailbox  # noqa: E402
 from tests.servers.dovecot import DovecotServer  # noqa: E402
@@ -71,6 +77,7 @@ from tests.servers.tls import make_tls_files  # noqa: E402
 USER = "student@example.test"
 PASSWORD = "imap-secret"
 NEW_ROUNDS = 5  # incremental syncs with 10 new messages
+MAILBOX_DAYS = 400  # the INBOX's mail arrived over this many days, up to now
 
 _WORDS = (
     "policy science research funding committee report draft review meeting budget "
@@ -199,9 +206,18 @@ def noise(corpus: Corpus, n: int, stamp: datetime) -> str:
 
 
 def fill_maildir(
-    dovecot: DovecotServer, seeded: lib.Seeded, total: int, replies: int, rng: random.Random
+    dovecot: DovecotServer,
+    seeded: lib.Seeded,
+    total: int,
+    replies: int,
+    rng: random.Random,
+    sent_at: datetime,
 ) -> dict[str, Any]:
-    """Write the INBOX and Sent messages as Maildir files, owned as Dovecot wants them."""
+    """Write the INBOX and Sent messages as Maildir files, owned as Dovecot wants them.
+
+    The messages arrive evenly over MAILBOX_DAYS up to now; the replies are among
+    those that arrived after `sent_at`, when the requests went out.
+    """
     assert dovecot.directory is not None
     # Log in once: Dovecot creates the Maildir and the Sent folder (auto = subscribe).
     client = dovecot.connect(USER, PASSWORD)
@@ -209,8 +225,11 @@ def fill_maildir(
     client.logout()
     maildir = dovecot.directory / "mail" / USER / "Maildir"
     corpus = Corpus(rng)
-    start = datetime.now(UTC) - timedelta(days=400)
-    reply_at = set(rng.sample(range(total), replies))
+    end = datetime.now(UTC)
+    start = end - timedelta(days=MAILBOX_DAYS)
+    step = (end - start) / total
+    after_requests = [n for n in range(total) if start + n * step > sent_at]
+    reply_at = set(rng.sample(after_requests, replies))
     requests = iter(seeded.requests[:replies])
     host = socket.gethostname()
     owner = (
@@ -235,7 +254,7 @@ def fill_maildir(
 
     inbox = maildir / "cur"
     for n in range(total):
-        stamp = start + timedelta(seconds=n * 600)
+        stamp = start + n * step
         if n in reply_at:
             request = next(requests)
             text = lib.reply_bytes(request, USER, f"bulk-{n}").decode()
@@ -245,9 +264,11 @@ def fill_maildir(
     inbox_bytes = sum(sizes)
     sent = maildir / ".Sent" / "cur"
     for n, request in enumerate(seeded.requests):
-        write(sent, total + n, request.raw.decode(), start + timedelta(seconds=n))
+        write(sent, total + n, request.raw.decode(), sent_at + timedelta(seconds=n))
     return {
         "inbox_messages": total,
+        "inbox_days": MAILBOX_DAYS,
+        "inbox_since_requests": len(after_requests),
         "inbox_replies": replies,
         "inbox_bytes_on_disk": inbox_bytes,
         "inbox_mean_message_bytes": inbox_bytes / total,
@@ -282,7 +303,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5,000 messages, 20 replies")
     parser.add_argument("--messages", type=int, default=0, help="messages in the INBOX")
     parser.add_argument("--replies", type=int, default=0, help="replies among them")
-    parser.add_argument("--profile", action="store_true", help="pyinstrument the first sync")
+    parser.add_argument(
+        "--outreach-days",
+        type=int,
+        default=30,
+        help=f"days since the requests went out (up to {MAILBOX_DAYS}: all the mail is newer)",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the first sync (slower)")
     args = parser.parse_args()
     total = args.messages or (5_000 if args.quick else 50_000)
     replies = args.replies or (20 if args.quick else 200)
@@ -328,8 +355,16 @@ def run(
     )
     # As a user would after adding the mailbox: this also records the Sent folder.
     lib.test_mailbox(instance, USER)
+    # The requests went out `--outreach-days` ago; their replies came after them.
+    sent_at = datetime.now(UTC) - timedelta(days=min(args.outreach_days, MAILBOX_DAYS))
+    with session_scope(instance.factory) as session:
+        session.execute(
+            update(Message)
+            .where(Message.user_id == seeded.user_id, Message.sent_at.is_not(None))
+            .values(sent_at=sent_at)
+        )
     with lib.Stopwatch() as filling:
-        mailbox_info = fill_maildir(dovecot, seeded, total, replies, rng)
+        mailbox_info = fill_maildir(dovecot, seeded, total, replies, rng, sent_at)
     print(
         f"  mailbox written in {filling.seconds:.1f} s: "
         f"{lib.fmt_bytes(mailbox_info['inbox_bytes_on_disk'])} in INBOX, mean "
@@ -367,18 +402,18 @@ def run(
             rows[name]["command_names"] = sorted(set(traffic.names))
 
     # 1. First sync.
-    profiler = None
-    if args.profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler()
-        profiler.start()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
     report, seconds, traffic = measured(poll)
     if profiler is not None:
-        profiler.stop()
+        profiler.disable()
         lib.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         path = lib.RESULTS_DIR / "sync_cost-first-sync-profile.txt"
-        path.write_text(profiler.output_text(unicode=False, color=False))
+        with path.open("w") as out:
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("cumulative").print_stats(60)
+            stats.sort_stats("tottime").print_stats(40)
         print(f"  profile of the first sync written to {path.relative_to(lib.REPO_ROOT)}")
     keep(
         "first sync",
@@ -487,7 +522,8 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         )
     box = results["mailbox"]
     text = lib.print_table(
-        f"Sync cost: {box['inbox_messages']:,} messages in INBOX "
+        f"Sync cost: {box['inbox_messages']:,} messages in INBOX over {box['inbox_days']} days, "
+        f"{box['inbox_since_requests']:,} since the requests went out "
         f"({box['inbox_replies']} replies, mean {lib.fmt_bytes(box['inbox_mean_message_bytes'])})"
         f" + {box['sent_messages']} in Sent; wall time in ms",
         [

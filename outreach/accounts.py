@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, replace
 from functools import cache
 from zoneinfo import available_timezones
@@ -414,10 +414,19 @@ def mailbox_for(session: Session, user: User, to_address: str) -> Mailbox | None
     a real one, never the other way round: real mail must not vanish into the
     sandbox, and the sandbox's made-up addresses must not reach a real server.
     """
-    wanted = is_sandbox(to_address)
-    mailboxes = session.scalars(
-        select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id)
+    return sender_among(mailboxes_of(session, user), to_address)
+
+
+def mailboxes_of(session: Session, user: User) -> list[Mailbox]:
+    """The user's mailboxes, oldest first: read once for a page of many messages."""
+    return list(
+        session.scalars(select(Mailbox).where(Mailbox.user_id == user.id).order_by(Mailbox.id))
     )
+
+
+def sender_among(mailboxes: Sequence[Mailbox], to_address: str) -> Mailbox | None:
+    """Of `mailboxes` (a user's, oldest first), the one `mailbox_for` would choose."""
+    wanted = is_sandbox(to_address)
     return next((mailbox for mailbox in mailboxes if is_sandbox(mailbox) == wanted), None)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.board import pending_draft_count
 from outreach.corrections import PossibleReply, pending_possible_replies
+from outreach.data_version import read_version
 from outreach.meetings.finding import (
     invitation_to_confirm,
     overdue_thank_yous,
@@ -26,7 +27,6 @@ from outreach.meetings.finding import (
 from outreach.meetings.times import is_over
 from outreach.models import (
     Contact,
-    Event,
     Mailbox,
     MailboxStatus,
     Meeting,
@@ -327,27 +327,15 @@ def needs_attention(
 def home_version(session: Session, user: User, now: datetime) -> str:
     """A short fingerprint of what the home page shows; it changes when any of it does.
 
-    One small query, for the board's live updates to ask every few seconds.
-    Every step of an outreach, every message noted and every meeting change
-    leaves an Event (the latest id); adding names to a target adds outreaches
-    (their count and latest change); a mailbox can come to need the user
-    without an event. The user's day and the hour count too: "sent today",
-    meetings today and thank-yous overdue move on with the clock alone.
+    The user's data version (`outreach.data_version`: every transaction that changes
+    anything of theirs raises it) read from the database, one query by primary key,
+    for the board's live updates to ask every few seconds.
     """
-    latest_event = select(func.max(Event.id)).where(Event.user_id == user.id).scalar_subquery()
-    mailbox_trouble = (
-        select(func.count(Mailbox.id))
-        .where(Mailbox.user_id == user.id, Mailbox.status != MailboxStatus.OK)
-        .scalar_subquery()
-    )
-    count, changed, event_id, trouble = session.execute(
-        select(
-            func.count(Outreach.id),
-            func.max(Outreach.state_changed_at),
-            latest_event,
-            mailbox_trouble,
-        ).where(Outreach.user_id == user.id)
-    ).one()
-    day = now.astimezone(zone_of(user.time_zone))
-    changed_at = f"{changed:%Y%m%d%H%M%S%f}" if changed is not None else "0"
-    return f"{event_id or 0}.{count}.{changed_at}.{trouble}.{day:%Y%m%d}.{now:%H}"
+    return board_version(read_version(session, user.id), user.time_zone, now)
+
+
+def board_version(data_version: int, time_zone: str, now: datetime) -> str:
+    """The home page's fingerprint from a data version already read (the signed-in
+    user's row): the data, and the hour of the user's day, since "sent today",
+    meetings today and thank-yous overdue move on with the clock alone."""
+    return f"{data_version}.{now.astimezone(zone_of(time_zone)):%Y%m%d%H}"

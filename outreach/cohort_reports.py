@@ -1,7 +1,8 @@
 """The assignment: a student hands in a held meeting's notes and reflection to a cohort.
 
-A report is a snapshot (docs/decisions/0026-cohort-reports-are-snapshots.md): the notes,
-the answers and the reflection as they were when submitted, with the contact's
+A report is a snapshot (docs/decisions/0026-cohort-reports-are-snapshots.md): the
+answers to the cohort's own questions (asked when handing in), the notes and the
+reflection as they were when submitted, with the contact's
 organisation and role but never the contact's name or address. Until the cohort's due
 date the student may submit again, which replaces the snapshot; a report first handed in
 after it is accepted and marked late, and cannot be replaced. The adviser reads the
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.cohorts import adviser_cohort_by_id
+from outreach.cohorts import adviser_cohort_by_id, questions_of
 from outreach.errors import NotFound, ValidationError
 from outreach.meetings.finding import get_meeting
 from outreach.meetings.notes import REFLECTION_PARTS, answers_of, own_answers
@@ -36,6 +38,7 @@ from outreach.models import (
 from outreach.rules.plain_text import refuse_control_characters
 
 MAX_COMMENT = 5_000
+MAX_ANSWER = 5_000
 REMOVED = "[removed]"
 
 
@@ -61,11 +64,16 @@ def _scrub(text: str, contact: Contact) -> str:
     return text
 
 
-def snapshot(meeting: Meeting, contact: Contact) -> ReportBody:
-    """What the adviser will read of this meeting: the student's notes and reflection."""
+def snapshot(
+    meeting: Meeting, contact: Contact, cohort_answers: Sequence[tuple[str, str]] = ()
+) -> ReportBody:
+    """What the adviser will read of this meeting: the answers to the cohort's own
+    questions (`cohort_answers`, question and answer), then the student's notes and
+    reflection."""
     held = meeting.held_at or meeting.starts_at
     answers = answers_of(meeting)
-    parts = [("What I learned", meeting.learned)]
+    parts = list(cohort_answers)
+    parts.append(("What I learned", meeting.learned))
     parts += [(question, answers[key]) for key, question in QUESTIONS]
     parts += [(question.text, answer) for question, answer in own_answers(meeting)]
     parts.append(("Something specific from the conversation", meeting.specific_detail))
@@ -117,19 +125,59 @@ def _member_cohort(session: Session, student: User, cohort_id: int) -> Cohort:
     return session.get_one(Cohort, cohort_id)
 
 
+def _answered(cohort: Cohort, answered: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The cohort's questions with the student's answers, checked against the questions
+    the cohort asks now (the adviser may have changed them since the form was shown)."""
+    asked = questions_of(cohort)
+    if [question for question, _ in answered] != asked:
+        raise ValidationError(
+            f"the questions of {cohort.name} have changed since this form was shown; "
+            "answer them as they are now"
+        )
+    checked = []
+    for question, answer in answered:
+        text = answer.replace("\r\n", "\n").strip()
+        refuse_control_characters("an answer", text, multi_line=True)
+        if not text:
+            raise ValidationError(f"please answer each question; '{question}' has no answer")
+        if len(text) > MAX_ANSWER:
+            raise ValidationError(
+                f"the answer to '{question}' is too long ({MAX_ANSWER:,} characters at most)"
+            )
+        checked.append((question, text))
+    return checked
+
+
+def last_answers(report: SubmittedReport | None, cohort: Cohort) -> list[str]:
+    """The answers last handed in to the cohort's questions as they are now, "" for a new one."""
+    given = {} if report is None else {s.heading: s.text for s in body_of(report).sections}
+    return [given.get(question, "") for question in questions_of(cohort)]
+
+
 def submit_report(
-    session: Session, student: User, meeting_id: int, cohort_id: int, now: datetime
+    session: Session,
+    student: User,
+    meeting_id: int,
+    cohort_id: int,
+    now: datetime,
+    answers: Sequence[tuple[str, str]] = (),
 ) -> SubmittedReport:
     """Hand in (or replace, until the due date) the report on one held meeting.
 
+    `answers` are the cohort's questions, each with the student's answer, in the
+    cohort's order; a cohort without questions takes none.
+
     :raise NotFound: when the meeting is not the student's or they are not in the cohort.
-    :raise ValidationError: when the meeting is not held, or the report can no longer change.
+    :raise ValidationError: when the meeting is not held, the report can no longer change,
+        or a question of the cohort is unanswered (or no longer asked).
     """
     meeting = get_meeting(session, student, meeting_id)
     cohort = _member_cohort(session, student, cohort_id)
     if meeting.status is not MeetingStatus.HELD:
         raise ValidationError("only a meeting that was held can be reported; mark it held first")
-    body = _to_json(snapshot(meeting, session.get_one(Contact, meeting.contact_id)))
+    checked = _answered(cohort, answers)
+    contact = session.get_one(Contact, meeting.contact_id)
+    body = _to_json(snapshot(meeting, contact, checked))
     report = session.scalar(
         select(SubmittedReport).where(
             SubmittedReport.cohort_id == cohort.id, SubmittedReport.meeting_id == meeting.id

@@ -77,6 +77,63 @@ def _adviser(user: User) -> None:
         raise ValidationError("only an adviser can run cohorts; ask your deployment's admin")
 
 
+# The adviser's questions for the report: a handful, each a sentence or two.
+MAX_QUESTIONS = 10
+MAX_QUESTION_LENGTH = 300
+
+
+def check_questions(questions: str | Sequence[str]) -> str:
+    """The report's questions as stored: one a line, trimmed, without empty lines.
+
+    :raise ValidationError: for a control character, too many questions or a long one.
+    """
+    lines = questions.splitlines() if isinstance(questions, str) else list(questions)
+    cleaned: list[str] = []
+    for line in lines:
+        refuse_control_characters("a question of the report", line, multi_line=True)
+        question = " ".join(line.split())
+        if not question:
+            continue
+        if len(question) > MAX_QUESTION_LENGTH:
+            raise ValidationError(
+                f"the question '{question[:40]}…' is too long "
+                f"({MAX_QUESTION_LENGTH} characters at most)"
+            )
+        cleaned.append(question)
+    if len(cleaned) > MAX_QUESTIONS:
+        raise ValidationError(
+            f"a report asks {MAX_QUESTIONS} questions at most, not {len(cleaned)}"
+        )
+    return "\n".join(cleaned)
+
+
+def questions_of(cohort: Cohort) -> list[str]:
+    """The adviser's questions the student answers when handing in a report; maybe none."""
+    return [line for line in cohort.questions.splitlines() if line.strip()]
+
+
+def set_questions(
+    session: Session, adviser: User, cohort_id: int, questions: str | Sequence[str], now: datetime
+) -> Cohort:
+    """Replace the report's questions, until the due date has passed.
+
+    Reports handed in already keep the questions they answered (they are snapshots);
+    a student who hands in again answers the new ones.
+
+    :raise NotFound: when the cohort is not the adviser's.
+    :raise ValidationError: after the due date, or for questions `check_questions` refuses.
+    """
+    cohort = adviser_cohort_by_id(session, adviser, cohort_id)
+    if cohort.due is not None and now.date() > cohort.due:
+        raise ValidationError(
+            f"the due date of {cohort.name} has passed: its questions stay as the "
+            "reports answered them"
+        )
+    cohort.questions = check_questions(questions)
+    session.flush()
+    return cohort
+
+
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -93,11 +150,16 @@ def create_cohort(
     *,
     goal: int = DEFAULT_GOAL,
     due: date | None = None,
-    questions: str = "",
+    questions: str | Sequence[str] = "",
 ) -> Cohort:
+    """A new cohort of `adviser`'s, with `questions` for its reports (one a line, or a list).
+
+    :raise ValidationError: for anyone but an adviser, a name taken or empty, a goal out
+        of bounds, or questions `check_questions` refuses.
+    """
     _adviser(adviser)
     refuse_control_characters("the cohort's name", name)
-    refuse_control_characters("the report's questions", questions, multi_line=True)
+    asked = check_questions(questions)
     cleaned = " ".join(name.split())
     if not cleaned:
         raise ValidationError("please give the cohort a name")
@@ -114,7 +176,7 @@ def create_cohort(
     while session.scalar(select(Cohort.id).where(Cohort.code == code)) is not None:
         code = new_code()
     cohort = Cohort(
-        adviser_id=adviser.id, name=cleaned, goal=goal, due=due, questions=questions, code=code
+        adviser_id=adviser.id, name=cleaned, goal=goal, due=due, questions=asked, code=code
     )
     session.add(cohort)
     session.flush()

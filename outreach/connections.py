@@ -14,8 +14,10 @@ holds gets a `Keeper`: a thread with one connection that it keeps open.
   host, and at most `Limits.account_limit` connections are open per account
   (Gmail allows 15), so a thousand mailboxes on one provider never storm it.
 
-`Pool` is what the poller drives: it renews the leases (outreach.leases), takes
-free mailboxes, and starts and stops keepers to match the ones it holds. Every
+`Pool` is what the poller drives: it renews the leases (outreach.leases) and its
+heartbeat, takes free mailboxes up to its fair share among the live pollers,
+gives back (keeper first, lease after) what it holds beyond that share, and
+starts and stops keepers to match the ones it holds. Every
 sync also renews its mailbox's lease in its own transaction, and records
 nothing if another poller holds it (polling.sync_open), so two pollers never
 both count a reply.
@@ -27,6 +29,7 @@ import logging
 import random
 import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +56,9 @@ GMAIL_HOSTS = frozenset({"imap.gmail.com", "imap.googlemail.com"})
 GMAIL_PER_ACCOUNT = 15
 # RFC 2177: re-issue IDLE at least every 29 minutes; NAT boxes drop quiet links sooner.
 LONGEST_IDLE = 25 * 60.0
+# Seconds a refresh waits, in all, for the keepers of mailboxes it gives back to log
+# out, so their leases are released in the same refresh (the rest at the next one).
+SHED_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,10 @@ class Keeper:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         backoff = Backoff(first=self._wiring.limits.retry_first)
         server = self.login.server
@@ -330,16 +340,26 @@ class Pool:
         self.keepers: dict[int, Keeper] = {}
         self._lost: set[int] = set()
         self._lost_lock = threading.Lock()
+        # Mailboxes being given back to other pollers: their keepers (None when there
+        # was none) are logging out, and their leases are released once they have.
+        self._shedding: dict[int, Keeper | None] = {}
+        # This poller's share at the last refresh (how many mailboxes among how many pollers).
+        self.share = leases.Share(0, 1)
+        self._pollers_changed_at: datetime | None = None
 
     @property
     def counters(self) -> Counters:
         return self.wiring.counters
 
     def refresh(self) -> set[int]:
-        """Renew this poller's leases, take free mailboxes, start and stop keepers.
+        """Renew this poller's leases, take its share of free mailboxes, start and stop keepers.
 
-        Returns the mailboxes held. A mailbox whose login changed (a new
-        password, another server) gets a new keeper.
+        Returns the mailboxes held (and watched). The poller says it is alive in
+        the same transaction that renews its leases, and counts the live pollers:
+        it takes free mailboxes up to its fair share, and gives back what it holds
+        beyond the share and its slack (outreach.leases.Share), each only once its
+        keeper has logged out. A mailbox whose login changed (a new password,
+        another server) gets a new keeper.
 
         :raise: a database outage as it comes (see outreach.db.is_outage).
         """
@@ -349,9 +369,11 @@ class Pool:
             lost, self._lost = self._lost, set()
         for mailbox_id in lost:
             self._retire(mailbox_id)
+        self._give_back_ended()
         logins: dict[int, MailboxLogin] = {}
         with session_scope(self.wiring.factory) as session:
             leases.renew_all(session, holder.owner, now, holder.lease)
+            pollers = leases.beat(session, holder.owner, now, holder.lease)
         with session_scope(self.wiring.factory) as session:
             rows = session.scalars(
                 select(Mailbox).where(Mailbox.status != MailboxStatus.NEEDS_SIGN_IN)
@@ -362,7 +384,11 @@ class Pool:
                 if row.poll_owner != holder.owner
                 and (row.poll_owner is None or row.poll_lease_until is None)
             ]
-            mine = {row.id for row in rows if row.poll_owner == holder.owner}
+            mine = {
+                row.id
+                for row in rows
+                if row.poll_owner == holder.owner and row.id not in self._shedding
+            }
             expired = [
                 row.id
                 for row in rows
@@ -372,14 +398,31 @@ class Pool:
             ]
             for row in rows:
                 logins[row.id] = MailboxLogin.imap(row, self._box)
+        if pollers != self.share.pollers:
+            self._pollers_changed_at = now
+        self.share = leases.Share(len(rows), pollers)
         takeable = free + expired
         # In a random order: pollers started together split the free mailboxes
         # between them instead of racing for the same ones.
         random.shuffle(takeable)
         for mailbox_id in takeable:
+            if len(mine) + len(self._shedding) >= self.share.target:
+                break
             with session_scope(self.wiring.factory) as session:
                 if leases.acquire(session, mailbox_id, holder.owner, now, holder.lease):
                     mine.add(mailbox_id)
+        held = len(mine) + len(self._shedding)
+        if held > self.share.keep:
+            surplus = random.sample(sorted(mine), held - self.share.target)
+            log.info(
+                "giving back %s mailboxes to the other pollers: %s live pollers share %s",
+                len(surplus),
+                pollers,
+                len(rows),
+            )
+            for mailbox_id in surplus:
+                mine.discard(mailbox_id)
+                self._shed(mailbox_id)
         for mailbox_id in list(self.keepers):
             keeper = self.keepers[mailbox_id]
             if mailbox_id not in mine or keeper.login != logins.get(mailbox_id):
@@ -388,7 +431,53 @@ class Pool:
             keeper = Keeper(logins[mailbox_id], self.wiring, self._lose)
             self.keepers[mailbox_id] = keeper
             keeper.start()
+        self._give_back_ended(wait=SHED_WAIT)
         return mine
+
+    def settling(self) -> bool:
+        """Whether the live pollers changed within the last lease and this one holds less
+        than its share: the others are giving mailboxes back, to be taken soon."""
+        changed_at = self._pollers_changed_at
+        if changed_at is None or len(self.keepers) >= self.share.target:
+            return False
+        return self.wiring.clock() - changed_at < self.wiring.holder.lease
+
+    @property
+    def giving_back(self) -> set[int]:
+        """Mailboxes given back whose keepers have not logged out yet (their leases kept)."""
+        return set(self._shedding)
+
+    def _shed(self, mailbox_id: int) -> None:
+        """Stop the mailbox's keeper; its lease is given back once the keeper has logged out."""
+        keeper = self.keepers.pop(mailbox_id, None)
+        if keeper is not None:
+            keeper.stop()
+        self._shedding[mailbox_id] = keeper
+
+    def _give_back_ended(self, wait: float = 0.0) -> None:
+        """Release the leases of the mailboxes given back whose keepers have ended.
+
+        A keeper still syncing would take a released lease again in the sync's
+        own transaction; its lease is kept (and renewed) until it has ended.
+
+        :param wait: seconds to wait, in all, for the keepers to end first.
+        """
+        if not self._shedding:
+            return
+        deadline = time.monotonic() + wait
+        ended = []
+        for mailbox_id, keeper in self._shedding.items():
+            if keeper is not None:
+                keeper.join(max(0.0, deadline - time.monotonic()))
+                if keeper.alive:
+                    continue
+            ended.append(mailbox_id)
+        if not ended:
+            return
+        with session_scope(self.wiring.factory) as session:
+            leases.release(session, self.wiring.holder.owner, ended)
+        for mailbox_id in ended:
+            del self._shedding[mailbox_id]
 
     def _lose(self, mailbox_id: int) -> None:
         # Called from the keeper's own thread; the pool forgets it at the next refresh.
@@ -404,7 +493,9 @@ class Pool:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every keeper and wait (up to `timeout` in all) for them to log out."""
         keepers = list(self.keepers.values())
+        keepers += [keeper for keeper in self._shedding.values() if keeper is not None]
         self.keepers.clear()
+        self._shedding.clear()
         for keeper in keepers:
             keeper.stop()
         for keeper in keepers:
@@ -418,7 +509,8 @@ class Pool:
         connected = sum(1 for keeper in self.keepers.values() if keeper.connected)
         return (
             f"mailboxes={len(self.keepers)} connected={connected} logins={logins} "
-            f"syncs={syncs} wakeups={wakeups}"
+            f"syncs={syncs} wakeups={wakeups} pollers={self.share.pollers} "
+            f"share={self.share.target}/{self.share.mailboxes}"
         )
 
 

@@ -10,7 +10,7 @@ that module. Discarding a draft frees a place: that is target_actions.discard.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -147,6 +147,78 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
 
     :raise ValidationError: when the request has not gone out, or a follow-up exists.
     """
+    written = draft_follow_ups(session, [(user, outreach)], now)[outreach.id]
+    if isinstance(written, ValidationError):
+        raise written
+    return written
+
+
+def draft_follow_ups(
+    session: Session, due: Sequence[tuple[User, Outreach]], now: datetime
+) -> dict[int, Message | ValidationError]:
+    """draft_follow_up for many outreaches at once, by outreach id: the draft, or why
+    none was written. The same checks and text as one at a time, with a fixed number
+    of queries for all of them (the scheduler drafts a round's follow-ups this way).
+    """
+    ids = [outreach.id for _, outreach in due]
+    if not ids:
+        return {}
+    requests = _latest_sent_requests(session, ids)
+    live = set(
+        session.scalars(
+            select(Message.outreach_id).where(
+                Message.outreach_id.in_(ids),
+                Message.kind == MessageKind.FOLLOW_UP,
+                Message.status != MessageStatus.CANCELLED,
+            )
+        )
+    )
+    written = cycle_message_counts(session, ids)
+    sources = templates_for(session, {user.id for user, _ in due}, MessageKind.FOLLOW_UP)
+    # Held here so the identity map serves them to the loop (it keeps objects weakly).
+    referrers = _load_referrers(session, [outreach.contact for _, outreach in due])
+    mailbox_ids = {r.mailbox_id for r in requests.values() if r.mailbox_id is not None}
+    mailboxes = (
+        {m.id: m for m in session.scalars(select(Mailbox).where(Mailbox.id.in_(mailbox_ids)))}
+        if mailbox_ids
+        else {}
+    )
+    results: dict[int, Message | ValidationError] = {}
+    drafts: list[Message] = []
+    for user, outreach in due:
+        request = requests.get(outreach.id)
+        try:
+            _check_follow_up(outreach, request, outreach.id in live)
+            _check_contact_and_count(outreach.contact, written.get(outreach.id, 0))
+        except ValidationError as problem:
+            results[outreach.id] = problem
+            continue
+        assert request is not None and request.message_id is not None  # checked above
+        contact = outreach.contact
+        draft = new_draft(user, contact, outreach.id, MessageKind.FOLLOW_UP, now)
+        # Same thread: "Re:" on the request's own subject, and the threading headers.
+        draft.subject = reply_subject(request.subject)
+        draft.in_reply_to = request.message_id
+        draft.references = " ".join([*request.references.split(), request.message_id])
+        mailbox = mailboxes.get(request.mailbox_id) if request.mailbox_id else None
+        values = values_for(user, contact, outreach.target)
+        fill_in(draft, contact, values, sources[user.id][1])
+        if draft.body_text:
+            draft.body_text = draft.body_text.rstrip("\n") + _quoted(request, mailbox, user)
+        session.add(draft)
+        drafts.append(draft)
+        results[outreach.id] = draft
+    del referrers
+    session.flush()  # one INSERT for every draft: their ids for the timeline
+    for draft in drafts:
+        note_message(
+            session, draft, "drafted", "follow-up drafted, in the same thread as the request", now
+        )
+    return results
+
+
+def _check_follow_up(outreach: Outreach, request: Message | None, exists: bool) -> None:
+    """:raise ValidationError: when no follow-up fits this outreach now."""
     if outreach.handled_by_user:
         raise ValidationError(
             f"you wrote to {outreach.contact.name} yourself, so no follow-up is drafted"
@@ -155,38 +227,61 @@ def draft_follow_up(session: Session, user: User, outreach: Outreach, now: datet
         raise ValidationError(
             f"a follow-up fits only while waiting for an answer, not when '{outreach.state.value}'"
         )
-    request = latest_message(
-        session,
-        outreach.id,
-        MessageKind.REQUEST,
-        Message.status == MessageStatus.SENT,
-        newest_by=Message.sent_at,
-    )
     if request is None or request.message_id is None:
         raise ValidationError("the request has not been sent yet")
-    existing = session.scalar(
-        select(Message.id).where(
-            Message.outreach_id == outreach.id,
-            Message.kind == MessageKind.FOLLOW_UP,
-            Message.status != MessageStatus.CANCELLED,
+    if exists:
+        raise ValidationError("this contact already has a follow-up; one is the most we send")
+
+
+def _latest_sent_requests(session: Session, outreach_ids: Sequence[int]) -> dict[int, Message]:
+    """Each outreach's request sent last, by outreach id (those with one)."""
+    sent = session.scalars(
+        select(Message).where(
+            Message.outreach_id.in_(outreach_ids),
+            Message.kind == MessageKind.REQUEST,
+            Message.status == MessageStatus.SENT,
         )
     )
-    if existing is not None:
-        raise ValidationError("this contact already has a follow-up; one is the most we send")
-    _check_may_write(session, outreach, now)
-    contact = outreach.contact
-    draft = new_draft(user, contact, outreach.id, MessageKind.FOLLOW_UP, now)
-    # Same thread: "Re:" on the request's own subject, and the threading headers.
-    draft.subject = reply_subject(request.subject)
-    draft.in_reply_to = request.message_id
-    draft.references = " ".join([*request.references.split(), request.message_id])
-    fill_from_template(session, user, draft, contact, outreach.target)
-    session.add(draft)
-    session.flush()
-    note_message(
-        session, draft, "drafted", "follow-up drafted, in the same thread as the request", now
+    latest: dict[int, Message] = {}
+    for request in sent:
+        if request.outreach_id is None:
+            continue
+        known = latest.get(request.outreach_id)
+        if known is None or _sent_order(request) > _sent_order(known):
+            latest[request.outreach_id] = request
+    return latest
+
+
+def _sent_order(message: Message) -> tuple[bool, datetime | None, int]:
+    return (message.sent_at is not None, message.sent_at, message.id)
+
+
+def _load_referrers(session: Session, contacts: Sequence[Contact]) -> list[Contact]:
+    """The contacts who referred `contacts`, in one query; `contact.referred_by` then
+    finds them in the identity map while the caller holds the list."""
+    ids = {c.referred_by_id for c in contacts if c.referred_by_id is not None}
+    if not ids:
+        return []
+    return list(session.scalars(select(Contact).where(Contact.id.in_(ids))))
+
+
+def templates_for(
+    session: Session, user_ids: Collection[int], kind: MessageKind
+) -> dict[int, tuple[str, str]]:
+    """template_for many users at once: (subject, body) by user id."""
+    own: dict[int, tuple[str, str]] = {}
+    rows = session.scalars(
+        select(Template)
+        .where(Template.user_id.in_(user_ids), Template.kind == kind)
+        .order_by(Template.id.desc())
     )
-    return draft
+    for template in rows:
+        own[template.user_id] = (template.subject, template.body)
+    missing = set(user_ids) - own.keys()
+    if missing:
+        default = templates.load_default(kind.value)
+        own.update(dict.fromkeys(missing, default))
+    return own
 
 
 # The kinds written in this module, so written again here from their template.
@@ -264,10 +359,7 @@ def fill_from_template(
 
 
 def _request_quoted(session: Session, user: User, follow_up: Message) -> str:
-    """The request the follow-up answers, quoted below it as mail clients do ("the note
-    below" the follow-up speaks of): its text as sent, dated as its Date header, in the
-    user's zone, under the name it went out with.
-    """
+    """The request the follow-up answers, quoted below it (see _quoted)."""
     request = session.scalar(
         select(Message).where(
             Message.user_id == user.id,
@@ -278,8 +370,16 @@ def _request_quoted(session: Session, user: User, follow_up: Message) -> str:
     )
     if request is None:
         return "\n"
-    sent = request.claimed_at or request.sent_at or request.created_at
     mailbox = session.get(Mailbox, request.mailbox_id) if request.mailbox_id else None
+    return _quoted(request, mailbox, user)
+
+
+def _quoted(request: Message, mailbox: Mailbox | None, user: User) -> str:
+    """The request quoted below its follow-up as mail clients do ("the note below" the
+    follow-up speaks of): its text as sent, dated as its Date header, in the user's
+    zone, under the name it went out with.
+    """
+    sent = request.claimed_at or request.sent_at or request.created_at
     author = (mailbox.display_name if mailbox is not None else "") or user.name
     return quote_below(request.body_text, sent.astimezone(zone_of(user.time_zone)), author)
 
@@ -313,21 +413,25 @@ def _check_may_write(session: Session, outreach: Outreach, now: datetime) -> Non
 
     :raise ValidationError: when a new request or follow-up would break one.
     """
-    contact = outreach.contact
-    if contact.do_not_contact:
-        raise ValidationError(f"{contact.name} is marked do-not-contact")
     written = cycle_message_counts(session, [outreach.id]).get(outreach.id, 0)
-    if written >= MAX_MESSAGES_PER_PERSON:
-        raise ValidationError(
-            f"{contact.name} has had {written} messages in this cycle; "
-            f"{MAX_MESSAGES_PER_PERSON} is the most we send one person"
-        )
+    _check_contact_and_count(outreach.contact, written)
     if outreach.state is OutreachState.PLANNED:
         refusal = refusal_for(session, outreach)
         if refusal is not None:
             user = session.get(User, outreach.user_id)
             zone = zone_of(user.time_zone if user is not None else "")
-            raise ValidationError(refusal.sentence(contact.name, zone, now))
+            raise ValidationError(refusal.sentence(outreach.contact.name, zone, now))
+
+
+def _check_contact_and_count(contact: Contact, written: int) -> None:
+    """:raise ValidationError: for a do-not-contact person, or one written to twice already."""
+    if contact.do_not_contact:
+        raise ValidationError(f"{contact.name} is marked do-not-contact")
+    if written >= MAX_MESSAGES_PER_PERSON:
+        raise ValidationError(
+            f"{contact.name} has had {written} messages in this cycle; "
+            f"{MAX_MESSAGES_PER_PERSON} is the most we send one person"
+        )
 
 
 # Outbound messages not yet handed to the server: these can still be called off.

@@ -87,6 +87,12 @@ class DeliveryUnknown(MailboxError):
     """
 
 
+class SendWithheld(OutreachError):
+    """Raised by a send's `before_data` when the body must not go after all (the message
+    was taken or called off meanwhile): the sender ends the mail transaction (RSET),
+    nothing was delivered, and a kept session stays usable."""
+
+
 class OAuthError(OutreachError):
     """Raised when signing in with Google or Microsoft, or renewing its token, failed.
 

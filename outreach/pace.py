@@ -107,31 +107,77 @@ def gap(mailbox: Mailbox, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=(rng or random).uniform(low, high))
 
 
+@dataclass(frozen=True)
+class Slot:
+    """The mailbox's next sending slot as judged from its row: what the row held then,
+    and what it holds once the slot is taken (see `take`)."""
+
+    mailbox_id: int
+    seen_next_send_at: datetime | None
+    seen_sent_day: str | None
+    seen_sent_day_count: int
+    next_send_at: datetime
+    sent_day: str
+    sent_day_count: int
+
+
+def next_slot(mailbox: Mailbox, time_zone: str, now: datetime) -> Slot | Verdict:
+    """The slot a send starting now would take, or the verdict saying why none is free (pure)."""
+    verdict = judge(mailbox, time_zone, now)
+    if not verdict.allowed:
+        return verdict
+    today = Window.of(mailbox, time_zone).local_day(now)
+    count = mailbox.sent_day_count + 1 if mailbox.sent_day == today else 1
+    return Slot(
+        mailbox.id,
+        mailbox.next_send_at,
+        mailbox.sent_day,
+        mailbox.sent_day_count,
+        now + gap(mailbox),
+        today,
+        count,
+    )
+
+
+def take(session: Session, slot: Slot) -> bool:
+    """Take `slot` if the mailbox row still holds what it was judged from.
+
+    Of two workers that judged the same row, exactly one gets the slot; the
+    other is told False and asks again later.
+    """
+    return compare_and_set(
+        session,
+        update(Mailbox)
+        .where(
+            Mailbox.id == slot.mailbox_id,
+            Mailbox.next_send_at.is_not_distinct_from(slot.seen_next_send_at),
+            Mailbox.sent_day.is_not_distinct_from(slot.seen_sent_day),
+            Mailbox.sent_day_count == slot.seen_sent_day_count,
+            Mailbox.sending_paused.is_(False),
+        )
+        .values(
+            next_send_at=slot.next_send_at,
+            sent_day=slot.sent_day,
+            sent_day_count=slot.sent_day_count,
+        ),
+    )
+
+
+# What a send that lost the race for its mailbox's slot is told.
+SLOT_TAKEN = "another message from this mailbox is going out"
+
+
 def reserve(session: Session, mailbox: Mailbox, time_zone: str, now: datetime) -> Verdict:
     """Take the mailbox's next sending slot, or say why not.
 
     The update only succeeds if the row still holds what `judge` saw, so of two
     workers that judged at once, exactly one gets the slot.
     """
-    verdict = judge(mailbox, time_zone, now)
-    if not verdict.allowed:
-        return verdict
-    today = Window.of(mailbox, time_zone).local_day(now)
-    count = mailbox.sent_day_count + 1 if mailbox.sent_day == today else 1
-    reserved = compare_and_set(
-        session,
-        update(Mailbox)
-        .where(
-            Mailbox.id == mailbox.id,
-            Mailbox.next_send_at.is_not_distinct_from(mailbox.next_send_at),
-            Mailbox.sent_day.is_not_distinct_from(mailbox.sent_day),
-            Mailbox.sent_day_count == mailbox.sent_day_count,
-            Mailbox.sending_paused.is_(False),
-        )
-        .values(next_send_at=now + gap(mailbox), sent_day=today, sent_day_count=count),
-    )
-    if not reserved:
-        return Verdict(False, "another message from this mailbox is going out", now + RACE_RETRY)
+    slot = next_slot(mailbox, time_zone, now)
+    if isinstance(slot, Verdict):
+        return slot
+    if not take(session, slot):
+        return Verdict(False, SLOT_TAKEN, now + RACE_RETRY)
     return Verdict(True)
 
 

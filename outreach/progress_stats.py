@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from outreach.models import Direction, Meeting, MeetingStatus, Message, MessageK
 from outreach.models import MessageStatus as Status
 from outreach.rules.cycle import zone_of
 from outreach.rules.states import OutreachState
+from outreach.rules.weeks import WeekWindow, local_midnight, percent, week_label
 
 S = OutreachState
 
@@ -71,10 +72,6 @@ class FunnelStage:
     rate: int | None
 
 
-def _percent(part: int, whole: int) -> int | None:
-    return round(100 * part / whole) if whole else None
-
-
 def funnel(
     session: Session,
     user: User,
@@ -115,7 +112,7 @@ def funnel(
     stages: list[FunnelStage] = []
     previous: int | None = None
     for key, label, count in figures:
-        rate = None if previous is None else _percent(count, previous)
+        rate = None if previous is None else percent(count, previous)
         stages.append(FunnelStage(key, label, count, rate))
         previous = count
     return stages
@@ -140,11 +137,7 @@ class GoalProgress:
     @property
     def percent(self) -> int:
         """How far along, for a progress bar: 0 to 100."""
-        return min(100, _percent(self.total, self.goal) or 0) if self.goal > 0 else 100
-
-
-def _local_midnight(day: date, time_zone: str) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone_of(time_zone))
+        return min(100, percent(self.total, self.goal) or 0) if self.goal > 0 else 100
 
 
 def goal_progress(session: Session, user: User, now: datetime) -> GoalProgress:
@@ -156,8 +149,8 @@ def goal_progress(session: Session, user: User, now: datetime) -> GoalProgress:
         select(Meeting.starts_at, Meeting.status).where(
             Meeting.user_id == user.id,
             Meeting.status.in_(COUNTED_MEETINGS),
-            Meeting.starts_at >= _local_midnight(first, user.time_zone),
-            Meeting.starts_at < _local_midnight(following, user.time_zone),
+            Meeting.starts_at >= local_midnight(first, user.time_zone),
+            Meeting.starts_at < local_midnight(following, user.time_zone),
         )
     )
     held = booked = 0
@@ -177,8 +170,7 @@ class WeekFigures:
 
     @property
     def label(self) -> str:
-        """ "23 Nov": the week's Monday."""
-        return f"{self.monday.day} {self.monday:%b}"
+        return week_label(self.monday)
 
 
 def weekly_activity(
@@ -188,44 +180,38 @@ def weekly_activity(
 
     The last week is the current one. A meeting counts in the week it takes place.
     """
-    time_zone = zone_of(user.time_zone)
-    today = now.astimezone(time_zone).date()
-    this_monday = today - timedelta(days=today.weekday())
-    first_monday = this_monday - timedelta(weeks=weeks - 1)
-    start = _local_midnight(first_monday, user.time_zone)
-    end = _local_midnight(this_monday + timedelta(weeks=1), user.time_zone)
-
-    def week_of(moment: datetime) -> int:
-        return (moment.astimezone(time_zone).date() - first_monday).days // 7
-
-    requests = [0] * weeks
-    meetings = [0] * weeks
+    window = WeekWindow.ending_at(now, user.time_zone, weeks)
+    requests = [0] * window.count
+    meetings = [0] * window.count
     sent_at = session.scalars(
         select(Message.sent_at).where(
             Message.user_id == user.id,
             Message.direction == Direction.OUTBOUND,
             Message.kind == MessageKind.REQUEST,
             Message.status == Status.SENT,
-            Message.sent_at >= start,
-            Message.sent_at < end,
+            Message.sent_at >= window.start,
+            Message.sent_at < window.end,
         )
     )
     for moment in sent_at:
-        if moment is not None:
-            requests[week_of(moment)] += 1
+        index = None if moment is None else window.index_of(moment)
+        if index is not None:
+            requests[index] += 1
     starts = session.scalars(
         select(Meeting.starts_at).where(
             Meeting.user_id == user.id,
             Meeting.status.in_(COUNTED_MEETINGS),
-            Meeting.starts_at >= start,
-            Meeting.starts_at < end,
+            Meeting.starts_at >= window.start,
+            Meeting.starts_at < window.end,
         )
     )
     for moment in starts:
-        meetings[week_of(moment)] += 1
+        index = window.index_of(moment)
+        if index is not None:
+            meetings[index] += 1
     return [
-        WeekFigures(first_monday + timedelta(weeks=index), requests[index], meetings[index])
-        for index in range(weeks)
+        WeekFigures(monday, requests[index], meetings[index])
+        for index, monday in enumerate(window.mondays)
     ]
 
 
@@ -262,13 +248,13 @@ def board_figures(
 class FiguresCache:
     """Each user's board figures, kept until the board's version changes.
 
-    The version (`outreach.attention.home_version`) is read from the database on
-    every request: one small query, and it changes with every event, every
-    outreach added and every hour, so each web process revalidates on its own
-    and none serves figures older than the data. The key holds the user's id and
-    the settings the figures depend on, so no user ever sees another's figures.
-    Least recently used entries go first; a lock makes it safe for gunicorn's
-    threads. One cache per app (per database), never per module.
+    The version (`outreach.attention.board_version`) is the user's data version, read
+    from the database with the signed-in user's row on every request (every write to
+    the user's data raises it: `outreach.data_version`), and the hour of their day, so
+    each web process revalidates on its own and none serves figures older than the data.
+    The key holds the user's id and the settings the figures depend on, so no user ever
+    sees another's figures. Least recently used entries go first; a lock makes it safe
+    for gunicorn's threads. One cache per app (per database), never per module.
     """
 
     def __init__(self, size: int = 256) -> None:

@@ -20,18 +20,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from outreach.db import compare_and_set
-from outreach.drafts import cycle_message_counts, draft_follow_up, maybe_auto_approve
+from outreach.drafts import cycle_message_counts, draft_follow_ups, maybe_auto_approve
 from outreach.errors import ValidationError
 from outreach.meetings.due_steps import run_due as run_meeting_steps
 from outreach.models import Contact, Message, MessageKind, MessageStatus, Outreach, Target, User
 from outreach.rules import cycle
 from outreach.rules.states import OutreachState, Trigger
-from outreach.targets import calendar_of, fill_pipeline, lock_target, rules_of
+from outreach.targets import calendar_of, fill_pipeline, lock_targets, rules_of
 from outreach.timeline import note_about
 from outreach.transitions import transition
 
@@ -66,7 +65,12 @@ def run_due_steps(session: Session, now: datetime) -> list[str]:
 
 
 def take_due_steps(session: Session, now: datetime, *, target_id: int | None = None) -> StepReport:
-    """The clock steps (follow-up, giving up) due at `now`, optionally for one target."""
+    """The clock steps (follow-up, giving up) due at `now`, optionally for one target.
+
+    Set-based: a round reads, locks, claims and drafts for every due outreach at once,
+    in a fixed number of statements however many users have a step due; only giving
+    up (rare, and it drafts the next name) goes one outreach at a time.
+    """
     query = (
         select(Outreach.id, Outreach.target_id)
         .join(Target, Target.id == Outreach.target_id)
@@ -82,97 +86,176 @@ def take_due_steps(session: Session, now: datetime, *, target_id: int | None = N
     if target_id is not None:
         query = query.where(Outreach.target_id == target_id)
     due = session.execute(query).all()
-    owners = _load_owners(session, [outreach_id for outreach_id, _target in due])
     report = StepReport()
-    for outreach_id, outreach_target in due:
-        _take_step(session, outreach_id, outreach_target, now, report)
-    del owners
+    if not due:
+        return report
+    # The targets first, then the outreaches: the order every writer uses, so no deadlock.
+    lock_targets(session, {target for _outreach, target in due})
+    found = _DueRound.read(session, [outreach_id for outreach_id, _target in due])
+    steps = found.decide(now)
+    won = _claim(session, steps)
+    steps = [step for step in steps if step.outreach.id in won]
+    for step in steps:
+        # What the compare-and-set wrote, without reading the row back.
+        set_committed_value(step.outreach, "next_step_at", step.after)
+    written = draft_follow_ups(
+        session,
+        [(s.user, s.outreach) for s in steps if s.step is cycle.Step.DRAFT_FOLLOW_UP],
+        now,
+    )
+    for step in steps:
+        _finish_step(session, step, written, now, report)
+    del found
     return report
 
 
-def _load_owners(session: Session, outreach_ids: list[int]) -> list[User | Contact]:
-    """The users and contacts of the due outreaches, in one query each rather than one
-    per step: the session's identity map serves them to the steps, as long as the
-    caller holds the list (the map keeps its objects only weakly)."""
-    if not outreach_ids:
-        return []
-    owners = select(Outreach.user_id, Outreach.contact_id).where(Outreach.id.in_(outreach_ids))
-    pairs = session.execute(owners).all()
-    users = session.scalars(select(User).where(User.id.in_({user for user, _ in pairs}))).all()
-    contacts = session.scalars(
-        select(Contact).where(Contact.id.in_({contact for _, contact in pairs}))
-    ).all()
-    return [*users, *contacts]
+@dataclass
+class _Decided:
+    """One due outreach, what the rules say to do, and where its clock goes then."""
+
+    outreach: Outreach
+    target: Target
+    user: User
+    due: cycle.Due
+    step: cycle.Step
+    after: datetime | None
 
 
-def _follow_up_status(session: Session, outreach_id: int) -> tuple[bool, bool]:
-    """(a follow-up was ever drafted, one is approved and still in the outbox).
+@dataclass
+class _DueRound:
+    """Everything the due steps are judged on, read once the targets are locked:
+    a handful of queries for the whole round, whatever its size."""
 
-    A follow-up the user discarded counts as drafted: the cycle does not write
-    another one behind their back; it gives up when the wait runs out.
-    """
-    statuses = set(
-        session.scalars(
-            select(Message.status).where(
-                Message.outreach_id == outreach_id, Message.kind == MessageKind.FOLLOW_UP
+    outreaches: list[Outreach]
+    # Held so the identity map serves them to the steps (it keeps objects only weakly).
+    owners: list[Target | User | Contact]
+    # Per outreach: the statuses of its follow-ups, cancelled ones included.
+    follow_ups: dict[int, set[MessageStatus]]
+    messages: dict[int, int]
+
+    @classmethod
+    def read(cls, session: Session, outreach_ids: list[int]) -> _DueRound:
+        # Re-read under the locks, so a step is judged on what is current.
+        by_id = {
+            outreach.id: outreach
+            for outreach in session.scalars(
+                select(Outreach)
+                .where(Outreach.id.in_(outreach_ids))
+                .execution_options(populate_existing=True)
+            )
+        }
+        outreaches = [by_id[i] for i in outreach_ids if i in by_id]
+        targets = session.scalars(
+            select(Target)
+            .where(Target.id.in_({o.target_id for o in outreaches}))
+            .execution_options(populate_existing=True)
+        ).all()
+        users = session.scalars(
+            select(User).where(User.id.in_({o.user_id for o in outreaches}))
+        ).all()
+        contacts = session.scalars(
+            select(Contact).where(Contact.id.in_({o.contact_id for o in outreaches}))
+        ).all()
+        follow_ups: dict[int, set[MessageStatus]] = {}
+        rows = session.execute(
+            select(Message.outreach_id, Message.status).where(
+                Message.outreach_id.in_(by_id), Message.kind == MessageKind.FOLLOW_UP
             )
         )
-    )
-    return bool(statuses), bool(statuses & set(_IN_OUTBOX))
-
-
-def _take_step(
-    session: Session, outreach_id: int, target_id: int, now: datetime, report: StepReport
-) -> None:
-    # The target first, then the outreach: the order every writer uses, so no deadlock.
-    # Both are read once the lock is held, so a step is judged on what is current.
-    lock_target(session, target_id)
-    target = session.get(Target, target_id, populate_existing=True)
-    outreach = session.get(Outreach, outreach_id, populate_existing=True)
-    if target is None or outreach is None:
-        return
-    user = session.get(User, outreach.user_id)
-    if user is None:
-        return
-    follow_up_exists, follow_up_in_outbox = _follow_up_status(session, outreach.id)
-    due = cycle.Due(
-        state=outreach.state,
-        next_step_at=outreach.next_step_at,
-        handled_by_user=outreach.handled_by_user,
-        messages=cycle_message_counts(session, [outreach.id]).get(outreach.id, 0),
-        follow_up_exists=follow_up_exists,
-        follow_up_in_outbox=follow_up_in_outbox,
-    )
-    rules = rules_of(target)
-    step = cycle.due_step(due, rules, now)
-    if step is cycle.Step.NOTHING:
-        return
-    calendar = calendar_of(user)
-    after = cycle.next_step_after(step, rules, now, calendar)
-    claimed = compare_and_set(
-        session,
-        update(Outreach)
-        .where(
-            Outreach.id == outreach.id,
-            Outreach.state == due.state,
-            Outreach.next_step_at == due.next_step_at,
+        for outreach_id, status in rows:
+            if outreach_id is not None:
+                follow_ups.setdefault(outreach_id, set()).add(status)
+        return cls(
+            outreaches=outreaches,
+            owners=[*targets, *users, *contacts],
+            follow_ups=follow_ups,
+            messages=cycle_message_counts(session, list(by_id)),
         )
-        .values(next_step_at=after),
-    )
-    if not claimed:
-        return  # another worker took this step a moment ago
-    # What the compare-and-set wrote, without reading the row back.
-    set_committed_value(outreach, "next_step_at", after)
+
+    def decide(self, now: datetime) -> list[_Decided]:
+        """The step due for each outreach, in the order they fell due (NOTHING left out)."""
+        targets = {o.id: o for o in self.owners if isinstance(o, Target)}
+        users = {o.id: o for o in self.owners if isinstance(o, User)}
+        decided: list[_Decided] = []
+        for outreach in self.outreaches:
+            target, user = targets.get(outreach.target_id), users.get(outreach.user_id)
+            if target is None or user is None:
+                continue
+            # A follow-up the user discarded counts as drafted: the cycle does not write
+            # another one behind their back; it gives up when the wait runs out.
+            statuses = self.follow_ups.get(outreach.id, set())
+            due = cycle.Due(
+                state=outreach.state,
+                next_step_at=outreach.next_step_at,
+                handled_by_user=outreach.handled_by_user,
+                messages=self.messages.get(outreach.id, 0),
+                follow_up_exists=bool(statuses),
+                follow_up_in_outbox=bool(statuses & set(_IN_OUTBOX)),
+            )
+            rules = rules_of(target)
+            step = cycle.due_step(due, rules, now)
+            if step is cycle.Step.NOTHING:
+                continue
+            after = cycle.next_step_after(step, rules, now, calendar_of(user))
+            decided.append(_Decided(outreach, target, user, due, step, after))
+        return decided
+
+
+# Outreaches claimed per UPDATE: a few thousand parameters, well inside SQLite's limit.
+_CLAIM_CHUNK = 500
+
+
+def _claim(session: Session, steps: list[_Decided]) -> set[int]:
+    """Claim every step by a compare-and-set on its outreach's (state, next_step_at),
+    a few hundred per UPDATE; the ids of those this caller won (another worker may
+    have taken a step a moment ago)."""
+    won: set[int] = set()
+    for start in range(0, len(steps), _CLAIM_CHUNK):
+        chunk = steps[start : start + _CLAIM_CHUNK]
+        clock = Outreach.next_step_at
+        statement = (
+            update(Outreach)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            Outreach.id == step.outreach.id,
+                            Outreach.state == step.due.state,
+                            clock == step.due.next_step_at,
+                        )
+                        for step in chunk
+                    )
+                )
+            )
+            .values(
+                next_step_at=case(
+                    *((Outreach.id == s.outreach.id, literal(s.after, clock.type)) for s in chunk)
+                )
+            )
+            .returning(Outreach.id)
+            .execution_options(synchronize_session=False)
+        )
+        won.update(session.scalars(statement))
+    return won
+
+
+def _finish_step(
+    session: Session,
+    decided: _Decided,
+    written: dict[int, Message | ValidationError],
+    now: datetime,
+    report: StepReport,
+) -> None:
+    outreach, target, step = decided.outreach, decided.target, decided.step
     name = outreach.contact.name
     if step is cycle.Step.DRAFT_FOLLOW_UP:
-        try:
-            draft = draft_follow_up(session, user, outreach, now)
-        except ValidationError as problem:
-            skipped = f"no follow-up drafted: {problem}"
+        draft = written[outreach.id]
+        if isinstance(draft, ValidationError):
+            skipped = f"no follow-up drafted: {draft}"
             note_about(session, outreach, "cycle:follow_up_skipped", skipped, now)
             _give_up(session, target, outreach, now, report)
             return
-        maybe_auto_approve(session, user, draft, now)
+        maybe_auto_approve(session, decided.user, draft, now)
         report.drafts.append(draft)
         report.lines.append(f"follow-up drafted for {name} ({target.name})")
     elif step is cycle.Step.POSTPONE:

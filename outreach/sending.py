@@ -2,18 +2,26 @@
 
 The database row is the record of truth; a queue job only carries its id.
 
-1. Reserve and claim, in one transaction: the mailbox's next sending slot (see
-   outreach.pace) and the message, moved to SENDING by a compare-and-set. Only
-   one worker can win it, however many jobs were enqueued.
-2. Guard, in the same transaction, just before the SMTP transaction: check the
-   contact has not answered, bounced or been marked do-not-contact, and the
-   draft was not changed.
-3. Send. Just before the body goes out, the row's phase becomes DATA and is
-   committed. A worker that dies before that point leaves a row that is safe to
-   send again; one that dies after it leaves a row whose fate is unknown.
-4. Record SENT. A broken link after the body went out is UNKNOWN: it is settled
+1. Prepare, reading only: the message and its mailbox, user, contact and
+   outreach in one statement; the mailbox's pace judged (see outreach.pace);
+   the guard (the contact has not answered, bounced or been marked
+   do-not-contact, the draft was not changed); the email built. Nothing is
+   written unless the message cannot go now.
+2. Claim, once the server accepted the envelope (MAIL, RCPT) and just before the
+   body goes out, in one transaction: the pace slot taken, the message moved to
+   SENDING in phase DATA by a compare-and-set on the row as step 1 read it (so
+   only one worker can win it, however many jobs were enqueued), and the guard
+   checked again. Its commit is the point of no return: a worker that dies
+   before it leaves the message waiting, untouched, safe to send again; one that
+   dies after it leaves a row whose fate is unknown. A lost claim resets the mail
+   transaction (RSET) and sends nothing.
+3. Record SENT. A broken link after the body went out is UNKNOWN: it is settled
    by finding the Message-ID in the Sent folder, or by the user, never by a
    blind retry (docs/decisions/0005-exactly-once-sending.md).
+
+A failure before the claim (the server refused the login, the envelope, or could
+not be reached) was still an attempt: the row is claimed then, with its pace
+slot, only to record it.
 """
 
 from __future__ import annotations
@@ -22,19 +30,22 @@ import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from enum import StrEnum
+from functools import partial
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from outreach import pace
 from outreach.crypto import SecretBox
-from outreach.db import compare_and_set, owned_row, session_scope
+from outreach.db import commit_lazily, compare_and_set, owned_row, session_scope
 from outreach.errors import (
     DeliveryUnknown,
     MailboxAuthFailed,
     OAuthError,
     PermanentFailure,
+    SendWithheld,
     SignInRequired,
     TemporaryFailure,
     ValidationError,
@@ -50,13 +61,14 @@ from outreach.models import (
     MessageStatus,
     Outreach,
     SendPhase,
+    Target,
     User,
 )
 from outreach.oauth.tokens import AccessTokens
 from outreach.rules import local_time
 from outreach.rules.compose import OutgoingEmail, build_message
 from outreach.rules.states import ANSWERED, OutreachState, Trigger, can_apply
-from outreach.timeline import note_message
+from outreach.timeline import note_message, record
 from outreach.transitions import transition
 
 CLAIMABLE = (MessageStatus.APPROVED, MessageStatus.QUEUED, MessageStatus.RETRYING)
@@ -163,53 +175,215 @@ def _wait(session: Session, message_id: int, reason: str, until: datetime | None
     )
 
 
-def _higher_priority_waiting(session: Session, message: Message, now: datetime) -> bool:
-    query = select(Message.id).where(
-        Message.mailbox_id == message.mailbox_id,
-        Message.id != message.id,
-        Message.kind.in_(FIRST_IN_LINE),
-        Message.status.in_(CLAIMABLE),
-        _due(now),  # type: ignore[arg-type]
+def _first_in_line_waiting(now: datetime) -> ColumnElement[bool]:
+    """Whether a follow-up, thank-you, answer or confirmation of the message's mailbox
+    is waiting and due: a new request then lets it go first."""
+    other = aliased(Message)
+    return exists().where(
+        other.mailbox_id == Message.mailbox_id,
+        other.id != Message.id,
+        other.kind.in_(FIRST_IN_LINE),
+        other.status.in_(CLAIMABLE),
+        or_(other.next_attempt_at.is_(None), other.next_attempt_at <= now),
     )
-    return session.scalar(query.limit(1)) is not None
 
 
 @dataclass(frozen=True)
-class _Claimed:
-    """The rows step 2 needs, held so the session does not read them again (it keeps
-    loaded rows only weakly)."""
+class _Prepared:
+    """What step 1 read and built, held outside any transaction while the mail
+    server is talked to: the email, the login, and what the claim must still find."""
 
-    message: Message
-    mailbox: Mailbox | None
-    user: User | None
+    email: EmailMessage
+    login: MailboxLogin
+    slot: pace.Slot
+    attempts: int
+    header_id: str
+    kind: MessageKind
+    user_id: int
+    contact_id: int
+    contact_name: str
+    outreach_id: int | None
+    to_address: str
+    first_approved: datetime
+    # The user and the target as read, for the clock of the outreach's next step.
+    settings: tuple[User, Target | None]
 
 
-def _reserve_and_claim(
-    session: Session, message_id: int, now: datetime
-) -> tuple[_Claimed | None, DeliveryResult | None]:
-    """Step 1. Returns the message, now ours to send, or why it is not."""
-    message = session.get(Message, message_id)
-    if message is None or message.status not in CLAIMABLE:
-        return None, DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
+def _prepare(
+    session: Session, message_id: int, box: SecretBox, now: datetime
+) -> _Prepared | DeliveryResult:
+    """Step 1, reading only (unless the message cannot go): the message and its rows in
+    one statement, the pace judged, the guard, the email built. Nothing is claimed yet."""
+    row = session.execute(
+        select(Message, Mailbox, User, Contact, Outreach, Target, _first_in_line_waiting(now))
+        .outerjoin(Mailbox, Mailbox.id == Message.mailbox_id)
+        .outerjoin(User, User.id == Message.user_id)
+        .outerjoin(Contact, Contact.id == Message.contact_id)
+        .outerjoin(Outreach, Outreach.id == Message.outreach_id)
+        .outerjoin(Target, Target.id == Outreach.target_id)
+        .where(Message.id == message_id)
+    ).one_or_none()
+    if row is None or row[0].status not in CLAIMABLE:
+        return DeliveryResult(Outcome.NOT_CLAIMABLE, "nothing to send for this message")
+    message, mailbox, user, contact, outreach, target, first_in_line_waiting = row
     if message.next_attempt_at is not None and message.next_attempt_at > now:
-        return None, DeliveryResult(Outcome.NOT_DUE, "the next attempt is not due yet")
-    mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
-    user = session.get(User, message.user_id)
+        return DeliveryResult(Outcome.NOT_DUE, "the next attempt is not due yet")
+    slot: pace.Slot | pace.Verdict | None = None
     if mailbox is not None and user is not None:
-        if message.kind is MessageKind.REQUEST and _higher_priority_waiting(session, message, now):
+        if message.kind is MessageKind.REQUEST and first_in_line_waiting:
             reason = "a follow-up or thank-you goes first"
             _wait(session, message_id, reason, now + pace.RACE_RETRY)
-            return None, DeliveryResult(Outcome.NOT_DUE, reason)
-        verdict = pace.reserve(session, mailbox, user.time_zone, now)
-        if not verdict.allowed:
-            session.rollback()
-            _wait(session, message_id, verdict.reason, verdict.retry_at)
-            return None, DeliveryResult(Outcome.NOT_DUE, verdict.reason)
-    # Without a mailbox or a user, the claim goes ahead and step 2 records the failure.
-    if not claim(session, message_id, now):
-        session.rollback()  # gives the reserved slot back
-        return None, DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
-    return _Claimed(message, mailbox, user), None
+            return DeliveryResult(Outcome.NOT_DUE, reason)
+        slot = pace.next_slot(mailbox, user.time_zone, now)
+        if isinstance(slot, pace.Verdict):
+            _wait(session, message_id, slot.reason, slot.retry_at)
+            return DeliveryResult(Outcome.NOT_DUE, slot.reason)
+    reason = _why_not_send(message, contact, outreach)
+    if reason:
+        return _settle_unsent(session, message, now, MessageStatus.CANCELLED, reason)
+    assert user is not None and contact is not None and message.message_id is not None
+    if mailbox is None or not isinstance(slot, pace.Slot):
+        error = "the mailbox this message was approved for is gone"
+        return _settle_unsent(session, message, now, MessageStatus.FAILED, error)
+    try:
+        email = build_message(outgoing_email(message, mailbox, user, contact, now, date=now))
+    except ValidationError as error:
+        # A control character in a name or the subject (stored before they were
+        # refused at the door): nothing goes out, and the page says which field.
+        return _settle_unsent(session, message, now, MessageStatus.FAILED, f"not sent: {error}")
+    return _Prepared(
+        email=email,
+        login=MailboxLogin.smtp(mailbox, box),
+        slot=slot,
+        attempts=message.attempts,
+        header_id=message.message_id,
+        kind=message.kind,
+        user_id=message.user_id,
+        contact_id=contact.id,
+        contact_name=contact.name,
+        outreach_id=message.outreach_id,
+        to_address=message.to_address,
+        first_approved=message.approved_at or now,
+        settings=(user, target),
+    )
+
+
+def _settle_unsent(
+    session: Session, message: Message, now: datetime, status: MessageStatus, reason: str
+) -> DeliveryResult:
+    """Claim the message and record why it does not go: `reason` it is called off
+    (CANCELLED), or the error it failed with for good (FAILED)."""
+    if not claim(session, message.id, now):
+        session.rollback()
+        return DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
+    message.status = status
+    if status is MessageStatus.CANCELLED:
+        message.error = f"not sent: {reason}"
+        _note(session, message, "not_sent", message.error, now)
+        return DeliveryResult(Outcome.CANCELLED, reason)
+    message.error = reason
+    _note(session, message, "failed", message.error, now)
+    return DeliveryResult(Outcome.FAILED, message.error)
+
+
+class _Withheld(SendWithheld):
+    """The body does not go after all; `result` says why."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
+
+
+def _why_not_now(
+    prepared: _Prepared, guard: tuple[bool, OutreachState | None, bool | None] | None
+) -> str:
+    """The guard again, in the claim's transaction: what may have changed since step 1."""
+    name = prepared.contact_name
+    if guard is None:
+        return "the contact was deleted"
+    do_not_contact, state, handled_by_user = guard
+    if do_not_contact:
+        return f"{name} is marked do-not-contact"
+    if prepared.kind is MessageKind.FOLLOW_UP and handled_by_user:
+        return f"you are writing to {name} yourself, so no automatic follow-up goes"
+    if (
+        state is not None
+        and prepared.kind in {MessageKind.REQUEST, MessageKind.FOLLOW_UP}
+        and state in _NO_MORE_REQUESTS
+    ):
+        return f"the outreach to {name} is already '{state.value}'"
+    return ""
+
+
+def _claim_before_data(
+    factory: sessionmaker[Session], message_id: int, prepared: _Prepared, now: datetime
+) -> None:
+    """Step 2, once the server accepted the envelope: one transaction takes the pace slot,
+    claims the message straight into phase DATA and checks the guard. Its commit is the
+    last thing before the body; raises _Withheld when the body must not go."""
+    withheld: DeliveryResult | None = None
+    with session_scope(factory) as session:
+        if not pace.take(session, prepared.slot):
+            withheld = DeliveryResult(Outcome.NOT_DUE, pace.SLOT_TAKEN)
+            _wait(session, message_id, pace.SLOT_TAKEN, now + pace.RACE_RETRY)
+        elif not _claim(session, message_id, prepared, now, SendPhase.DATA):
+            session.rollback()  # gives the slot back
+            withheld = DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
+        else:
+            guard = session.execute(
+                select(Contact.do_not_contact, Outreach.state, Outreach.handled_by_user)
+                .select_from(Contact)
+                .outerjoin(Outreach, Outreach.id == prepared.outreach_id)
+                .where(Contact.id == prepared.contact_id)
+            ).one_or_none()
+            found = None if guard is None else (guard[0], guard[1], guard[2])
+            reason = _why_not_now(prepared, found)
+            if reason:
+                session.rollback()  # the slot is not used
+                withheld = _settle_claimed(session, message_id, prepared, now, reason)
+    if withheld is not None:
+        raise _Withheld(withheld)
+
+
+def _claim(
+    session: Session, message_id: int, prepared: _Prepared, now: datetime, phase: SendPhase | None
+) -> bool:
+    """Claim the message as step 1 read it: waiting, due, not tried nor re-approved since.
+
+    `now` is stored as the claim time, which is the Date the email was built with.
+    """
+    return compare_and_set(
+        session,
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.status.in_(CLAIMABLE),
+            _due(now),  # type: ignore[arg-type]
+            Message.attempts == prepared.attempts,
+            Message.message_id == prepared.header_id,
+        )
+        .values(
+            status=MessageStatus.SENDING,
+            send_phase=phase,
+            claimed_at=now,
+            attempts=prepared.attempts + 1,
+            waiting_reason=None,
+        ),
+    )
+
+
+def _settle_claimed(
+    session: Session, message_id: int, prepared: _Prepared, now: datetime, reason: str
+) -> DeliveryResult:
+    """Call off a message the guard stopped at the last moment (a rare path: ORM is fine)."""
+    if not _claim(session, message_id, prepared, now, None):
+        return DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
+    message = session.get(Message, message_id)
+    assert message is not None
+    message.status = MessageStatus.CANCELLED
+    message.error = f"not sent: {reason}"
+    _note(session, message, "not_sent", message.error, now)
+    return DeliveryResult(Outcome.CANCELLED, reason)
 
 
 def deliver(
@@ -226,80 +400,63 @@ def deliver(
     the provider no longer accepts the sign-in, sending pauses and the message
     waits, queued, for the user to sign in again.
     """
-    # Three commits per message, the ones exactly-once needs: the claim (with the
-    # guard), the phase DATA before the body, and SENT after the server's answer.
+    # Two commits per message, the ones exactly-once needs: the claim (slot, phase
+    # DATA and guard together) once the server took the envelope, just before the
+    # body, and SENT after the server's answer. Step 1 only reads.
+    now = clock()
     with session_scope(factory) as session:
-        claimed, refused = _reserve_and_claim(session, message_id, clock())
-        if claimed is None:
-            assert refused is not None
-            return refused
-        message, mailbox, user = claimed.message, claimed.mailbox, claimed.user
-        contact = session.get(Contact, message.contact_id) if message.contact_id else None
-        outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
-        now = clock()
-        reason = _why_not_send(message, contact, outreach)
-        if reason:
-            message.status = MessageStatus.CANCELLED
-            message.error = f"not sent: {reason}"
-            _note(session, message, "not_sent", message.error, now)
-            return DeliveryResult(Outcome.CANCELLED, reason)
-        assert user is not None and contact is not None and message.message_id is not None
-        if mailbox is None:
-            message.status = MessageStatus.FAILED
-            message.error = "the mailbox this message was approved for is gone"
-            _note(session, message, "failed", message.error, now)
-            return DeliveryResult(Outcome.FAILED, message.error)
-        try:
-            email = build_message(outgoing_email(message, mailbox, user, contact, now))
-        except ValidationError as error:
-            # A control character in a name or the subject (stored before they were
-            # refused at the door): nothing goes out, and the page says which field.
-            message.status = MessageStatus.FAILED
-            message.error = f"not sent: {error}"
-            _note(session, message, "failed", message.error, now)
-            return DeliveryResult(Outcome.FAILED, message.error)
-        login = MailboxLogin.smtp(mailbox, box)
-        attempts = message.attempts
-        first_approved = message.approved_at or now
+        prepared = _prepare(session, message_id, box, now)
+    if isinstance(prepared, DeliveryResult):
+        return prepared
+    claimed: list[bool] = []
 
     def before_data() -> None:
-        # Still ours? A sweep that took this worker for dead may have handed the
-        # message to another one; then the body must not go from here as well.
-        with session_scope(factory) as session:
-            still_ours = compare_and_set(
-                session,
-                update(Message)
-                .where(
-                    Message.id == message_id,
-                    Message.status == MessageStatus.SENDING,
-                    Message.attempts == attempts,
-                )
-                .values(send_phase=SendPhase.DATA),
-            )
-        if not still_ours:
-            raise _ClaimLost
+        _claim_before_data(factory, message_id, prepared, now)
+        claimed.append(True)
 
     def send(server: ServerLogin) -> None:
-        sender.send(server, email, before_data)
+        sender.send(server, prepared.email, before_data)
 
+    def settle(record: Callable[[Session], DeliveryResult]) -> DeliveryResult:
+        # A failure before the claim was still an attempt: it is claimed now, for the
+        # record (and takes its pace slot, so a failing server is tried at the pace).
+        with session_scope(factory) as session:
+            if not claimed:
+                pace.take(session, prepared.slot)
+                if not _claim(session, message_id, prepared, now, None):
+                    session.rollback()
+                    return DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took it")
+            return record(session)
+
+    attempts = prepared.attempts + 1
     try:
         # An OAuth2 token is renewed when due, and once more if the server refuses it.
-        login.log_in(send, tokens, clock)
-    except _ClaimLost:
-        return DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message over")
+        prepared.login.log_in(send, tokens, clock)
+    except _Withheld as withheld:
+        return withheld.result
     except SignInRequired as error:
-        return _pause_mailbox(factory, message_id, clock(), str(error), sign_in=True)
+        return settle(
+            partial(
+                _pause_mailbox, message_id=message_id, now=clock(), text=str(error), sign_in=True
+            )
+        )
     except MailboxAuthFailed as error:
-        return _pause_mailbox(factory, message_id, clock(), str(error))
-    except OAuthError as error:
-        # The provider could not be reached to renew the token: nothing was sent.
-        gave_up = clock() - first_approved > GIVE_UP_AFTER
-        return _record_failure(factory, message_id, clock(), attempts, str(error), gave_up)
-    except TemporaryFailure as error:
-        gave_up = clock() - first_approved > GIVE_UP_AFTER
-        return _record_failure(factory, message_id, clock(), attempts, str(error), gave_up)
+        return settle(partial(_pause_mailbox, message_id=message_id, now=clock(), text=str(error)))
+    except (OAuthError, TemporaryFailure) as error:
+        # OAuthError: the provider could not be reached to renew the token; nothing was sent.
+        gave_up = clock() - prepared.first_approved > GIVE_UP_AFTER
+        return settle(
+            partial(
+                _record_failure,
+                message_id=message_id,
+                now=clock(),
+                attempts=attempts,
+                text=str(error),
+                gave_up=gave_up,
+            )
+        )
     except PermanentFailure as error:
-        return _record_refusal(factory, message_id, clock(), error)
+        return settle(partial(_record_refusal, message_id=message_id, now=clock(), error=error))
     except DeliveryUnknown as error:
         with session_scope(factory) as session:
             row = session.get(Message, message_id)
@@ -310,14 +467,62 @@ def deliver(
         return DeliveryResult(Outcome.UNKNOWN, str(error))
 
     with session_scope(factory) as session:
-        record_sent(session, message_id, clock())
+        _record_delivered(session, message_id, prepared, clock())
     return DeliveryResult(Outcome.SENT)
 
 
+def _record_delivered(
+    session: Session, message_id: int, prepared: _Prepared, now: datetime
+) -> None:
+    """record_sent for the message deliver() just sent, from what step 1 read:
+    the row is written without being read again.
+
+    Its commit does not wait for the disk: should the machine lose it (a power cut,
+    not a killed process), the row is left SENDING in phase DATA, which the sweep
+    turns UNKNOWN and the Sent folder settles as sent (decision 0021).
+    """
+    commit_lazily(session)
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            status=MessageStatus.SENT,
+            sent_at=now,
+            error=None,
+            waiting_reason=None,
+            next_attempt_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    record(
+        session,
+        user_id=prepared.user_id,
+        kind="sent",
+        detail=f"sent to {prepared.to_address}",
+        now=now,
+        contact_id=prepared.contact_id,
+        outreach_id=prepared.outreach_id,
+        message_id=message_id,
+    )
+    if prepared.outreach_id is not None:
+        # Attached as read, so the next step's clock reads them without a query.
+        session.add_all(row for row in prepared.settings if row is not None)
+        _move_outreach_on(session, prepared.outreach_id, prepared.kind, message_id, now)
+
+
 def outgoing_email(
-    message: Message, mailbox: Mailbox, user: User, contact: Contact, now: datetime
+    message: Message,
+    mailbox: Mailbox,
+    user: User,
+    contact: Contact,
+    now: datetime,
+    date: datetime | None = None,
 ) -> OutgoingEmail:
-    """What goes out for `message`; the same row always gives the same bytes."""
+    """What goes out for `message`; the same row always gives the same bytes.
+
+    `date`: the claim time about to be stored with it (the send builds the email
+    before it claims); otherwise the stored one, or `now`.
+    """
     assert message.message_id is not None
     return OutgoingEmail(
         from_name=mailbox.display_name or user.name,
@@ -328,7 +533,7 @@ def outgoing_email(
         body=message.body_text,
         message_id=message.message_id,
         # The claim time, stored, so a Sent-folder copy can be rebuilt exactly.
-        date=message.claimed_at or now,
+        date=date or message.claimed_at or now,
         in_reply_to=message.in_reply_to,
         references=tuple(message.references.split()),
         calendar=message.calendar_ics,
@@ -345,21 +550,33 @@ def record_sent(session: Session, message_id: int, now: datetime, how: str = "")
     message.waiting_reason = None
     message.next_attempt_at = None
     _note(session, message, "sent", how or f"sent to {message.to_address}", now)
-    outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
-    if outreach is None:
+    if message.outreach_id is not None:
+        _move_outreach_on(session, message.outreach_id, message.kind, message.id, now)
+
+
+_SENT_TRIGGERS = {
+    MessageKind.REQUEST: Trigger.REQUEST_SENT,
+    MessageKind.FOLLOW_UP: Trigger.FOLLOW_UP_SENT,
+    MessageKind.THANK_YOU: Trigger.THANK_YOU_SENT,
+}
+
+
+def _move_outreach_on(
+    session: Session, outreach_id: int, kind: MessageKind, message_id: int, now: datetime
+) -> None:
+    trigger = _SENT_TRIGGERS.get(kind)
+    if trigger is None:
         return
-    trigger = {
-        MessageKind.REQUEST: Trigger.REQUEST_SENT,
-        MessageKind.FOLLOW_UP: Trigger.FOLLOW_UP_SENT,
-        MessageKind.THANK_YOU: Trigger.THANK_YOU_SENT,
-    }.get(message.kind)
-    if trigger is not None and can_apply(outreach.state, trigger):
+    with session.no_autoflush:
+        # The "sent" event waits for the commit, to go in one INSERT with the step's own.
+        outreach = session.get(Outreach, outreach_id)
+    if outreach is not None and can_apply(outreach.state, trigger):
         # The clock for the next step, or the keep-in-touch day, is set there.
-        transition(session, outreach, trigger, now, message_id=message.id)
+        transition(session, outreach, trigger, now, message_id=message_id)
 
 
 def _pause_mailbox(
-    factory: sessionmaker[Session],
+    session: Session,
     message_id: int,
     now: datetime,
     text: str,
@@ -370,75 +587,70 @@ def _pause_mailbox(
     `sign_in`: the OAuth2 grant is gone; outreach.oauth.tokens already marked the
     mailbox NEEDS_SIGN_IN, and only a new sign-in resumes sending.
     """
-    with session_scope(factory) as session:
-        message = session.get(Message, message_id)
-        assert message is not None
-        mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
-        if mailbox is not None:
-            mailbox.status = (
-                MailboxStatus.NEEDS_SIGN_IN if sign_in else MailboxStatus.NEEDS_ATTENTION
-            )
-            mailbox.last_error = text
-            mailbox.sending_paused = True
-        message.status = MessageStatus.QUEUED
-        message.send_phase = None
-        message.waiting_reason = (
-            f"sending is paused: {text}"
-            if sign_in
-            else "sending is paused: the mail server refused the password"
-        )
-        message.next_attempt_at = now + timedelta(minutes=5)
-        _note(session, message, "paused", f"not sent yet: {text}", now)
+    message = session.get(Message, message_id)
+    assert message is not None
+    mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id else None
+    if mailbox is not None:
+        mailbox.status = MailboxStatus.NEEDS_SIGN_IN if sign_in else MailboxStatus.NEEDS_ATTENTION
+        mailbox.last_error = text
+        mailbox.sending_paused = True
+    message.status = MessageStatus.QUEUED
+    message.send_phase = None
+    message.waiting_reason = (
+        f"sending is paused: {text}"
+        if sign_in
+        else "sending is paused: the mail server refused the password"
+    )
+    message.next_attempt_at = now + timedelta(minutes=5)
+    _note(session, message, "paused", f"not sent yet: {text}", now)
     return DeliveryResult(Outcome.PAUSED, text)
 
 
 def _record_refusal(
-    factory: sessionmaker[Session], message_id: int, now: datetime, error: PermanentFailure
+    session: Session, message_id: int, now: datetime, error: PermanentFailure
 ) -> DeliveryResult:
-    with session_scope(factory) as session:
-        message = session.get(Message, message_id)
-        assert message is not None
-        message.status = MessageStatus.FAILED
-        message.send_phase = None
-        message.error = error.server_text or str(error)
-        _note(session, message, "failed", f"not delivered: {message.error}", now)
-        # 5.1.x: the address itself is bad (RFC 3463), so the contact bounced.
-        if " 5.1." in f" {error.server_text}" or error.server_text.startswith(("550 5.1", "5.1")):
-            outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
-            if outreach is not None and can_apply(outreach.state, Trigger.BOUNCE_RECEIVED):
-                detail = f"the address was refused: {message.error}"
-                transition(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
+    message = session.get(Message, message_id)
+    assert message is not None
+    message.status = MessageStatus.FAILED
+    message.send_phase = None
+    message.error = error.server_text or str(error)
+    _note(session, message, "failed", f"not delivered: {message.error}", now)
+    # 5.1.x: the address itself is bad (RFC 3463), so the contact bounced.
+    if " 5.1." in f" {error.server_text}" or error.server_text.startswith(("550 5.1", "5.1")):
+        outreach = session.get(Outreach, message.outreach_id) if message.outreach_id else None
+        if outreach is not None and can_apply(outreach.state, Trigger.BOUNCE_RECEIVED):
+            detail = f"the address was refused: {message.error}"
+            transition(session, outreach, Trigger.BOUNCE_RECEIVED, now, detail, message.id)
     return DeliveryResult(Outcome.FAILED, str(error))
 
 
 def _record_failure(
-    factory: sessionmaker[Session],
+    session: Session,
     message_id: int,
     now: datetime,
     attempts: int,
     text: str,
     gave_up: bool,
 ) -> DeliveryResult:
-    with session_scope(factory) as session:
-        message = session.get(Message, message_id)
-        assert message is not None
-        message.send_phase = None
-        if gave_up:
-            message.status = MessageStatus.FAILED
-            message.error = f"gave up after {attempts} attempts over a day: {text}"
-            _note(session, message, "failed", message.error, now)
-            return DeliveryResult(Outcome.FAILED, message.error)
-        message.status = MessageStatus.RETRYING
-        message.error = text
-        message.next_attempt_at = now + retry_delay(attempts)
-        _note(
-            session,
-            message,
-            "retrying",
-            f"{text}; next attempt {_on_clock_of(session, message, message.next_attempt_at)}",
-            now,
-        )
-        return DeliveryResult(Outcome.RETRYING, text)
+    message = session.get(Message, message_id)
+    assert message is not None
+    message.send_phase = None
+    if gave_up:
+        message.status = MessageStatus.FAILED
+        message.error = f"gave up after {attempts} attempts over a day: {text}"
+        _note(session, message, "failed", message.error, now)
+        return DeliveryResult(Outcome.FAILED, message.error)
+    message.status = MessageStatus.RETRYING
+    message.error = text
+    message.next_attempt_at = now + retry_delay(attempts)
+    _note(
+        session,
+        message,
+        "retrying",
+        f"{text}; next attempt {_on_clock_of(session, message, message.next_attempt_at)}",
+        now,
+    )
+    return DeliveryResult(Outcome.RETRYING, text)
 
 
 def _on_clock_of(session: Session, message: Message, moment: datetime) -> str:

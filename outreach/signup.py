@@ -1,8 +1,10 @@
 """Who may create an account in the dashboard, and the one-time invitations that let them.
 
 OUTREACH_SIGNUP says it: `open` (anyone who reaches the dashboard), `invite` (a
-link made by `outreach invite create`), or `closed` (accounts are made with
-`outreach user create` only).
+link made by an admin, with `outreach invite create` or on the admin page), or
+`closed` (accounts are made with `outreach user create` only). An invitation says
+the account's role, student or adviser; in the open mode a link still works, so an
+admin can invite an adviser there too.
 
 Signing up never tells whether an address already has an account: both end
 with the same answer, after the same Argon2 work, and no account is signed in
@@ -27,11 +29,13 @@ from outreach.accounts import (
     normalise_email,
 )
 from outreach.errors import NotFound, ValidationError
-from outreach.models import SignupInvite, User
+from outreach.models import Role, SignupInvite, User
 
 OPEN, INVITE, CLOSED = "open", "invite", "closed"
 DEFAULT_INVITE_DAYS = 7
 MAX_INVITE_DAYS = 90
+# The roles an invitation may give; an admin is made on the machine itself (`outreach user`).
+INVITABLE_ROLES = (Role.STUDENT, Role.ADVISER)
 
 
 class SignupClosed(ValidationError):
@@ -67,21 +71,34 @@ def invite_state(invite: SignupInvite, now: datetime) -> str:
 
 
 def create_invite(
-    session: Session, email: str, now: datetime, days: int = DEFAULT_INVITE_DAYS
+    session: Session,
+    email: str,
+    now: datetime,
+    days: int = DEFAULT_INVITE_DAYS,
+    role: Role = Role.STUDENT,
 ) -> NewInvite:
-    """A new invitation for `email`, valid `days` days; the token is returned, never stored.
+    """A new invitation for `email`, valid `days` days, making an account with `role`.
 
-    :raise ValidationError: when the address is no address or `days` out of bounds.
+    The token is returned, never stored.
+
+    :raise ValidationError: when the address is no address, `days` out of bounds, or
+        the role is admin.
     """
     address = normalise_email(email)
     if not 1 <= days <= MAX_INVITE_DAYS:
         raise ValidationError(f"an invitation lasts from 1 to {MAX_INVITE_DAYS} days, not {days}")
+    if role not in INVITABLE_ROLES:
+        raise ValidationError(
+            "an invitation makes a student or an adviser; an admin is made on the server "
+            "with `outreach user create --role admin`"
+        )
     token = secrets.token_urlsafe(32)
     invite = SignupInvite(
         token_hash=_hash(token),
         email=address,
         created_at=now,
         expires_at=now + timedelta(days=days),
+        role=role,
     )
     session.add(invite)
     session.flush()
@@ -170,12 +187,16 @@ def sign_up(
     the field. The profile shows it and changes it.
 
     :raise SignupClosed: in the closed mode.
-    :raise InviteProblem: in the invite mode, when the link cannot be used.
+    :raise InviteProblem: when the link cannot be used (the invite mode needs one; the
+        open mode follows one when given).
     :raise ValidationError: for a missing name, an invalid address or a short password.
     """
     if mode == CLOSED:
         raise SignupClosed("sign-up is closed on this Outreach")
-    invite = find_invite(session, invite_token, now) if mode == INVITE else None
+    # In the open mode a link is optional, but one that was followed must be good: a
+    # stale adviser's link must not quietly make a student.
+    follows_link = mode == INVITE or bool(invite_token.strip())
+    invite = find_invite(session, invite_token, now) if follows_link else None
     address = invite.email if invite is not None else normalise_email(email)
     if not name.strip():
         raise ValidationError("please give your name; it signs your emails")
@@ -191,6 +212,7 @@ def sign_up(
     if zone is not None:
         user.time_zone = zone
     if invite is not None:
+        user.role = invite.role
         claimed = session.execute(
             update(SignupInvite)
             .where(

@@ -7,12 +7,12 @@ what a change frees at once, is in outreach.target_actions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from outreach.asking_again import refusals
 from outreach.contacts import get_contact
@@ -193,6 +193,8 @@ def outreaches_in_order(session: Session, target: Target) -> list[Outreach]:
         )
         .where(Outreach.target_id == target.id)
         .order_by(TargetEntry.position)
+        # Every caller reads the names: in the same query, not one query per name.
+        .options(joinedload(Outreach.contact, innerjoin=True))
         # Another process may have moved an outreach since this session read it.
         .execution_options(populate_existing=True)
     )
@@ -215,6 +217,20 @@ def lock_target(session: Session, target_id: int) -> None:
     )
 
 
+def lock_targets(session: Session, target_ids: Collection[int]) -> None:
+    """lock_target for many targets in one statement, taken in the order of their ids:
+    two schedulers locking overlapping sets wait on each other, never in a circle."""
+    if not target_ids:
+        return
+    in_order = select(Target.id).where(Target.id.in_(target_ids)).order_by(Target.id)
+    session.execute(
+        update(Target)
+        .where(Target.id.in_(in_order.with_for_update()))
+        .values(max_in_flight=Target.max_in_flight)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _in_flight_elsewhere(session: Session, target: Target) -> set[int]:
     """Contacts with a request out on the user's other targets: one at a time per person."""
     return set(
@@ -228,7 +244,9 @@ def _in_flight_elsewhere(session: Session, target: Target) -> set[int]:
     )
 
 
-def fill_pipeline(session: Session, user: User, target: Target, now: datetime) -> list[Message]:
+def fill_pipeline(
+    session: Session, user: User, target: Target, now: datetime, *, locked: bool = False
+) -> list[Message]:
     """Draft requests to the next names until the target's in-flight limit is reached.
 
     Skipped, and left on the list for later: do-not-contact names, a person with
@@ -236,12 +254,14 @@ def fill_pipeline(session: Session, user: User, target: Target, now: datetime) -
     has someone in flight on this list, unless the target allows two at once.
     Never drafted: a person an earlier answer says not to ask again (outreach.asking_again).
     A paused target drafts nothing. Running it twice, or in two processes at
-    once, changes nothing more.
+    once, changes nothing more. `locked`: the caller took the target's lock in this
+    transaction already, so the names are read once, under it.
     """
-    if target.paused or not _next_names(session, target):
-        # Nothing to draft: no lock taken, so a sweep over every list stays cheap.
-        return []
-    lock_target(session, target.id)
+    if not locked:
+        if target.paused or not _next_names(session, target):
+            # Nothing to draft: no lock taken, so a sweep over every list stays cheap.
+            return []
+        lock_target(session, target.id)
     session.refresh(target)
     drafted: list[Message] = []
     for outreach in _next_names(session, target):

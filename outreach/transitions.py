@@ -150,7 +150,8 @@ def _fill_freed_place(session: Session, outreach: Outreach, now: datetime) -> li
     target = session.get(Target, outreach.target_id)
     if user is None or target is None:
         return []
-    return fill_pipeline(session, user, target, now)
+    # transition() took the target's lock before moving the outreach.
+    return fill_pipeline(session, user, target, now, locked=True)
 
 
 def pause_for_absence(

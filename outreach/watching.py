@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.drafts import cancel_unsent
@@ -147,6 +147,30 @@ def _open_by_address(session: Session, user_id: int) -> dict[str, tuple[int, int
     return {email: (contact_id, outreach_id) for email, contact_id, outreach_id in rows}
 
 
+# How long before the user's first request a folder read from scratch still looks:
+# SEARCH SINCE compares days in the server's own time zone, and clocks drift.
+HORIZON_MARGIN = timedelta(days=2)
+
+
+def reply_horizon(session: Session, user_id: int, now: datetime) -> date:
+    """The first day on which mail can concern any of the user's outreaches.
+
+    Nothing can answer, bounce or echo a request before it left: every rule that
+    matches a message (its thread, the Gmail thread, a bounce quoting us, the
+    sender or recipient of an outreach in progress) needs a request sent first.
+    So a first sync asks the server only for what arrived since the user's first
+    request went out (through any mailbox, whenever that was) and passes over the
+    years of mail before it. A user who has sent nothing yet has nothing to read.
+    """
+    first_sent = session.scalar(
+        select(func.min(func.coalesce(Message.sent_at, Message.claimed_at))).where(
+            Message.user_id == user_id, Message.direction == Direction.OUTBOUND
+        )
+    )
+    start = min(first_sent, now) if first_sent is not None else now
+    return (start - HORIZON_MARGIN).date()
+
+
 def sync_mailbox(
     session: Session,
     mailbox: Mailbox,
@@ -164,19 +188,27 @@ def sync_mailbox(
     # database's one write lock, and other mailboxes' syncs must not wait on this
     # server's answers meanwhile.
     read: list[tuple[str, MailboxSyncState, int, FolderBatch]] = []
+    horizon: date | None = None  # read once, and only for a folder read from scratch
     with session.no_autoflush:
         # The Sent folder first: our own messages come before the answers to them,
         # so a reply read in the same round finds their ids and Gmail thread ids.
         for folder in sorted(folders, key=lambda name: name != mailbox.sent_folder):
             state = _sync_state(session, mailbox, folder)
             last_uid = state.last_uid
-            batch = source.fetch_new(folder, last_uid)
+            # Only the first sync of a folder starts at the horizon: later ones read
+            # every new UID, whatever date the server gave the message.
+            if state.uidvalidity is None:
+                horizon = horizon or reply_horizon(session, mailbox.user_id, now)
+                batch = source.fetch_new(folder, last_uid, horizon)
+            else:
+                batch = source.fetch_new(folder, last_uid)
             if state.uidvalidity is not None and batch.uidvalidity != state.uidvalidity:
-                # The server renumbered the folder: read it all again; Message-IDs
-                # already stored keep anything from being counted twice.
+                # The server renumbered the folder: read it all again, from the horizon;
+                # Message-IDs already stored keep anything from being counted twice.
                 report.resynced.append(folder)
                 last_uid = 0
-                batch = source.fetch_new(folder, last_uid)
+                horizon = horizon or reply_horizon(session, mailbox.user_id, now)
+                batch = source.fetch_new(folder, last_uid, horizon)
             read.append((folder, state, last_uid, batch))
     if any(batch.messages for _folder, _state, _uid, batch in read):
         # What new mail is matched against: read only when there is some, as most
@@ -193,24 +225,23 @@ def sync_mailbox(
         report.folders[folder] = len(batch.messages)
         for fetched in batch.messages:
             try:
-                # A savepoint per message: one that breaks something is recorded
-                # as unreadable and the others are still taken in.
-                with session.begin_nested():
-                    matched = _take_in(
-                        session,
-                        mailbox,
-                        source,
-                        folder,
-                        batch.uidvalidity,
-                        fetched,
-                        sent_ids,
-                        inbound_ids,
-                        threads,
-                        by_address,
-                        domains,
-                        own,
-                        now,
-                    )
+                # One that breaks something is recorded as unreadable and the others
+                # are still taken in: what it wrote is undone by its savepoint.
+                matched = _take_in(
+                    session,
+                    mailbox,
+                    source,
+                    folder,
+                    batch.uidvalidity,
+                    fetched,
+                    sent_ids,
+                    inbound_ids,
+                    threads,
+                    by_address,
+                    domains,
+                    own,
+                    now,
+                )
             except MailboxError:
                 raise  # the connection broke: nothing of this round is kept
             except Exception as error:  # noqa: BLE001 - hostile input must not stop the poller
@@ -225,7 +256,9 @@ def sync_mailbox(
                 report.unreadable += 1
                 continue
             report.matched += int(matched)
-        state.last_uid = max([last_uid, *(fetched.uid for fetched in batch.messages)])
+        state.last_uid = max(
+            [last_uid, batch.passed_uid, *(fetched.uid for fetched in batch.messages)]
+        )
         session.flush()
     mailbox.last_synced_at = now
     return report
@@ -246,7 +279,11 @@ def _take_in(
     own: frozenset[str],
     now: datetime,
 ) -> bool:
-    """Classify, match and store one fetched message; True when it belongs to an outreach."""
+    """Classify, match and store one fetched message; True when it belongs to an outreach.
+
+    Whatever it writes is written in a savepoint, taken only then: most messages
+    concern no outreach and write nothing, and a first sync reads thousands.
+    """
     headers = parse_headers(fetched.raw_headers)
     message_id = headers.get("message-id", "")
     ids = message_ids_in(message_id)
@@ -256,14 +293,16 @@ def _take_in(
         if key in sent_ids and thread_id is not None:
             # The copy of our own message on Gmail: its thread id lets replies
             # that dropped In-Reply-To and References be matched to the outreach.
-            _remember_thread_id(session, mailbox.user_id, key, thread_id)
+            with session.begin_nested():
+                _remember_thread_id(session, mailbox.user_id, key, thread_id)
             threads[thread_id] = sent_ids[key]
         return False  # already recorded, or a copy of our own message
     original = message_ids_in(headers.get("x-microsoft-original-message-id"))
     if key and original and original[0] in sent_ids:
         # Our own message, filed under the id the provider gave it: remember that
         # id, so that replies citing it are matched to the outreach as well.
-        _remember_provider_id(session, mailbox.user_id, original[0], ids[0])
+        with session.begin_nested():
+            _remember_provider_id(session, mailbox.user_id, original[0], ids[0])
         sent_ids[key] = sent_ids[original[0]]
         return False
     reading = read_headers(headers, own)
@@ -310,33 +349,35 @@ def _take_in(
     reading = reading.with_body(raw, now)
     kind = reading.kind
     if kind is InboundKind.OTHER:
-        _note_other(session, mailbox, reading, match, now)
+        with session.begin_nested():
+            _note_other(session, mailbox, reading, match, now)
         return False
     if kind is not InboundKind.REPLY and match.rule in _REPLIES_ONLY:
         return False  # as if the headers had told: only a reply is matched by its sender
-    stored = _store(
-        session,
-        mailbox,
-        folder,
-        uidvalidity,
-        fetched.uid,
-        headers,
-        raw,
-        kind,
-        match,
-        now,
-        thread_id,
-    )
-    if key and kind is InboundKind.OWN_MESSAGE:
-        # A reply to the user's own message must thread to the outreach too.
-        sent_ids[key] = ThreadRef(match.outreach_id, match.contact_id)
-    elif key:
-        inbound_ids.add(key)
-    if thread_id is not None and kind is InboundKind.OWN_MESSAGE:
-        threads[thread_id] = ThreadRef(match.outreach_id, match.contact_id)
-    _apply(session, stored, kind, now, reading)
-    if kind is InboundKind.REPLY:
-        read_invitation(session, stored, raw, now)  # a calendar invitation proposes a meeting
+    with session.begin_nested():
+        stored = _store(
+            session,
+            mailbox,
+            folder,
+            uidvalidity,
+            fetched.uid,
+            headers,
+            raw,
+            kind,
+            match,
+            now,
+            thread_id,
+        )
+        if key and kind is InboundKind.OWN_MESSAGE:
+            # A reply to the user's own message must thread to the outreach too.
+            sent_ids[key] = ThreadRef(match.outreach_id, match.contact_id)
+        elif key:
+            inbound_ids.add(key)
+        if thread_id is not None and kind is InboundKind.OWN_MESSAGE:
+            threads[thread_id] = ThreadRef(match.outreach_id, match.contact_id)
+        _apply(session, stored, kind, now, reading)
+        if kind is InboundKind.REPLY:
+            read_invitation(session, stored, raw, now)  # a calendar invitation proposes a meeting
     return True
 
 

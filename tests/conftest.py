@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,10 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine
+from flask import Flask
+from jinja2 import BytecodeCache, Environment
+from jinja2.bccache import Bucket
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach import accounts
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.db import make_engine, make_sessionmaker
@@ -21,6 +27,7 @@ from outreach.mail.tls import client_context
 from outreach.models import Base, Mailbox, TlsMode, User
 from tests.factories import make_mailbox, make_user
 from tests.servers.dovecot import DovecotServer
+from tests.servers.postgres import PostgresServer
 from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
 from tests.servers.tls import TlsFiles
@@ -71,10 +78,85 @@ def secret_box(settings: Settings) -> SecretBox:
     return SecretBox(settings.encryption_keys)
 
 
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashing() -> Iterator[None]:
+    """Argon2 at its lowest cost for in-process tests.
+
+    The deployment's parameters cost about 0.15 s a hash on a quiet core and over a second on
+    a busy one, and most tests sign someone up and in; what they check is who gets in, not how
+    slow a guess is. Processes the tests start (`outreach web`, the CLI) keep the real cost.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        )
+        accounts._nobodys_hash.cache_clear()
+        yield
+    accounts._nobodys_hash.cache_clear()
+
+
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept for the whole session, keyed by name and source checksum."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[str, str | None], bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        found = self._compiled.get((bucket.key, bucket.checksum))
+        if found is not None:
+            bucket.bytecode_from_string(found)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._compiled[(bucket.key, bucket.checksum)] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def templates_compiled_once() -> Iterator[None]:
+    """Each test builds its own dashboard, and each would compile every page's template again
+    (a tenth of a web test's time); a changed template has another checksum and compiles anew."""
+    shared = _SharedBytecode()
+    create_environment = Flask.create_jinja_environment
+
+    def with_shared_bytecode(app: Flask) -> Environment:
+        environment = create_environment(app)
+        environment.bytecode_cache = shared
+        return environment
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "create_jinja_environment", with_shared_bytecode)
+        yield
+
+
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with the whole schema, made once: copying it is 30 times faster than
+    creating the tables again (each statement is its own synced transaction)."""
+    path = tmp_path_factory.mktemp("schema") / "schema.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(postgres: PostgresServer) -> str:
+    """The name of a PostgreSQL database with the whole schema, for tests to copy."""
+    url = postgres.create_database()
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    name = make_url(url).database
+    assert name is not None
+    return name
+
+
+@pytest.fixture
+def engine(settings: Settings, sqlite_schema: Path) -> Iterator[Engine]:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        shutil.copyfile(sqlite_schema, url.database)
+    engine = make_engine(settings.database_url)
+    Base.metadata.create_all(engine)  # a no-op on the copy: every table is there
     yield engine
     engine.dispose()
 
@@ -129,7 +211,7 @@ def both_databases(request: pytest.FixtureRequest, instance_dir: Path) -> str:
     """SQLite, or a fresh PostgreSQL database, by the test's parameter."""
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")
-        return str(server.create_database())
+        return str(server.create_database(template=request.getfixturevalue("postgres_schema")))
     return f"sqlite:///{instance_dir / 'outreach.sqlite'}"
 
 

@@ -201,7 +201,7 @@ def _assert_schema_matches_models(engine: Engine) -> None:
 
 def test_db_upgrade_builds_the_models_schema_on_sqlite(cli: Cli, db_engine: Engine) -> None:
     again = cli.ok("db", "upgrade")  # idempotent
-    assert "is at revision 0014" in again.output
+    assert "is at revision 0017" in again.output
     _assert_schema_matches_models(db_engine)
 
 

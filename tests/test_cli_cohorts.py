@@ -222,3 +222,59 @@ def test_the_report_shows_counts_and_never_a_contact_or_message_word(
     for output in (result.stdout, text_report.output):
         for word in PRIVATE_WORDS:
             assert word.lower() not in output.lower(), word
+
+
+def test_sandbox_gives_an_adviser_a_demo_cohort_and_takes_it_away(people: Cli) -> None:
+    made = people.ok("sandbox", "--demo-cohort", ADVISER)
+    assert "12 pretend students, who cannot sign in or send mail" in made.stdout
+    shown = people.ok(
+        "cohort", "report", "--user", ADVISER, "--name", "Demo cohort (pretend students)", "--json"
+    )
+    students = json.loads(shown.stdout)["students"]
+    assert len(students) == 12
+    assert all(row["email"].endswith("@students.outreach-sandbox.invalid") for row in students)
+    refused = people("sandbox", "--demo-cohort", STUDENT)
+    assert refused.exit_code == 1
+    assert "only an adviser" in refused.stderr
+    gone = people.ok("sandbox", "--remove-demo-cohort", ADVISER)
+    assert "demo cohort and its pretend students are gone" in gone.stdout
+    after = people(
+        "cohort", "report", "--user", ADVISER, "--name", "Demo cohort (pretend students)"
+    )
+    assert after.exit_code == 1
+    assert "no cohort named" in after.stderr
+
+
+def test_questions_are_set_with_the_cohort_listed_and_replaced(people: Cli, tmp_path: Path) -> None:
+    made = create_cohort(people, "--question", "What surprised you?", "--question", "What next?")
+    # The documented keys stay as they were: the questions have a command of their own.
+    assert set(made) == {"name", "code", "goal", "due"}
+    listed = people.ok("cohort", "questions", "--user", ADVISER, "--name", "Careers 101", "--json")
+    assert json.loads(listed.stdout) == {
+        "name": "Careers 101",
+        "questions": ["What surprised you?", "What next?"],
+    }
+    file = tmp_path / "questions.txt"
+    file.write_text("Whom will you ask next?\n\nWhat did you learn about pay?\n", encoding="utf-8")
+    replaced = people.ok(
+        "cohort", "questions", "--user", ADVISER, "--name", "Careers 101",
+        "--questions-file", str(file),
+    )  # fmt: skip
+    assert replaced.stdout == "1. Whom will you ask next?\n2. What did you learn about pay?\n"
+    both = people(
+        "cohort", "questions", "--user", ADVISER, "--name", "Careers 101",
+        "--question", "X?", "--questions-file", str(file),
+    )  # fmt: skip
+    assert both.exit_code == 1 and "not both" in both.stderr
+    others = people("cohort", "questions", "--user", OTHER_ADVISER, "--name", "Careers 101")
+    assert others.exit_code == 1 and "you have no cohort named 'Careers 101'" in others.stderr
+
+
+def test_a_questions_file_from_stdin_makes_the_cohort(people: Cli) -> None:
+    made = people.ok(
+        "cohort", "create", "--user", ADVISER, "--name", "Careers 101",
+        "--questions-file", "-", input="One?\nTwo?\n",
+    )  # fmt: skip
+    assert len(made.stdout.strip()) == 8
+    listed = people.ok("cohort", "questions", "--user", ADVISER, "--name", "Careers 101")
+    assert listed.stdout == "1. One?\n2. Two?\n"

@@ -22,6 +22,7 @@ from web.helpers import clip, day, mark_gaps, sentence, when
 from web.progress import needs_decision_count
 from web.state import EXTENSION_KEY, Services
 from web.views import (
+    admin,
     board,
     cohort_reports,
     cohorts,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         replies.bp,
         cohorts.bp,
         cohort_reports.bp,
+        admin.bp,
     ):
         app.register_blueprint(blueprint)
     # After the blueprints: it wraps the throttled views of this app.

@@ -5,9 +5,20 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask_login
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
 
 from outreach import signup as signup_rules
 from outreach.accounts import authenticate, get_user
@@ -88,6 +99,10 @@ def sign_in(user: User) -> None:
     cookie_session[SIGNED_IN_AT] = int(now().timestamp())
     keep_signed_in(user)
     flask_login.login_user(SignedIn(user))
+    # The sign-in's own CSRF token, in its first cookie: pages kept for the user are
+    # kept per token (web.page_cache), so even the first page can be served kept.
+    g.pop("csrf_token", None)
+    generate_csrf()
 
 
 def keep_signed_in(user: User) -> None:
@@ -156,11 +171,14 @@ def _signup_page(form: SignupForm, status: int = 200) -> ResponseReturnValue:
     settings = services().settings
     invite = None
     problem = None
-    if settings.signup == signup_rules.INVITE and form.invite.data:
+    if settings.signup != signup_rules.CLOSED and form.invite.data:
         try:
             invite = signup_rules.find_invite(get_session(), form.invite.data, now())
         except signup_rules.InviteProblem as error:
             problem = sentence(error)
+            if settings.signup == signup_rules.OPEN:
+                # Anyone may sign up here: the form goes on without the dead link.
+                form.invite.data = ""
     if invite is not None:
         form.email.data = invite.email
     return (

@@ -6,7 +6,7 @@ from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaF
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from outreach.cohort_reports import MAX_COMMENT
-from outreach.cohorts import DEFAULT_GOAL, MAX_GOAL
+from outreach.cohorts import DEFAULT_GOAL, MAX_GOAL, MAX_QUESTION_LENGTH, MAX_QUESTIONS
 from web.plain_form import PlainTextForm, at_most
 
 
@@ -22,6 +22,25 @@ class CohortForm(PlainTextForm):
         validators=[NumberRange(1, MAX_GOAL, f"A number from 1 to {MAX_GOAL}.")],
     )
     due = DateField("Due date", validators=[Optional()])
+    questions = TextAreaField(
+        "Questions for the report",
+        validators=[at_most(MAX_QUESTIONS * (MAX_QUESTION_LENGTH + 1))],
+        description=(
+            f"One a line, {MAX_QUESTIONS} at most. Each student answers them when handing in "
+            "a report, with their notes and reflection. You can change them until the due date."
+        ),
+    )
+
+
+class QuestionsForm(PlainTextForm):
+    questions = TextAreaField(
+        "Questions for the report",
+        validators=[at_most(MAX_QUESTIONS * (MAX_QUESTION_LENGTH + 1))],
+        description=(
+            "One a line. Reports handed in already keep the questions they answered; "
+            "a student who hands in again answers these."
+        ),
+    )
 
 
 class JoinForm(PlainTextForm):

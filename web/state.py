@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.progress_stats import FiguresCache
+from web.page_cache import PageCache
 from workers.queues import redis_connection
 
 EXTENSION_KEY = "outreach"
@@ -27,6 +28,8 @@ class Services:
     secret_box: SecretBox
     # The board's figures per user, until their next event (one per app: per database).
     board_figures: FiguresCache = field(default_factory=FiguresCache)
+    # The rendered board per user, until their data changes (web.page_cache).
+    board_pages: PageCache = field(default_factory=PageCache)
     _redis: Redis | None = field(default=None, repr=False)
 
     def redis(self) -> Redis:

@@ -1,9 +1,13 @@
 """`outreach poller`: the long-running process that watches every connected mailbox.
 
 Contract:
-- The poller takes (and every third of a lease renews) the lease of every
-  mailbox no other live poller holds, so that only one poller anywhere watches
-  it; a dead poller's mailboxes are taken over once its leases run out.
+- Every third of a lease the poller renews its leases and its heartbeat (the
+  `pollers` table), counts the live pollers and takes free mailboxes up to its
+  fair share, ceil(mailboxes / live pollers); it gives back (its keeper logged
+  out first) what it holds beyond that share and a little slack, so pollers
+  share the mailboxes. Only one poller anywhere watches a mailbox, the one
+  holding its lease; a dead poller's mailboxes are taken over once its leases
+  and heartbeat run out.
 - Each mailbox it holds gets one kept, logged-in IMAP connection
   (outreach.connections): where the server offers IDLE, new mail wakes a sync
   of that mailbox alone at once, and every folder is synced every 5 minutes;
@@ -17,8 +21,8 @@ Contract:
   access tokens from outreach.oauth.tokens.AccessTokens, which renews them (one
   process at a time) shortly before they expire.
 - `--once` syncs every mailbox once, one after another, logging in to each, and exits.
-- SIGTERM or SIGINT stops the keepers, gives the leases back so another poller
-  may take over at once, and exits. Every minute (and at exit) a line of
+- SIGTERM or SIGINT stops the keepers, gives the leases back and leaves the
+  live pollers, so the others take over at once, and exits. Every minute (and at exit) a line of
   figures is logged: mailboxes held, connections open, logins, syncs, wake-ups.
 """
 
@@ -109,8 +113,10 @@ def run(settings: Settings, once: bool = False) -> None:
                 log.info("poller stats: %s", pool.stats())
                 last_stats = time.monotonic()
             # Renew leases well before they run out, even when no mail arrives; at
-            # once when a keeper found the database away.
-            database.doubted.wait(settings.poll_lease / 3)
+            # once when a keeper found the database away; three times as often while
+            # the pollers rebalance and this one waits for mailboxes given back.
+            renew_every = settings.poll_lease / 3
+            database.doubted.wait(renew_every / 3 if pool.settling() else renew_every)
     finally:
         pool.stop()
         log.info("poller stats: %s", pool.stats())
@@ -121,6 +127,7 @@ def _give_back(factory: sessionmaker[Session], owner: str) -> None:
     try:
         with session_scope(factory) as session:
             leases.release_all(session, owner)
+            leases.leave(session, owner)
     except Exception as error:
         if not is_outage(error):
             raise

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import TextIO
 
 import click
 
 from outreach import cohorts
-from outreach.cli.common import acting_for, iso, json_option, print_json, user_option, utcnow
+from outreach.cli.common import (
+    acting_for,
+    fail,
+    iso,
+    json_option,
+    print_json,
+    user_option,
+    utcnow,
+)
 from outreach.models import Cohort, User
 
 
@@ -25,6 +35,29 @@ def _cohort_json(cohort: Cohort) -> dict[str, object]:
     }
 
 
+def questions_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--question (repeated) and --questions-file: the report's questions, one or the other."""
+    command = click.option(
+        "--questions-file",
+        type=click.File("r", encoding="utf-8"),
+        help="The report's questions, one a line ('-' reads stdin).",
+    )(command)
+    return click.option(
+        "--question",
+        multiple=True,
+        help="A question the report asks; repeat it for each, in order.",
+    )(command)
+
+
+def _questions(given: tuple[str, ...], file: TextIO | None) -> list[str] | None:
+    """The questions from the options, or None when neither was given."""
+    if given and file is not None:
+        fail("give the questions with --question or with --questions-file, not both")
+    if file is not None:
+        return file.read().splitlines()
+    return list(given) if given else None
+
+
 @cohort_group.command("create")
 @user_option
 @click.option("--name", required=True, help="The cohort's name, e.g. the course and term.")
@@ -36,14 +69,24 @@ def _cohort_json(cohort: Cohort) -> dict[str, object]:
     help="Interviews each student is asked to hold.",
 )
 @click.option("--due", type=click.DateTime(formats=["%Y-%m-%d"]), help="The due date, YYYY-MM-DD.")
+@questions_options
 @json_option
 def cohort_create(
-    user_email: str, name: str, goal: int, due: datetime | None, as_json: bool
+    user_email: str,
+    name: str,
+    goal: int,
+    due: datetime | None,
+    question: tuple[str, ...],
+    questions_file: TextIO | None,
+    as_json: bool,
 ) -> None:
     """Create a cohort (advisers only) and print the join code to give your students."""
     due_day: date | None = due.date() if due else None
+    asked = _questions(question, questions_file) or []
     with acting_for(user_email) as (session, adviser):
-        cohort = cohorts.create_cohort(session, adviser, name, goal=goal, due=due_day)
+        cohort = cohorts.create_cohort(
+            session, adviser, name, goal=goal, due=due_day, questions=asked
+        )
         if as_json:
             print_json(_cohort_json(cohort))
         else:
@@ -53,6 +96,35 @@ def cohort_create(
                 f"`outreach cohort join --user THEM {cohort.code}`",
                 err=True,
             )
+
+
+@cohort_group.command("questions")
+@user_option
+@click.option("--name", required=True, help="The cohort's name.")
+@questions_options
+@json_option
+def cohort_questions(
+    user_email: str,
+    name: str,
+    question: tuple[str, ...],
+    questions_file: TextIO | None,
+    as_json: bool,
+) -> None:
+    """Print the questions your cohort's reports ask; with --question or --questions-file,
+    replace them (until the due date; an empty file removes them)."""
+    asked = _questions(question, questions_file)
+    with acting_for(user_email) as (session, adviser):
+        cohort = cohorts.adviser_cohort(session, adviser, name)
+        if asked is not None:
+            cohorts.set_questions(session, adviser, cohort.id, asked, utcnow())
+        current = cohorts.questions_of(cohort)
+    if as_json:
+        print_json({"name": cohort.name, "questions": current})
+        return
+    if not current:
+        click.echo(f"{cohort.name} asks no questions of its own: a report is the notes alone")
+    for number, text in enumerate(current, start=1):
+        click.echo(f"{number}. {text}")
 
 
 @cohort_group.command("join")

@@ -6,7 +6,7 @@ import click
 
 from outreach import signup
 from outreach.cli.common import iso, json_option, load_settings, print_json, transaction, utcnow
-from outreach.models import SignupInvite
+from outreach.models import Role, SignupInvite
 
 
 @click.group("invite")
@@ -18,6 +18,7 @@ def _json(invite: SignupInvite) -> dict[str, object]:
     return {
         "id": invite.id,
         "email": invite.email,
+        "role": invite.role.value,
         "state": signup.invite_state(invite, utcnow()),
         "created_at": iso(invite.created_at),
         "expires_at": iso(invite.expires_at),
@@ -35,15 +36,22 @@ def _json(invite: SignupInvite) -> dict[str, object]:
     show_default=True,
     help=f"How long the link works (at most {signup.MAX_INVITE_DAYS} days).",
 )
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in signup.INVITABLE_ROLES]),
+    default=Role.STUDENT.value,
+    show_default=True,
+    help="The account's role: adviser also runs cohorts.",
+)
 @json_option
-def invite_create(email: str, days: int, as_json: bool) -> None:
+def invite_create(email: str, days: int, role: str, as_json: bool) -> None:
     """Make a one-time sign-up link for EMAIL and print it, to send them yourself.
 
     The link is shown once: only a hash of it is stored.
     """
     settings = load_settings()
     with transaction(settings) as session:
-        made = signup.create_invite(session, email, utcnow(), days)
+        made = signup.create_invite(session, email, utcnow(), days, Role(role))
         public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
         link = made.link(public_url)
         if as_json:
@@ -51,7 +59,8 @@ def invite_create(email: str, days: int, as_json: bool) -> None:
         else:
             click.echo(link)
             click.echo(
-                f"invitation {made.invite.id} for {made.invite.email}, works once until "
+                f"invitation {made.invite.id} for {made.invite.email} "
+                f"({made.invite.role.value}), works once until "
                 f"{iso(made.invite.expires_at)}",
                 err=True,
             )
@@ -61,10 +70,10 @@ def invite_create(email: str, days: int, as_json: bool) -> None:
             "set it to the dashboard's address for links others can open",
             err=True,
         )
-    if settings.signup != signup.INVITE:
+    if settings.signup == signup.CLOSED:
         click.echo(
-            f"note: OUTREACH_SIGNUP is '{settings.signup}'; the dashboard accepts "
-            "invitations only when it is 'invite'",
+            "note: OUTREACH_SIGNUP is 'closed'; the dashboard accepts invitations only "
+            "when it is 'invite' or 'open'",
             err=True,
         )
 
@@ -82,7 +91,8 @@ def invite_list(as_json: bool) -> None:
         click.echo("no invitations yet; make one with `outreach invite create EMAIL`")
     for item in items:
         click.echo(
-            f"{item['id']:>5}  {item['email']}  {item['state']}  expires {item['expires_at']}"
+            f"{item['id']:>5}  {item['email']}  {item['role']}  {item['state']}  "
+            f"expires {item['expires_at']}"
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
 from typing import Any, Protocol, Self
 
@@ -110,6 +111,7 @@ class MailSender(Protocol):
 
         `before_data` is called after the server accepted the envelope and just
         before the body goes out: from then on, a broken connection is unknown.
+        When it raises SendWithheld, the transaction is reset and the error passes on.
 
         :raise MailboxAuthFailed: the server refused the credentials.
         :raise TemporaryFailure: nothing was accepted and a retry may work.
@@ -134,16 +136,26 @@ class FetchedHeaders:
 
 @dataclass(frozen=True)
 class FolderBatch:
-    """New messages in a folder since a UID, and the folder's UIDVALIDITY."""
+    """New messages in a folder since a UID, and the folder's UIDVALIDITY.
+
+    `passed_uid` is the highest UID the batch accounts for: at least that of its
+    last message, and higher when older messages were passed over unread (a
+    fetch `since` a date), so the next sync starts after them.
+    """
 
     folder: str
     uidvalidity: int
     messages: list[FetchedHeaders]
+    passed_uid: int = 0
 
 
 class MailSource(Protocol):
-    def fetch_new(self, folder: str, after_uid: int) -> FolderBatch:
-        """Return the headers of messages with a UID above `after_uid`, read-only."""
+    def fetch_new(self, folder: str, after_uid: int, since: date | None = None) -> FolderBatch:
+        """Return the headers of messages with a UID above `after_uid`, read-only.
+
+        With `since`, only messages the server received on or after that day are
+        read; the batch's `passed_uid` then covers the older ones too.
+        """
 
     def fetch_body(self, folder: str, uid: int) -> bytes:
         """Return the whole message without setting any flag."""

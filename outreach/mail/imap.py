@@ -11,6 +11,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from datetime import date
 from types import TracebackType
 from typing import Self
 
@@ -237,11 +238,11 @@ class ImapSource:
         client = self.client
         try:
             # Mail that came during the last sync was announced in the answer to some
-            # other command, where nobody listened: the UIDNEXT tells of it.
-            if self._selected != "INBOX":
-                uidnext = _uidnext(self._examine("INBOX"))
-            else:
-                uidnext = _uidnext(client.folder_status("INBOX", [b"UIDNEXT"]))
+            # other command, where nobody listened, and an IDLE never announces mail that
+            # came before it began (Dovecot 2.3 tells of it only at DONE): the UIDNEXT of
+            # a fresh EXAMINE tells of it. Not STATUS: on the selected folder Dovecot
+            # answers from the session's old view ([CLIENTBUG]), the UIDNEXT of before.
+            uidnext = _uidnext(self._examine("INBOX"))
             if self._inbox_uidnext is not None and uidnext > self._inbox_uidnext:
                 return True
             client.idle()
@@ -323,16 +324,27 @@ class ImapSource:
             raise TemporaryFailure(f"listing folders failed: {error}") from None
         return ["INBOX", sent] if sent and sent.upper() != "INBOX" else ["INBOX"]
 
-    def fetch_new(self, folder: str, after_uid: int) -> FolderBatch:
+    def fetch_new(self, folder: str, after_uid: int, since: date | None = None) -> FolderBatch:
         try:
             info = self._examine(folder)
             uidvalidity = int(info[b"UIDVALIDITY"])  # type: ignore[call-overload]
+            uidnext = _uidnext(info)
             if folder == "INBOX":
-                self._inbox_uidnext = _uidnext(info)
+                self._inbox_uidnext = uidnext
+            criteria: list[object] = ["UID", f"{after_uid + 1}:*"]
+            if since is not None and uidnext:
+                # The server picks the messages it received since that day (SEARCH
+                # SINCE: their INTERNALDATE): the older ones are never read.
+                criteria += ["SINCE", since]
             # "N:*" always includes the highest UID even when it is below N
             # (RFC 3501 6.4.8), so the result is filtered again here.
-            found = self.client.search(["UID", f"{after_uid + 1}:*"])
+            found = self.client.search(criteria)
             uids = sorted(uid for uid in found if uid > after_uid)
+            passed_uid = max([after_uid, *uids[-1:]])
+            if since is not None and uidnext:
+                # Every UID below UIDNEXT was in the folder when it was opened, so the
+                # SEARCH weighed it; anything later has a higher UID and comes next time.
+                passed_uid = max(passed_uid, uidnext - 1)
             items = [_HEADER_ITEM, _GMAIL_THREAD_ITEM] if self.is_gmail() else [_HEADER_ITEM]
             messages: list[FetchedHeaders] = []
             for start in range(0, len(uids), FETCH_CHUNK):
@@ -355,7 +367,9 @@ class ImapSource:
                     )
         except (TimeoutError, OSError, IMAPClientError, imaplib.IMAP4.abort) as error:
             raise TemporaryFailure(f"reading {folder} failed: {error}") from None
-        return FolderBatch(folder=folder, uidvalidity=uidvalidity, messages=messages)
+        return FolderBatch(
+            folder=folder, uidvalidity=uidvalidity, messages=messages, passed_uid=passed_uid
+        )
 
     def fetch_body(self, folder: str, uid: int) -> bytes:
         try:

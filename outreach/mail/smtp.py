@@ -20,6 +20,7 @@ from outreach.errors import (
     DeliveryUnknown,
     MailboxAuthFailed,
     PermanentFailure,
+    SendWithheld,
     TemporaryFailure,
 )
 from outreach.mail import ServerLogin, refuse_in_login, xoauth2_string
@@ -165,7 +166,14 @@ async def transact(
         raise _failure(error) from None
     except (aiosmtplib.SMTPException, *_BROKEN) as error:
         raise TemporaryFailure(f"the connection to the mail server broke: {error}") from None
-    before_data()
+    try:
+        before_data()
+    except SendWithheld:
+        try:
+            await client.rset(timeout=COMMAND_TIMEOUT)
+        except (aiosmtplib.SMTPException, *_BROKEN):
+            client.close()  # the next send opens a new session
+        raise
     try:
         await client.data(wire_bytes(message), timeout=DATA_TIMEOUT)
     except aiosmtplib.SMTPResponseException as error:

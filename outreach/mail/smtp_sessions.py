@@ -39,7 +39,7 @@ from typing import Any
 
 import aiosmtplib
 
-from outreach.errors import TemporaryFailure
+from outreach.errors import SendWithheld, TemporaryFailure
 from outreach.mail import ServerLogin
 from outreach.mail.reach import ANY_ADDRESS, AddressPolicy
 from outreach.mail.smtp import SmtpSender, close_session, open_session, transact
@@ -165,6 +165,11 @@ class KeptSessionSender(SmtpSender):
     ) -> None:
         try:
             await transact(kept.client, message, before_data)
+        except SendWithheld:
+            # Reset, not broken: the session carries the next message.
+            if kept.client.is_connected:
+                self._keep(kept)
+            raise
         except Exception:
             await self._quit(kept.client)
             raise
@@ -172,6 +177,9 @@ class KeptSessionSender(SmtpSender):
             kept.client.close()
             raise
         kept.sent += 1
+        self._keep(kept)
+
+    def _keep(self, kept: _Kept) -> None:
         kept.last_used = self._clock()
         login = kept.login
         self._kept[(login.host, login.port, login.tls, login.username)] = kept

@@ -24,6 +24,7 @@ from outreach.models.messages import (
     Template,
 )
 from outreach.models.outreach import Outreach
+from outreach.models.pollers import Poller
 
 __all__ = [
     "AuthMethod",
@@ -42,6 +43,7 @@ __all__ = [
     "MessageKind",
     "MessageStatus",
     "Outreach",
+    "Poller",
     "Role",
     "SendPhase",
     "SubmittedReport",

@@ -47,6 +47,9 @@ class User(Base):
     role: Mapped[Role] = mapped_column(
         enum_column(Role), default=Role.STUDENT, server_default=Role.STUDENT.value
     )
+    # Raised by every transaction that changes anything of the user's (outreach.data_version):
+    # the board, rendered once, is served again until it moves.
+    data_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class TlsMode(StrEnum):
@@ -145,7 +148,8 @@ class MailboxSyncState(Base):
 
 
 class SignupInvite(Base):
-    """A one-time link to create an account, made with `outreach invite create`.
+    """A one-time link to create an account, made by an admin (`outreach invite create`
+    or the dashboard's admin page).
 
     Only the SHA-256 of the link's token is stored: a copy of the database
     gives no working link. An invitation is used once, or expires, or is revoked.
@@ -163,3 +167,7 @@ class SignupInvite(Base):
     revoked_at: Mapped[datetime | None]
     # The account made with it; kept as a record when that account is deleted.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The role the account gets: student or adviser (an admin is made with the CLI only).
+    role: Mapped[Role] = mapped_column(
+        enum_column(Role), default=Role.STUDENT, server_default=Role.STUDENT.value
+    )

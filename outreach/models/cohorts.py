@@ -20,7 +20,8 @@ class Cohort(Base):
     # Interviews each student is asked to hold (the course assignment).
     goal: Mapped[int] = mapped_column(default=2)
     due: Mapped[date | None]
-    # The report's questions, one a line; empty means the standard ones.
+    # The adviser's questions for the report, one a line (outreach.cohorts.check_questions):
+    # the student answers them when handing in. Empty: the report is the notes alone.
     questions: Mapped[str] = mapped_column(Text, default="")
     # What a student types to join: short, unguessable, from an unambiguous alphabet.
     code: Mapped[str] = mapped_column(String(16), unique=True)

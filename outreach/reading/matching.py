@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import getaddresses
+from functools import lru_cache
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
@@ -36,6 +37,9 @@ def normalise_message_id(message_id: str) -> str:
     return message_id.strip().lower()
 
 
+# The classification of one message asks for its sender's address several times, and
+# a first sync reads thousands of messages: each header value is parsed once.
+@lru_cache(maxsize=2048)
 def address_of(header_value: str | None) -> str:
     """The first email address in a From/To header, lower-cased ('' when none)."""
     if not header_value:

@@ -13,6 +13,7 @@ decoded (a NUL from an imported file) is refused (outreach.rules.plain_text).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -21,10 +22,11 @@ from datetime import datetime
 from email import message_from_bytes
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader
 from email.message import EmailMessage, Message
 from email.policy import default
 from email.utils import format_datetime
+from typing import cast
 
 from outreach.errors import ValidationError
 from outreach.rules.plain_text import refuse_control_characters
@@ -124,16 +126,25 @@ def _address(name: str, email_address: str, what: str) -> Address:
 def _set_address(
     message: EmailMessage, header: str, name: str, email_address: str, what: str
 ) -> None:
-    """Set an address header that reads back as exactly that one address.
+    """Set an address header that reads back as exactly that one address."""
+    message[header] = _address_header(header, name, email_address, what)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_header(header: str, name: str, email_address: str, what: str) -> BaseHeader:
+    """The parsed header `header` that reads back as exactly that one address.
 
     The email package (3.11) drops the quotes of a display name it has to fold over
     two lines, so a long name holding ":" or "@" would read as other addresses: such
-    a name goes without its display name rather than with a lie.
+    a name goes without its display name rather than with a lie. Pure, and asked
+    again for every message from the same mailbox: cached (folding the header and
+    parsing it back cost a millisecond).
     """
+    trial = EmailMessage()
     for display_name in (name, ""):
         address = _address(display_name, email_address, what)
-        message[header] = address
-        folded = message.policy.fold(header, message[header]) + "\n"
+        trial[header] = address
+        folded = trial.policy.fold(header, trial[header]) + "\n"
         read = message_from_bytes(folded.encode("ascii", "surrogateescape"), policy=default)
         found = _addresses(read, header)
         # The name may come back spaced differently (encoded words); the address may not.
@@ -142,8 +153,9 @@ def _set_address(
             and [one.addr_spec for one in found] == [address.addr_spec]
             and found[0].display_name == one_line(found[0].display_name)
         ):
-            return
-        del message[header]
+            # Set as it is, a parsed header is not parsed again; it is never changed.
+            return cast(BaseHeader, trial[header])
+        del trial[header]
     raise ValidationError(f"'{email_address}' cannot be written in the {header} header")
 
 

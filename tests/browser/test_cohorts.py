@@ -114,7 +114,7 @@ def test_a_student_hands_in_a_report_the_adviser_comments_and_the_student_reads_
         log_in(desk, live_app.url, "ada@college.test")
         desk.get_by_role("link", name="Cohorts").click()
         desk.get_by_role("link", name="Careers 101").click()
-        desk.locator("#submitted-reports").get_by_role("link").click()
+        desk.locator("#submitted-reports li").get_by_role("link").click()
         expect(desk.locator("#report-title")).to_contain_text("Sam Student")
         expect(desk.locator("main")).to_contain_text("OBSIDIAN-LANTERN")
         expect(desk.locator("main")).not_to_contain_text("Quillfeather")

@@ -130,9 +130,14 @@ def test_prepare_print_the_brief_then_reflect_and_export(page: Page, live_app: L
     )
     page.set_viewport_size({"width": 1366, "height": 850})
     # A removed question leaves, and can be put back.
+    before = len(question_ids(page))
     page.get_by_role("button", name="Remove: What does an entry-level position pay?").click()
-    assert "entry_pay" not in question_ids(page)
+    # The form posts and the page comes back: read the list only once the new one is whole.
+    expect(page.locator("#q-entry_pay")).to_have_count(0)
+    expect(page.locator("#prepare-questions > li")).to_have_count(before - 1)
+    page.wait_for_load_state("load")
     order = question_ids(page)
+    assert "entry_pay" not in order
     with live_app.sessions() as session:
         stored = session.get_one(Meeting, meeting_id)
         assert stored.research_organisation == RESEARCH_ORGANISATION

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.crypto import SecretBox
 from outreach.mail.smtp_sessions import KeptSessionSender
-from outreach.models import Message, MessageStatus
+from outreach.models import Contact, Message, MessageStatus
 from outreach.sending import Outcome, deliver
 from tests.conftest import World
 from tests.factories import make_approved_requests
@@ -199,3 +200,41 @@ def test_a_session_that_met_an_error_is_not_reused(
     smtp.reset_reply()
     assert send_all(session_factory, sender, secret_box, [accepted], now) == [Outcome.SENT]
     assert smtp.logins == 2
+
+
+def test_a_message_withheld_at_the_last_moment_leaves_the_session_for_the_next(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    unpaced: World,
+    smtp: RecordingSMTPServer,
+    sender: KeptSessionSender,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    """A message done for while the server took its envelope (here: marked do-not-contact)
+    is called off with RSET; the session carries the next message without a new login."""
+    first, second = make_approved_requests(session, unpaced.user, now, count=2)
+    contact_id = first.contact_id
+
+    class MarkedMeanwhile:
+        def send(self, login: Any, message: Any, before_data: Any) -> None:
+            def marked_then_before_data() -> None:
+                with session_factory() as other:
+                    other.execute(
+                        update(Contact).where(Contact.id == contact_id).values(do_not_contact=True)
+                    )
+                    other.commit()
+                before_data()
+
+            sender.send(login, message, marked_then_before_data)
+
+    withheld = deliver(session_factory, first.id, MarkedMeanwhile(), secret_box, lambda: now)
+    following = deliver(session_factory, second.id, sender, secret_box, lambda: now)
+
+    assert (withheld.outcome, following.outcome) == (Outcome.CANCELLED, Outcome.SENT)
+    assert [m.message["Message-ID"] for m in smtp.wait_for(1)] == [second.message_id]
+    assert smtp.logins == 1
+    session.expire_all()
+    cancelled = session.get(Message, first.id)
+    assert cancelled is not None and cancelled.status is MessageStatus.CANCELLED
+    assert cancelled.error is not None and "do-not-contact" in cancelled.error

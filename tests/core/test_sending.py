@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, targets
 from outreach.connection_check import check_mailbox
 from outreach.crypto import SecretBox
+from outreach.db import commit_lazily
 from outreach.errors import ValidationError
 from outreach.mail.smtp import SmtpSender
 from outreach.models import (
@@ -343,7 +344,7 @@ def test_a_claim_no_live_worker_holds_is_recovered_without_waiting_for_the_lease
     assert due_for_sending(session, seconds_later) == [dead.id]
 
 
-def test_a_worker_taken_for_dead_sends_nothing_once_its_message_was_handed_on(
+def test_a_message_taken_by_another_worker_during_the_envelope_is_not_sent_from_here(
     session: Session,
     session_factory: sessionmaker[Session],
     world: World,
@@ -351,34 +352,76 @@ def test_a_worker_taken_for_dead_sends_nothing_once_its_message_was_handed_on(
     secret_box: SecretBox,
     now: datetime,
 ) -> None:
+    """The claim comes just before the body: a worker that lost the message while the
+    server took the envelope resets the transaction and sends nothing."""
     draft = approved_request(session, world, now, email="gil@org.example")
-    later = now + timedelta(minutes=1)
 
     class SlowWorker(SmtpSender):
-        """A worker the sweep takes for dead while it talks to the server."""
+        """A worker another one overtakes while it talks to the server."""
 
         def send(self, login: Any, message: Any, before_data: Any) -> None:
-            def swept_then_before_data() -> None:
-                with session_factory() as sweep:
-                    recover_abandoned(sweep, later, in_hand=set())
-                    sweep.commit()
+            def overtaken_then_before_data() -> None:
+                with session_factory() as other:
+                    assert claim(other, draft.id, now)
+                    other.commit()
                 before_data()
 
-            super().send(login, message, swept_then_before_data)
+            super().send(login, message, overtaken_then_before_data)
 
     outcome = deliver(session_factory, draft.id, SlowWorker(world.context), secret_box, lambda: now)
 
     assert outcome.outcome is Outcome.NOT_CLAIMABLE
+    assert smtp.messages == []
     session.expire_all()
-    assert session.get(Message, draft.id).status is MessageStatus.QUEUED  # type: ignore[union-attr]
-    # The next attempt, once the mailbox's pacing allows another message.
-    next_slot = now + timedelta(hours=1)
-    sender = SmtpSender(world.context)
-    assert deliver(session_factory, draft.id, sender, secret_box, lambda: next_slot).outcome is (
-        Outcome.SENT
-    )
-    assert [m.message["Message-ID"] for m in smtp.wait_for(1)] == [draft.message_id]
-    assert len(smtp.messages) == 1
+    stored = session.get(Message, draft.id)
+    # Still the other worker's, once: this one's attempt left no trace on the row.
+    assert stored is not None and (stored.status, stored.attempts) == (MessageStatus.SENDING, 1)
+    mailbox = session.get(Mailbox, stored.mailbox_id)
+    assert mailbox is not None and mailbox.sent_day_count == 0
+
+
+def test_a_sending_row_is_always_past_the_point_of_no_return(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    smtp: RecordingSMTPServer,
+    secret_box: SecretBox,
+    now: datetime,
+) -> None:
+    """A send claims its message in phase DATA just before the body: a worker that dies
+    before that leaves the message waiting, untouched; one that dies after it leaves a
+    row the sweep settles from the Sent folder, never by sending again."""
+    draft = approved_request(session, world, now)
+    seen: list[tuple[MessageStatus, SendPhase | None, int]] = []
+
+    class Watching(SmtpSender):
+        def send(self, login: Any, message: Any, before_data: Any) -> None:
+            def watched() -> None:
+                seen.append(_row_state(session_factory, draft.id))
+                before_data()
+                seen.append(_row_state(session_factory, draft.id))
+
+            super().send(login, message, watched)
+
+    outcome = deliver(session_factory, draft.id, Watching(world.context), secret_box, lambda: now)
+
+    assert outcome.outcome is Outcome.SENT
+    assert seen == [
+        (MessageStatus.APPROVED, None, 0),
+        (MessageStatus.SENDING, SendPhase.DATA, 1),
+    ]
+
+
+def _row_state(
+    factory: sessionmaker[Session], message_id: int
+) -> tuple[MessageStatus, SendPhase | None, int]:
+    with factory() as reader:
+        row = reader.execute(
+            select(Message.status, Message.send_phase, Message.attempts).where(
+                Message.id == message_id
+            )
+        ).one()
+        return row[0], row[1], row[2]
 
 
 def test_follow_up_threads_under_the_request(
@@ -469,3 +512,27 @@ def test_do_not_contact_set_after_approval_stops_the_send(
     assert smtp.messages == []
     details = session.scalars(select(Event.detail).where(Event.message_id == draft.id)).all()
     assert any("do-not-contact" in detail for detail in details)
+
+
+def test_the_record_of_a_send_does_not_wait_for_the_disk_and_what_follows_does(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """SENT is committed lazily (a lost one is settled from the Sent folder); the claim
+    and every other write on the same pooled connection still wait for the disk."""
+
+    def durability(session: Session) -> str:
+        if session.get_bind().dialect.name == "sqlite":
+            return {1: "lazy", 2: "durable"}[
+                session.execute(text("PRAGMA synchronous")).scalar_one()
+            ]
+        value = session.execute(text("SHOW synchronous_commit")).scalar_one()
+        return {"off": "lazy", "on": "durable"}[value]
+
+    with session_factory() as recording:
+        commit_lazily(recording)
+        during = durability(recording)
+        recording.commit()
+    with session_factory() as claiming:
+        after = durability(claiming)
+
+    assert (during, after) == ("lazy", "durable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -576,3 +577,33 @@ def test_a_report_only_its_subject_and_words_tell_is_matched_by_the_copy_it_retu
     )
     # No status code and no "permanent" in its words: a soft failure, noted, nothing ends.
     assert state_of(session, request) is OutreachState.WAITING
+
+
+@pytest.mark.parametrize("last_read", ["INBOX", "Sent"])
+def test_mail_that_came_while_the_mailbox_was_read_wakes_the_wait_at_once(
+    session: Session,
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    now: datetime,
+    last_read: str,
+) -> None:
+    """A reply landing between a sync's reading of the INBOX and its IDLE is not left
+    for the next renewal: Dovecot's IDLE never announces mail older than itself, and its
+    STATUS on the open folder answers from the session's old view."""
+    request = sent_request(session, world, now, "cy@org.example", secret_box)
+    login = imap_login(world.mailbox, secret_box)
+    with ImapSource(login, world.context) as source:
+        folders = ["INBOX", "Sent"] if last_read == "Sent" else ["Sent", "INBOX"]
+        sync_mailbox(session, world.mailbox, source, now, folders=folders)
+        session.commit()
+        dovecot.deliver(reply_to(request, sender="cy@org.example"), world.account.user)
+
+        started = time.monotonic()
+        woke = source.wait_for_mail(5.0)
+        waited = time.monotonic() - started
+
+        assert woke and waited < 2.0
+        assert sync_mailbox(session, world.mailbox, source, now, folders=folders).matched == 1
+    session.commit()
+    assert state_of(session, request) is OutreachState.REPLIED

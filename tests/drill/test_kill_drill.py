@@ -39,6 +39,7 @@ from outreach import drafts, targets
 from outreach.crypto import SecretBox
 from outreach.db import make_engine
 from outreach.models import Event, Message, MessageStatus, TlsMode, User
+from outreach.sending import resolve_unknown
 from tests.factories import make_contact, make_mailbox, make_user
 from tests.servers.dovecot import DovecotServer
 from tests.servers.fixtures import MailAccount
@@ -294,7 +295,32 @@ def test_random_kills_of_the_whole_worker_tree_lose_and_double_nothing(
             worker = drill.start_worker()
     back_at = time.monotonic()
 
+    answered: list[tuple[int, bool]] = []
+
+    def answer_the_outbox() -> None:
+        """Play the user: a kill between the claim and the end of the body leaves a message
+        UNKNOWN and, once its Sent folder has been looked in, asks the user. They look at
+        what reached the recipient and press "It was delivered" or "Send it again"."""
+        with Session(drill.engine) as session:
+            asked = session.scalars(
+                select(Message).where(
+                    Message.status == MessageStatus.UNKNOWN,
+                    Message.waiting_reason.like("%tell us whether it was delivered%"),
+                )
+            ).all()
+            for message in asked:
+                got = {m.message["Message-ID"] for m in smtp.messages}
+                delivered = message.message_id in got
+                user = session.get(User, message.user_id)
+                assert user is not None
+                resolve_unknown(session, user, message.id, delivered, _now())
+                session.commit()
+                answered.append((message.id, delivered))
+                if not delivered:
+                    enqueue_send(drill.redis, message.id)
+
     def all_out() -> bool:
+        answer_the_outbox()
         return all(drill.status(m)[0] is MessageStatus.SENT for m, _ in approved)
 
     drill.wait(all_out, "every approved message to be recorded as sent", RECOVERY_GOAL)
@@ -310,7 +336,8 @@ def test_random_kills_of_the_whole_worker_tree_lose_and_double_nothing(
     print(
         f"\nrandom drill: {len(approved)} approved, {kills} kills, "
         f"{len(approved) - missing} delivered, {duplicates} duplicates, "
-        f"{settled_from_sent} left unknown by a kill and settled from the Sent folder, "
+        f"{settled_from_sent} left unknown by a kill, {len(answered)} of them answered by the "
+        f"user ({sum(1 for _, d in answered if not d)} sent again), "
         f"all out {recovered_in:.1f} s after the last worker started"
     )
     assert (duplicates, missing) == (0, 0)

@@ -45,6 +45,7 @@ from outreach.models import (
 )
 from outreach.rules.states import Trigger
 from outreach.sending import record_sent
+from outreach.signup import create_invite
 from outreach.template_library import save_template
 from outreach.transitions import transition
 from tests.factories import make_approved_requests, make_contact, make_mailbox, make_user
@@ -64,6 +65,8 @@ class Person:
     browser: Browser
     # The adviser who runs the cohort the person joined, signed in on a browser of their own.
     adviser: Browser
+    # An admin of the deployment, who invited the person and may make them an adviser.
+    admin: Browser
     mailbox_id: int
     contact_id: int  # answered, on `target_id`, with `meeting_id`
     target_id: int
@@ -75,6 +78,7 @@ class Person:
     outreach_id: int  # the answered one, which the reply composer answers
     cohort_id: int  # a cohort the person joined, run by an adviser of their own
     report_id: int  # the person's report to that cohort, on a held meeting
+    invite_id: int  # an invitation the admin made for someone the person knows
     import_token: str
     # Text that appears on this person's pages and nowhere else.
     private_words: list[str] = field(default_factory=list)
@@ -92,6 +96,8 @@ class Person:
             "outreach_id": self.outreach_id,
             "cohort_id": self.cohort_id,
             "report_id": self.report_id,
+            "invite_id": self.invite_id,
+            "user_id": self.user.id,
             "import_token": self.import_token,
         }
 
@@ -152,6 +158,8 @@ ROUTE_IDS: dict[str, str] = {
     "outreach_id": "outreach_id",
     "cohort_id": "cohort_id",
     "report_id": "report_id",
+    "invite_id": "invite_id",
+    "user_id": "user_id",
     "token": "import_token",
 }
 # Arguments that name something everyone shares, not a record: nothing to own.
@@ -171,12 +179,23 @@ SHARED_VALUES: dict[str, str] = {
 # Routes only a cohort's adviser may use: their owner is the person's adviser, and the
 # stranger trying them is another adviser.
 ADVISER_ENDPOINTS = frozenset(
-    {"cohorts.report", "cohorts.export", "cohort_reports.show", "cohort_reports.comment"}
+    {
+        "cohorts.report",
+        "cohorts.export",
+        "cohorts.questions",
+        "cohort_reports.show",
+        "cohort_reports.comment",
+        "cohort_reports.print_all",
+    }
 )
+# Routes only an admin may use (every admin alike): the stranger trying them is a student.
+ADMIN_ENDPOINTS = frozenset({"admin.revoke", "admin.change_role"})
 
 
 def browser_for(person: Person, route: Route) -> Browser:
     """The browser of whoever would use `route` for `person`'s records."""
+    if route.endpoint in ADMIN_ENDPOINTS:
+        return person.admin
     return person.adviser if route.endpoint in ADVISER_ENDPOINTS else person.browser
 
 
@@ -277,13 +296,13 @@ _TAG = re.compile(r"[^a-z]")
 def make_person(
     session: Session,
     secret_box: SecretBox,
-    browsers: tuple[Browser, Browser],
+    browsers: tuple[Browser, Browser, Browser],
     instance_dir: Path,
     first: str,
 ) -> Person:
-    """A user called `first` with one of everything, signed in on the first browser, and
-    the adviser of their cohort on the second."""
-    browser, adviser_browser = browsers
+    """A user called `first` with one of everything, signed in on the first browser, the
+    adviser of their cohort on the second and an admin on the third."""
+    browser, adviser_browser, admin_browser = browsers
     tag = _TAG.sub("", first.lower())
     user = make_user(
         session, name=f"{first} Owner", email=f"{tag}@{tag}.example", password=PASSWORD
@@ -364,6 +383,11 @@ def make_person(
     cohort = create_cohort(session, adviser, f"{first}cohort Seminar")
     join_cohort(session, user, cohort.code, NOW)
     report = submit_report(session, user, held.id, cohort.id, NOW)
+    admin = make_user(
+        session, name=f"{first} Admin", email=f"admin@{tag}.example", password=PASSWORD
+    )
+    admin.role = Role.ADMIN
+    invite = create_invite(session, f"invitee@{tag}.example", NOW)
 
     save_template(
         session,
@@ -378,13 +402,14 @@ def make_person(
         user.id, "csv", f"{tag}.csv", f"email,name\nimported@{tag}.example,{first}imported Row\n"
     )
 
-    for who, signed_in in ((user, browser), (adviser, adviser_browser)):
+    for who, signed_in in ((user, browser), (adviser, adviser_browser), (admin, admin_browser)):
         response = signed_in.login(who.email)
         assert response.status_code == 302, response.get_data(as_text=True)
     return Person(
         user=user,
         browser=browser,
         adviser=adviser_browser,
+        admin=admin_browser,
         mailbox_id=mailbox.id,
         contact_id=outreach.contact_id,
         target_id=outreach.target_id,
@@ -396,6 +421,7 @@ def make_person(
         outreach_id=outreach.id,
         cohort_id=cohort.id,
         report_id=report.id,
+        invite_id=invite.invite.id,
         import_token=job.token,
         private_words=[
             f"{first} Owner",
@@ -429,7 +455,7 @@ def alice(app: Flask, session: Session, secret_box: SecretBox, settings: Setting
     return make_person(
         session,
         secret_box,
-        (Browser(app.test_client()), Browser(app.test_client())),
+        (Browser(app.test_client()), Browser(app.test_client()), Browser(app.test_client())),
         settings.instance_dir,
         "Alice",
     )
@@ -442,7 +468,7 @@ def bob(
     return make_person(
         session,
         secret_box,
-        (Browser(app.test_client()), Browser(app.test_client())),
+        (Browser(app.test_client()), Browser(app.test_client()), Browser(app.test_client())),
         settings.instance_dir,
         "Bob",
     )

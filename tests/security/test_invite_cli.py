@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from outreach.cli import outreach
 from outreach.config import Settings
 from outreach.db import make_engine
-from outreach.models import SignupInvite, User
+from outreach.models import Role, SignupInvite, User
 from tests.web.conftest import Browser, build_app, csrf_token_in
 
 PUBLIC_URL = "https://outreach.uni.example"
@@ -81,7 +81,7 @@ def test_create_prints_a_link_under_the_public_url_and_stores_only_its_hash(
     assert link.startswith(f"{PUBLIC_URL}/signup?invite=")
     token = _token(link)
     assert len(token) >= 40
-    assert "for robin@uni.example, works once until" in result.stderr
+    assert "for robin@uni.example (student), works once until" in result.stderr
     with Session(db) as session:
         invite = session.scalars(select(SignupInvite)).one()
         assert invite.email == "robin@uni.example"
@@ -125,7 +125,7 @@ def test_list_and_revoke(cli: Cli) -> None:
     assert again.exit_code == 1
     assert "Error: no invitation waiting to be used matches '1'" in again.output
     listing = cli.ok("invite", "list").stdout
-    assert "a@uni.example  revoked" in listing
+    assert "a@uni.example  student  revoked" in listing
     assert listing.count("revoked") == 3
 
 
@@ -139,10 +139,34 @@ def test_create_refuses_a_bad_address_or_length(cli: Cli) -> None:
 
 
 def test_create_says_when_the_dashboard_would_not_take_the_link(cli: Cli) -> None:
-    cli.env.update({"OUTREACH_SIGNUP": "open", "OUTREACH_PUBLIC_URL": None})
+    cli.env.update({"OUTREACH_SIGNUP": "closed", "OUTREACH_PUBLIC_URL": None})
 
     result = cli.ok("invite", "create", "a@uni.example")
 
     assert result.stdout.startswith("http://127.0.0.1:5000/signup?invite=")
     assert "OUTREACH_PUBLIC_URL is not set" in result.stderr
-    assert "OUTREACH_SIGNUP is 'open'" in result.stderr
+    assert "OUTREACH_SIGNUP is 'closed'" in result.stderr
+
+
+def test_an_advisers_link_makes_an_adviser_and_no_link_makes_an_admin(cli: Cli, db: Engine) -> None:
+    made_by_cli = cli.ok("invite", "create", "ada@uni.example", "--role", "adviser", "--json")
+    token = _token(json.loads(made_by_cli.stdout)["link"])
+    assert json.loads(made_by_cli.stdout)["role"] == "adviser"
+    assert cli("invite", "create", "eve@uni.example", "--role", "admin").exit_code == 2
+    made = build_app(cli.settings())
+    flask_app: Flask = next(made)
+    try:
+        browser = Browser(flask_app.test_client())
+        assert "make an adviser&#39;s account" in browser.page(f"/signup?invite={token}")
+        form = {
+            "name": "Ada",
+            "email": "ada@uni.example",
+            "password": "a long passphrase",
+            "invite": token,
+            "csrf_token": csrf_token_in(browser.page("/login")),
+        }
+        assert browser.client.post("/signup", data=form).status_code == 303
+    finally:
+        next(made, None)
+    with Session(db) as session:
+        assert session.scalars(select(User.role)).one() == Role.ADVISER

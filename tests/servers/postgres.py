@@ -128,11 +128,15 @@ class PostgresServer:
             raise RuntimeError("only a cluster this object started can be started again")
         self._proc = self._cluster.launch(timeout)
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database; return its SQLAlchemy URL (postgresql+psycopg://...)."""
+    def create_database(self, name: str | None = None, template: str | None = None) -> str:
+        """Create a database, empty or a copy of `template` (which nobody may be connected to);
+        return its SQLAlchemy URL (postgresql+psycopg://...)."""
         name = name or f"outreach_test_{uuid.uuid4().hex[:12]}"
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with psycopg.connect(_libpq(self.admin_url), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(statement)
         self._created.append(name)
         return self.admin_url.set(drivername="postgresql+psycopg", database=name).render_as_string(
             hide_password=False

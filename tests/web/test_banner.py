@@ -195,3 +195,18 @@ def test_the_login_page_shows_nothing_of_anyones_mailbox(
     refused_password(session, user, secret_box)
 
     assert banner(browser.page("/login")) == ""
+
+
+def test_a_kept_board_still_lets_the_banner_sign_in_again(
+    signed_in: Browser, app: Flask, user: User, session: Session, secret_box: SecretBox
+) -> None:
+    oauth_mailbox(session, user, secret_box, "google", "sam@gmail.com")
+    signed_in.get("/")
+    hits = app.extensions[EXTENSION_KEY].board_pages.hits
+
+    response = signed_in.get("/")  # the page kept from the first
+
+    assert app.extensions[EXTENSION_KEY].board_pages.hits == hits + 1
+    assert ">Sign in again with Google</button>" in banner(response.get_data(as_text=True))
+    policy = response.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://accounts.provider.example;" in policy

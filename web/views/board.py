@@ -14,12 +14,22 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, g, make_response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
 from outreach.accounts import primary_mailbox
-from outreach.attention import MailboxProblem, home_version
+from outreach.attention import MailboxProblem, board_version
 from outreach.board import STATE_LABELS, status_board
 from outreach.contacts import list_contacts
 from outreach.models import User
@@ -35,7 +45,7 @@ from web.helpers import clip, local_date, now
 from web.paging import make_pager, page_number
 from web.progress import request_progress, with_outbox_detail
 from web.state import services
-from web.views.mailboxes import mailbox_alerts
+from web.views.mailboxes import ALERTS_KEY, mailbox_alerts
 
 bp = Blueprint("board", __name__)
 
@@ -84,15 +94,11 @@ def local_day(value: datetime, time_zone: str) -> str:
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """The board; ?target=<id>&state=<state>&page=<n> filter and page it."""
-    session = get_session()
     user = current_user()
     moment = now()
-    data_version = home_version(session, user, moment)
-    return render_template(
-        "board/index.html",
-        version=live_version(user, data_version),
-        **_board(user, moment, data_version),
-    )
+    # The signed-in user's row, read for this request, holds their data's version.
+    data_version = board_version(user.data_version, user.time_zone, moment)
+    return _kept_or_rendered("board/index.html", user, moment, data_version)
 
 
 @bp.get("/board/live")
@@ -100,27 +106,61 @@ def live() -> ResponseReturnValue:
     """The changing parts of the board, for its script to swap in without a reload.
 
     Takes the board's own ?target, ?state and ?page. An unchanged board costs
-    one small query: the browser sends the version it has as If-None-Match and
-    gets 304 Not Modified back.
+    no query but the signed-in user's row: the browser sends the version it has
+    as If-None-Match and gets 304 Not Modified back.
     """
-    session = get_session()
     user = current_user()
     moment = now()
-    data_version = home_version(session, user, moment)
+    data_version = board_version(user.data_version, user.time_zone, moment)
     version = live_version(user, data_version)
     if version in request.if_none_match:
         response = Response(status=304)
     else:
-        response = make_response(
-            render_template(
-                "board/_live.html", version=version, **_board(user, moment, data_version)
-            )
-        )
+        response = make_response(_kept_or_rendered("board/_live.html", user, moment, data_version))
     response.set_etag(version)
     # Always ask again: the page is the user's own and changes by itself.
     response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("Cookie")
     return response
+
+
+def _kept_or_rendered(template: str, user: User, moment: datetime, data_version: str) -> str:
+    """`template` rendered for the board, or the same page kept from an earlier request.
+
+    Kept per user, data version, query and the sign-in's CSRF token (web.page_cache);
+    a page that shows a flash message is neither served from nor kept in the cache,
+    since the message is said once.
+    """
+    pages = services().board_pages
+    token_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    flashed = "_flashes" in cookie_session
+    token = cookie_session.get(token_name)
+    if flashed:
+        return _rendered(template, user, moment, data_version)
+    if token is None:
+        # The first page of a sign-in: its forms make the token, which keys the page.
+        body = _rendered(template, user, moment, data_version)
+        token = cookie_session.get(token_name)
+        if token is not None:
+            key = (template, user.id, data_version, request.query_string, token)
+            pages.put(key, body, {ALERTS_KEY: g.get(ALERTS_KEY)})
+        return body
+    key = (template, user.id, data_version, request.query_string, token)
+    with pages.rendering(key):
+        kept = pages.get(key)
+        if kept is not None:
+            for name, value in kept.extras:
+                setattr(g, name, value)
+            return kept.body
+        body = _rendered(template, user, moment, data_version)
+        pages.put(key, body, {ALERTS_KEY: g.get(ALERTS_KEY)})
+        return body
+
+
+def _rendered(template: str, user: User, moment: datetime, data_version: str) -> str:
+    return render_template(
+        template, version=live_version(user, data_version), **_board(user, moment, data_version)
+    )
 
 
 def live_version(user: User, data_version: str) -> str:

@@ -18,12 +18,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from outreach import cohort_reports, cohorts
+from outreach import cohort_figures, cohort_reports, cohorts
 from outreach.errors import NotFound, ValidationError
 from outreach.models import Role, User
+from outreach.sandbox.demo_cohort import DEMO_COHORT_NAME, demo_cohort_of
 from web.attempt import attempt
 from web.auth import current_user
-from web.cohort_forms import CodeForm, CohortForm, JoinForm
+from web.cohort_forms import CodeForm, CohortForm, JoinForm, QuestionsForm
 from web.db import get_session
 from web.forms import ActionForm
 from web.helpers import now
@@ -48,6 +49,9 @@ def _index(form: CohortForm | None = None) -> str:
             cohorts=mine,
             counts=counts,
             form=form or CohortForm(formdata=None),
+            demo_cohort=demo_cohort_of(session, user),
+            demo_name=DEMO_COHORT_NAME,
+            action_form=ActionForm(formdata=None),
         )
     return render_template(
         "cohorts/student.html",
@@ -72,7 +76,12 @@ def create() -> ResponseReturnValue:
     session = get_session()
     with attempt(session) as outcome:
         made = cohorts.create_cohort(
-            session, current_user(), form.name.data, goal=form.goal.data, due=form.due.data
+            session,
+            current_user(),
+            form.name.data,
+            goal=form.goal.data,
+            due=form.due.data,
+            questions=form.questions.data or "",
         )
     if outcome.refused:
         return _index(form), 400
@@ -80,20 +89,54 @@ def create() -> ResponseReturnValue:
     return redirect(url_for("cohorts.report", cohort_id=made.id))
 
 
-@bp.get("/cohorts/<int:cohort_id>")
-def report(cohort_id: int) -> ResponseReturnValue:
+def _report_page(cohort_id: int, questions_form: QuestionsForm | None = None) -> str:
     session = get_session()
+    adviser = current_user()
     try:
-        cohort = cohorts.adviser_cohort_by_id(session, current_user(), cohort_id)
+        cohort = cohorts.adviser_cohort_by_id(session, adviser, cohort_id)
     except (NotFound, ValidationError):
         abort(404)
+    moment = now()
+    found = cohorts.report_of(session, cohort, moment)
     return render_template(
         "cohorts/report.html",
-        report=cohorts.report_of(session, cohort, now()),
+        report=found,
+        funnel=cohort_figures.cohort_funnel(found),
+        weeks=cohort_figures.cohort_weeks(session, cohort, moment, adviser.time_zone),
+        is_demo=demo_cohort_of(session, adviser) is cohort,
+        action_form=ActionForm(formdata=None),
         reports=cohort_reports.cohort_reports(session, cohort),
         join_link=url_for("cohorts.consent", code=cohort.code, _external=True),
         stuck_words=STUCK_WORDS,
+        questions=cohorts.questions_of(cohort),
+        questions_open=cohort.due is None or now().date() <= cohort.due,
+        questions_form=questions_form
+        or QuestionsForm(formdata=None, questions="\n".join(cohorts.questions_of(cohort))),
     )
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+def report(cohort_id: int) -> ResponseReturnValue:
+    return _report_page(cohort_id)
+
+
+@bp.post("/cohorts/<int:cohort_id>/questions")
+def questions(cohort_id: int) -> ResponseReturnValue:
+    """Change the report's questions, until the due date. :raise 404: unless the adviser's."""
+    session = get_session()
+    try:
+        cohorts.adviser_cohort_by_id(session, current_user(), cohort_id)
+    except (NotFound, ValidationError):
+        abort(404)
+    form = QuestionsForm()
+    if not form.validate_on_submit():
+        return _report_page(cohort_id, form), 400
+    with attempt(session) as outcome:
+        cohorts.set_questions(session, current_user(), cohort_id, form.questions.data or "", now())
+    if outcome.refused:
+        return _report_page(cohort_id, form), 400
+    flash("The report's questions are saved. Reports handed in from now on answer them.", "success")
+    return redirect(url_for("cohorts.report", cohort_id=cohort_id, _anchor="report-questions"))
 
 
 @bp.get("/cohorts/<int:cohort_id>/export.csv")

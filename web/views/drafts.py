@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 
-from outreach.accounts import mailbox_for, primary_mailbox
+from outreach.accounts import mailboxes_of, primary_mailbox, sender_among
 from outreach.approving import BatchApproval, approve_all
 from outreach.board import pending_draft_count
 from outreach.draft_values import (
@@ -83,6 +83,7 @@ def index() -> ResponseReturnValue:
     requested = page_number(request.args.get("page"))
     pager = make_pager(requested, pending_draft_count(session, user), DRAFTS_PER_PAGE)
     drafts = list_drafts(session, user, limit=pager.per_page, offset=pager.offset)
+    mailboxes = mailboxes_of(session, user)
     return render_template(
         "drafts/index.html",
         drafts=drafts,
@@ -94,7 +95,7 @@ def index() -> ResponseReturnValue:
         pager=pager,
         mailbox=primary_mailbox(session, user),
         # Each draft's own sender: a sandbox person's from the sandbox, a real one's not.
-        senders={message.id: mailbox_for(session, user, message.to_address) for message in drafts},
+        senders={message.id: sender_among(mailboxes, message.to_address) for message in drafts},
         kinds=KIND_LABELS,
         form=ApproveSelectionForm(),
         going_out=going_out_count(session, user),

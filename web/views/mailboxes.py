@@ -396,14 +396,15 @@ class MailboxAlert:
         return self.sending_paused and not self.needs_sign_in
 
 
-_ALERTS_KEY = "mailbox_alerts"
+# Where a request keeps its banner list (web.views.board restores it with a kept page).
+ALERTS_KEY = "mailbox_alerts"
 _NEEDS_USER = (MailboxStatus.NEEDS_ATTENTION, MailboxStatus.NEEDS_SIGN_IN)
 
 
 def mailbox_alerts() -> list[MailboxAlert]:
     """The signed-in user's mailboxes that need them: one query, once per request."""
-    if _ALERTS_KEY in g:
-        cached: list[MailboxAlert] = g.get(_ALERTS_KEY)
+    if ALERTS_KEY in g:
+        cached: list[MailboxAlert] = g.get(ALERTS_KEY)
         return cached
     alerts: list[MailboxAlert] = []
     if is_signed_in():
@@ -427,7 +428,7 @@ def mailbox_alerts() -> list[MailboxAlert]:
                     provider_label=LABELS.get(name, name.title() or "Your provider"),
                 )
             )
-    g.setdefault(_ALERTS_KEY, alerts)
+    g.setdefault(ALERTS_KEY, alerts)
     return alerts
 
 
@@ -442,7 +443,7 @@ def allow_banner_sign_in(response: Response) -> Response:
     All configured providers are allowed, so a page that already allowed some
     of them for its own sign-in forms (the Mailbox page) keeps them.
     """
-    alerts = g.get(_ALERTS_KEY)
+    alerts = g.get(ALERTS_KEY)
     if alerts and any(alert.provider is not None for alert in alerts):
         return oauth.allow_provider_forms(response, oauth.providers())
     return response
