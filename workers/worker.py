@@ -163,6 +163,10 @@ class _JobBeats:
 _WORKER_BEAT_EVERY = 10.0
 # `rq suspend` is noticed within this many seconds rather than before every job.
 _SUSPENSION_CHECK_EVERY = 1.0
+# The longest the worker's command listener (`rq` stop/kill commands) blocks between
+# looks at whether it should end. RQ uses 60 s, and since redis-py 8.2 stopping the
+# listener waits for it: every worker took up to a minute to quit.
+_LISTENER_WAKES_EVERY = 1.0
 
 
 class OutreachWorker(SimpleWorker):
@@ -215,6 +219,17 @@ class OutreachWorker(SimpleWorker):
             if (now() - self.last_heartbeat).total_seconds() < _WORKER_BEAT_EVERY:
                 return
         super().heartbeat(timeout, pipeline)
+
+    def subscribe(self) -> None:
+        # RQ's subscribe (rq 2.12) with a listener that notices its stop within a second.
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=_LISTENER_WAKES_EVERY,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def check_for_suspension(self, burst: bool) -> None:
         if time.monotonic() - self._suspension_checked < _SUSPENSION_CHECK_EVERY:
