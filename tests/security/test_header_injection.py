@@ -17,7 +17,7 @@ from email.utils import getaddresses
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy.orm import Session
 
 from outreach.contacts import ContactInput, add_contact
@@ -30,6 +30,7 @@ from tests.conftest import World
 from tests.servers.redis import RedisServer
 from tests.servers.smtpd import RecordingSMTPServer
 from workers.queues import ALL_QUEUES, enqueue_send
+from workers.worker import OutreachWorker
 
 CONTACT_ADDRESS = "dana.contact@org.example"
 # What a first request carries, and nothing more.
@@ -114,7 +115,7 @@ def send(
     session.commit()
     assert enqueue_send(redis, draft.id)
     queues = [Queue(queue, connection=redis) for queue in ALL_QUEUES]
-    SimpleWorker(queues, connection=redis).work(burst=True)
+    OutreachWorker(queues, connection=redis).work(burst=True)
     session.expire_all()
     return Sent(None, session.get(Message, draft.id))
 
