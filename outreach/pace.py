@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from outreach.data_version import owned_by
 from outreach.db import compare_and_set
 from outreach.models import Mailbox, MailboxStatus
 from outreach.rules.cycle import zone_of
@@ -113,6 +114,7 @@ class Slot:
     and what it holds once the slot is taken (see `take`)."""
 
     mailbox_id: int
+    user_id: int
     seen_next_send_at: datetime | None
     seen_sent_day: str | None
     seen_sent_day_count: int
@@ -130,6 +132,7 @@ def next_slot(mailbox: Mailbox, time_zone: str, now: datetime) -> Slot | Verdict
     count = mailbox.sent_day_count + 1 if mailbox.sent_day == today else 1
     return Slot(
         mailbox.id,
+        mailbox.user_id,
         mailbox.next_send_at,
         mailbox.sent_day,
         mailbox.sent_day_count,
@@ -159,7 +162,8 @@ def take(session: Session, slot: Slot) -> bool:
             next_send_at=slot.next_send_at,
             sent_day=slot.sent_day,
             sent_day_count=slot.sent_day_count,
-        ),
+        )
+        .execution_options(**owned_by(slot.user_id)),
     )
 
 

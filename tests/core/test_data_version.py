@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import leases
 from outreach.crypto import SecretBox
-from outreach.data_version import UNSEEN_TABLES, owner_column, read_version
+from outreach.data_version import UNSEEN_TABLES, owned_by, owner_column, read_version
 from outreach.models import Base, Contact, MailboxStatus, Message, TargetEntry, User
 from outreach.sending import claim
 from tests.factories import make_approved_requests, make_contact, make_mailbox, make_user
@@ -180,3 +180,36 @@ def test_a_compare_and_set_on_a_row_the_session_holds_costs_no_query_more(
 
     assert len(statements) == 1, statements  # the UPDATE alone: the owner was known
     assert version(session_factory, user) > before
+
+
+def test_a_statement_that_names_its_owner_raises_that_owners_version_without_a_query(
+    session: Session, session_factory: sessionmaker[Session], secret_box: SecretBox, now: datetime
+) -> None:
+    user, other = make_user(session), make_user(session)
+    make_mailbox(session, user, secret_box)
+    (request,) = make_approved_requests(session, user, now)
+    request_id = request.id
+    session.commit()
+    session.expunge_all()  # as in the worker: the row was read by an earlier session
+    before, theirs = version(session_factory, user), version(session_factory, other)
+    statements: list[str] = []
+
+    def note(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        session.execute(
+            update(Message)
+            .where(Message.id == request_id)
+            .values(waiting_reason="a test")
+            .execution_options(synchronize_session=False, **owned_by(user.id))
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    session.commit()
+
+    assert [s.split()[0] for s in statements] == ["UPDATE"], statements
+    assert version(session_factory, user) > before
+    assert version(session_factory, other) == theirs
