@@ -126,14 +126,25 @@ def latest_message(
     )
 
 
-def draft_request(session: Session, user: User, outreach: Outreach, now: datetime) -> Message:
+def draft_request(
+    session: Session,
+    user: User,
+    outreach: Outreach,
+    now: datetime,
+    *,
+    picked_under_lock: bool = False,
+) -> Message:
     """Write the first request to the outreach's contact, for approval.
 
     When a value is missing, the draft says in words what goes where, and keeps
     which values it needs (see fill_in); such a draft cannot be approved.
+    `picked_under_lock`: the caller chose this name by the cycle's rules in this
+    transaction, under the target's lock (outreach.targets.fill_pipeline), so the
+    limits checked here were read a moment ago and cannot have changed since.
     """
     contact = outreach.contact
-    _check_may_write(session, outreach, now)
+    if not picked_under_lock:
+        _check_may_write(session, outreach, now)
     draft = new_draft(user, contact, outreach.id, MessageKind.REQUEST, now)
     fill_from_template(session, user, draft, contact, outreach.target)
     session.add(draft)

@@ -265,7 +265,8 @@ def fill_pipeline(
     session.refresh(target)
     drafted: list[Message] = []
     for outreach in _next_names(session, target):
-        draft = draft_request(session, user, outreach, now)
+        # _next_names read the limits draft_request checks, under the lock just taken.
+        draft = draft_request(session, user, outreach, now, picked_under_lock=True)
         maybe_auto_approve(session, user, draft, now)
         drafted.append(draft)
     return drafted
