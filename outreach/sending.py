@@ -35,7 +35,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from outreach import pace
@@ -110,6 +110,9 @@ class _ClaimLost(Exception):
 class DeliveryResult:
     outcome: Outcome
     detail: str = ""
+    # With deliver(look_ahead=True), once SENT: the mailbox's next message due now and
+    # its attempts (next_on_the_same_mailbox), read in the transaction that recorded SENT.
+    next_due: tuple[int, int] | None = None
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -404,8 +407,13 @@ def deliver(
     box: SecretBox,
     clock: Callable[[], datetime],
     tokens: AccessTokens | None = None,
+    *,
+    look_ahead: bool = False,
 ) -> DeliveryResult:
     """Send the message `message_id` once; see the module docstring for the protocol.
+
+    `look_ahead`: once it is sent, also say which message of the same mailbox is due
+    next (DeliveryResult.next_due), so a worker can send a burst on the open session.
 
     A mailbox signed in with OAuth2 gets its access token from `tokens`; when
     the provider no longer accepts the sign-in, sending pauses and the message
@@ -478,8 +486,10 @@ def deliver(
         return DeliveryResult(Outcome.UNKNOWN, str(error))
 
     with session_scope(factory) as session:
-        _record_delivered(session, message_id, prepared, clock())
-    return DeliveryResult(Outcome.SENT)
+        now = clock()
+        _record_delivered(session, message_id, prepared, now)
+        following = next_on_the_same_mailbox(session, message_id, now) if look_ahead else None
+    return DeliveryResult(Outcome.SENT, next_due=following)
 
 
 def _record_delivered(
@@ -684,6 +694,37 @@ def due_for_sending(session: Session, now: datetime) -> list[int]:
     query = select(Message.id, Message.kind).where(Message.status.in_(CLAIMABLE), _due(now))  # type: ignore[arg-type]
     rows = session.execute(query.order_by(Message.approved_at, Message.id)).all()
     return [row.id for row in sorted(rows, key=lambda row: row.kind not in FIRST_IN_LINE)]
+
+
+def next_on_the_same_mailbox(
+    session: Session, message_id: int, now: datetime
+) -> tuple[int, int] | None:
+    """The message to send next through the mailbox that just sent `message_id`, and its
+    attempts so far: waiting, due, and the mailbox's pace letting it go now. Follow-ups,
+    thank-yous, answers and confirmations first, then in the order they were approved.
+    None when nothing of that mailbox is due.
+
+    The worker sends such a burst in the job that sent `message_id`, on its open session
+    (workers.jobs); the claim decides as always, so a message another worker took is
+    simply not sent here.
+    """
+    mailbox_id = select(Message.mailbox_id).where(Message.id == message_id).scalar_subquery()
+    first = case((Message.kind.in_(FIRST_IN_LINE), 0), else_=1)
+    row = session.execute(
+        select(Message.id, Message.attempts)
+        .join(Mailbox, Mailbox.id == Message.mailbox_id)
+        .where(
+            Message.mailbox_id == mailbox_id,
+            Message.id != message_id,
+            Message.status.in_(CLAIMABLE),
+            _due(now),  # type: ignore[arg-type]
+            Mailbox.sending_paused.is_(False),
+            or_(Mailbox.next_send_at.is_(None), Mailbox.next_send_at <= now),
+        )
+        .order_by(first, Message.approved_at, Message.id)
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def recover_abandoned(

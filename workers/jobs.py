@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import get_current_job
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
@@ -33,7 +35,12 @@ from outreach.mail.tls import client_context
 from outreach.models import Message
 from outreach.oauth.tokens import AccessTokens
 from outreach.scheduler import run_due_steps
-from outreach.sending import deliver, due_for_sending, recover_abandoned
+from outreach.sending import (
+    DeliveryResult,
+    deliver,
+    due_for_sending,
+    recover_abandoned,
+)
 from outreach.sent_copy import candidates as sent_copy_candidates
 from outreach.sent_copy import reconcile
 from workers.queues import (
@@ -41,6 +48,8 @@ from workers.queues import (
     enqueue_send,
     messages_in_hand,
     redis_connection,
+    release_held,
+    take_queued_send,
 )
 
 log = logging.getLogger(__name__)
@@ -197,10 +206,29 @@ def dispose_runtime() -> None:
     _redis.cache_clear()
 
 
+# A burst through one mailbox goes out in the job that sent its first message, on the
+# session that job left open: at most this many messages more, for at most this long.
+# RQ's own work around a job (taking it, marking it started and finished) cost more
+# than sending the message on a kept session (decision 0032).
+_BURST_MORE = 24
+_BURST_SECONDS = 20.0
+
+
 @_waits_out_database_outages
 def send_message(message_id: int) -> str:
-    """Send one approved message (exactly once; see outreach.sending)."""
+    """Send one approved message (exactly once; see outreach.sending), then the messages
+    of the same mailbox that are due now and waiting in the queue."""
     settings, factory = _runtime()
+    job = get_current_job()  # None when run outside a worker: one message, as asked
+    result = _send_one(settings, factory, message_id, look_ahead=job is not None)
+    if job is not None:
+        _send_the_burst(settings, factory, job, result)
+    return result.outcome.value
+
+
+def _send_one(
+    settings: Settings, factory: sessionmaker[Session], message_id: int, *, look_ahead: bool
+) -> DeliveryResult:
     result = deliver(
         factory,
         message_id,
@@ -208,9 +236,30 @@ def send_message(message_id: int) -> str:
         SecretBox(settings.encryption_keys),
         utcnow,
         _tokens(),
+        look_ahead=look_ahead,
     )
     log.info("message %s: %s %s", message_id, result.outcome.value, result.detail)
-    return result.outcome.value
+    return result
+
+
+def _send_the_burst(
+    settings: Settings, factory: sessionmaker[Session], job: Job, result: DeliveryResult
+) -> None:
+    deadline = time.monotonic() + _BURST_SECONDS
+    took = False
+    try:
+        for _ in range(_BURST_MORE):
+            following = result.next_due
+            if following is None or time.monotonic() > deadline:
+                return
+            message_id, attempts = following
+            if not take_queued_send(job.connection, message_id, attempts, job.id):
+                return
+            took = True
+            result = _send_one(settings, factory, message_id, look_ahead=True)
+    finally:
+        if took:
+            release_held(job.connection, job.id)
 
 
 @_waits_out_database_outages

@@ -127,6 +127,10 @@ def messages_in_hand(connection: Redis) -> set[int]:
             continue
         if job.func_name == SEND_MESSAGE_JOB and job.args and worker_alive(connection, job):
             held.add(int(job.args[0]))
+            # A job sending its mailbox's burst holds one more message at a time.
+            holding = connection.get(_HOLDING_KEY.format(job.id))
+            if holding is not None:
+                held.add(int(holding))
     return held
 
 
@@ -190,6 +194,46 @@ def enqueue_send(connection: Redis, message_id: int, attempt: int = 0) -> bool:
     """
     job_id = send_job_id(message_id, attempt)
     return enqueue_once(connection, SEND_QUEUE, job_id, SEND_MESSAGE_JOB, message_id)
+
+
+# The message a send job is sending besides its own (a burst, take_queued_send).
+_HOLDING_KEY = "outreach:send-job-holds:{}"
+# Longer than any burst with its messages' time limits: the key outlives a killed worker
+# only until then, and messages_in_hand asks whether the job's worker lives anyway.
+_HOLDING_TTL = 15 * 60
+# Off the queue, the taken job's record deleted (so a later enqueue of the same attempt
+# is not refused as a duplicate: the database, not the job, says whether the message
+# still needs sending) and the holder's note written, in one step on the server.
+_TAKE_QUEUED = """
+if redis.call('lrem', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('del', KEYS[2])
+redis.call('set', KEYS[3], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+
+def take_queued_send(connection: Redis, message_id: int, attempt: int, holder_job_id: str) -> bool:
+    """Take the waiting send job of `message_id` (for `attempt`) off the queue, so that the
+    running job `holder_job_id` sends the message instead; True when it took it, and no
+    worker can start it any more. False when it is not waiting there (not enqueued yet,
+    or a worker has it): the caller leaves the message to that job or the sweep.
+
+    Until the holder's next take or its end, messages_in_hand counts the message as in
+    the holder's hand.
+    """
+    job_id = send_job_id(message_id, attempt)
+    keys = (
+        Queue(SEND_QUEUE, connection=connection).key,
+        Job.key_for(job_id),
+        _HOLDING_KEY.format(holder_job_id),
+    )
+    taken = connection.eval(_TAKE_QUEUED, len(keys), *keys, job_id, message_id, _HOLDING_TTL)
+    return bool(taken)
+
+
+def release_held(connection: Redis, holder_job_id: str) -> None:
+    """The job `holder_job_id` holds no message of a burst any more."""
+    connection.delete(_HOLDING_KEY.format(holder_job_id))
 
 
 def enqueue_reconcile(connection: Redis, message_id: int) -> bool:
