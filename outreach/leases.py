@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.db import compare_and_set
-from outreach.models import Mailbox, Poller
+from outreach.models import Mailbox, MailboxStatus, Poller
 
 LEASE = timedelta(seconds=45)
 # A poller gives mailboxes back only when it holds this much (a twentieth) more
@@ -53,6 +53,24 @@ def acquire(
             ),
         )
         .values(poll_owner=owner, poll_lease_until=now + lease),
+    )
+
+
+def unwatched(session: Session, now: datetime) -> set[int]:
+    """Mailboxes no live poller watches: just connected, back from sign-in, or their
+    poller's lease ran out. One scan of a thousand rows is well under a
+    millisecond, so a poller asks every second and a new mailbox is watched at once."""
+    return set(
+        session.scalars(
+            select(Mailbox.id).where(
+                Mailbox.status != MailboxStatus.NEEDS_SIGN_IN,
+                or_(
+                    Mailbox.poll_owner.is_(None),
+                    Mailbox.poll_lease_until.is_(None),
+                    Mailbox.poll_lease_until < now,
+                ),
+            )
+        )
     )
 
 

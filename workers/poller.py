@@ -5,7 +5,9 @@ Contract:
   `pollers` table), counts the live pollers and takes free mailboxes up to its
   fair share, ceil(mailboxes / live pollers); it gives back (its keeper logged
   out first) what it holds beyond that share and a little slack, so pollers
-  share the mailboxes. Only one poller anywhere watches a mailbox, the one
+  share the mailboxes. Between renewals it looks every second for a mailbox no
+  poller watches (just connected, or its poller's lease ran out) and takes its
+  share of it at once. Only one poller anywhere watches a mailbox, the one
   holding its lease; a dead poller's mailboxes are taken over once its leases
   and heartbeat run out.
 - Each mailbox it holds gets one kept, logged-in IMAP connection
@@ -55,10 +57,44 @@ from outreach.polling import Backoff, Holder, PollResult, mailboxes_to_watch, po
 log = logging.getLogger("outreach.poller")
 # Seconds between two lines of figures (mailboxes, connections, logins) in the log.
 STATS_EVERY = 60.0
+# How often the poller looks for a mailbox no poller watches (one cheap query).
+UNWATCHED_CHECK_EVERY = 1.0
 
 
 def _utcnow() -> datetime:
     return clock.now()
+
+
+def _wait_for_work(
+    factory: sessionmaker[Session],
+    database: DatabaseState,
+    stop: threading.Event,
+    until: float,
+    unwatched: set[int],
+) -> None:
+    """Wait until `until` (monotonic), a keeper doubting the database, a stop, or a
+    mailbox that no poller watches and was not unwatched at the last look.
+
+    A student who has just connected a mailbox sees it watched within a second, not
+    at the next renewal a third of a lease later; an unwatched mailbox that this
+    poller left to another (its share is full) does not wake it again and again.
+    """
+    while not stop.is_set():
+        left = until - time.monotonic()
+        if left <= 0 or database.doubted.wait(min(left, UNWATCHED_CHECK_EVERY)):
+            return
+        try:
+            with session_scope(factory) as session:
+                now_unwatched = leases.unwatched(session, _utcnow())
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            return  # the main loop's refresh meets the outage and says so
+        new = now_unwatched - unwatched
+        unwatched.clear()
+        unwatched.update(now_unwatched)
+        if new:
+            return
 
 
 def run(settings: Settings, once: bool = False) -> None:
@@ -94,6 +130,8 @@ def run(settings: Settings, once: bool = False) -> None:
     pool = make_pool(factory, box, context, tokens, holder, limits, _utcnow, policy, database)
     outage = OutageWatch(log.warning)
     last_stats = time.monotonic()
+    # Mailboxes no poller watched at the last look: a new one among them is taken at once.
+    unwatched: set[int] = set()
     try:
         while not stop.is_set():
             database.doubted.clear()
@@ -116,7 +154,8 @@ def run(settings: Settings, once: bool = False) -> None:
             # once when a keeper found the database away; three times as often while
             # the pollers rebalance and this one waits for mailboxes given back.
             renew_every = settings.poll_lease / 3
-            database.doubted.wait(renew_every / 3 if pool.settling() else renew_every)
+            wait = renew_every / 3 if pool.settling() else renew_every
+            _wait_for_work(factory, database, stop, time.monotonic() + wait, unwatched)
     finally:
         pool.stop()
         log.info("poller stats: %s", pool.stats())

@@ -164,9 +164,12 @@ def test_a_newcomer_sees_every_outcome_of_the_sandbox_on_the_board(
                 and bool(away_seen)
             )
 
-        wait_until(
-            board_shows_everything, 75, "every sandbox outcome on the board", procs.logs_text
-        )
+        def what_was_seen() -> str:
+            names = {maya: "Maya", tom: "Tom", lena: "Lena", raj: "Raj", sofia: "Sofia"}
+            states = {names.get(c, c): sorted(s) for c, s in seen.items()}
+            return f"states seen: {states}; away shown: {bool(away_seen)}\n{procs.logs_text()}"
+
+        wait_until(board_shows_everything, 75, "every sandbox outcome on the board", what_was_seen)
         assert "clock paused" in away_seen[0]
 
         # The compressed time is said where it happened, on Sofia's timeline.

@@ -11,14 +11,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import drafts, targets
 from outreach.config import Settings
 from outreach.crypto import SecretBox
 from outreach.mail.smtp import SmtpSender
-from outreach.models import Mailbox, Message, Outreach
+from outreach.models import Mailbox, MailboxStatus, Message, Outreach, Poller
 from outreach.rules.states import OutreachState
 from outreach.sending import Outcome, deliver
 from tests.conftest import World
@@ -156,3 +156,38 @@ def test_a_dead_pollers_mailbox_is_taken_over(
 
     wait_for(replied(session, request), 15)
     assert owner_of(session, world.mailbox.id) not in (None, holder)
+
+
+def test_a_mailbox_connected_while_the_poller_runs_is_watched_within_seconds(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    world: World,
+    dovecot: DovecotServer,
+    secret_box: SecretBox,
+    start_poller: Start,
+    now: datetime,
+    tmp_path: Path,
+) -> None:
+    request = sent_request(session, session_factory, world, secret_box, now)
+    # The mailbox waits for its owner to sign in again when the poller starts.
+    session.execute(
+        update(Mailbox)
+        .where(Mailbox.id == world.mailbox.id)
+        .values(status=MailboxStatus.NEEDS_SIGN_IN)
+    )
+    session.commit()
+    # Leases renewed every 100 s: only the look for unwatched mailboxes can be this quick.
+    start_poller(OUTREACH_POLL_INTERVAL="60", OUTREACH_POLL_LEASE="300")
+    wait_for(lambda: session.scalar(select(func.count()).select_from(Poller)) == 1, 20)
+    time.sleep(1.5)
+
+    session.execute(
+        update(Mailbox).where(Mailbox.id == world.mailbox.id).values(status=MailboxStatus.OK)
+    )
+    session.commit()
+    dovecot.deliver(reply(request, world.account.user), world.account.user)
+
+    try:
+        wait_for(replied(session, request), 5)
+    except AssertionError:
+        raise AssertionError(log_tail(tmp_path / "poller-0.log")) from None
