@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-profile", action="store_true", help="CPU time without cProfile's own overhead"
     )
+    parser.add_argument("--save", help="also write the profile to this file (pstats format)")
     args = parser.parse_args(argv)
 
     from redis import Redis
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     n = len(ids)
     if not args.no_profile:
         pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+        if args.save:
+            profile.dump_stats(args.save)
     say(f"{n} messages, {received} received by SMTP")
     how = "without the profiler" if args.no_profile else "profiled"
     say(f"wall {wall / n * 1000:.2f} ms/msg ({how}), CPU {cpu / n * 1000:.2f} ms/msg")

@@ -33,7 +33,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import BindParameter, Column, Table, event, inspect, select, update
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    CursorResult,
+    Executable,
+    Table,
+    event,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -83,6 +93,26 @@ def owned_by(user_id: int) -> dict[str, int]:
     (of a table whose rows name a user): the version is raised for that user without
     reading the owners first. Pass only an owner read from the very row written."""
     return {_OWNER_OPTION: user_id}
+
+
+def write_owned(
+    session: Session,
+    statement: Executable,
+    user_id: int,
+    parameters: Mapping[str, Any] | None = None,
+) -> CursorResult[Any]:
+    """Run a Core INSERT, UPDATE or DELETE that writes only rows of `user_id`, on the
+    session's connection, in its transaction; the version of `user_id` is raised with
+    the commit as for any other write.
+
+    For the send path's few statements a message: the ORM's handling of a bulk
+    statement (its hooks, its session bookkeeping) cost about nine times the statement
+    itself (0.23 ms against 0.025 ms on SQLite). The session is not flushed first:
+    call it before ORM changes of the same transaction, or flush them yourself.
+    Pass only an owner read from the very row written.
+    """
+    _touched(session).add((_USERS.name, user_id))
+    return session.connection().execute(statement, parameters)
 
 
 def owner_column(table: Table) -> tuple[str, Table] | None:

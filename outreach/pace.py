@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from outreach.data_version import owned_by
-from outreach.db import compare_and_set
+from outreach.data_version import write_owned
 from outreach.models import Mailbox, MailboxStatus
 from outreach.rules.cycle import zone_of
 from outreach.rules.wording import plural
@@ -148,23 +147,39 @@ def take(session: Session, slot: Slot) -> bool:
     Of two workers that judged the same row, exactly one gets the slot; the
     other is told False and asks again later.
     """
-    return compare_and_set(
+    taken = write_owned(
         session,
-        update(Mailbox)
-        .where(
-            Mailbox.id == slot.mailbox_id,
-            Mailbox.next_send_at.is_not_distinct_from(slot.seen_next_send_at),
-            Mailbox.sent_day.is_not_distinct_from(slot.seen_sent_day),
-            Mailbox.sent_day_count == slot.seen_sent_day_count,
-            Mailbox.sending_paused.is_(False),
-        )
-        .values(
-            next_send_at=slot.next_send_at,
-            sent_day=slot.sent_day,
-            sent_day_count=slot.sent_day_count,
-        )
-        .execution_options(**owned_by(slot.user_id)),
+        _TAKE,
+        slot.user_id,
+        {
+            "mailbox_id": slot.mailbox_id,
+            "seen_next_send_at": slot.seen_next_send_at,
+            "seen_sent_day": slot.seen_sent_day,
+            "seen_sent_day_count": slot.seen_sent_day_count,
+            "new_next_send_at": slot.next_send_at,
+            "new_sent_day": slot.sent_day,
+            "new_sent_day_count": slot.sent_day_count,
+        },
     )
+    return taken.rowcount == 1
+
+
+# Built once, its values bound at each send (a compare-and-set: see `take`).
+_TAKE = (
+    update(Mailbox)
+    .where(
+        Mailbox.id == bindparam("mailbox_id"),
+        Mailbox.next_send_at.is_not_distinct_from(bindparam("seen_next_send_at")),
+        Mailbox.sent_day.is_not_distinct_from(bindparam("seen_sent_day")),
+        Mailbox.sent_day_count == bindparam("seen_sent_day_count"),
+        Mailbox.sending_paused.is_(False),
+    )
+    .values(
+        next_send_at=bindparam("new_next_send_at"),
+        sent_day=bindparam("new_sent_day"),
+        sent_day_count=bindparam("new_sent_day_count"),
+    )
+)
 
 
 # What a send that lost the race for its mailbox's slot is told.

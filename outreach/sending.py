@@ -50,8 +50,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from outreach import pace
 from outreach.crypto import SecretBox
-from outreach.data_version import owned_by
-from outreach.db import commit_lazily, compare_and_set, owned_row, session_scope
+from outreach.data_version import owned_by, write_owned
+from outreach.db import commit_lazily, owned_row, session_scope
 from outreach.errors import (
     DeliveryUnknown,
     MailboxAuthFailed,
@@ -366,12 +366,14 @@ def _claim_before_data(
             session.rollback()  # gives the slot back
             withheld = DeliveryResult(Outcome.NOT_CLAIMABLE, "another worker took this message")
         else:
-            guard = session.execute(
-                select(Contact.do_not_contact, Outreach.state, Outreach.handled_by_user)
-                .select_from(Contact)
-                .outerjoin(Outreach, Outreach.id == prepared.outreach_id)
-                .where(Contact.id == prepared.contact_id)
-            ).one_or_none()
+            guard = (
+                session.connection()
+                .execute(
+                    _GUARD,
+                    {"contact_id": prepared.contact_id, "outreach_id": prepared.outreach_id},
+                )
+                .one_or_none()
+            )
             found = None if guard is None else (guard[0], guard[1], guard[2])
             reason = _why_not_now(prepared, found)
             if reason:
@@ -381,6 +383,15 @@ def _claim_before_data(
         raise _Withheld(withheld)
 
 
+# Built once, its values bound at each claim: what may have changed since step 1 read.
+_GUARD = (
+    select(Contact.do_not_contact, Outreach.state, Outreach.handled_by_user)
+    .select_from(Contact)
+    .outerjoin(Outreach, Outreach.id == bindparam("outreach_id"))
+    .where(Contact.id == bindparam("contact_id"))
+)
+
+
 def _claim(
     session: Session, message_id: int, prepared: _Prepared, now: datetime, phase: SendPhase | None
 ) -> bool:
@@ -388,25 +399,40 @@ def _claim(
 
     `now` is stored as the claim time, which is the Date the email was built with.
     """
-    return compare_and_set(
+    claimed = write_owned(
         session,
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.status.in_(CLAIMABLE),
-            _due(now),  # type: ignore[arg-type]
-            Message.attempts == prepared.attempts,
-            Message.message_id == prepared.header_id,
-        )
-        .values(
-            status=MessageStatus.SENDING,
-            send_phase=phase,
-            claimed_at=now,
-            attempts=prepared.attempts + 1,
-            waiting_reason=None,
-        )
-        .execution_options(**owned_by(prepared.user_id)),
+        _CLAIM_AS_READ,
+        prepared.user_id,
+        {
+            "row_id": message_id,
+            "now": now,
+            "attempts_read": prepared.attempts,
+            "header_id": prepared.header_id,
+            "phase": phase,
+            "attempts_now": prepared.attempts + 1,
+        },
     )
+    return claimed.rowcount == 1
+
+
+# Built once, its values bound at each claim (see `_claim`).
+_CLAIM_AS_READ = (
+    update(Message)
+    .where(
+        Message.id == bindparam("row_id"),
+        Message.status.in_(CLAIMABLE),
+        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= bindparam("now")),
+        Message.attempts == bindparam("attempts_read"),
+        Message.message_id == bindparam("header_id"),
+    )
+    .values(
+        status=MessageStatus.SENDING,
+        send_phase=bindparam("phase"),
+        claimed_at=bindparam("now"),
+        attempts=bindparam("attempts_now"),
+        waiting_reason=None,
+    )
+)
 
 
 def _settle_claimed(
@@ -526,18 +552,7 @@ def _record_delivered(
     turns UNKNOWN and the Sent folder settles as sent (decision 0021).
     """
     commit_lazily(session)
-    session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(
-            status=MessageStatus.SENT,
-            sent_at=now,
-            error=None,
-            waiting_reason=None,
-            next_attempt_at=None,
-        )
-        .execution_options(synchronize_session=False, **owned_by(prepared.user_id))
-    )
+    write_owned(session, _SENT, prepared.user_id, {"row_id": message_id, "now": now})
     record(
         session,
         user_id=prepared.user_id,
@@ -552,6 +567,20 @@ def _record_delivered(
         # Attached as read, so the next step's clock reads them without a query.
         session.add_all(row for row in prepared.settings if row is not None)
         _move_outreach_on(session, prepared.outreach_id, prepared.kind, message_id, now)
+
+
+# Built once, its values bound at each send (see `_record_delivered`).
+_SENT = (
+    update(Message)
+    .where(Message.id == bindparam("row_id"))
+    .values(
+        status=MessageStatus.SENT,
+        sent_at=bindparam("now"),
+        error=None,
+        waiting_reason=None,
+        next_attempt_at=None,
+    )
+)
 
 
 def outgoing_email(
@@ -731,23 +760,32 @@ def next_on_the_same_mailbox(
     (workers.jobs); the claim decides as always, so a message another worker took is
     simply not sent here.
     """
-    mailbox_id = select(Message.mailbox_id).where(Message.id == message_id).scalar_subquery()
-    first = case((Message.kind.in_(FIRST_IN_LINE), 0), else_=1)
-    row = session.execute(
-        select(Message.id, Message.attempts)
-        .join(Mailbox, Mailbox.id == Message.mailbox_id)
-        .where(
-            Message.mailbox_id == mailbox_id,
-            Message.id != message_id,
-            Message.status.in_(CLAIMABLE),
-            _due(now),  # type: ignore[arg-type]
-            Mailbox.sending_paused.is_(False),
-            or_(Mailbox.next_send_at.is_(None), Mailbox.next_send_at <= now),
-        )
-        .order_by(first, Message.approved_at, Message.id)
-        .limit(1)
-    ).one_or_none()
+    # On the connection: only reads messages and mailboxes, which nothing pending in
+    # the session changes, so the session need not be flushed first.
+    row = (
+        session.connection()
+        .execute(_NEXT_ON_THE_SAME_MAILBOX, {"sent_id": message_id, "now": now})
+        .one_or_none()
+    )
     return None if row is None else (row[0], row[1])
+
+
+# Built once, its values bound at each send (see `next_on_the_same_mailbox`).
+_NEXT_ON_THE_SAME_MAILBOX = (
+    select(Message.id, Message.attempts)
+    .join(Mailbox, Mailbox.id == Message.mailbox_id)
+    .where(
+        Message.mailbox_id
+        == select(Message.mailbox_id).where(Message.id == bindparam("sent_id")).scalar_subquery(),
+        Message.id != bindparam("sent_id"),
+        Message.status.in_(CLAIMABLE),
+        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= bindparam("now")),
+        Mailbox.sending_paused.is_(False),
+        or_(Mailbox.next_send_at.is_(None), Mailbox.next_send_at <= bindparam("now")),
+    )
+    .order_by(case((Message.kind.in_(FIRST_IN_LINE), 0), else_=1), Message.approved_at, Message.id)
+    .limit(1)
+)
 
 
 def recover_abandoned(
