@@ -39,6 +39,7 @@ from sqlalchemy import (
     CursorResult,
     Executable,
     Table,
+    bindparam,
     event,
     inspect,
     select,
@@ -269,11 +270,15 @@ def _raise_versions(session: Session) -> None:
     if not user_ids:
         return
     # Core, through the connection: the ORM's own hooks need not see this write.
-    connection.execute(
-        update(users)
-        .where(users.c.id.in_(sorted(user_ids)))
-        .values(data_version=users.c.data_version + 1)
-    )
+    connection.execute(_RAISE, {"user_ids": sorted(user_ids)})
+
+
+# Built once (every write transaction of the product ends with it), the ids bound each time.
+_RAISE = (
+    update(_USERS)
+    .where(_USERS.c.id.in_(bindparam("user_ids", expanding=True)))
+    .values(data_version=_USERS.c.data_version + 1)
+)
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:
