@@ -25,7 +25,9 @@ lease, last sync and OAuth access token (`UNSEEN_COLUMNS`). A statement that wri
 only those does not raise the version.
 
 Writes that bypass the session (a raw `Connection`, another program) are not seen: the
-product writes through sessions only.
+product writes through sessions only, or through `write_owned`, which runs a Core
+statement on the session's connection and names the user it writes for (the send
+path's few statements a message, decision 0033).
 """
 
 from __future__ import annotations

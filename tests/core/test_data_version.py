@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach import leases
 from outreach.crypto import SecretBox
-from outreach.data_version import UNSEEN_TABLES, owned_by, owner_column, read_version
+from outreach.data_version import (
+    UNSEEN_TABLES,
+    owned_by,
+    owner_column,
+    read_version,
+    write_owned,
+)
 from outreach.models import Base, Contact, MailboxStatus, Message, TargetEntry, User
 from outreach.sending import claim
 from tests.factories import make_approved_requests, make_contact, make_mailbox, make_user
@@ -213,3 +219,29 @@ def test_a_statement_that_names_its_owner_raises_that_owners_version_without_a_q
     assert [s.split()[0] for s in statements] == ["UPDATE"], statements
     assert version(session_factory, user) > before
     assert version(session_factory, other) == theirs
+
+
+def test_a_core_write_that_names_its_owner_raises_that_users_version_at_commit_only(
+    session: Session, session_factory: sessionmaker[Session], secret_box: SecretBox, now: datetime
+) -> None:
+    user, other = make_user(session), make_user(session)
+    make_mailbox(session, user, secret_box)
+    (request,) = make_approved_requests(session, user, now)
+    request_id = request.id
+    session.commit()
+    before, theirs = version(session_factory, user), version(session_factory, other)
+    statement = update(Message).where(Message.id == request_id).values(waiting_reason="a test")
+
+    write_owned(session, statement, user.id)
+    session.rollback()
+    assert version(session_factory, user) == before  # rolled back: neither happened
+
+    written = write_owned(session, statement, user.id)
+    assert written.rowcount == 1
+    assert version(session_factory, user) == before  # not before the commit
+    session.commit()
+
+    assert version(session_factory, user) > before
+    assert version(session_factory, other) == theirs
+    with session_factory() as reader:
+        assert reader.get(Message, request_id).waiting_reason == "a test"  # type: ignore[union-attr]
